@@ -1,0 +1,171 @@
+//! Warren's public API, as a user would call it: sign up, create a source and the
+//! subscriptions, read a subscription's stats.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// A signed-up user's session.
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+    token: String,
+    /// The user's id.
+    pub user_id: Uuid,
+}
+
+/// A created source.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Source {
+    /// Its id.
+    pub id: Uuid,
+    /// The secret part of its ingest URL.
+    pub token: String,
+}
+
+#[derive(Deserialize)]
+struct Signup {
+    user: User,
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct User {
+    id: Uuid,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: Uuid,
+}
+
+/// A subscription to create.
+pub struct NewSubscription<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Where deliveries go.
+    pub target_url: &'a str,
+    /// The source it listens to.
+    pub source_id: Uuid,
+    /// Event types it takes (empty: every type).
+    pub event_types: &'a [&'a str],
+}
+
+impl Api {
+    /// Signs a fresh user up on the Warren at `base`.
+    pub async fn signup(base: &str) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        let base = base.trim_end_matches('/').to_owned();
+        let suffix = Uuid::new_v4().simple().to_string();
+        let body = json!({
+            "email": format!("bench-{}@example.com", &suffix[..12]),
+            "password": format!("bench-{suffix}"),
+        });
+        let signup: Signup = post(&client, &format!("{base}/api/v1/auth/signup"), None, &body)
+            .await
+            .context("signing up")?;
+        Ok(Self {
+            client,
+            base,
+            token: signup.token,
+            user_id: signup.user.id,
+        })
+    }
+
+    /// Creates a source that verifies nothing (provider `none`).
+    pub async fn create_source(&self) -> anyhow::Result<Source> {
+        let body = json!({"name": "warren-bench", "provider": "none"});
+        self.post("/api/v1/sources", &body)
+            .await
+            .context("creating the source")
+    }
+
+    /// Creates a subscription with the highest rate limit Warren allows, so the limit never
+    /// shapes a figure.
+    pub async fn create_subscription(&self, new: &NewSubscription<'_>) -> anyhow::Result<Uuid> {
+        let body = json!({
+            "name": new.name,
+            "target_url": new.target_url,
+            "source_id": new.source_id,
+            "event_types": new.event_types,
+            "rate_limit_per_sec": 10_000,
+        });
+        let created: Created = self
+            .post("/api/v1/subscriptions", &body)
+            .await
+            .with_context(|| format!("creating subscription {}", new.name))?;
+        Ok(created.id)
+    }
+
+    /// The URL events for `source` are posted to.
+    pub fn ingest_url(&self, source: &Source) -> String {
+        format!("{}/ingest/{}", self.base, source.token)
+    }
+
+    /// Calls the stats of a subscription over `window`; fails unless it answers 200 with a
+    /// body that has a `total`.
+    pub async fn stats(&self, subscription_id: Uuid, window: &str) -> anyhow::Result<u64> {
+        let url = format!(
+            "{}/api/v1/subscriptions/{subscription_id}/stats?window={window}",
+            self.base
+        );
+        let response = self
+            .client
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!(
+                "the stats call answered {status}: {}",
+                response.text().await?
+            );
+        }
+        let stats: Value = response.json().await?;
+        stats["total"]
+            .as_u64()
+            .context("the stats answer has no total")
+    }
+
+    async fn post<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<T> {
+        post(
+            &self.client,
+            &format!("{}{path}", self.base),
+            Some(&self.token),
+            body,
+        )
+        .await
+    }
+}
+
+async fn post<T: for<'de> Deserialize<'de>>(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> anyhow::Result<T> {
+    let mut request = client.post(url).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("POST {url}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("POST {url} answered {status}: {}", response.text().await?);
+    }
+    Ok(response.json().await?)
+}

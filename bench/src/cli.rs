@@ -1,0 +1,388 @@
+//! The command line, and the plan it resolves to: each scenario's defaults, and the small
+//! figures `--smoke` shrinks every run to.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// Closed loop: `--concurrency` senders, each sending its next event when the last is
+    /// answered. Finds the ceiling.
+    Max,
+    /// Open loop at `--rate` events/s (default 1,000); latency from the intended send time.
+    Rate,
+    /// Each event goes to `--subscriptions` subscriptions (default 10); closed loop unless
+    /// `--rate` is given.
+    Fanout,
+    /// Open loop at `--rate` (default 1,000) with `--failure-ratio` (default 0.3) of the
+    /// receiver's answers a 500, so failed attempts go through the wait queues.
+    RetryMix,
+    /// `rate` without a backlog, then `--backlog` deliveries parked in the long wait queues,
+    /// then `rate` again.
+    Backlog,
+    /// `GET /api/v1/subscriptions/{id}/stats?window=7d` over `--stats-attempts` attempts.
+    Stats,
+}
+
+impl Scenario {
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Max => "max",
+            Scenario::Rate => "rate",
+            Scenario::Fanout => "fanout",
+            Scenario::RetryMix => "retry-mix",
+            Scenario::Backlog => "backlog",
+            Scenario::Stats => "stats",
+        }
+    }
+}
+
+/// `warren-bench`: Warren's end-to-end benchmark.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "warren-bench", version, about, long_about = None)]
+pub struct Cli {
+    /// The scenario to run.
+    #[arg(long, value_enum, default_value_t = Scenario::Max)]
+    pub scenario: Scenario,
+    /// A few seconds of tiny load that checks the whole path and reports (for CI). Fails only
+    /// when the run breaks, never because of a figure.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Point at a running Warren (its ingest base URL, e.g. http://127.0.0.1:8080) instead of
+    /// starting one.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// With `--url`: the database that Warren uses (needed by `backlog` and `stats`, which
+    /// insert rows).
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// With `--url`: that Warren's topology prefix (needed by `backlog`).
+    #[arg(long)]
+    pub topology_prefix: Option<String>,
+    /// Where to create (and drop) the bench database.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub admin_database_url: String,
+    /// RabbitMQ, for Warren and for parking the backlog.
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    pub amqp_url: String,
+    /// RabbitMQ's management API (credentials are the AMQP URL's).
+    #[arg(long, default_value = "http://127.0.0.1:15672")]
+    pub rabbitmq_management_url: String,
+    /// Where `warren-ingest` and `warren-deliver` are (default: the workspace's
+    /// target/release).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// Port for the started `warren-ingest` (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub ingest_port: u16,
+    /// Port for the started `warren-deliver`'s health server (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub deliver_port: u16,
+    /// `WARREN_PREFETCH` for the started `warren-deliver` (Warren's default if absent).
+    #[arg(long)]
+    pub prefetch: Option<u16>,
+    /// `WARREN_RETRY_SCHEDULE` for the started Warren (default: Warren's, except
+    /// `retry-mix`, which uses 1s,2s,5s,10s,20s,30s,1m so retries come back within the run).
+    #[arg(long)]
+    pub retry_schedule: Option<String>,
+    /// Any other setting for the started Warren, as KEY=VALUE (repeatable; `retry-mix` sets
+    /// WARREN_CIRCUIT_FAILURES=1000000 unless this says otherwise).
+    #[arg(long = "warren-env", value_name = "KEY=VALUE")]
+    pub warren_env: Vec<String>,
+    /// Closed loop: concurrent senders (one connection each).
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Open loop at this many events/s (scenarios `rate`, `retry-mix` and `backlog` default
+    /// to 1,000; given to `max` or `fanout` it makes them open loop).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Open loop: requests in flight at most; later ones wait (their latency still counts
+    /// from their intended send time).
+    #[arg(long, default_value_t = 4096)]
+    pub max_in_flight: usize,
+    /// Subscriptions each event goes to (default 10 for `fanout`, else 1).
+    #[arg(long)]
+    pub subscriptions: Option<usize>,
+    /// Size of each event's JSON body, in bytes.
+    #[arg(long, default_value_t = 1024)]
+    pub body_size: usize,
+    /// How long the measured load runs (e.g. 15s, 2m).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Load before the measurement starts, not counted.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// How long to wait after the load for deliveries to finish (default 30s; 90s for
+    /// `retry-mix`).
+    #[arg(long, value_parser = parse_duration)]
+    pub drain_timeout: Option<Duration>,
+    /// `backlog`: deliveries parked in the wait queues before the second `rate` run.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub backlog: u64,
+    /// `stats`: attempt rows inserted for the subscription, spread over the last 7 days.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub stats_attempts: u64,
+    /// `stats`: attempts per delivery among them (the last one of each succeeds, except one
+    /// delivery in a hundred, which is dead).
+    #[arg(long, default_value_t = 2)]
+    pub stats_attempts_per_delivery: u32,
+    /// `stats`: how many times the stats call is timed (one at a time, for 60 s at most).
+    #[arg(long, default_value_t = 100)]
+    pub stats_calls: usize,
+    /// Share of the receiver's answers that are 500 (default 0.3 for `retry-mix`, else 0).
+    #[arg(long)]
+    pub failure_ratio: Option<f64>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// How the load is generated.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum LoadShape {
+    /// `concurrency` senders, each waiting for its answer before sending again.
+    Closed {
+        /// Senders.
+        concurrency: usize,
+    },
+    /// Events at a fixed rate whatever the answers do.
+    Open {
+        /// Events per second.
+        rate: f64,
+        /// Requests in flight at most.
+        max_in_flight: usize,
+    },
+}
+
+/// Everything a run needs, every default applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Whether this is a smoke run.
+    pub smoke: bool,
+    /// The load.
+    pub load: LoadShape,
+    /// Subscriptions each event goes to.
+    pub subscriptions: usize,
+    /// Event body size in bytes.
+    pub body_size: usize,
+    /// Measured load time.
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+    /// Unmeasured load before it.
+    #[serde(serialize_with = "secs")]
+    pub warmup: Duration,
+    /// Longest wait for deliveries after the load.
+    #[serde(serialize_with = "secs")]
+    pub drain_timeout: Duration,
+    /// Share of receiver answers that are 500.
+    pub failure_ratio: f64,
+    /// Deliveries to park (`backlog`).
+    pub backlog: u64,
+    /// Attempt rows to insert (`stats`).
+    pub stats_attempts: u64,
+    /// Attempts per delivery among them.
+    pub stats_attempts_per_delivery: u32,
+    /// Stats calls to time.
+    pub stats_calls: usize,
+    /// The retry schedule given to a started Warren, if not its default.
+    pub retry_schedule: Option<String>,
+    /// Settings given to a started Warren (KEY=VALUE): the scenario's, then `--warren-env`'s,
+    /// so the command line wins.
+    pub warren_env: Vec<String>,
+}
+
+/// The schedule `retry-mix` gives a started Warren: short waits, so that most retries come
+/// back (and are measured) within the run.
+pub const RETRY_MIX_SCHEDULE: &str = "1s,2s,5s,10s,20s,30s,1m";
+
+/// What `retry-mix` gives a started Warren: a circuit breaker that never opens, because
+/// with 30 % of answers failing at random, five failures in a row come within seconds and
+/// the open circuit would hold the deliveries instead of the wait queues (which are what
+/// this scenario loads). `--warren-env WARREN_CIRCUIT_FAILURES=5` puts Warren's default back.
+pub const RETRY_MIX_ENV: &[&str] = &["WARREN_CIRCUIT_FAILURES=1000000"];
+
+fn scenario_env(scenario: Scenario) -> &'static [&'static str] {
+    match scenario {
+        Scenario::RetryMix => RETRY_MIX_ENV,
+        _ => &[],
+    }
+}
+
+impl Plan {
+    /// Resolves the command line into a plan.
+    pub fn resolve(cli: &Cli) -> anyhow::Result<Self> {
+        check_ranges(cli)?;
+        let scenario = cli.scenario;
+        let mut plan = Self {
+            scenario,
+            smoke: cli.smoke,
+            load: load_shape(cli),
+            subscriptions: cli.subscriptions.unwrap_or(match scenario {
+                Scenario::Fanout => 10,
+                _ => 1,
+            }),
+            body_size: cli.body_size,
+            duration: cli.duration,
+            warmup: cli.warmup,
+            drain_timeout: cli.drain_timeout.unwrap_or(match scenario {
+                Scenario::RetryMix => Duration::from_secs(90),
+                _ => Duration::from_secs(30),
+            }),
+            failure_ratio: cli.failure_ratio.unwrap_or(match scenario {
+                Scenario::RetryMix => 0.3,
+                _ => 0.0,
+            }),
+            backlog: cli.backlog,
+            stats_attempts: cli.stats_attempts,
+            stats_attempts_per_delivery: cli.stats_attempts_per_delivery,
+            stats_calls: cli.stats_calls,
+            retry_schedule: cli.retry_schedule.clone().or(match scenario {
+                Scenario::RetryMix => Some(RETRY_MIX_SCHEDULE.into()),
+                _ => None,
+            }),
+            warren_env: scenario_env(scenario)
+                .iter()
+                .map(|kv| (*kv).to_owned())
+                .chain(cli.warren_env.iter().cloned())
+                .collect(),
+        };
+        if plan.smoke {
+            plan.shrink_for_smoke();
+        }
+        Ok(plan)
+    }
+
+    /// A few seconds of tiny load: enough to prove every part of the path works.
+    fn shrink_for_smoke(&mut self) {
+        self.duration = self.duration.min(Duration::from_secs(3));
+        self.warmup = self.warmup.min(Duration::from_secs(1));
+        self.drain_timeout = self.drain_timeout.min(Duration::from_secs(20));
+        self.backlog = self.backlog.min(1_000);
+        self.stats_attempts = self.stats_attempts.min(10_000);
+        self.stats_calls = self.stats_calls.min(10);
+        self.load = match self.load {
+            LoadShape::Closed { concurrency } => LoadShape::Closed {
+                concurrency: concurrency.min(4),
+            },
+            LoadShape::Open {
+                rate,
+                max_in_flight,
+            } => LoadShape::Open {
+                rate: rate.min(50.0),
+                max_in_flight,
+            },
+        };
+    }
+}
+
+/// Closed loop for `max` and `fanout` unless a rate is given; open loop for the others.
+fn load_shape(cli: &Cli) -> LoadShape {
+    let open = |rate| LoadShape::Open {
+        rate,
+        max_in_flight: cli.max_in_flight,
+    };
+    match (cli.scenario, cli.rate) {
+        (_, Some(rate)) => open(rate),
+        (Scenario::Max | Scenario::Fanout, None) => LoadShape::Closed {
+            concurrency: cli.concurrency,
+        },
+        (_, None) => open(1_000.0),
+    }
+}
+
+fn check_ranges(cli: &Cli) -> anyhow::Result<()> {
+    if cli.concurrency == 0 || cli.max_in_flight == 0 {
+        bail!("--concurrency and --max-in-flight must be at least 1");
+    }
+    if cli.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        bail!("--rate must be a positive number of events per second");
+    }
+    if cli.failure_ratio.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+        bail!("--failure-ratio must be between 0 and 1");
+    }
+    if cli.subscriptions == Some(0) || cli.stats_attempts_per_delivery == 0 {
+        bail!("--subscriptions and --stats-attempts-per-delivery must be at least 1");
+    }
+    if cli.duration.is_zero() {
+        bail!("--duration must be longer than zero");
+    }
+    Ok(())
+}
+
+/// Parses `500ms`, `15s`, `2m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .with_context(|| format!("`{text}` is not a duration like 500ms, 15s, 2m or 1h"))?;
+    let seconds = match unit {
+        "ms" => number / 1_000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3_600.0,
+        other => bail!("unknown duration unit `{other}` (use ms, s, m or h)"),
+    };
+    Duration::try_from_secs_f64(seconds).with_context(|| format!("`{text}` is out of range"))
+}
+
+fn secs<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(duration.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::parse_from(std::iter::once("warren-bench").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn durations_take_the_usual_units() {
+        assert_eq!(
+            parse_duration("500ms").ok(),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(parse_duration("15").ok(), Some(Duration::from_secs(15)));
+        assert_eq!(parse_duration("2m").ok(), Some(Duration::from_secs(120)));
+        assert!(parse_duration("2 weeks").is_err());
+    }
+
+    #[test]
+    fn max_is_a_closed_loop_until_a_rate_is_given() {
+        let plan = Plan::resolve(&cli(&["--concurrency", "8"])).expect("a plan");
+        assert_eq!(plan.load, LoadShape::Closed { concurrency: 8 });
+        let plan = Plan::resolve(&cli(&["--rate", "200"])).expect("a plan");
+        assert!(matches!(plan.load, LoadShape::Open { rate, .. } if rate == 200.0));
+    }
+
+    #[test]
+    fn retry_mix_fails_thirty_percent_on_a_short_schedule() {
+        let plan = Plan::resolve(&cli(&["--scenario", "retry-mix"])).expect("a plan");
+        assert_eq!(plan.failure_ratio, 0.3);
+        assert_eq!(plan.retry_schedule.as_deref(), Some(RETRY_MIX_SCHEDULE));
+        assert_eq!(plan.warren_env, RETRY_MIX_ENV);
+        assert!(matches!(plan.load, LoadShape::Open { rate, .. } if rate == 1_000.0));
+    }
+
+    #[test]
+    fn smoke_shrinks_every_figure() {
+        let plan = Plan::resolve(&cli(&["--smoke", "--scenario", "backlog"])).expect("a plan");
+        assert!(plan.duration <= Duration::from_secs(3));
+        assert!(plan.backlog <= 1_000);
+        assert!(matches!(plan.load, LoadShape::Open { rate, .. } if rate <= 50.0));
+    }
+}

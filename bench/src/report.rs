@@ -1,0 +1,400 @@
+//! The report: what ran, where, and what it measured, as a table for people and as JSON for
+//! tools. Every report names the machine and the versions, and says that everything shares
+//! that machine.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::{
+    activity::Activity,
+    broker::BrokerInfo,
+    cli::{LoadShape, Plan},
+    database::PostgresInfo,
+    machine::{CpuBreakdown, MachineInfo},
+    phase::{Percentiles, PhaseResult},
+    warren::ProcessFigures,
+};
+
+/// The sentence every report carries.
+pub const SHARED: &str = "The load generator, the receiver, Warren, PostgreSQL and RabbitMQ all share this one machine (everything on loopback).";
+
+/// Where the run happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    /// The machine.
+    pub machine: MachineInfo,
+    /// PostgreSQL, if it answered.
+    pub postgresql: Option<PostgresInfo>,
+    /// RabbitMQ, if its management API answered.
+    pub rabbitmq: Option<BrokerInfo>,
+    /// [`SHARED`].
+    pub shared: &'static str,
+    /// Which Warren: started here (with its settings) or the one at a URL.
+    pub warren: String,
+}
+
+/// What parking the backlog took.
+#[derive(Debug, Clone, Serialize)]
+pub struct BacklogSetup {
+    /// Deliveries parked.
+    pub parked: u64,
+    /// The wait queues they were parked in.
+    pub queues: Vec<String>,
+    /// Seconds spent writing their rows to PostgreSQL.
+    pub database_seconds: f64,
+    /// Seconds spent publishing their envelopes to RabbitMQ.
+    pub publish_seconds: f64,
+    /// Messages in those queues after parking, as the management API counted them.
+    pub messages_in_queues: u64,
+}
+
+/// The `stats` scenario's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatsFigures {
+    /// Attempt rows inserted for the subscription.
+    pub attempts: u64,
+    /// Seconds spent inserting them (and vacuuming).
+    pub seed_seconds: f64,
+    /// The `total` the stats answered (should equal `attempts`).
+    pub reported_total: u64,
+    /// The first call after seeding, in ms.
+    pub first_call_ms: f64,
+    /// The calls after it, one at a time.
+    pub latency_ms: Option<Percentiles>,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `warren-bench <version>`.
+    pub tool: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+    /// The plan, every default applied.
+    pub plan: Plan,
+    /// Where it ran.
+    pub environment: Environment,
+    /// Each measured phase.
+    pub phases: Vec<PhaseResult>,
+    /// `backlog` only.
+    pub backlog: Option<BacklogSetup>,
+    /// `stats` only.
+    pub stats: Option<StatsFigures>,
+    /// The started Warren processes, read at the end of the run.
+    pub processes: Vec<ProcessFigures>,
+    /// Observations worth a reader's attention (the load generator near its limit, deliveries
+    /// left over, errors).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// The report as text.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        self.header(&mut out);
+        for phase in &self.phases {
+            phase_table(&mut out, phase);
+        }
+        if let Some(backlog) = &self.backlog {
+            backlog_table(&mut out, backlog);
+        }
+        if let Some(stats) = &self.stats {
+            stats_table(&mut out, stats);
+        }
+        self.processes_table(&mut out);
+        for note in &self.notes {
+            let _ = writeln!(out, "note: {note}");
+        }
+        out
+    }
+
+    fn header(&self, out: &mut String) {
+        let env = &self.environment;
+        let m = &env.machine;
+        let _ = writeln!(
+            out,
+            "{} — scenario {}{} — {}",
+            self.tool,
+            self.plan.scenario.name(),
+            if self.plan.smoke { " (smoke)" } else { "" },
+            self.started_at
+        );
+        let _ = writeln!(
+            out,
+            "machine:    {} cores ({}), {} MiB, Linux {}, load average {} at the start",
+            m.cores, m.cpu_model, m.memory_mib, m.kernel, m.load_average
+        );
+        let pg = env.postgresql.as_ref().map_or("unknown".into(), |p| {
+            format!(
+                "{} (fsync {}, synchronous_commit {})",
+                short(&p.version),
+                p.fsync,
+                p.synchronous_commit
+            )
+        });
+        let _ = writeln!(out, "postgresql: {pg}");
+        let mq = env.rabbitmq.as_ref().map_or("unknown".into(), |r| {
+            format!(
+                "RabbitMQ {} on Erlang {}",
+                r.rabbitmq_version, r.erlang_version
+            )
+        });
+        let _ = writeln!(out, "rabbitmq:   {mq}");
+        let _ = writeln!(out, "warren:     {}", env.warren);
+        let _ = writeln!(out, "{}", env.shared);
+        if self.phases.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "load:       {}, body {} B, {} subscription(s), warm-up {:.0} s, measured {:.0} s",
+            load_text(&self.plan.load),
+            self.plan.body_size,
+            self.plan.subscriptions,
+            self.plan.warmup.as_secs_f64(),
+            self.plan.duration.as_secs_f64()
+        );
+    }
+
+    fn processes_table(&self, out: &mut String) {
+        if self.processes.is_empty() {
+            let _ = writeln!(out, "\n(Warren was not started here: no process figures)");
+            return;
+        }
+        let _ = writeln!(
+            out,
+            "\n{:<16} {:>14} {:>12}",
+            "process", "peak RSS MiB", "CPU s"
+        );
+        for p in &self.processes {
+            let _ = writeln!(
+                out,
+                "{:<16} {:>14} {:>12}",
+                p.name,
+                opt(p.peak_rss_mib),
+                opt(p.cpu_seconds)
+            );
+        }
+    }
+}
+
+/// `PostgreSQL 15.20 (Debian …) on …` → `PostgreSQL 15.20`.
+fn short(version: &str) -> String {
+    version
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn load_text(load: &LoadShape) -> String {
+    match load {
+        LoadShape::Closed { concurrency } => format!("closed loop, {concurrency} senders"),
+        LoadShape::Open {
+            rate,
+            max_in_flight,
+        } => format!("open loop, {rate} events/s (≤ {max_in_flight} in flight)"),
+    }
+}
+
+fn opt(value: Option<f64>) -> String {
+    value.map_or("-".into(), |v| format!("{v:.1}"))
+}
+
+fn row(out: &mut String, name: &str, value: String) {
+    let _ = writeln!(out, "  {name:<34} {value}");
+}
+
+fn percentiles(p: Option<Percentiles>) -> String {
+    p.map_or("-".into(), |p| {
+        format!(
+            "p50 {:.2}  p99 {:.2}  max {:.2}  (n={})",
+            p.p50, p.p99, p.max, p.count
+        )
+    })
+}
+
+fn phase_table(out: &mut String, p: &PhaseResult) {
+    let _ = writeln!(out, "\n== {} ({}) ==", p.name, load_text(&p.load));
+    row(
+        out,
+        "accepted events/s",
+        format!(
+            "{:.0}  ({} of {} sent in {:.0} s)",
+            p.accepted_per_sec, p.accepted, p.sent, p.measured_seconds
+        ),
+    );
+    row(out, "ingest latency ms", percentiles(p.ingest_latency_ms));
+    row(
+        out,
+        "ingest latency ms (202s only)",
+        percentiles(p.ingest_latency_accepted_ms),
+    );
+    row(
+        out,
+        "delivered/s (in the window)",
+        format!("{:.0}", p.delivered_per_sec),
+    );
+    row(
+        out,
+        "end-to-end ms (first arrival)",
+        percentiles(p.e2e_latency_ms),
+    );
+    row(
+        out,
+        "end-to-end ms (answered 2xx)",
+        percentiles(p.e2e_delivered_latency_ms),
+    );
+    let errors: u64 = p.errors.values().sum();
+    let detail: Vec<String> = p.errors.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    row(
+        out,
+        "errors (non-202)",
+        if errors == 0 {
+            "0".into()
+        } else {
+            format!("{errors} ({})", detail.join(", "))
+        },
+    );
+    row(
+        out,
+        "deliveries promised / delivered",
+        format!(
+            "{} / {}  (dead {}, undelivered {})",
+            p.expected_deliveries, p.delivered, p.dead, p.undelivered
+        ),
+    );
+    row(out, "duplicates", p.duplicates.to_string());
+    row(
+        out,
+        "receiver attempts / answered 500",
+        format!("{} / {}", p.receiver_attempts, p.receiver_failures),
+    );
+    row(
+        out,
+        "backlog when the load stopped",
+        p.backlog_at_end_of_load.to_string(),
+    );
+    row(
+        out,
+        "drain",
+        format!(
+            "{:.1} s{}",
+            p.drain_seconds,
+            if p.drained { "" } else { " (timed out)" }
+        ),
+    );
+    cpu_table(out, &p.cpu);
+    if let Some(activity) = &p.postgres_activity {
+        activity_table(out, activity);
+    }
+}
+
+fn activity_table(out: &mut String, a: &Activity) {
+    let _ = writeln!(
+        out,
+        "  PostgreSQL backends active on average: {:.2} ({} samples); the busiest:",
+        a.average_active, a.samples
+    );
+    for r in &a.top {
+        let _ = writeln!(
+            out,
+            "    {:>5.2}  {:<24} {}",
+            r.average_active, r.wait, r.statement
+        );
+    }
+}
+
+fn cpu_table(out: &mut String, cpu: &CpuBreakdown) {
+    let _ = writeln!(
+        out,
+        "  CPU over the measured window: machine {:.0} % busy; iowait {:.1} s, interrupts {:.1} s, steal {:.1} s",
+        cpu.machine_busy_percent,
+        cpu.machine_iowait_seconds,
+        cpu.machine_softirq_seconds,
+        cpu.machine_steal_seconds
+    );
+    for g in &cpu.groups {
+        let _ = writeln!(
+            out,
+            "    {:<28} {:>7.1} % of a core  ({:.1} s)",
+            g.name, g.percent_of_one_core, g.cpu_seconds
+        );
+    }
+}
+
+fn backlog_table(out: &mut String, b: &BacklogSetup) {
+    let _ = writeln!(out, "\n== backlog setup ==");
+    row(
+        out,
+        "parked deliveries",
+        format!("{} in {}", b.parked, b.queues.join(", ")),
+    );
+    row(
+        out,
+        "rows written / published in",
+        format!("{:.1} s / {:.1} s", b.database_seconds, b.publish_seconds),
+    );
+    row(
+        out,
+        "messages in those queues",
+        b.messages_in_queues.to_string(),
+    );
+}
+
+fn stats_table(out: &mut String, s: &StatsFigures) {
+    let _ = writeln!(out, "\n== stats (window=7d) ==");
+    row(
+        out,
+        "attempt rows",
+        format!(
+            "{} (answered total {}), inserted in {:.1} s",
+            s.attempts, s.reported_total, s.seed_seconds
+        ),
+    );
+    row(out, "first call ms", format!("{:.2}", s.first_call_ms));
+    row(out, "calls ms", percentiles(s.latency_ms));
+}
+
+/// Notes a reader should not miss, from the figures.
+pub fn notes(phases: &[PhaseResult], cores: usize) -> Vec<String> {
+    let mut notes = Vec::new();
+    for p in phases {
+        if let Some(load) = p
+            .cpu
+            .groups
+            .iter()
+            .find(|g| g.name == "bench load generator")
+        {
+            let verdict = if load.percent_of_one_core > 50.0 * cores as f64 {
+                "it may be a bottleneck"
+            } else {
+                "not the bottleneck"
+            };
+            notes.push(format!(
+                "{}: the load generator used {:.0} % of one core ({} cores): {verdict}",
+                p.name, load.percent_of_one_core, cores
+            ));
+        }
+        if let Some(top) = p
+            .cpu
+            .groups
+            .iter()
+            .filter(|g| g.name != "everything else")
+            .max_by(|a, b| a.cpu_seconds.total_cmp(&b.cpu_seconds))
+        {
+            notes.push(format!(
+                "{}: busiest: {} at {:.0} % of one core; the machine was {:.0} % busy",
+                p.name, top.name, top.percent_of_one_core, p.cpu.machine_busy_percent
+            ));
+        }
+        if p.undelivered > 0 {
+            notes.push(format!(
+                "{}: {} deliveries were still undelivered when the drain ended",
+                p.name, p.undelivered
+            ));
+        }
+    }
+    notes
+}

@@ -1,0 +1,391 @@
+//! A whole run: the environment read, the receiver and Warren started, the user, source and
+//! subscriptions created through the public API, the scenario's phases run, everything torn
+//! down (whatever happened), and the report put together.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hdrhistogram::Histogram;
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::{
+    api::{Api, NewSubscription},
+    broker::{self, Management},
+    cli::{Cli, Plan, Scenario},
+    database::{self, PostgresInfo},
+    load::{self, BodyTemplate},
+    machine::MachineInfo,
+    phase::{self, Percentiles, PhaseContext, PhaseResult, PhaseSpec},
+    receiver::Receiver,
+    report::{self, BacklogSetup, Environment, Report, StatsFigures},
+    seed::{self, Owner},
+    warren::{Options, ProcessFigures, Warren},
+};
+
+/// The longest the stats calls are timed for, however many `--stats-calls` asks for.
+const STATS_TIME_CAP: Duration = Duration::from_secs(60);
+
+/// Runs the command line's scenario and reports. Warren, its database and its topology are
+/// torn down whatever happens, Ctrl-C (`cancel`) included.
+pub async fn run(cli: Cli, cancel: CancellationToken) -> anyhow::Result<Report> {
+    let plan = Plan::resolve(&cli)?;
+    let run_id = Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let started_at = OffsetDateTime::now_utc().format(&Rfc3339)?;
+    let machine = MachineInfo::read();
+    let management = Management::new(&cli.rabbitmq_management_url, &cli.amqp_url)?;
+    let rabbitmq = management.info().await.map_err(warn).ok();
+    let receiver = Receiver::start(plan.failure_ratio)?;
+    let mut warren = start_warren(&cli, &plan, &run_id).await?;
+    let database = warren.database_url.as_deref();
+    let postgresql = PostgresInfo::read(database.unwrap_or(&cli.admin_database_url))
+        .await
+        .map_err(warn)
+        .ok();
+    let run = Run {
+        cli: &cli,
+        plan: &plan,
+        warren: &warren,
+        receiver: &receiver,
+        management: &management,
+        cores: machine.cores,
+        cancel: &cancel,
+    };
+    let outcome = run.measure().await;
+    let processes = warren.figures();
+    warren.stop().await;
+    let measured = outcome?;
+    if cancel.is_cancelled() {
+        bail!("interrupted");
+    }
+    let environment = Environment {
+        warren: describe(&cli, &plan, &warren, &run_id),
+        machine,
+        postgresql,
+        rabbitmq,
+        shared: report::SHARED,
+    };
+    Ok(assemble(plan, started_at, environment, measured, processes))
+}
+
+/// The Warren at `--url`, or one started here.
+async fn start_warren(cli: &Cli, plan: &Plan, run_id: &str) -> anyhow::Result<Warren> {
+    if let Some(url) = &cli.url {
+        return Ok(Warren::external(cli, url));
+    }
+    let options = Options {
+        cli,
+        retry_schedule: plan.retry_schedule.as_deref(),
+        extra_env: &plan.warren_env,
+        run_id,
+    };
+    Warren::start(&options).await
+}
+
+fn assemble(
+    plan: Plan,
+    started_at: String,
+    environment: Environment,
+    measured: Measured,
+    processes: Vec<ProcessFigures>,
+) -> Report {
+    Report {
+        tool: format!("warren-bench {}", env!("CARGO_PKG_VERSION")),
+        started_at,
+        notes: report::notes(&measured.phases, environment.machine.cores),
+        environment,
+        plan,
+        phases: measured.phases,
+        backlog: measured.backlog,
+        stats: measured.stats,
+        processes,
+    }
+}
+
+fn warn(error: anyhow::Error) -> anyhow::Error {
+    eprintln!("warren-bench: warning: {error:#}");
+    error
+}
+
+/// What the report says about the Warren it measured.
+fn describe(cli: &Cli, plan: &Plan, warren: &Warren, run_id: &str) -> String {
+    if cli.url.is_some() {
+        return format!("already running at {}", warren.base_url);
+    }
+    let mut settings = vec![
+        format!("database warren_bench_{run_id}"),
+        format!("topology prefix bench_{run_id}"),
+    ];
+    settings.push(
+        cli.prefetch
+            .map_or("prefetch default".into(), |p| format!("prefetch {p}")),
+    );
+    settings.push(
+        plan.retry_schedule
+            .clone()
+            .map_or("retry schedule default".into(), |s| {
+                format!("retry schedule {s}")
+            }),
+    );
+    settings.extend(plan.warren_env.iter().cloned());
+    format!(
+        "started here from target/release at {} ({})",
+        warren.base_url,
+        settings.join(", ")
+    )
+}
+
+/// What a scenario measured.
+struct Measured {
+    phases: Vec<PhaseResult>,
+    backlog: Option<BacklogSetup>,
+    stats: Option<StatsFigures>,
+}
+
+/// Everything a scenario uses.
+struct Run<'a> {
+    cli: &'a Cli,
+    plan: &'a Plan,
+    warren: &'a Warren,
+    receiver: &'a Receiver,
+    management: &'a Management,
+    cores: usize,
+    cancel: &'a CancellationToken,
+}
+
+/// The user, source and subscriptions a run creates.
+struct Setup {
+    api: Api,
+    ingest_url: String,
+    owner: Owner,
+}
+
+impl Run<'_> {
+    async fn measure(&self) -> anyhow::Result<Measured> {
+        let setup = self.set_up().await?;
+        let ctx = PhaseContext {
+            client: load::client()?,
+            ingest_url: setup.ingest_url.clone(),
+            body: BodyTemplate::new(self.plan.body_size),
+            recorder: self.receiver.recorder.clone(),
+            watched: self.warren.watched(),
+            database_url: self.warren.database_url.clone(),
+            cores: self.cores,
+            cancel: self.cancel.clone(),
+        };
+        let mut measured = Measured {
+            phases: Vec::new(),
+            backlog: None,
+            stats: None,
+        };
+        match self.plan.scenario {
+            Scenario::Stats => measured.stats = Some(self.stats(&setup).await?),
+            Scenario::Backlog => {
+                measured
+                    .phases
+                    .push(phase::run(&ctx, &self.phase("rate without a backlog")).await);
+                let backlog = self.park(&setup).await?;
+                let name = format!("rate with {} parked", backlog.parked);
+                measured.backlog = Some(backlog);
+                measured
+                    .phases
+                    .push(phase::run(&ctx, &self.phase(&name)).await);
+            }
+            scenario => {
+                let name = scenario.name();
+                measured
+                    .phases
+                    .push(phase::run(&ctx, &self.phase(name)).await);
+            }
+        }
+        Ok(measured)
+    }
+
+    fn phase(&self, name: &str) -> PhaseSpec {
+        PhaseSpec {
+            name: name.to_owned(),
+            load: self.plan.load,
+            warmup: self.plan.warmup,
+            duration: self.plan.duration,
+            drain_timeout: self.plan.drain_timeout,
+        }
+    }
+
+    /// Signs up, creates the source and the subscriptions (all to the receiver's `/hook`).
+    async fn set_up(&self) -> anyhow::Result<Setup> {
+        let api = Api::signup(&self.warren.base_url).await?;
+        let source = api.create_source().await?;
+        let target = self.receiver.url("/hook");
+        let mut first = None;
+        for i in 0..self.plan.subscriptions {
+            let name = format!("bench-{i}");
+            let new = NewSubscription {
+                name: &name,
+                target_url: &target,
+                source_id: source.id,
+                event_types: &[],
+            };
+            let id = api.create_subscription(&new).await?;
+            first.get_or_insert(id);
+        }
+        let owner = Owner {
+            user_id: api.user_id,
+            source_id: source.id,
+            subscription_id: first.context("no subscription was created")?,
+        };
+        Ok(Setup {
+            ingest_url: api.ingest_url(&source),
+            api,
+            owner,
+        })
+    }
+
+    /// The database rows go in: only a database this run may write to.
+    async fn database(&self, what: &str) -> anyhow::Result<tokio_postgres::Client> {
+        let Some(url) = self.warren.database_url.as_deref() else {
+            bail!(
+                "{what} writes rows into Warren's database: with --url, also give --database-url"
+            );
+        };
+        database::connect(url).await
+    }
+
+    /// Parks the backlog: a subscription of its own whose target always answers 500 (it only
+    /// takes `bench.parked` events, so the load never reaches it), its deliveries written as
+    /// failed once and waiting, and their envelopes published into the wait queues whose
+    /// TTL outlasts the rest of the run.
+    async fn park(&self, setup: &Setup) -> anyhow::Result<BacklogSetup> {
+        let prefix = self
+            .warren
+            .prefix
+            .as_deref()
+            .context("backlog needs --topology-prefix with --url")?;
+        let client = self.database("backlog").await?;
+        let target = self.receiver.url("/fail");
+        let new = NewSubscription {
+            name: "bench-parked",
+            target_url: &target,
+            source_id: setup.owner.source_id,
+            event_types: &["bench.parked"],
+        };
+        let owner = Owner {
+            subscription_id: setup.api.create_subscription(&new).await?,
+            ..setup.owner
+        };
+        let (queues, wait) = self.long_wait_queues(prefix).await?;
+        eprintln!(
+            "warren-bench: parking {} deliveries in {}",
+            self.plan.backlog,
+            queues.join(", ")
+        );
+        let started = Instant::now();
+        let envelopes = seed::parked(&client, &owner, self.plan.backlog, wait).await?;
+        let database_seconds = started.elapsed().as_secs_f64();
+        let publish = broker::park(&self.cli.amqp_url, &queues, &envelopes).await?;
+        let messages_in_queues = self.queued(prefix, &queues, self.plan.backlog).await?;
+        Ok(BacklogSetup {
+            parked: self.plan.backlog,
+            queues,
+            database_seconds,
+            publish_seconds: publish.as_secs_f64(),
+            messages_in_queues,
+        })
+    }
+
+    /// The wait queues whose TTL outlasts the second phase with a margin, and the shortest
+    /// such TTL.
+    async fn long_wait_queues(&self, prefix: &str) -> anyhow::Result<(Vec<String>, Duration)> {
+        let plan = self.plan;
+        let needed = plan.warmup + plan.duration + plan.drain_timeout + Duration::from_secs(600);
+        let retry = format!("{prefix}.retry.");
+        let long: Vec<_> = self
+            .management
+            .queues(prefix)
+            .await?
+            .into_iter()
+            .filter(|q| q.name.starts_with(&retry) && q.ttl().is_some_and(|t| t >= needed))
+            .collect();
+        let Some(shortest) = long.iter().filter_map(|q| q.ttl()).min() else {
+            bail!(
+                "no wait queue of {prefix} holds messages for {} s or more; use a retry schedule with a longer wait",
+                needed.as_secs()
+            );
+        };
+        Ok((long.into_iter().map(|q| q.name).collect(), shortest))
+    }
+
+    /// Messages in `queues` once the management API's figures catch up (they refresh every
+    /// few seconds), or after 30 s.
+    async fn queued(&self, prefix: &str, queues: &[String], expected: u64) -> anyhow::Result<u64> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let all = self.management.queues(prefix).await?;
+            let count: u64 = all
+                .iter()
+                .filter(|q| queues.contains(&q.name))
+                .filter_map(|q| q.messages)
+                .sum();
+            if count >= expected || Instant::now() > deadline {
+                return Ok(count);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Writes the attempt history, then times the 7-day stats call, one call at a time.
+    async fn stats(&self, setup: &Setup) -> anyhow::Result<StatsFigures> {
+        let client = self.database("stats").await?;
+        let plan = self.plan;
+        eprintln!("warren-bench: writing {} attempts", plan.stats_attempts);
+        let started = Instant::now();
+        let attempts = seed::history(
+            &client,
+            &setup.owner,
+            plan.stats_attempts,
+            plan.stats_attempts_per_delivery,
+        )
+        .await?;
+        let seed_seconds = started.elapsed().as_secs_f64();
+        let id = setup.owner.subscription_id;
+        let started = Instant::now();
+        let reported_total = setup.api.stats(id, "7d").await?;
+        let first_call_ms = started.elapsed().as_secs_f64() * 1_000.0;
+        let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)?;
+        let deadline = Instant::now() + STATS_TIME_CAP;
+        for _ in 0..plan.stats_calls {
+            if self.cancel.is_cancelled() || Instant::now() > deadline {
+                break;
+            }
+            let started = Instant::now();
+            setup.api.stats(id, "7d").await?;
+            latency.record(started.elapsed().as_micros().max(1) as u64)?;
+        }
+        Ok(StatsFigures {
+            attempts,
+            seed_seconds,
+            reported_total,
+            first_call_ms,
+            latency_ms: Percentiles::of(&latency),
+        })
+    }
+}
+
+/// Why the run itself broke (nothing accepted, nothing delivered, no stats), if it did.
+/// Never a judgement on a figure.
+pub fn broken(report: &Report) -> Option<String> {
+    for p in &report.phases {
+        if p.accepted == 0 {
+            return Some(format!("{}: Warren accepted no event", p.name));
+        }
+        if p.delivered == 0 && report.plan.failure_ratio < 1.0 {
+            return Some(format!("{}: no delivery reached the receiver", p.name));
+        }
+    }
+    match &report.stats {
+        Some(stats) if stats.reported_total == 0 => {
+            Some("stats: the stats call counted no attempt".into())
+        }
+        _ => None,
+    }
+}

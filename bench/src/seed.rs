@@ -1,0 +1,341 @@
+//! Rows written straight into the bench database with `COPY`, shaped as Warren writes them
+//! (see `migrations/`): the deliveries the `backlog` scenario parks, and the attempt history
+//! the `stats` scenario reads. Bodies are small here: these rows stand for history, and
+//! what they cost is their count, not their payload.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use tokio_postgres::{
+    Client,
+    binary_copy::BinaryCopyInWriter,
+    types::{ToSql, Type},
+};
+use uuid::Uuid;
+use warren_shared::envelope::DeliverV1;
+
+/// Whose rows these are.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner {
+    /// The user.
+    pub user_id: Uuid,
+    /// The source the events came through.
+    pub source_id: Uuid,
+    /// The subscription the deliveries belong to.
+    pub subscription_id: Uuid,
+}
+
+/// One attempt to write.
+struct PlannedAttempt {
+    id: Uuid,
+    started_at: OffsetDateTime,
+    duration_ms: i32,
+    status_code: i32,
+    error_kind: Option<&'static str>,
+}
+
+/// One event, its one delivery and that delivery's attempts.
+struct Planned {
+    event_id: Uuid,
+    delivery_id: Uuid,
+    received_at: OffsetDateTime,
+    status: &'static str,
+    next_attempt_at: Option<OffsetDateTime>,
+    enqueued: bool,
+    attempts: Vec<PlannedAttempt>,
+}
+
+/// Deliveries written per round of `COPY`s.
+const CHUNK: usize = 20_000;
+
+/// The body every seeded event carries.
+const BODY: &[u8] = br#"{"type":"bench.seeded","note":"history written by warren-bench"}"#;
+
+/// `n` deliveries whose first attempt failed (500) and whose second waits `wait` in a wait
+/// queue: status `retrying`, `enqueued`. Returns the envelopes of those second attempts,
+/// for [`crate::broker::park`].
+pub async fn parked(
+    client: &Client,
+    owner: &Owner,
+    n: u64,
+    wait: Duration,
+) -> anyhow::Result<Vec<DeliverV1>> {
+    let mut rng = StdRng::seed_from_u64(1);
+    let now = OffsetDateTime::now_utc();
+    let mut envelopes = Vec::with_capacity(usize::try_from(n)?);
+    let mut left = n;
+    while left > 0 {
+        let size = left.min(CHUNK as u64);
+        let chunk: Vec<Planned> = (0..size).map(|_| parked_one(&mut rng, now, wait)).collect();
+        copy(client, owner, &chunk).await?;
+        envelopes.extend(chunk.iter().map(|p| DeliverV1 {
+            delivery_id: p.delivery_id,
+            event_id: p.event_id,
+            subscription_id: owner.subscription_id,
+            user_id: owner.user_id,
+            attempt: 2,
+        }));
+        left -= size;
+    }
+    vacuum(client).await?;
+    Ok(envelopes)
+}
+
+fn parked_one(rng: &mut StdRng, now: OffsetDateTime, wait: Duration) -> Planned {
+    let received_at = now - Duration::from_millis(rng.random_range(0..60_000));
+    Planned {
+        event_id: Uuid::now_v7(),
+        delivery_id: Uuid::now_v7(),
+        received_at,
+        status: "retrying",
+        next_attempt_at: Some(now + wait),
+        enqueued: true,
+        attempts: vec![PlannedAttempt {
+            id: Uuid::now_v7(),
+            started_at: received_at,
+            duration_ms: rng.random_range(1..50),
+            status_code: 500,
+            error_kind: Some("http_status"),
+        }],
+    }
+}
+
+/// `total` attempts spread evenly at random over the last 7 days, `per_delivery` for each
+/// delivery: all but the last fail with a 500; the last succeeds, except for one delivery in
+/// a hundred, which is dead. Returns how many attempts were written.
+pub async fn history(
+    client: &Client,
+    owner: &Owner,
+    total: u64,
+    per_delivery: u32,
+) -> anyhow::Result<u64> {
+    let mut rng = StdRng::seed_from_u64(2);
+    let now = OffsetDateTime::now_utc();
+    let deliveries = total.div_ceil(u64::from(per_delivery));
+    let mut written = 0;
+    let mut index = 0;
+    while index < deliveries {
+        let size = (deliveries - index).min(CHUNK as u64);
+        let chunk: Vec<Planned> = (index..index + size)
+            .map(|i| {
+                let attempts = (total - i * u64::from(per_delivery)).min(u64::from(per_delivery));
+                historic_one(&mut rng, now, attempts as u32, i % 100 == 0)
+            })
+            .collect();
+        written += copy(client, owner, &chunk).await?;
+        index += size;
+    }
+    vacuum(client).await?;
+    Ok(written)
+}
+
+fn historic_one(rng: &mut StdRng, now: OffsetDateTime, attempts: u32, dead: bool) -> Planned {
+    // Inside the 7-day window whatever its hourly alignment: from 7 d - 1 h ago to 1 min ago.
+    let ago = Duration::from_secs(rng.random_range(60..(7 * 24 - 1) * 3_600));
+    let received_at = now - ago;
+    let attempts: Vec<PlannedAttempt> = (0..attempts)
+        .map(|i| {
+            let last = i + 1 == attempts;
+            let ok = last && !dead;
+            let started_at = received_at + Duration::from_secs(5 * u64::from(i));
+            let id = Uuid::new_v7(uuid::Timestamp::from_unix(
+                uuid::NoContext,
+                started_at.unix_timestamp() as u64,
+                started_at.nanosecond(),
+            ));
+            PlannedAttempt {
+                id,
+                started_at,
+                duration_ms: rng.random_range(1..250),
+                status_code: if ok { 200 } else { 500 },
+                error_kind: (!ok).then_some("http_status"),
+            }
+        })
+        .collect();
+    Planned {
+        event_id: Uuid::now_v7(),
+        delivery_id: Uuid::now_v7(),
+        received_at,
+        status: if dead { "dead" } else { "succeeded" },
+        next_attempt_at: None,
+        enqueued: false,
+        attempts,
+    }
+}
+
+/// Writes a chunk: its events, then its deliveries, then their attempts. Returns the
+/// number of attempts written.
+async fn copy(client: &Client, owner: &Owner, chunk: &[Planned]) -> anyhow::Result<u64> {
+    copy_events(client, owner, chunk)
+        .await
+        .context("writing events")?;
+    copy_deliveries(client, owner, chunk)
+        .await
+        .context("writing deliveries")?;
+    copy_attempts(client, owner, chunk)
+        .await
+        .context("writing attempts")
+}
+
+async fn copy_events(client: &Client, owner: &Owner, chunk: &[Planned]) -> anyhow::Result<u64> {
+    let payload: serde_json::Value = serde_json::from_slice(BODY)?;
+    let hash = Sha256::digest(BODY).to_vec();
+    let sink = client
+        .copy_in(
+            "COPY events (id, user_id, source_id, event_type, content_type, raw_body, payload,
+                          idempotency_scope, body_sha256, initial_deliveries, received_at)
+             FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let types = [
+        Type::UUID,
+        Type::UUID,
+        Type::UUID,
+        Type::TEXT,
+        Type::TEXT,
+        Type::BYTEA,
+        Type::JSONB,
+        Type::UUID,
+        Type::BYTEA,
+        Type::INT4,
+        Type::TIMESTAMPTZ,
+    ];
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    for p in chunk {
+        let row: [&(dyn ToSql + Sync); 11] = [
+            &p.event_id,
+            &owner.user_id,
+            &owner.source_id,
+            &"bench.seeded",
+            &"application/json",
+            &BODY,
+            &payload,
+            &owner.source_id,
+            &hash,
+            &1i32,
+            &p.received_at,
+        ];
+        writer.as_mut().write(&row).await?;
+    }
+    Ok(writer.finish().await?)
+}
+
+async fn copy_deliveries(client: &Client, owner: &Owner, chunk: &[Planned]) -> anyhow::Result<u64> {
+    let sink = client
+        .copy_in(
+            "COPY deliveries (id, user_id, event_id, subscription_id, status, attempt_count,
+                              next_attempt_at, enqueued, last_status_code, last_error_kind,
+                              created_at, updated_at, succeeded_at, dead_at)
+             FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let types = [
+        Type::UUID,
+        Type::UUID,
+        Type::UUID,
+        Type::UUID,
+        Type::TEXT,
+        Type::INT4,
+        Type::TIMESTAMPTZ,
+        Type::BOOL,
+        Type::INT4,
+        Type::TEXT,
+        Type::TIMESTAMPTZ,
+        Type::TIMESTAMPTZ,
+        Type::TIMESTAMPTZ,
+        Type::TIMESTAMPTZ,
+    ];
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    for p in chunk {
+        let last = p.attempts.last();
+        let ended = last.map_or(p.received_at, |a| {
+            a.started_at + Duration::from_millis(a.duration_ms as u64)
+        });
+        let count = p.attempts.len() as i32;
+        let succeeded_at = (p.status == "succeeded").then_some(ended);
+        let dead_at = (p.status == "dead").then_some(ended);
+        let row: [&(dyn ToSql + Sync); 14] = [
+            &p.delivery_id,
+            &owner.user_id,
+            &p.event_id,
+            &owner.subscription_id,
+            &p.status,
+            &count,
+            &p.next_attempt_at,
+            &p.enqueued,
+            &last.map(|a| a.status_code),
+            &last.and_then(|a| a.error_kind),
+            &p.received_at,
+            &ended,
+            &succeeded_at,
+            &dead_at,
+        ];
+        writer.as_mut().write(&row).await?;
+    }
+    Ok(writer.finish().await?)
+}
+
+async fn copy_attempts(client: &Client, owner: &Owner, chunk: &[Planned]) -> anyhow::Result<u64> {
+    let sink = client
+        .copy_in(
+            "COPY delivery_attempts (id, user_id, delivery_id, subscription_id, attempt, started_at,
+                                     duration_ms, status_code, error_kind, response_excerpt)
+             FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    let types = [
+        Type::UUID,
+        Type::UUID,
+        Type::UUID,
+        Type::UUID,
+        Type::INT4,
+        Type::TIMESTAMPTZ,
+        Type::INT4,
+        Type::INT4,
+        Type::TEXT,
+        Type::TEXT,
+    ];
+    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    for p in chunk {
+        for (i, a) in p.attempts.iter().enumerate() {
+            let number = i as i32 + 1;
+            let excerpt = if a.error_kind.is_some() {
+                "internal error"
+            } else {
+                "ok"
+            };
+            let row: [&(dyn ToSql + Sync); 10] = [
+                &a.id,
+                &owner.user_id,
+                &p.delivery_id,
+                &owner.subscription_id,
+                &number,
+                &a.started_at,
+                &a.duration_ms,
+                &a.status_code,
+                &a.error_kind,
+                &excerpt,
+            ];
+            writer.as_mut().write(&row).await?;
+        }
+    }
+    Ok(writer.finish().await?)
+}
+
+/// What autovacuum would have done to rows that accrued over days: visibility map set (so
+/// the stats index-only scan stays index-only) and statistics current.
+async fn vacuum(client: &Client) -> anyhow::Result<()> {
+    let started = Instant::now();
+    client
+        .batch_execute("VACUUM (ANALYZE) events, deliveries, delivery_attempts")
+        .await
+        .context("vacuuming the seeded tables")?;
+    eprintln!(
+        "warren-bench: vacuumed the seeded tables in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! One envelope, start to finish: load, pass the subscription's protections, attempt,
+//! record, and route what follows (a wait queue, the graveyard). Callable without the
+//! consume loop, so tests can step a worker.
+
+use std::sync::{Arc, atomic::AtomicBool};
+
+use deadpool_postgres::Pool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use warren_shared::{
+    amqp::Outgoing,
+    envelope::{DeliverV1, Envelope},
+    live,
+    model::ErrorKind,
+    publisher::Publisher,
+    retry::RetrySchedule,
+};
+
+use crate::{
+    circuit::Thresholds,
+    decision::{Decision, decide},
+    http::{AttemptResult, HttpClient},
+    limits::{Bulkhead, RateLimiter},
+    metrics::DeliverMetrics,
+    outbound,
+    protection::{self, Admission, Park},
+    store::{self, Attempt, Job, Skip},
+};
+
+/// What a worker needs to handle deliveries.
+pub struct Context {
+    /// PostgreSQL.
+    pub pool: Pool,
+    /// Publishes retries and graveyard copies.
+    pub publisher: Publisher,
+    /// The guarded HTTP client.
+    pub http: HttpClient,
+    /// Whether the consumer is attached to the main queue right now (for `/readyz`).
+    pub consuming: Arc<AtomicBool>,
+    /// What the worker counts.
+    pub metrics: Arc<DeliverMetrics>,
+    /// The circuit breaker's thresholds.
+    pub thresholds: Thresholds,
+    /// Token buckets per subscription.
+    pub limiter: RateLimiter,
+    /// The cap of deliveries in flight per subscription.
+    pub bulkhead: Bulkhead,
+}
+
+impl Context {
+    fn schedule(&self) -> &RetrySchedule {
+        self.publisher.topology().schedule()
+    }
+}
+
+/// How handling an envelope ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to do for this envelope.
+    Skipped(Skip),
+    /// Held back (circuit, rate limit, bulkhead) in a wait queue, no attempt spent.
+    Parked(Park),
+    /// The receiver took it.
+    Succeeded,
+    /// It failed and another attempt is scheduled.
+    Retrying(Decision),
+    /// It failed for the last time (or its subscription is disabled).
+    Dead,
+}
+
+impl Outcome {
+    /// The outcome's word, for metrics.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Outcome::Skipped(_) => "skipped",
+            Outcome::Parked(_) => "parked",
+            Outcome::Succeeded => "succeeded",
+            Outcome::Retrying(_) => "retrying",
+            Outcome::Dead => "dead",
+        }
+    }
+}
+
+/// Handles one envelope: attempts the delivery unless it is finished, stale or gone, or its
+/// subscription's protections hold it back; records the attempt and its consequence in one
+/// statement, then publishes the follow-up (the next attempt to its wait queue, or a
+/// graveyard copy). An `Err` means nothing was recorded (the database is unavailable): the
+/// caller parks the envelope and tries again later.
+pub async fn handle_delivery(ctx: &Context, envelope: &DeliverV1) -> anyhow::Result<Outcome> {
+    let Some(job) = store::load(&ctx.pool, envelope.delivery_id).await? else {
+        return Ok(Outcome::Skipped(Skip::Gone));
+    };
+    if let Some(skip) = job.skip_reason(envelope.attempt) {
+        return Ok(Outcome::Skipped(skip));
+    }
+    if !job.subscription.is_active {
+        return Ok(if store::bury_unattempted(&ctx.pool, &job).await? {
+            Outcome::Dead
+        } else {
+            Outcome::Skipped(Skip::Stale)
+        });
+    }
+    let _slot = match protection::admit(ctx, envelope, &job).await? {
+        Admission::Go(slot) => slot,
+        Admission::Park(park) => {
+            protection::park(ctx, envelope, park).await?;
+            return Ok(Outcome::Parked(park));
+        }
+    };
+    let attempt_id = Uuid::now_v7();
+    let result = attempt(ctx, &job, envelope.attempt, attempt_id).await;
+    ctx.metrics
+        .attempt_duration
+        .observe(result.duration.as_secs_f64());
+    let in_round = envelope.attempt - job.round_start;
+    let decision = decide(
+        result.succeeded(),
+        in_round,
+        job.subscription.max_attempts,
+        ctx.schedule(),
+        result.retry_after,
+    );
+    let recorded = Attempt {
+        id: attempt_id,
+        number: envelope.attempt,
+        result: &result,
+    };
+    if !store::record(&ctx.pool, &job, &recorded, decision).await? {
+        return Ok(Outcome::Skipped(Skip::Stale));
+    }
+    tracing::info!(
+        status_code = result.status_code,
+        error_kind = result.error_kind.map(|k| k.as_str()),
+        duration_ms = result.duration.as_millis() as u64,
+        decision = ?decision,
+        "attempt recorded"
+    );
+    protection::after_attempt(ctx, envelope, &job, &result).await;
+    publish_line(ctx, &job, envelope, &result, decision);
+    follow_up(ctx, envelope, decision).await;
+    Ok(match decision {
+        Decision::Succeeded => Outcome::Succeeded,
+        Decision::Dead => Outcome::Dead,
+        retry @ Decision::Retry { .. } => Outcome::Retrying(retry),
+    })
+}
+
+/// Tells the owner's browsers about the attempt (through `warren.logs`), off the delivery's
+/// path: nobody listening, or a slow listener, costs the delivery nothing.
+fn publish_line(
+    ctx: &Context,
+    job: &Job,
+    envelope: &DeliverV1,
+    result: &AttemptResult,
+    decision: Decision,
+) {
+    let line = live::DeliveryAttempt {
+        delivery_id: envelope.delivery_id,
+        event_id: envelope.event_id,
+        event_type: job.event.event_type.clone(),
+        subscription_id: envelope.subscription_id,
+        attempt: envelope.attempt,
+        status_code: result.status_code,
+        duration_ms: result.duration.as_millis() as u64,
+        outcome: decision.outcome(),
+        error_kind: result.error_kind.map(|k| k.as_str()),
+        next_attempt_at: decision.next_attempt_at(result.ended_at()),
+        at: result.ended_at(),
+    };
+    let topology = ctx.publisher.topology();
+    ctx.publisher
+        .publish_transient(live::line(topology, job.user_id, "delivery.attempt", &line));
+}
+
+/// Builds and sends the request; a template that cannot render is a failed attempt too.
+async fn attempt(ctx: &Context, job: &Job, number: u32, attempt_id: Uuid) -> AttemptResult {
+    match outbound::build(job, number, attempt_id, OffsetDateTime::now_utc()) {
+        Ok(request) => ctx.http.send(request).await,
+        Err(error) => AttemptResult {
+            started_at: OffsetDateTime::now_utc(),
+            duration: std::time::Duration::ZERO,
+            status_code: None,
+            error_kind: Some(ErrorKind::Template),
+            excerpt: Some(error.to_string()),
+            retry_after: None,
+        },
+    }
+}
+
+/// After the outcome is recorded: a retry goes to its wait queue (and is marked enqueued once
+/// confirmed; if not, the outbox relay publishes it), a dead delivery leaves a copy in the
+/// graveyard for operators.
+async fn follow_up(ctx: &Context, envelope: &DeliverV1, decision: Decision) {
+    let topology = ctx.publisher.topology();
+    match decision {
+        Decision::Succeeded => {}
+        Decision::Retry { wait, exact } => {
+            let next = Envelope::DeliverV1(DeliverV1 {
+                attempt: envelope.attempt + 1,
+                ..envelope.clone()
+            });
+            let message = if exact {
+                Outgoing::deliver_exactly_after(topology, &next, wait)
+            } else {
+                Outgoing::deliver_after(topology, &next, wait, &mut rand::rng())
+            };
+            match ctx.publisher.publish(message).await {
+                Ok(()) => {
+                    let marked =
+                        store::mark_enqueued(&ctx.pool, envelope.delivery_id, envelope.attempt + 1)
+                            .await;
+                    if let Err(error) = marked {
+                        tracing::warn!(
+                            error = format!("{error:#}"),
+                            "retry published but not marked; the outbox may publish it again"
+                        );
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "retry not published; the outbox relay will")
+                }
+            }
+        }
+        Decision::Dead => {
+            let copy = Outgoing::graveyard(topology, &Envelope::DeliverV1(envelope.clone()));
+            if let Err(error) = ctx.publisher.publish(copy).await {
+                tracing::warn!(error = %error, "graveyard copy not published; the delivery is dead in the database");
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! `warren-deliver`: consumes delivery envelopes, POSTs signed requests to subscribers,
+//! records every attempt, and routes failures through wait queues or to the graveyard.
+
+pub mod circuit;
+pub mod config;
+pub mod decision;
+pub mod handler;
+pub mod http;
+pub mod limits;
+pub mod metrics;
+pub mod outbound;
+pub mod protection;
+pub mod startup;
+pub mod store;
+pub mod worker;

@@ -1,0 +1,64 @@
+//! `warren-deliver`: serve (default), migrate, healthcheck <url>.
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use warren_deliver::{config::Settings, startup::Worker};
+use warren_shared::{db, health, shutdown, telemetry};
+
+#[derive(Parser)]
+#[command(name = "warren-deliver", version, about = "Warren's delivery workers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, declare the topology and consume (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Exit 0 when `url` answers 2xx (for container health checks).
+    Healthcheck {
+        /// The URL to probe, e.g. http://127.0.0.1:8081/healthz.
+        url: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init_subscriber(telemetry::get_subscriber(
+        "warren-deliver",
+        "info,lapin=warn",
+        std::io::stdout,
+    ));
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.settings).await,
+        Command::Migrate => db::migrate(&cli.settings.database).await,
+        Command::Healthcheck { url } => health::probe(&url).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    shutdown::cancel_on_signal(cancel.clone());
+    Worker::build(settings, cancel)
+        .await?
+        .run_until_stopped()
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

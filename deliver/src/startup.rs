@@ -1,0 +1,154 @@
+//! Building and running a worker: a function of its settings and a shutdown token, so tests
+//! start it with their own database and topology prefix.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use anyhow::Context as _;
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use warren_shared::{db, health, metrics, publisher::Publisher};
+
+use crate::{
+    config::Settings,
+    handler::Context,
+    http::HttpClient,
+    limits::{Bulkhead, RateLimiter},
+    metrics::DeliverMetrics,
+    worker,
+};
+
+/// A built worker, ready to run.
+pub struct Worker {
+    settings: Settings,
+    context: Arc<Context>,
+    registry: Arc<Registry>,
+    listener: TcpListener,
+    cancel: CancellationToken,
+}
+
+impl Worker {
+    /// Migrates the database, starts the publisher and binds the health listener.
+    pub async fn build(settings: Settings, cancel: CancellationToken) -> anyhow::Result<Self> {
+        db::migrate(&settings.database)
+            .await
+            .context("migrating the database")?;
+        let pool = db::pool(&settings.database)?;
+        let (metrics, registry) = DeliverMetrics::registered();
+        let publisher = Publisher::start(
+            settings.broker.clone(),
+            "warren-deliver publisher",
+            metrics.publisher.clone(),
+            cancel.clone(),
+        );
+        let http = HttpClient::new(settings.allow_target_cidrs.clone())
+            .context("building the HTTP client")?;
+        let listener = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("binding {}", settings.http_addr))?;
+        let context = Arc::new(Context {
+            pool,
+            publisher,
+            http,
+            consuming: Arc::new(AtomicBool::new(false)),
+            metrics: Arc::new(metrics),
+            thresholds: settings.thresholds(),
+            limiter: RateLimiter::default(),
+            bulkhead: Bulkhead::new(settings.max_in_flight_per_subscription),
+        });
+        Ok(Self {
+            settings,
+            context,
+            registry: Arc::new(registry),
+            listener,
+            cancel,
+        })
+    }
+
+    /// What the worker handles deliveries with (tests step it through `handle_delivery`).
+    pub fn context(&self) -> Arc<Context> {
+        self.context.clone()
+    }
+
+    /// The port of the health server.
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    /// Consumes until the token trips, then drains in-flight deliveries and exits.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self {
+            settings,
+            context,
+            registry,
+            listener,
+            cancel,
+        } = self;
+        let health = axum::serve(listener, health_router(context.clone(), registry))
+            .with_graceful_shutdown(cancel.clone().cancelled_owned());
+        let health = tokio::spawn(async move { health.await });
+        worker::consume(
+            context.clone(),
+            settings.broker.clone(),
+            settings.prefetch,
+            settings.shutdown_grace(),
+            cancel.clone(),
+        )
+        .await;
+        cancel.cancel();
+        context
+            .publisher
+            .closed(std::time::Duration::from_secs(2))
+            .await;
+        health.await.context("the health server panicked")??;
+        tracing::info!("warren-deliver stopped");
+        Ok(())
+    }
+}
+
+fn health_router(context: Arc<Context>, registry: Arc<Registry>) -> Router {
+    Router::new()
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
+        .route("/readyz", get(readyz))
+        .route(
+            "/metrics",
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+                    metrics::render(&registry),
+                )
+            }),
+        )
+        .with_state(context)
+}
+
+async fn readyz(State(context): State<Arc<Context>>) -> Response {
+    let database = async {
+        let client = context.pool.get().await.ok()?;
+        client.query_one("SELECT 1", &[]).await.ok()
+    };
+    let database = matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(2), database).await,
+        Ok(Some(_))
+    );
+    let broker = context.publisher.is_connected() && context.consuming.load(Ordering::Relaxed);
+    let (status, content_type, body) = health::readiness(database, broker);
+    let status = StatusCode::from_u16(status).expect("a valid status");
+    (status, [(header::CONTENT_TYPE, content_type)], Json(body)).into_response()
+}

@@ -1,0 +1,352 @@
+//! What the worker reads from and writes to PostgreSQL: one query to load a delivery with
+//! its event and subscription, one statement to record an attempt with its outcome.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use deadpool_postgres::Pool;
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+use warren_shared::model::DeliveryStatus;
+
+use crate::{
+    circuit::{Breaker, Transition},
+    decision::Decision,
+    http::AttemptResult,
+};
+
+/// One delivery with everything needed to attempt it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The delivery (also the `webhook-id`).
+    pub delivery_id: Uuid,
+    /// The event.
+    pub event_id: Uuid,
+    /// The subscription.
+    pub subscription_id: Uuid,
+    /// The owner.
+    pub user_id: Uuid,
+    /// Where it stands.
+    pub status: DeliveryStatus,
+    /// Attempts made so far.
+    pub attempt_count: u32,
+    /// `attempt_count` when the current round began.
+    pub round_start: u32,
+    /// The event.
+    pub event: EventData,
+    /// The subscription.
+    pub subscription: SubscriptionData,
+}
+
+/// The event's part of a job.
+#[derive(Debug, Clone)]
+pub struct EventData {
+    /// The exact bytes received.
+    pub raw_body: Bytes,
+    /// Their content type.
+    pub content_type: Option<String>,
+    /// The event type.
+    pub event_type: String,
+    /// The parsed body, when JSON (for templates).
+    pub payload: Option<Value>,
+    /// When it was received.
+    pub received_at: OffsetDateTime,
+}
+
+/// The subscription's part of a job.
+#[derive(Debug, Clone)]
+pub struct SubscriptionData {
+    /// The target.
+    pub target_url: String,
+    /// The request timeout.
+    pub timeout_ms: u32,
+    /// Attempts per round.
+    pub max_attempts: u32,
+    /// Extra headers.
+    pub headers: BTreeMap<String, String>,
+    /// The body template, if any.
+    pub payload_template: Option<String>,
+    /// The current secret.
+    pub signing_secret: String,
+    /// The secret before the last rotation.
+    pub previous_signing_secret: Option<String>,
+    /// When the previous secret stops signing.
+    pub previous_secret_expires_at: Option<OffsetDateTime>,
+    /// Whether it takes deliveries.
+    pub is_active: bool,
+    /// Deliveries per second at most.
+    pub rate_limit_per_sec: u32,
+    /// Its circuit breaker as loaded.
+    pub breaker: Breaker,
+}
+
+/// Why an envelope is acknowledged without an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// The delivery no longer exists (its subscription was deleted).
+    Gone,
+    /// Already succeeded or dead.
+    Finished,
+    /// The envelope asks for an attempt already made (a redelivered or duplicate message).
+    Stale,
+}
+
+impl Job {
+    /// Why an envelope for `attempt` should not be attempted, if it should not.
+    pub fn skip_reason(&self, attempt: u32) -> Option<Skip> {
+        if matches!(
+            self.status,
+            DeliveryStatus::Succeeded | DeliveryStatus::Dead
+        ) {
+            Some(Skip::Finished)
+        } else if attempt != self.attempt_count + 1 {
+            Some(Skip::Stale)
+        } else {
+            None
+        }
+    }
+
+    fn from_row(row: &Row) -> anyhow::Result<Self> {
+        let status: String = row.get("status");
+        let headers: Value = row.get("headers");
+        Ok(Self {
+            delivery_id: row.get("id"),
+            event_id: row.get("event_id"),
+            subscription_id: row.get("subscription_id"),
+            user_id: row.get("user_id"),
+            status: status.parse()?,
+            attempt_count: u32::try_from(row.get::<_, i32>("attempt_count"))?,
+            round_start: u32::try_from(row.get::<_, i32>("round_start"))?,
+            event: EventData {
+                raw_body: Bytes::from(row.get::<_, Vec<u8>>("raw_body")),
+                content_type: row.get("content_type"),
+                event_type: row.get("event_type"),
+                payload: row.get("payload"),
+                received_at: row.get("received_at"),
+            },
+            subscription: SubscriptionData {
+                target_url: row.get("target_url"),
+                timeout_ms: u32::try_from(row.get::<_, i32>("timeout_ms"))?,
+                max_attempts: u32::try_from(row.get::<_, i32>("max_attempts"))?,
+                headers: serde_json::from_value(headers)?,
+                payload_template: row.get("payload_template"),
+                signing_secret: row.get("signing_secret"),
+                previous_signing_secret: row.get("previous_signing_secret"),
+                previous_secret_expires_at: row.get("previous_secret_expires_at"),
+                is_active: row.get("is_active"),
+                rate_limit_per_sec: u32::try_from(row.get::<_, i32>("rate_limit_per_sec"))?,
+                breaker: breaker_from_row(row)?,
+            },
+        })
+    }
+}
+
+/// Loads a delivery with its event and subscription; `None` when it no longer exists.
+pub async fn load(pool: &Pool, delivery_id: Uuid) -> anyhow::Result<Option<Job>> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT d.id, d.event_id, d.subscription_id, d.user_id, d.status, d.attempt_count, d.round_start,
+                    e.raw_body, e.content_type, e.event_type, e.payload, e.received_at,
+                    s.target_url, s.timeout_ms, s.max_attempts, s.headers, s.payload_template,
+                    s.signing_secret, s.previous_signing_secret, s.previous_secret_expires_at, s.is_active,
+                    s.rate_limit_per_sec, s.circuit_state, s.circuit_opened_at, s.consecutive_failures,
+                    s.consecutive_successes
+             FROM deliveries d
+             JOIN events e ON e.id = d.event_id
+             JOIN subscriptions s ON s.id = d.subscription_id
+             WHERE d.id = $1",
+            &[&delivery_id],
+        )
+        .await?;
+    row.as_ref().map(Job::from_row).transpose()
+}
+
+/// One attempt, ready to record.
+pub struct Attempt<'a> {
+    /// Its id (the `x-request-id` the receiver saw).
+    pub id: Uuid,
+    /// Its number over the delivery's whole life.
+    pub number: u32,
+    /// What happened.
+    pub result: &'a AttemptResult,
+}
+
+/// Records the attempt and moves the delivery on, in one statement, only if the delivery
+/// still waits for exactly this attempt. Returns `false` when another worker got there first
+/// (nothing is written then).
+pub async fn record(
+    pool: &Pool,
+    job: &Job,
+    attempt: &Attempt<'_>,
+    decision: Decision,
+) -> anyhow::Result<bool> {
+    let next_attempt_at = decision.next_attempt_at(attempt.result.ended_at());
+    let (status, next_attempt_at) = match decision {
+        Decision::Succeeded => (DeliveryStatus::Succeeded, None),
+        Decision::Dead => (DeliveryStatus::Dead, None),
+        Decision::Retry { .. } => (DeliveryStatus::Retrying, next_attempt_at),
+    };
+    let result = attempt.result;
+    let number = i32::try_from(attempt.number)?;
+    let duration_ms = i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX);
+    let status_code = result.status_code.map(i32::from);
+    let error_kind = result.error_kind.map(|k| k.as_str());
+    let client = pool.get().await?;
+    let recorded = client
+        .execute(
+            "WITH moved AS (
+                 UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4,
+                        enqueued = false, last_status_code = $5, last_error_kind = $6, updated_at = now(),
+                        succeeded_at = CASE WHEN $2 = 'succeeded' THEN now() END,
+                        dead_at = CASE WHEN $2 = 'dead' THEN now() END
+                 WHERE id = $1 AND attempt_count = $3 - 1 AND status IN ('pending', 'retrying')
+                 RETURNING id, user_id, subscription_id)
+             INSERT INTO delivery_attempts (id, user_id, delivery_id, subscription_id, attempt,
+                 started_at, duration_ms, status_code, error_kind, response_excerpt)
+             SELECT $7, user_id, id, subscription_id, $3, $8, $9, $5, $6, $10 FROM moved",
+            &[
+                &job.delivery_id,
+                &status.as_str(),
+                &number,
+                &next_attempt_at,
+                &status_code,
+                &error_kind,
+                &attempt.id,
+                &result.started_at,
+                &duration_ms,
+                &result.excerpt,
+            ],
+        )
+        .await?;
+    Ok(recorded == 1)
+}
+
+/// Marks a delivery dead without an attempt (its subscription is disabled). The user can
+/// replay it once the subscription is enabled again.
+pub async fn bury_unattempted(pool: &Pool, job: &Job) -> anyhow::Result<bool> {
+    let client = pool.get().await?;
+    let moved = client
+        .execute(
+            "UPDATE deliveries SET status = 'dead', dead_at = now(), next_attempt_at = NULL, updated_at = now()
+             WHERE id = $1 AND attempt_count = $2 AND status IN ('pending', 'retrying')",
+            &[&job.delivery_id, &i32::try_from(job.attempt_count)?],
+        )
+        .await?;
+    Ok(moved == 1)
+}
+
+/// Marks the envelope for `attempt` as confirmed by the broker, unless the delivery has moved
+/// on since.
+pub async fn mark_enqueued(pool: &Pool, delivery_id: Uuid, attempt: u32) -> anyhow::Result<()> {
+    let client = pool.get().await?;
+    client
+        .execute(
+            "UPDATE deliveries SET enqueued = true
+             WHERE id = $1 AND attempt_count = $2 - 1 AND status IN ('pending', 'retrying')",
+            &[&delivery_id, &i32::try_from(attempt)?],
+        )
+        .await?;
+    Ok(())
+}
+
+fn breaker_from_row(row: &Row) -> anyhow::Result<Breaker> {
+    let state: String = row.get("circuit_state");
+    Ok(Breaker {
+        state: state.parse()?,
+        opened_at: row.get("circuit_opened_at"),
+        failures: u32::try_from(row.get::<_, i32>("consecutive_failures"))?,
+        successes: u32::try_from(row.get::<_, i32>("consecutive_successes"))?,
+    })
+}
+
+/// Claims the one probe of a circuit that is half-open, or open past its recovery time
+/// (which makes it half-open). Only one worker wins; a probe that never reported back is
+/// given up after `probe_ttl`. Returns whether this worker won, and the breaker before.
+pub async fn claim_probe(
+    pool: &Pool,
+    subscription_id: Uuid,
+    recovery: std::time::Duration,
+    probe_ttl: std::time::Duration,
+) -> anyhow::Result<Option<Breaker>> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "WITH before AS (
+                 SELECT id, circuit_state, circuit_opened_at, consecutive_failures, consecutive_successes
+                 FROM subscriptions WHERE id = $1 FOR UPDATE)
+             UPDATE subscriptions s SET circuit_state = 'half_open', probe_started_at = now()
+             FROM before
+             WHERE s.id = before.id AND s.is_active AND (
+                 (s.circuit_state = 'open' AND s.circuit_opened_at <= now() - make_interval(secs => $2))
+                 OR (s.circuit_state = 'half_open'
+                     AND (s.probe_started_at IS NULL OR s.probe_started_at < now() - make_interval(secs => $3))))
+             RETURNING before.circuit_state, before.circuit_opened_at, before.consecutive_failures,
+                       before.consecutive_successes",
+            &[&subscription_id, &recovery.as_secs_f64(), &probe_ttl.as_secs_f64()],
+        )
+        .await?;
+    row.as_ref().map(breaker_from_row).transpose()
+}
+
+/// Moves a subscription's breaker by `step` under a row lock (so concurrent attempts count
+/// every failure), disabling the subscription when the step says so. Returns the breaker
+/// before and the transition, or `None` when nothing changed.
+pub async fn update_breaker(
+    pool: &Pool,
+    subscription_id: Uuid,
+    step: impl FnOnce(&Breaker) -> Transition,
+) -> anyhow::Result<Option<(Breaker, Transition)>> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let row = tx
+        .query_one(
+            "SELECT circuit_state, circuit_opened_at, consecutive_failures, consecutive_successes
+             FROM subscriptions WHERE id = $1 FOR UPDATE",
+            &[&subscription_id],
+        )
+        .await?;
+    let before = breaker_from_row(&row)?;
+    let transition = step(&before);
+    if !transition.changes(&before) {
+        return Ok(None);
+    }
+    let after = &transition.breaker;
+    tx.execute(
+        "UPDATE subscriptions SET circuit_state = $2, circuit_opened_at = $3, consecutive_failures = $4,
+             consecutive_successes = $5, probe_started_at = NULL,
+             is_active = is_active AND $6::text IS NULL,
+             disabled_reason = coalesce($6, disabled_reason), updated_at = now()
+         WHERE id = $1",
+        &[
+            &subscription_id,
+            &after.state.as_str(),
+            &after.opened_at,
+            &i32::try_from(after.failures)?,
+            &i32::try_from(after.successes)?,
+            &transition.disable,
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some((before, transition)))
+}
+
+/// Records that a delivery held back (not attempted) is due again after `wait`.
+pub async fn postpone(
+    pool: &Pool,
+    delivery_id: Uuid,
+    wait: std::time::Duration,
+) -> anyhow::Result<()> {
+    let client = pool.get().await?;
+    client
+        .execute(
+            "UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $2)
+             WHERE id = $1 AND status IN ('pending', 'retrying')",
+            &[&delivery_id, &wait.as_secs_f64()],
+        )
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! Workers that die, stop, or lose their dependencies: nothing acknowledged is lost.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use warren_testkit::{broker::TEST_SCHEDULE, proxy::TcpProxy, receiver::Reply};
+
+use crate::helpers::spawn_ingest;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn a_worker_process_killed_mid_delivery_is_replaced_and_the_delivery_still_arrives() {
+    let stack = spawn_ingest(TEST_SCHEDULE).await;
+    // The first request hangs, so the worker is killed while the delivery is in flight.
+    stack.receiver.sequence(
+        vec![Reply::after(Duration::from_secs(60), 200)],
+        Reply::status(200),
+    );
+    stack.subscribe(json!({"timeout_ms": 30000})).await;
+    let mut first = stack.spawn_worker_process();
+    let event_id = stack.send(r#"{"type": "order.paid"}"#).await;
+    stack.receiver.wait_for(1, WAIT).await;
+
+    first.kill();
+    let _second = stack.spawn_worker_process();
+
+    let delivery_id = stack.delivery_of(&event_id).await;
+    let delivery = stack.wait_status(&delivery_id, "succeeded", WAIT).await;
+    let received = stack.receiver.received();
+    assert!(received.len() >= 2, "redelivered after the kill");
+    assert!(
+        received
+            .iter()
+            .all(|r| r.header("webhook-id") == delivery_id)
+    );
+    let attempts = delivery["attempts"].as_array().expect("attempts");
+    assert_eq!(
+        attempts.len(),
+        1,
+        "the killed attempt never finished, so it was never recorded"
+    );
+    assert_eq!(attempts[0]["status_code"], 200);
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_delivery_in_flight_then_exits_cleanly_without_a_duplicate() {
+    let mut stack = spawn_ingest(TEST_SCHEDULE).await;
+    stack
+        .receiver
+        .always(Reply::after(Duration::from_secs(2), 200));
+    stack.subscribe(json!({})).await;
+    let mut worker = stack.spawn_worker_process();
+    let event_id = stack.send("{}").await;
+    stack.receiver.wait_for(1, WAIT).await;
+
+    worker.terminate();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = worker.0.try_wait().expect("the process") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the worker did not exit within its grace period"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "it waited for the delivery in flight"
+    );
+
+    let delivery_id = stack.delivery_of(&event_id).await;
+    let delivery = stack
+        .api
+        .get_json(&format!("/api/v1/deliveries/{delivery_id}"))
+        .await;
+    assert_eq!(delivery["status"], "succeeded", "recorded before exiting");
+
+    let settings = stack.worker_settings();
+    stack.start_worker(settings).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        stack.receiver.received().len(),
+        1,
+        "the shutdown itself caused no duplicate"
+    );
+}
+
+#[tokio::test]
+async fn a_worker_whose_broker_link_breaks_reconnects_and_carries_on() {
+    let mut stack = spawn_ingest(TEST_SCHEDULE).await;
+    let proxy = TcpProxy::start("127.0.0.1:5672").await;
+    let mut settings = stack.worker_settings();
+    settings.broker = stack.broker.settings_via(&proxy.address());
+    stack.start_worker(settings).await;
+    stack.subscribe(json!({})).await;
+
+    stack.send(r#"{"n": 1}"#).await;
+    stack.receiver.wait_for(1, WAIT).await;
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.restore();
+
+    let event_id = stack.send(r#"{"n": 2}"#).await;
+    stack.receiver.wait_for(2, WAIT).await;
+    stack
+        .wait_status(&stack.delivery_of(&event_id).await, "succeeded", WAIT)
+        .await;
+}
+
+#[tokio::test]
+async fn a_worker_that_cannot_reach_the_database_parks_the_delivery_and_delivers_it_later() {
+    let mut stack = spawn_ingest(TEST_SCHEDULE).await;
+    let proxy = TcpProxy::start(&stack.db.address()).await;
+    let mut settings = stack.worker_settings();
+    settings.database = stack.db.settings_via(&proxy.address());
+    stack.start_worker(settings).await;
+    stack.subscribe(json!({})).await;
+
+    proxy.cut();
+    let event_id = stack.send("{}").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        stack.receiver.received().is_empty(),
+        "nothing is sent without a place to record it"
+    );
+
+    proxy.restore();
+    let delivery = stack
+        .wait_status(&stack.delivery_of(&event_id).await, "succeeded", WAIT)
+        .await;
+    assert_eq!(delivery["attempts"].as_array().expect("attempts").len(), 1);
+    assert_eq!(stack.receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn an_event_accepted_while_the_broker_was_unreachable_is_delivered_once_it_returns() {
+    let proxy = TcpProxy::start("127.0.0.1:5672").await;
+    let mut stack = crate::helpers::spawn_ingest_reaching(TEST_SCHEDULE, |broker| {
+        broker.settings_via(&proxy.address())
+    })
+    .await;
+    let settings = stack.worker_settings();
+    stack.start_worker(settings).await;
+    stack.subscribe(json!({})).await;
+
+    proxy.cut();
+    let event_id = stack.send(r#"{"type": "while.down"}"#).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(stack.receiver.received().is_empty());
+
+    proxy.restore();
+    let delivery_id = stack.delivery_of(&event_id).await;
+    stack.wait_status(&delivery_id, "succeeded", WAIT).await;
+    assert_eq!(
+        stack.receiver.received()[0].header("webhook-id"),
+        delivery_id
+    );
+}

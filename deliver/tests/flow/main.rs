@@ -1,0 +1,10 @@
+//! End-to-end tests: a real `warren-ingest` and `warren-deliver` on the real PostgreSQL and
+//! RabbitMQ, delivering to a real receiver on the loopback.
+
+mod delivery;
+mod failures;
+mod helpers;
+mod lifecycle;
+mod live;
+mod protection;
+mod recovery;

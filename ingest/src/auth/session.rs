@@ -1,0 +1,118 @@
+//! Sessions: random bearer tokens stored hashed, carried in the `Authorization` header or
+//! the session cookie.
+
+use axum::http::{HeaderMap, header};
+use deadpool_postgres::GenericClient;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use warren_shared::tokens::{random_token, token_hash};
+
+use crate::error::ApiError;
+
+/// The cookie a browser session travels in.
+pub const COOKIE: &str = "warren_session";
+
+/// The prefix of session tokens.
+const SESSION_PREFIX: &str = "wrn_sess_";
+
+/// The session a token opens, and whose it is: `(session id, user id)`.
+pub async fn find(
+    client: &impl GenericClient,
+    token: &str,
+) -> Result<Option<(Uuid, Uuid)>, ApiError> {
+    let row = client
+        .query_opt(
+            "SELECT id, user_id FROM sessions WHERE token_hash = $1 AND expires_at > now()",
+            &[&token_hash(token)],
+        )
+        .await?;
+    Ok(row.map(|row| (row.get("id"), row.get("user_id"))))
+}
+
+/// The token from `Authorization: Bearer …`, else from the session cookie.
+pub fn request_token(headers: &HeaderMap) -> Option<String> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    bearer.or_else(|| cookie(headers, COOKIE))
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Opens a session for `user_id` lasting `ttl`; returns its token (shown once).
+pub async fn open(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    ttl: time::Duration,
+) -> Result<String, ApiError> {
+    let token = random_token(SESSION_PREFIX);
+    let expires_at = OffsetDateTime::now_utc() + ttl;
+    client
+        .execute(
+            "INSERT INTO sessions (id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)",
+            &[&Uuid::now_v7(), &user_id, &token_hash(&token), &expires_at],
+        )
+        .await?;
+    Ok(token)
+}
+
+/// Ends a session.
+pub async fn close(client: &impl GenericClient, session_id: Uuid) -> Result<(), ApiError> {
+    client
+        .execute("DELETE FROM sessions WHERE id = $1", &[&session_id])
+        .await?;
+    Ok(())
+}
+
+/// The `Set-Cookie` value carrying a session (`HttpOnly`, and `Secure` behind https).
+pub fn set_cookie(token: &str, ttl: time::Duration, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        ttl.whole_seconds()
+    )
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub fn clear_cookie() -> String {
+    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_header_wins_over_the_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            "a=b; warren_session=from-cookie".parse().expect("valid"),
+        );
+        assert_eq!(request_token(&headers).as_deref(), Some("from-cookie"));
+        headers.insert(
+            header::AUTHORIZATION,
+            "Bearer from-header".parse().expect("valid"),
+        );
+        assert_eq!(request_token(&headers).as_deref(), Some("from-header"));
+    }
+
+    #[test]
+    fn no_credentials_means_no_token() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(request_token(&headers), None);
+        headers.insert(header::AUTHORIZATION, "Basic abc".parse().expect("valid"));
+        assert_eq!(request_token(&headers), None);
+    }
+}

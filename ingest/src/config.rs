@@ -1,0 +1,110 @@
+//! `warren-ingest` settings: flags with environment fallbacks, defaults for local use.
+
+use std::{net::SocketAddr, time::Duration};
+
+use warren_shared::{
+    config::{BrokerSettings, DatabaseSettings},
+    ssrf::SsrfGuard,
+};
+
+/// Everything `warren-ingest serve` needs.
+#[derive(Clone, clap::Args)]
+pub struct Settings {
+    /// PostgreSQL.
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    /// RabbitMQ and the topology.
+    #[command(flatten)]
+    pub broker: BrokerSettings,
+    /// Address the HTTP server listens on (port 0 picks a free port).
+    #[arg(
+        long = "http-addr",
+        env = "WARREN_HTTP_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub http_addr: SocketAddr,
+    /// The URL clients reach this server at; ingest URLs are built from it.
+    #[arg(
+        long = "public-url",
+        env = "WARREN_PUBLIC_URL",
+        default_value = "http://localhost:8080"
+    )]
+    pub public_url: String,
+    /// Largest request body accepted, in bytes (larger gets 413).
+    #[arg(long = "max-body-bytes", env = "WARREN_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Deepest JSON nesting accepted at ingest (deeper gets 400).
+    #[arg(
+        long = "max-json-depth",
+        env = "WARREN_MAX_JSON_DEPTH",
+        default_value_t = 64
+    )]
+    pub max_json_depth: usize,
+    /// How long a login session lasts, in hours.
+    #[arg(long = "session-ttl-hours", env = "WARREN_SESSION_TTL_HOURS", default_value_t = 24 * 30)]
+    pub session_ttl_hours: u32,
+    /// How often the outbox relay looks for deliveries the broker never confirmed, in ms.
+    #[arg(
+        long = "outbox-interval-ms",
+        env = "WARREN_OUTBOX_INTERVAL_MS",
+        default_value_t = 1_000
+    )]
+    pub outbox_interval_ms: u64,
+    /// How old an unconfirmed delivery must be before the relay takes it over, in ms; long
+    /// enough that the request that created it has finished its own publish.
+    #[arg(
+        long = "outbox-grace-ms",
+        env = "WARREN_OUTBOX_GRACE_MS",
+        default_value_t = 10_000
+    )]
+    pub outbox_grace_ms: u64,
+    /// How overdue (in seconds) a waiting delivery marked enqueued must be before the relay
+    /// assumes the broker lost its envelope and publishes it again.
+    #[arg(
+        long = "redeliver-after-secs",
+        env = "WARREN_REDELIVER_AFTER_SECS",
+        default_value_t = 3_600
+    )]
+    pub redeliver_after_secs: u64,
+    /// Non-public ranges subscriptions may target anyway (comma-separated CIDRs).
+    #[arg(
+        long = "allow-target-cidrs",
+        env = "WARREN_ALLOW_TARGET_CIDRS",
+        default_value = ""
+    )]
+    pub allow_target_cidrs: SsrfGuard,
+    /// RabbitMQ's management API, for queue depths with unacked counts (`GET /api/v1/queues`
+    /// falls back to passive declares without it). Credentials and vhost come from the AMQP URL.
+    #[arg(
+        long = "rabbitmq-management-url",
+        env = "WARREN_RABBITMQ_MANAGEMENT_URL",
+        default_value = "http://127.0.0.1:15672"
+    )]
+    pub rabbitmq_management_url: String,
+    /// Where the built web app is (served at `/`; `npm run build` in `frontend/` makes it).
+    #[arg(
+        long = "web-dir",
+        env = "WARREN_WEB_DIR",
+        default_value = "frontend/dist"
+    )]
+    pub web_dir: std::path::PathBuf,
+    /// How long the old signing secret keeps signing after a rotation, in hours.
+    #[arg(
+        long = "secret-rotation-overlap-hours",
+        env = "WARREN_SECRET_ROTATION_OVERLAP_HOURS",
+        default_value_t = 24
+    )]
+    pub secret_rotation_overlap_hours: u32,
+}
+
+impl Settings {
+    /// The outbox relay's scan interval.
+    pub fn outbox_interval(&self) -> Duration {
+        Duration::from_millis(self.outbox_interval_ms)
+    }
+
+    /// The outbox relay's grace period.
+    pub fn outbox_grace(&self) -> Duration {
+        Duration::from_millis(self.outbox_grace_ms)
+    }
+}

@@ -1,0 +1,211 @@
+//! The API's one error type and its one mapping to `application/problem+json` (RFC 9457).
+//!
+//! Client errors carry their detail; anything else is logged once with its cause chain and
+//! answered opaquely, so no stack trace or internal message ever reaches a client.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+/// The API's result type.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// One field's validation failure (`field` is the bare field name, e.g. `target_url`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// The bare field name.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A failure of `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything a request can end in other than success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: malformed JSON, wrong content type, bad query parameter.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no or bad credentials, or a provider signature missing or wrong.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 404: not found, or owned by someone else (the two are never told apart).
+    #[error("not found")]
+    NotFound,
+    /// 405: the route exists, but not with this method.
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
+    /// 409: conflicts with what exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is over the limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 422: well-formed but invalid, field by field.
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    /// 422: well-formed but not acceptable as a whole.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// 503: a dependency (the database) is unavailable; the client should retry.
+    #[error("a dependency is unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// 500: anything else.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// One field's validation failure.
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Validation(_) | ApiError::Unprocessable(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad-request",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::NotFound => "not-found",
+            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge(_) => "payload-too-large",
+            ApiError::Validation(_) => "validation",
+            ApiError::Unprocessable(_) => "unprocessable",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            ApiError::Unavailable(_) => "The database is unavailable; retry later.".into(),
+            ApiError::Internal(_) => "Something went wrong on our side.".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// An error, as `application/problem+json` (RFC 9457).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:warren:problem:<kind>`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// The status's reason phrase.
+    title: &'static str,
+    /// The HTTP status.
+    status: u16,
+    /// What went wrong, for a person.
+    detail: String,
+    /// For 422: each invalid field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    errors: Option<Vec<FieldError>>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Unavailable(cause) | ApiError::Internal(cause) = &self {
+            tracing::error!(
+                error = format!("{cause:#}"),
+                status = self.status().as_u16(),
+                "request failed"
+            );
+        }
+        let status = self.status();
+        let problem = Problem {
+            kind: format!("urn:warren:problem:{}", self.kind()),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.detail(),
+            errors: match self {
+                ApiError::Validation(errors) => Some(errors),
+                _ => None,
+            },
+        };
+        let mut response = (status, Json(problem)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl From<tokio_postgres::Error> for ApiError {
+    /// A lost or refused connection is 503 (retry later); a query the database rejected is
+    /// a bug, so 500. Constraint violations a client can cause are mapped where the query runs.
+    fn from(error: tokio_postgres::Error) -> Self {
+        if database_unavailable(&error) {
+            ApiError::Unavailable(error.into())
+        } else {
+            ApiError::Internal(error.into())
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for ApiError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        match error {
+            deadpool_postgres::PoolError::Backend(error) => error.into(),
+            other => ApiError::Unavailable(other.into()),
+        }
+    }
+}
+
+/// Whether a PostgreSQL error means the database is away rather than the query wrong:
+/// no SQL state at all (I/O, closed connection), connection exceptions (class 08),
+/// shutdown and start-up (57P01..57P03), or exhausted resources (class 53).
+pub fn database_unavailable(error: &tokio_postgres::Error) -> bool {
+    match error.code() {
+        None => true,
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+    }
+}
+
+/// The name of the constraint a database error violated, if it is one.
+pub fn violated_constraint(error: &tokio_postgres::Error) -> Option<&str> {
+    error.as_db_error().and_then(|e| e.constraint())
+}
+
+/// Parses a word the database stored (a status, a provider); one it does not know is a bug
+/// (or a newer schema), so 500.
+pub fn stored_word<T>(text: &str) -> Result<T>
+where
+    T: std::str::FromStr<Err = warren_shared::model::UnknownWord>,
+{
+    text.parse()
+        .map_err(|e: warren_shared::model::UnknownWord| ApiError::Internal(e.into()))
+}

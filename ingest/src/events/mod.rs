@@ -1,0 +1,249 @@
+//! Events: listed and shown with their deliveries, published by a user's own application,
+//! and replayed to their subscriptions.
+
+mod publish;
+pub mod store;
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use bytes::Bytes;
+use deadpool_postgres::GenericClient;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+pub use store::{NewEvent, Stored};
+
+use crate::{
+    auth::AuthUser,
+    deliveries::{DeliverySummary, SUMMARY_COLUMNS},
+    dispatch,
+    error::{ApiError, Problem, Result},
+    extract::{ApiQuery, parse_json},
+    ingest::Accepted,
+    pagination::{Page, PageQuery, Paginated, TimeRange, paginate},
+    state::AppState,
+};
+
+/// The event routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, publish::publish))
+        .routes(routes!(read))
+        .routes(routes!(replay))
+}
+
+/// An event in a list (its body is in the event's own page).
+#[derive(Serialize, ToSchema)]
+pub struct EventSummary {
+    id: Uuid,
+    source_id: Option<Uuid>,
+    event_type: String,
+    content_type: Option<String>,
+    /// The body's size in bytes.
+    size: i32,
+    idempotency_key: Option<String>,
+    /// The provider whose signature was verified, if any.
+    verified_by: Option<String>,
+    /// Deliveries created when the event arrived.
+    delivery_count: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    received_at: OffsetDateTime,
+}
+
+const SUMMARY: &str = "id, source_id, event_type, content_type, octet_length(raw_body) AS size, \
+     idempotency_key, verified_by, initial_deliveries, received_at";
+
+impl EventSummary {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            id: row.get("id"),
+            source_id: row.get("source_id"),
+            event_type: row.get("event_type"),
+            content_type: row.get("content_type"),
+            size: row.get("size"),
+            idempotency_key: row.get("idempotency_key"),
+            verified_by: row.get("verified_by"),
+            delivery_count: row.get("initial_deliveries"),
+            received_at: row.get("received_at"),
+        }
+    }
+}
+
+/// An event with its body and every delivery made of it.
+#[derive(Serialize, ToSchema)]
+pub struct EventBody {
+    #[serde(flatten)]
+    summary: EventSummary,
+    /// The parsed body when it was JSON, else `null`.
+    payload: Option<Value>,
+    /// The body as received, decoded as UTF-8 (invalid bytes replaced).
+    raw_body: String,
+    /// The request headers kept (credentials dropped).
+    headers: Value,
+    deliveries: Vec<DeliverySummary>,
+}
+
+/// Filters of the event list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventFilters {
+    /// Only events of exactly this type.
+    event_type: Option<String>,
+    /// Only events from this source.
+    source_id: Option<Uuid>,
+}
+
+/// The user's events, newest first; `from` and `to` bound when they were received.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(PageQuery, EventFilters, TimeRange),
+    responses((status = 200, body = Paginated<EventSummary>), (status = 400, body = Problem)),
+    security(("bearer" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(page): ApiQuery<PageQuery>,
+    ApiQuery(filters): ApiQuery<EventFilters>,
+    ApiQuery(range): ApiQuery<TimeRange>,
+) -> Result<Json<Paginated<EventSummary>>> {
+    let page = Page::try_from(&page)?;
+    let range = range.checked()?;
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {SUMMARY} FROM events
+                 WHERE user_id = $1 AND id < $2
+                   AND ($3::text IS NULL OR event_type = $3)
+                   AND ($4::uuid IS NULL OR source_id = $4)
+                   AND ($5::timestamptz IS NULL OR received_at >= $5)
+                   AND ($6::timestamptz IS NULL OR received_at < $6)
+                 ORDER BY id DESC LIMIT $7"
+            ),
+            &[
+                &user.user_id,
+                &page.before_or_max(),
+                &filters.event_type,
+                &filters.source_id,
+                &range.from,
+                &range.to,
+                &page.fetch(),
+            ],
+        )
+        .await?;
+    let events = rows.iter().map(EventSummary::from_row).collect();
+    Ok(Json(paginate(events, page, |e| e.id)))
+}
+
+/// One event with its body and deliveries.
+#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", params(("id" = Uuid, Path)),
+    responses((status = 200, body = EventBody), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn read(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<EventBody>> {
+    let client = state.pool.get().await?;
+    let row = client
+        .query_opt(
+            &format!("SELECT {SUMMARY}, payload, raw_body, headers FROM events WHERE id = $1 AND user_id = $2"),
+            &[&id, &user.user_id],
+        )
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let deliveries = client
+        .query(
+            &format!(
+                "SELECT {SUMMARY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
+                 WHERE d.event_id = $1 ORDER BY d.id"
+            ),
+            &[&id],
+        )
+        .await?;
+    let raw_body: Vec<u8> = row.get("raw_body");
+    Ok(Json(EventBody {
+        summary: EventSummary::from_row(&row),
+        payload: row.get("payload"),
+        raw_body: String::from_utf8_lossy(&raw_body).into_owned(),
+        headers: row.get("headers"),
+        deliveries: DeliverySummary::from_rows(&deliveries)?,
+    }))
+}
+
+/// Which subscriptions a replay goes to.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ReplayTarget {
+    /// Only this subscription (even if its filter would not match); absent: every active
+    /// subscription that matches the event now.
+    subscription_id: Option<Uuid>,
+}
+
+/// Delivers an event again, as new deliveries (new ids, fresh attempts), to every matching
+/// subscription or to one.
+#[utoipa::path(post, path = "/api/v1/events/{id}/replay", tag = "events", params(("id" = Uuid, Path)),
+    request_body = ReplayTarget,
+    responses((status = 202, body = Accepted), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn replay(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Accepted>)> {
+    // The body is optional: none (or `{}`) replays to every matching subscription.
+    let target: ReplayTarget = if body.is_empty() {
+        ReplayTarget::default()
+    } else {
+        parse_json(&body)?
+    };
+    let mut client = state.pool.get().await?;
+    let event = client
+        .query_opt(
+            "SELECT source_id, event_type FROM events WHERE id = $1 AND user_id = $2",
+            &[&id, &user.user_id],
+        )
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let subscriptions = match target.subscription_id {
+        Some(subscription_id) => vec![replay_target(&client, &user, subscription_id).await?],
+        None => {
+            store::matching_subscriptions(
+                &client,
+                user.user_id,
+                event.get("source_id"),
+                event.get("event_type"),
+            )
+            .await?
+        }
+    };
+    let tx = client.transaction().await?;
+    let envelopes = store::insert_deliveries(&tx, user.user_id, id, &subscriptions).await?;
+    tx.commit().await?;
+    let deliveries = envelopes.len() as i32;
+    dispatch::publish_now(&state.pool, &state.publisher, envelopes).await;
+    Ok((StatusCode::ACCEPTED, Json(Accepted { id, deliveries })))
+}
+
+/// A subscription named for a replay: the user's (422 otherwise) and active (409 otherwise).
+async fn replay_target(client: &impl GenericClient, user: &AuthUser, id: Uuid) -> Result<Uuid> {
+    let row = client
+        .query_opt(
+            "SELECT is_active FROM subscriptions WHERE id = $1 AND user_id = $2",
+            &[&id, &user.user_id],
+        )
+        .await?
+        .ok_or_else(|| ApiError::field("subscription_id", "no such subscription"))?;
+    if !row.get::<_, bool>("is_active") {
+        return Err(ApiError::Conflict(
+            "the subscription is disabled; enable it first".into(),
+        ));
+    }
+    Ok(id)
+}

@@ -1,0 +1,77 @@
+//! `POST /api/v1/events`: the publish API, for a user's own application. Same durability and
+//! idempotency as ingest; idempotency keys are scoped to the user.
+
+use axum::{extract::State, http::HeaderMap, response::Response};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::store::{self, NewEvent};
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, Problem, Result},
+    extract::ApiJson,
+    ingest::{Accepted, accepted, check_event_type, check_json, idempotency_key},
+    state::AppState,
+};
+
+/// An event to publish.
+#[derive(Deserialize, ToSchema)]
+pub struct PublishedEvent {
+    /// Its type (1 to 255 characters).
+    event_type: String,
+    /// The JSON body subscribers receive.
+    payload: Value,
+    /// The source it belongs to: subscriptions bound to that source get it too. Absent: only
+    /// subscriptions that take every source get it.
+    source_id: Option<Uuid>,
+}
+
+/// Publishes an event; `Idempotency-Key` works as at ingest.
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = PublishedEvent,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, unique per user")),
+    responses((status = 202, body = Accepted), (status = 200, body = Accepted, description = "Idempotent replay"),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn publish(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    ApiJson(event): ApiJson<PublishedEvent>,
+) -> Result<Response> {
+    if event.payload.is_null() {
+        return Err(ApiError::field("payload", "a JSON payload is required"));
+    }
+    check_event_type(&event.event_type)?;
+    check_json(&event.payload, state.settings.max_json_depth)?;
+    let mut client = state.pool.get().await?;
+    if let Some(source_id) = event.source_id {
+        let owned = client
+            .query_opt(
+                "SELECT 1 FROM sources WHERE id = $1 AND user_id = $2",
+                &[&source_id, &user.user_id],
+            )
+            .await?;
+        if owned.is_none() {
+            return Err(ApiError::field("source_id", "no such source"));
+        }
+    }
+    let raw_body = serde_json::to_vec(&event.payload).map_err(|e| ApiError::Internal(e.into()))?;
+    let new = NewEvent {
+        user_id: user.user_id,
+        source_id: event.source_id,
+        idempotency_scope: user.user_id,
+        idempotency_key: idempotency_key(&headers)?,
+        event_type: event.event_type,
+        content_type: Some("application/json".into()),
+        raw_body: Bytes::from(raw_body),
+        payload: Some(event.payload),
+        headers: Value::Object(Default::default()),
+        verified_by: None,
+    };
+    let stored = store::store(&mut client, new).await?;
+    drop(client);
+    Ok(accepted(&state, stored).await)
+}

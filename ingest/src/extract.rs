@@ -1,0 +1,168 @@
+//! Request extractors whose every rejection is a problem+json answer.
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, Request, rejection::BytesRejection},
+    http::{HeaderMap, StatusCode, header, request::Parts},
+};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// A JSON body: 400 when it is not JSON or not sent as JSON, 413 when too large, 422 naming
+/// the field when a field is missing or of the wrong type.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::BadRequest(
+                "send the body as `application/json`".into(),
+            ));
+        }
+        let body = Bytes::from_request(req, state).await.map_err(body_error)?;
+        parse_json(&body).map(ApiJson)
+    }
+}
+
+/// Parses a JSON document into `T`, telling syntax errors (400) from shape errors (422).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let inner = error.inner();
+        if inner.is_data() {
+            let message = clean_message(inner);
+            let path = error.path().to_string();
+            let field = match path.split(['.', '[']).next() {
+                Some(field) if !field.is_empty() => field.to_owned(),
+                _ => missing_field(&message).unwrap_or_default(),
+            };
+            ApiError::Validation(vec![FieldError::new(field, message)])
+        } else {
+            ApiError::BadRequest(format!("the body is not valid JSON: {inner}"))
+        }
+    })
+}
+
+/// The field a "missing field `name`" message is about.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+/// serde's message without its " at line 1 column 9" tail, which means nothing to a form.
+fn clean_message(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
+    }
+}
+
+/// Maps a failure to read the body: over the limit is 413, anything else 400.
+pub fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge("the body is over the size limit".into())
+    } else {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+/// Whether the request says its body is JSON (`application/json` or `…+json`).
+pub fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+/// Query parameters: 400 naming the parameter when one does not parse.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded_from_str(query).map(ApiQuery)
+    }
+}
+
+fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(&format!("/?{query}").parse().map_err(|_| bad_query())?)
+        .map(|q| q.0)
+        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+}
+
+fn bad_query() -> ApiError {
+    ApiError::BadRequest("the query string is malformed".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Input {
+        name: String,
+        timeout_ms: Option<i32>,
+    }
+
+    #[test]
+    fn a_syntax_error_is_a_bad_request() {
+        assert!(matches!(
+            parse_json::<Input>(b"{\"name\": "),
+            Err(ApiError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_field() {
+        let Err(ApiError::Validation(errors)) =
+            parse_json::<Input>(br#"{"name": "n", "timeout_ms": "x"}"#)
+        else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(errors[0].field, "timeout_ms");
+        assert!(!errors[0].message.contains("line"));
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        let Err(ApiError::Validation(errors)) = parse_json::<Input>(b"{}") else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(errors[0].field, "name");
+    }
+
+    #[test]
+    fn json_content_types_are_recognized() {
+        let mut headers = HeaderMap::new();
+        for (value, json) in [
+            ("application/json", true),
+            ("application/json; charset=utf-8", true),
+            ("application/cloudevents+json", true),
+            ("text/plain", false),
+        ] {
+            headers.insert(header::CONTENT_TYPE, value.parse().expect("a header value"));
+            assert_eq!(is_json(&headers), json, "{value}");
+        }
+    }
+}

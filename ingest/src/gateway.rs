@@ -1,0 +1,365 @@
+//! The live log gateway: socket.io at `/socket.io/`, fed through RabbitMQ, not process
+//! memory, so any number of ingest instances can serve browsers.
+//!
+//! A browser connects with `auth: {"token"}` (a session token or an API key; refused at
+//! connect otherwise) and joins its user's room. This instance keeps one exclusive,
+//! auto-delete queue bound to `warren.logs` under the keys of the users connected to it, and
+//! emits each line to that user's room. A socket that cannot keep up loses lines (counted),
+//! never slowing anything else: emitting never waits, and the queue itself is capped.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures_util::StreamExt;
+use lapin::{
+    Channel,
+    options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions},
+    types::{AMQPValue, FieldTable},
+};
+use prometheus_client::{
+    metrics::{counter::Counter, gauge::Gauge},
+    registry::Registry,
+};
+use serde::Deserialize;
+use socketioxide::{
+    SocketIo,
+    extract::{SocketRef, State, TryData},
+    handler::ConnectHandler,
+    layer::SocketIoLayer,
+};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use warren_shared::{
+    amqp,
+    config::BrokerSettings,
+    live::{LiveLine, user_key, user_of_key},
+};
+
+use crate::{auth, state::AppState};
+
+/// The event telling a socket its lines now flow (its user's key is bound); sent again after
+/// the gateway reconnects to RabbitMQ, since lines in between were lost.
+const READY: &str = "live.ready";
+
+fn ready() -> serde_json::Value {
+    serde_json::json!({ "at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default() })
+}
+
+/// Lines buffered per socket before new ones are dropped for it.
+const SOCKET_BUFFER: usize = 256;
+
+/// Lines this instance's queue holds before the oldest are dropped (`drop-head`).
+const QUEUE_LIMIT: i64 = 10_000;
+
+/// What the gateway counts.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayMetrics {
+    /// Lines emitted to a socket.
+    pub emitted: Counter,
+    /// Lines dropped for a socket that could not keep up.
+    pub dropped: Counter,
+    /// Sockets connected to this instance.
+    pub sockets: Gauge,
+}
+
+impl GatewayMetrics {
+    /// Registers the gateway's metrics.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "warren_gateway_lines_emitted",
+            "Live lines emitted to sockets",
+            self.emitted.clone(),
+        );
+        registry.register(
+            "warren_gateway_lines_dropped",
+            "Live lines dropped for sockets that could not keep up",
+            self.dropped.clone(),
+        );
+        registry.register(
+            "warren_gateway_sockets",
+            "Sockets connected",
+            self.sockets.clone(),
+        );
+    }
+}
+
+/// The user a socket belongs to, kept in its extensions.
+#[derive(Debug, Clone, Copy)]
+struct SocketUser(Uuid);
+
+/// The connect payload: `{"token": "<session token or API key>"}`.
+#[derive(Debug, Deserialize)]
+struct ConnectAuth {
+    token: String,
+}
+
+/// Which users have sockets here, and the queue their keys are bound to.
+struct Bindings {
+    /// The `warren.logs` exchange.
+    exchange: String,
+    users: Mutex<HashMap<Uuid, usize>>,
+    link: Mutex<Option<(Channel, String)>>,
+}
+
+#[derive(Clone)]
+struct GatewayState {
+    app: AppState,
+    bindings: Arc<Bindings>,
+}
+
+/// The socket.io layer, with the relay from RabbitMQ running until `cancel` trips (the
+/// handle ends once the relay closed its connection).
+pub fn layer(
+    app: &AppState,
+    cancel: CancellationToken,
+) -> (SocketIoLayer, tokio::task::JoinHandle<()>) {
+    let state = GatewayState {
+        app: app.clone(),
+        bindings: Arc::new(Bindings {
+            exchange: app.publisher.topology().logs_exchange(),
+            users: Mutex::default(),
+            link: Mutex::default(),
+        }),
+    };
+    let (layer, io) = SocketIo::builder()
+        .max_buffer_size(SOCKET_BUFFER)
+        .with_state(state.clone())
+        .build_layer();
+    io.ns("/", on_connect.with(authenticate));
+    let relay = tokio::spawn(relay(io, state, cancel));
+    (layer, relay)
+}
+
+/// Refuses a socket without a valid token; remembers whose it is.
+async fn authenticate(
+    socket: SocketRef,
+    TryData(auth): TryData<ConnectAuth>,
+    State(state): State<GatewayState>,
+) -> Result<(), String> {
+    let token = auth
+        .map_err(|_| "send auth: {token} with a session token or API key".to_owned())?
+        .token;
+    let client = state
+        .app
+        .pool
+        .get()
+        .await
+        .map_err(|_| "the database is unavailable".to_owned())?;
+    let user = auth::resolve(&client, &token)
+        .await
+        .map_err(|_| "the database is unavailable".to_owned())?
+        .ok_or_else(|| "the token is invalid, expired or revoked".to_owned())?;
+    socket.extensions.insert(SocketUser(user.user_id));
+    Ok(())
+}
+
+async fn on_connect(socket: SocketRef, State(state): State<GatewayState>) {
+    let Some(SocketUser(user)) = socket.extensions.get::<SocketUser>() else {
+        let _ = socket.disconnect();
+        return;
+    };
+    socket.join(user_key(user));
+    state.app.metrics.gateway.sockets.inc();
+    if state.bindings.add(user).await {
+        let _ = socket.emit(READY, &ready());
+    }
+    socket.on_disconnect(async move |State(state): State<GatewayState>| {
+        state.app.metrics.gateway.sockets.dec();
+        state.bindings.remove(user).await;
+    });
+}
+
+impl Bindings {
+    /// Counts a socket of `user`, binding their key when it is the first.
+    /// Says whether the key is bound now (else it is bound, and every socket told, when
+    /// the relay next attaches to RabbitMQ).
+    async fn add(&self, user: Uuid) -> bool {
+        let first = {
+            let mut users = self.users.lock().expect("the users lock");
+            let count = users.entry(user).or_default();
+            *count += 1;
+            *count == 1
+        };
+        match self.current() {
+            Some((channel, queue)) if first => {
+                self.bind(&channel, &queue, user, true).await.is_ok()
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// Uncounts a socket of `user`, unbinding their key when it was the last.
+    async fn remove(&self, user: Uuid) {
+        let last = {
+            let mut users = self.users.lock().expect("the users lock");
+            let count = users.entry(user).or_default();
+            *count = count.saturating_sub(1);
+            let last = *count == 0;
+            if last {
+                users.remove(&user);
+            }
+            last
+        };
+        if last && let Some((channel, queue)) = self.current() {
+            let _ = self.bind(&channel, &queue, user, false).await;
+        }
+    }
+
+    fn current(&self) -> Option<(Channel, String)> {
+        self.link.lock().expect("the link lock").clone()
+    }
+
+    /// Uses a new queue, binding every user connected now.
+    async fn attach(&self, channel: Channel, queue: String) -> lapin::Result<()> {
+        *self.link.lock().expect("the link lock") = Some((channel.clone(), queue.clone()));
+        let users: Vec<Uuid> = self
+            .users
+            .lock()
+            .expect("the users lock")
+            .keys()
+            .copied()
+            .collect();
+        for user in users {
+            self.bind(&channel, &queue, user, true).await?;
+        }
+        Ok(())
+    }
+
+    fn detach(&self) {
+        *self.link.lock().expect("the link lock") = None;
+    }
+
+    /// Binds (`on`) or unbinds the user's key.
+    async fn bind(
+        &self,
+        channel: &Channel,
+        queue: &str,
+        user: Uuid,
+        on: bool,
+    ) -> lapin::Result<()> {
+        let (exchange, key) = (self.exchange.as_str(), user_key(user));
+        if on {
+            let options = QueueBindOptions::default();
+            channel
+                .queue_bind(
+                    queue.into(),
+                    exchange.into(),
+                    key.as_str().into(),
+                    options,
+                    FieldTable::default(),
+                )
+                .await
+        } else {
+            channel
+                .queue_unbind(
+                    queue.into(),
+                    exchange.into(),
+                    key.as_str().into(),
+                    FieldTable::default(),
+                )
+                .await
+        }
+    }
+}
+
+/// Consumes this instance's queue and emits each line to its user's room, reconnecting
+/// whenever the link breaks.
+async fn relay(io: SocketIo, state: GatewayState, cancel: CancellationToken) {
+    let broker = state.app.settings.broker.clone();
+    let mut backoff = Duration::from_millis(100);
+    while !cancel.is_cancelled() {
+        match attach(&io, &broker, &state.bindings).await {
+            Ok((connection, mut consumer)) => {
+                backoff = Duration::from_millis(100);
+                loop {
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        next = consumer.next() => match next {
+                            Some(Ok(delivery)) => emit(&io, &state, delivery.routing_key.as_str(), &delivery.data),
+                            _ => break,
+                        },
+                    }
+                }
+                state.bindings.detach();
+                let _ = connection.close(200, "bye".into()).await;
+            }
+            Err(error) => tracing::warn!(
+                error = format!("{error:#}"),
+                "the live log gateway cannot reach RabbitMQ"
+            ),
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn attach(
+    io: &SocketIo,
+    broker: &BrokerSettings,
+    bindings: &Bindings,
+) -> anyhow::Result<(lapin::Connection, lapin::Consumer)> {
+    let connection =
+        amqp::connect(broker, "warren-ingest live logs", broker.confirm_timeout()).await?;
+    let channel = connection.create_channel().await?;
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-max-length".into(), AMQPValue::LongLongInt(QUEUE_LIMIT));
+    arguments.insert(
+        "x-overflow".into(),
+        AMQPValue::LongString("drop-head".into()),
+    );
+    // Server-named, exclusive and auto-deleted: this instance's own, gone with its connection.
+    let queue = channel
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                passive: false,
+                durable: false,
+                exclusive: true,
+                auto_delete: true,
+                nowait: false,
+            },
+            arguments,
+        )
+        .await?;
+    let name = queue.name().as_str().to_owned();
+    bindings.attach(channel.clone(), name.clone()).await?;
+    // Every socket connected now has its key bound: lines flow from here on.
+    let _ = io.emit(READY, &ready()).await;
+    // No acks: a live line lost with a crashed gateway is not worth a redelivery.
+    let consumer = channel
+        .basic_consume(
+            name.as_str().into(),
+            "".into(),
+            BasicConsumeOptions {
+                no_local: false,
+                no_ack: true,
+                exclusive: true,
+                nowait: false,
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok((connection, consumer))
+}
+
+/// Emits a line to every socket of its user here; a socket whose buffer is full loses it.
+fn emit(io: &SocketIo, state: &GatewayState, key: &str, body: &[u8]) {
+    let (Some(_), Ok(line)) = (user_of_key(key), serde_json::from_slice::<LiveLine>(body)) else {
+        tracing::warn!(key, "unreadable live line dropped");
+        return;
+    };
+    let metrics = &state.app.metrics.gateway;
+    for socket in io.to(key.to_owned()).sockets() {
+        match socket.emit(&line.event, &line.data) {
+            Ok(()) => metrics.emitted.inc(),
+            Err(_) => metrics.dropped.inc(),
+        };
+    }
+}

@@ -1,0 +1,342 @@
+//! `POST /ingest/{source_token}`: where providers send events.
+//!
+//! The request is checked (size, JSON when it says JSON, the provider's signature on the
+//! exact bytes), stored with its deliveries in one transaction, and answered `202` only once
+//! that commit is durable. Envelopes are published after the commit; what the broker does not
+//! confirm, the outbox relay publishes later.
+
+use axum::{
+    Json,
+    extract::{Path, State, rejection::BytesRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+use warren_shared::live;
+
+use crate::{
+    dispatch,
+    error::{ApiError, Problem, Result},
+    events::{NewEvent, Stored, store},
+    extract::{body_error, is_json},
+    sources,
+    state::AppState,
+    verify,
+};
+
+/// The ingest route.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ingest))
+}
+
+/// The answer to an accepted event.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    /// The event id.
+    pub id: Uuid,
+    /// How many deliveries it made.
+    pub deliveries: i32,
+}
+
+/// The type given to events that name none.
+pub const UNKNOWN_TYPE: &str = "unknown";
+
+/// Headers never stored with an event: credentials are not ours to keep.
+const DROPPED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+/// Receives an event from a provider. Answers 202 once it is durable.
+#[utoipa::path(post, path = "/ingest/{source_token}", tag = "ingest",
+    params(("source_token" = String, Path, description = "The source's token, from its ingest URL"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, unique per source")),
+    request_body(content = String, description = "Any body up to the limit; parsed when sent as JSON"),
+    responses((status = 202, body = Accepted), (status = 200, body = Accepted, description = "Idempotent replay"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 413, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+async fn ingest(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let mut client = state.pool.get().await?;
+    let source = sources::by_token(&client, &token)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let body = body.map_err(body_error)?;
+    let verified_by = verify::verify(&source, &headers, &body)?;
+    let payload = parse_payload(&headers, &body, state.settings.max_json_depth)?;
+    let event = NewEvent {
+        user_id: source.user_id,
+        source_id: Some(source.id),
+        idempotency_scope: source.id,
+        idempotency_key: idempotency_key(&headers)?,
+        event_type: event_type(&headers, source.provider, payload.as_ref())?,
+        content_type: header_text(&headers, header::CONTENT_TYPE.as_str()),
+        headers: kept_headers(&headers),
+        raw_body: body,
+        payload,
+        verified_by,
+    };
+    let stored = store::store(&mut client, event).await?;
+    drop(client);
+    Ok(accepted(&state, stored).await)
+}
+
+/// Publishes what was stored and answers: 202 for a new event, 200 with
+/// `Idempotent-Replayed: true` for a repeated key.
+pub async fn accepted(state: &AppState, stored: Stored) -> Response {
+    match stored {
+        Stored::Created {
+            event_id,
+            envelopes,
+            user_id,
+            received,
+        } => {
+            tracing::Span::current().record("event_id", tracing::field::display(event_id));
+            state.metrics.events_accepted.inc();
+            let topology = state.publisher.topology();
+            state.publisher.publish_transient(live::line(
+                topology,
+                user_id,
+                "event.received",
+                &received,
+            ));
+            let deliveries = envelopes.len() as i32;
+            dispatch::publish_now(&state.pool, &state.publisher, envelopes).await;
+            (
+                StatusCode::ACCEPTED,
+                Json(Accepted {
+                    id: event_id,
+                    deliveries,
+                }),
+            )
+                .into_response()
+        }
+        Stored::Replayed {
+            event_id,
+            deliveries,
+        } => {
+            let mut response = (
+                StatusCode::OK,
+                Json(Accepted {
+                    id: event_id,
+                    deliveries,
+                }),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+        }
+    }
+}
+
+/// The parsed body when the content type says JSON: 400 when it is not JSON or nests deeper
+/// than `max_depth`, 422 when it holds `\u0000` (which PostgreSQL's JSONB cannot store).
+pub fn parse_payload(headers: &HeaderMap, body: &[u8], max_depth: usize) -> Result<Option<Value>> {
+    if !is_json(headers) {
+        return Ok(None);
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    check_json(&value, max_depth)?;
+    Ok(Some(value))
+}
+
+/// Walks a JSON value once, checking its depth and that no string holds a NUL.
+pub fn check_json(value: &Value, max_depth: usize) -> Result<()> {
+    let mut stack = vec![(value, 1usize)];
+    while let Some((value, depth)) = stack.pop() {
+        if depth > max_depth {
+            return Err(ApiError::BadRequest(format!(
+                "the JSON nests deeper than {max_depth} levels"
+            )));
+        }
+        match value {
+            Value::String(s) if s.contains('\0') => return Err(nul_error()),
+            Value::Array(items) => stack.extend(items.iter().map(|v| (v, depth + 1))),
+            Value::Object(map) => {
+                if map.keys().any(|k| k.contains('\0')) {
+                    return Err(nul_error());
+                }
+                stack.extend(map.values().map(|v| (v, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn nul_error() -> ApiError {
+    ApiError::Unprocessable("the JSON holds a \\u0000 character, which cannot be stored".into())
+}
+
+/// The event type: `X-Event-Type` wins, then the provider's own header, then the JSON body's
+/// `type` field, else [`UNKNOWN_TYPE`].
+fn event_type(
+    headers: &HeaderMap,
+    provider: warren_shared::model::Provider,
+    payload: Option<&Value>,
+) -> Result<String> {
+    use warren_shared::model::Provider;
+    let provider_header = match provider {
+        Provider::Github => header_text(headers, "x-github-event"),
+        Provider::Shopify => header_text(headers, "x-shopify-topic"),
+        _ => None,
+    };
+    let from_body = payload
+        .and_then(|p| p.get("type"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let event_type = header_text(headers, "x-event-type")
+        .or(provider_header)
+        .or(from_body)
+        .unwrap_or_else(|| UNKNOWN_TYPE.to_owned());
+    check_event_type(&event_type)?;
+    Ok(event_type)
+}
+
+/// An event type is 1 to 255 characters without control characters.
+pub fn check_event_type(event_type: &str) -> Result<()> {
+    if event_type.is_empty() || event_type.len() > 255 || event_type.chars().any(char::is_control) {
+        return Err(ApiError::Unprocessable(
+            "the event type must be 1 to 255 characters without control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The `Idempotency-Key`, 1 to 255 visible characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::BadRequest("Idempotency-Key must be 1 to 255 visible characters".into())
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// The request's headers as a JSON object (repeated headers joined with `, `), without
+/// credentials.
+fn kept_headers(headers: &HeaderMap) -> Value {
+    let mut kept = Map::new();
+    for name in headers.keys() {
+        if DROPPED_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        let values: Vec<String> = headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        kept.insert(name.as_str().to_owned(), Value::from(values.join(", ")));
+    }
+    Value::Object(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn json_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers
+    }
+
+    #[test]
+    fn a_body_is_parsed_only_when_sent_as_json() {
+        assert_eq!(
+            parse_payload(&HeaderMap::new(), b"{oops", 64).expect("not parsed"),
+            None
+        );
+        assert!(matches!(
+            parse_payload(&json_headers(), b"{oops", 64),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert_eq!(
+            parse_payload(&json_headers(), b"{\"a\":1}", 64).expect("parsed"),
+            Some(json!({"a": 1}))
+        );
+    }
+
+    #[test]
+    fn json_deeper_than_the_limit_is_refused() {
+        let deep = json!({"a": {"b": {"c": [1]}}});
+        assert!(check_json(&deep, 5).is_ok());
+        assert!(matches!(check_json(&deep, 4), Err(ApiError::BadRequest(_))));
+    }
+
+    #[test]
+    fn a_nul_anywhere_is_unprocessable() {
+        assert!(matches!(
+            check_json(&json!({"a": ["x\u{0}"]}), 64),
+            Err(ApiError::Unprocessable(_))
+        ));
+        assert!(matches!(
+            check_json(&json!({"k\u{0}": 1}), 64),
+            Err(ApiError::Unprocessable(_))
+        ));
+    }
+
+    #[test]
+    fn the_event_type_header_wins_over_the_body() {
+        use warren_shared::model::Provider;
+        let mut headers = json_headers();
+        let body = json!({"type": "from.body"});
+        assert_eq!(
+            event_type(&headers, Provider::None, Some(&body)).expect("valid"),
+            "from.body"
+        );
+        headers.insert("x-github-event", HeaderValue::from_static("push"));
+        assert_eq!(
+            event_type(&headers, Provider::Github, Some(&body)).expect("valid"),
+            "push"
+        );
+        headers.insert("x-event-type", HeaderValue::from_static("from.header"));
+        assert_eq!(
+            event_type(&headers, Provider::Github, Some(&body)).expect("valid"),
+            "from.header"
+        );
+        assert_eq!(
+            event_type(&HeaderMap::new(), Provider::None, None).expect("valid"),
+            UNKNOWN_TYPE
+        );
+    }
+
+    #[test]
+    fn credentials_are_not_kept() {
+        let mut headers = json_headers();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        headers.append("x-multi", HeaderValue::from_static("a"));
+        headers.append("x-multi", HeaderValue::from_static("b"));
+        let kept = kept_headers(&headers);
+        assert_eq!(kept.get("authorization"), None);
+        assert_eq!(kept["x-multi"], "a, b");
+    }
+}

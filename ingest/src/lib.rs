@@ -1,0 +1,28 @@
+//! `warren-ingest`: the HTTP edge. Providers POST events to `/ingest/{token}`; users manage
+//! sources and subscriptions and inspect events and deliveries under `/api/v1`; the outbox
+//! relay publishes whatever the broker never confirmed.
+
+pub mod auth;
+pub mod config;
+pub mod dead_letters;
+pub mod deliveries;
+pub mod dispatch;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod gateway;
+pub mod health;
+pub mod ingest;
+pub mod metrics;
+pub mod openapi;
+pub mod outbox;
+pub mod pagination;
+pub mod queues;
+pub mod sources;
+pub mod startup;
+pub mod state;
+pub mod stats;
+pub mod subscriptions;
+pub mod validation;
+pub mod verify;
+pub mod web;

@@ -1,0 +1,95 @@
+//! `warren-ingest`: serve (default), migrate, healthcheck <url>, definitions.
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use warren_ingest::{config::Settings, startup::Application};
+use warren_shared::{db, health, shutdown, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "warren-ingest",
+    version,
+    about = "Warren's HTTP edge: ingest, management API, outbox relay"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, declare the topology and serve (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Exit 0 when `url` answers 2xx (for container health checks).
+    Healthcheck {
+        /// The URL to probe, e.g. http://127.0.0.1:8080/healthz.
+        url: String,
+    },
+    /// Print the broker topology as RabbitMQ definitions (rabbitmq/definitions.json), with
+    /// a user for the services, ready for `load_definitions` on a blank broker.
+    Definitions {
+        /// The vhost to render for.
+        #[arg(long, default_value = "/")]
+        vhost: String,
+        /// The services' broker user.
+        #[arg(long, default_value = "warren")]
+        user: String,
+        /// Its password. The default is for local development only.
+        #[arg(
+            long,
+            env = "WARREN_DEFINITIONS_PASSWORD",
+            default_value = "warren-dev-only"
+        )]
+        password: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init_subscriber(telemetry::get_subscriber(
+        "warren-ingest",
+        "info",
+        std::io::stdout,
+    ));
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.settings).await,
+        Command::Migrate => db::migrate(&cli.settings.database).await,
+        Command::Healthcheck { url } => health::probe(&url).await,
+        Command::Definitions {
+            vhost,
+            user,
+            password,
+        } => {
+            let topology = cli.settings.broker.topology();
+            let definitions = topology.definitions_with_user(&vhost, &user, &password);
+            println!("{}", serde_json::to_string_pretty(&definitions)?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    shutdown::cancel_on_signal(cancel.clone());
+    Application::build(settings, cancel)
+        .await?
+        .run_until_stopped()
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,284 @@
+//! Sources: where events come from. Each has an unguessable token that makes up its ingest
+//! URL, and says which provider signs its events and with what secret.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+use warren_shared::{model::Provider, signing::SigningSecret, tokens::random_token};
+
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, Problem, Result, stored_word, violated_constraint},
+    extract::{ApiJson, ApiQuery},
+    pagination::{Page, PageQuery, Paginated, paginate},
+    state::AppState,
+    validation::validate,
+};
+
+/// The source routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, delete))
+}
+
+/// A new source.
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct NewSource {
+    #[garde(length(min = 1, max = 200))]
+    name: String,
+    #[garde(skip)]
+    provider: Provider,
+    #[garde(length(min = 1, max = 1024))]
+    verification_secret: Option<String>,
+}
+
+/// Changes to a source; absent fields stay as they are.
+#[derive(Deserialize, Validate, ToSchema)]
+pub struct SourcePatch {
+    #[garde(length(min = 1, max = 200))]
+    name: Option<String>,
+    #[garde(length(min = 1, max = 1024))]
+    verification_secret: Option<String>,
+}
+
+/// A source as the API shows it. The verification secret is write-only.
+#[derive(Serialize, ToSchema)]
+pub struct SourceBody {
+    id: Uuid,
+    name: String,
+    provider: Provider,
+    token: String,
+    ingest_url: String,
+    has_verification_secret: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+const COLUMNS: &str = "id, name, provider, token, verification_secret IS NOT NULL AS has_secret, created_at, updated_at";
+
+impl SourceBody {
+    fn from_row(row: &Row, public_url: &str) -> Result<Self> {
+        let token: String = row.get("token");
+        Ok(Self {
+            id: row.get("id"),
+            name: row.get("name"),
+            provider: stored_word(row.get("provider"))?,
+            ingest_url: format!("{}/ingest/{token}", public_url.trim_end_matches('/')),
+            token,
+            has_verification_secret: row.get("has_secret"),
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+        })
+    }
+}
+
+/// A verification secret must exist for every provider but `none`, and be usable the way
+/// the provider's own library uses it.
+fn check_secret(provider: Provider, secret: Option<&str>) -> Result<()> {
+    match (provider, secret) {
+        (Provider::None, _) => Ok(()),
+        (_, None) => Err(ApiError::field(
+            "verification_secret",
+            format!("provider `{provider}` needs a verification secret"),
+        )),
+        (Provider::StandardWebhooks, Some(secret)) => SigningSecret::parse(secret)
+            .map(|_| ())
+            .map_err(|e| ApiError::field("verification_secret", e.to_string())),
+        (_, Some(_)) => Ok(()),
+    }
+}
+
+/// Creates a source with an unguessable ingest URL.
+#[utoipa::path(post, path = "/api/v1/sources", tag = "sources", request_body = NewSource,
+    responses((status = 201, body = SourceBody), (status = 422, body = Problem)), security(("bearer" = [])))]
+async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(input): ApiJson<NewSource>,
+) -> Result<(StatusCode, Json<SourceBody>)> {
+    validate(&input)?;
+    check_secret(input.provider, input.verification_secret.as_deref())?;
+    let client = state.pool.get().await?;
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO sources (id, user_id, name, provider, verification_secret, token)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+            ),
+            &[
+                &Uuid::now_v7(),
+                &user.user_id,
+                &input.name,
+                &input.provider.as_str(),
+                &input.verification_secret,
+                &random_token("src_"),
+            ],
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SourceBody::from_row(&row, &state.settings.public_url)?),
+    ))
+}
+
+/// Lists the user's sources, newest first.
+#[utoipa::path(get, path = "/api/v1/sources", tag = "sources", params(PageQuery),
+    responses((status = 200, body = Paginated<SourceBody>), (status = 400, body = Problem)), security(("bearer" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Paginated<SourceBody>>> {
+    let page = Page::try_from(&query)?;
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(
+            &format!("SELECT {COLUMNS} FROM sources WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"),
+            &[&user.user_id, &page.before_or_max(), &page.fetch()],
+        )
+        .await?;
+    let sources = rows
+        .iter()
+        .map(|row| SourceBody::from_row(row, &state.settings.public_url))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Json(paginate(sources, page, |s| s.id)))
+}
+
+/// One source.
+#[utoipa::path(get, path = "/api/v1/sources/{id}", tag = "sources", params(("id" = Uuid, Path)),
+    responses((status = 200, body = SourceBody), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn read(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<SourceBody>> {
+    let client = state.pool.get().await?;
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM sources WHERE id = $1 AND user_id = $2"),
+            &[&id, &user.user_id],
+        )
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(SourceBody::from_row(
+        &row,
+        &state.settings.public_url,
+    )?))
+}
+
+/// Renames a source or changes its verification secret.
+#[utoipa::path(patch, path = "/api/v1/sources/{id}", tag = "sources", params(("id" = Uuid, Path)),
+    request_body = SourcePatch,
+    responses((status = 200, body = SourceBody), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    ApiJson(patch): ApiJson<SourcePatch>,
+) -> Result<Json<SourceBody>> {
+    validate(&patch)?;
+    let client = state.pool.get().await?;
+    let provider: String = client
+        .query_opt(
+            "SELECT provider FROM sources WHERE id = $1 AND user_id = $2",
+            &[&id, &user.user_id],
+        )
+        .await?
+        .ok_or(ApiError::NotFound)?
+        .get(0);
+    if let Some(secret) = patch.verification_secret.as_deref() {
+        check_secret(stored_word(&provider)?, Some(secret))?;
+    }
+    let row = client
+        .query_opt(
+            &format!(
+                "UPDATE sources SET name = COALESCE($3, name),
+                        verification_secret = COALESCE($4, verification_secret), updated_at = now()
+                 WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+            ),
+            &[&id, &user.user_id, &patch.name, &patch.verification_secret],
+        )
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(SourceBody::from_row(
+        &row,
+        &state.settings.public_url,
+    )?))
+}
+
+/// Deletes a source (409 while subscriptions take its events); its events stay.
+#[utoipa::path(delete, path = "/api/v1/sources/{id}", tag = "sources", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
+    let client = state.pool.get().await?;
+    let deleted = client
+        .execute(
+            "DELETE FROM sources WHERE id = $1 AND user_id = $2",
+            &[&id, &user.user_id],
+        )
+        .await
+        .map_err(|e| match violated_constraint(&e) {
+            Some("subscriptions_source_id_fkey") => ApiError::Conflict(
+                "subscriptions still take events from this source; delete or move them first"
+                    .into(),
+            ),
+            _ => e.into(),
+        })?;
+    if deleted == 0 {
+        return Err(ApiError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What ingest needs to know about the source a token names.
+#[derive(Debug, Clone)]
+pub struct IngestSource {
+    /// The source.
+    pub id: Uuid,
+    /// Its owner.
+    pub user_id: Uuid,
+    /// How its events are verified.
+    pub provider: Provider,
+    /// The provider's shared secret.
+    pub verification_secret: Option<String>,
+}
+
+/// The source a token names, if any.
+pub async fn by_token(
+    client: &impl deadpool_postgres::GenericClient,
+    token: &str,
+) -> Result<Option<IngestSource>> {
+    let row = client
+        .query_opt(
+            "SELECT id, user_id, provider, verification_secret FROM sources WHERE token = $1",
+            &[&token],
+        )
+        .await?;
+    row.map(|row| {
+        Ok(IngestSource {
+            id: row.get("id"),
+            user_id: row.get("user_id"),
+            provider: stored_word(row.get("provider"))?,
+            verification_secret: row.get("verification_secret"),
+        })
+    })
+    .transpose()
+}

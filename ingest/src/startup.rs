@@ -1,0 +1,180 @@
+//! Building and running the server: a function of its settings, its listener and a shutdown
+//! token, so tests start it on port 0 with their own database and topology prefix.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, MatchedPath},
+    http::Request,
+    routing::get,
+};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use warren_shared::{db, publisher::Publisher};
+
+use crate::{
+    auth,
+    config::Settings,
+    dead_letters, deliveries,
+    error::ApiError,
+    events, gateway, health, ingest,
+    metrics::{self, IngestMetrics},
+    openapi::ApiDoc,
+    outbox, queues, sources,
+    state::AppState,
+    stats, subscriptions, web,
+};
+
+/// A built server, bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    cancel: CancellationToken,
+}
+
+impl Application {
+    /// Migrates the database, starts the publisher (which declares the topology once it
+    /// reaches RabbitMQ) and binds the listener. The broker may be down: ingest still accepts
+    /// events and the outbox relay publishes them later. `cancel` stops everything.
+    pub async fn build(settings: Settings, cancel: CancellationToken) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("binding {}", settings.http_addr))?;
+        Self::build_on(settings, listener, cancel).await
+    }
+
+    /// Like [`Application::build`], on a listener bound already (tests bind port 0 first so
+    /// the public URL can name the real port).
+    pub async fn build_on(
+        settings: Settings,
+        listener: TcpListener,
+        cancel: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        db::migrate(&settings.database)
+            .await
+            .context("migrating the database")?;
+        let pool = db::pool(&settings.database)?;
+        let (metrics, registry) = IngestMetrics::registered();
+        let publisher = Publisher::start(
+            settings.broker.clone(),
+            "warren-ingest",
+            metrics.publisher.clone(),
+            cancel.clone(),
+        );
+        let state = AppState {
+            pool,
+            publisher,
+            settings: Arc::new(settings),
+            metrics: Arc::new(metrics),
+            registry: Arc::new(registry),
+            http: reqwest::Client::new(),
+        };
+        Ok(Self {
+            listener,
+            state,
+            cancel,
+        })
+    }
+
+    /// The port it listens on (the real one when built with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    /// The shared state, for tests that reach behind the API.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the token trips, then drains in-flight requests and stops the relay.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            cancel,
+        } = self;
+        let relay = tokio::spawn(outbox::run(state.clone(), cancel.clone()));
+        let (live, live_relay) = gateway::layer(&state, cancel.clone());
+        let publisher = state.publisher.clone();
+        tracing::info!(addr = %listener.local_addr()?, "warren-ingest listening");
+        axum::serve(listener, router(state).layer(live))
+            .with_graceful_shutdown(cancel.clone().cancelled_owned())
+            .await
+            .context("serving HTTP")?;
+        cancel.cancel();
+        let _ = relay.await;
+        // Close the broker connections cleanly before the process exits.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), live_relay).await;
+        publisher.closed(std::time::Duration::from_secs(2)).await;
+        Ok(())
+    }
+}
+
+/// Every route, with request ids, a span per request and the body limit.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.max_body_bytes;
+    let ingest = ingest::router().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        metrics::count_ingest,
+    ));
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(ingest)
+        .merge(auth::router())
+        .merge(sources::router())
+        .merge(subscriptions::router())
+        .merge(stats::router())
+        .merge(events::router())
+        .merge(deliveries::router())
+        .merge(dead_letters::router())
+        .merge(queues::router())
+        .split_for_parts();
+    let openapi = Arc::new(openapi);
+    Router::new()
+        .merge(api)
+        .merge(health::router())
+        .merge(metrics::router())
+        .route(
+            "/api/openapi.json",
+            get(move || async move { Json(openapi.as_ref().clone()) }),
+        )
+        .fallback(web::fallback(&state.settings.web_dir))
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The span of one request. It names the matched route, never the raw path: an ingest path
+/// carries the source token, which is a credential.
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .unwrap_or("unmatched");
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        route,
+        request_id,
+        event_id = tracing::field::Empty,
+    )
+}

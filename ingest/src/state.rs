@@ -1,0 +1,26 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use prometheus_client::registry::Registry;
+use warren_shared::publisher::Publisher;
+
+use crate::{config::Settings, metrics::IngestMetrics};
+
+/// Shared by all handlers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The PostgreSQL pool.
+    pub pool: Pool,
+    /// The confirmed publisher.
+    pub publisher: Publisher,
+    /// The settings the server started with.
+    pub settings: Arc<Settings>,
+    /// What the server counts.
+    pub metrics: Arc<IngestMetrics>,
+    /// Where the metrics are registered, for `/metrics`.
+    pub registry: Arc<Registry>,
+    /// An HTTP client for the broker's management API.
+    pub http: reqwest::Client,
+}

@@ -1,0 +1,273 @@
+//! A subscription's delivery stats over a window, computed in SQL: attempt totals, success
+//! rate, latency average and percentiles, deliveries that went dead, and a time series for
+//! charts. Attempts are read through `delivery_attempts_stats_idx` (an index-only range
+//! scan), so a window of a million attempts never touches the table.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    extract::{Path, State},
+};
+use deadpool_postgres::GenericClient;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, Problem, Result},
+    extract::ApiQuery,
+    state::AppState,
+};
+
+/// The stats route.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stats))
+}
+
+/// A stats window and its chart resolution.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+pub enum Window {
+    /// The last hour, by minute.
+    #[default]
+    #[serde(rename = "1h")]
+    Hour,
+    /// The last day, by quarter hour.
+    #[serde(rename = "24h")]
+    Day,
+    /// The last week, by hour.
+    #[serde(rename = "7d")]
+    Week,
+}
+
+impl Window {
+    fn as_str(self) -> &'static str {
+        match self {
+            Window::Hour => "1h",
+            Window::Day => "24h",
+            Window::Week => "7d",
+        }
+    }
+
+    /// How far back it reaches and how wide each point of the series is.
+    fn span_and_bucket(self) -> (Duration, Duration) {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        match self {
+            Window::Hour => (minutes(60), minutes(1)),
+            Window::Day => (minutes(24 * 60), minutes(15)),
+            Window::Week => (minutes(7 * 24 * 60), minutes(60)),
+        }
+    }
+}
+
+/// The `window` query parameter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WindowQuery {
+    /// `1h` (default), `24h` or `7d`.
+    #[param(value_type = Option<String>)]
+    window: Option<Window>,
+}
+
+/// Latency of attempts in the window, in milliseconds.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Latency {
+    avg: f64,
+    p50: f64,
+    p95: f64,
+    p99: f64,
+}
+
+/// One point of the series.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Point {
+    /// The start of the bucket.
+    #[serde(with = "time::serde::rfc3339")]
+    t: OffsetDateTime,
+    succeeded: i64,
+    failed: i64,
+}
+
+/// A subscription's stats.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Stats {
+    window: &'static str,
+    /// Attempts made in the window.
+    total: i64,
+    /// Attempts that got a 2xx.
+    succeeded: i64,
+    /// Attempts that did not.
+    failed: i64,
+    /// Deliveries that went dead in the window.
+    dead: i64,
+    /// `succeeded / total`, from 0 to 1 (0 when there were no attempts).
+    success_rate: f64,
+    latency_ms: Latency,
+    series: Vec<Point>,
+}
+
+/// Stats of one of the user's subscriptions.
+#[utoipa::path(get, path = "/api/v1/subscriptions/{id}/stats", tag = "subscriptions",
+    params(("id" = Uuid, Path), WindowQuery),
+    responses((status = 200, body = Stats), (status = 400, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+async fn stats(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    ApiQuery(query): ApiQuery<WindowQuery>,
+) -> Result<Json<Stats>> {
+    let window = query.window.unwrap_or_default();
+    let client = state.pool.get().await?;
+    let owned = client
+        .query_opt(
+            "SELECT 1 FROM subscriptions WHERE id = $1 AND user_id = $2",
+            &[&id, &user.user_id],
+        )
+        .await?;
+    if owned.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(Json(
+        compute(&client, id, window, OffsetDateTime::now_utc()).await?,
+    ))
+}
+
+/// The totals and latency query; also what the EXPLAIN test checks.
+pub const TOTALS: &str = "SELECT count(*) AS total,
+        count(*) FILTER (WHERE error_kind IS NULL) AS succeeded,
+        coalesce(avg(duration_ms), 0)::float8 AS avg,
+        coalesce(percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration_ms),
+                 ARRAY[0, 0, 0]::float8[]) AS percentiles
+     FROM delivery_attempts WHERE subscription_id = $1 AND started_at >= $2";
+
+/// Computes the stats of a subscription for the window ending at `now`.
+pub async fn compute(
+    client: &impl GenericClient,
+    id: Uuid,
+    window: Window,
+    now: OffsetDateTime,
+) -> Result<Stats> {
+    let (span, bucket) = window.span_and_bucket();
+    let bucket_secs = bucket.as_secs_f64();
+    // Buckets are aligned to whole minutes, quarters or hours since the epoch.
+    let start = align(now - span, bucket) + bucket;
+    let totals = client.query_one(TOTALS, &[&id, &start]).await?;
+    let dead: i64 = client
+        .query_one(
+            "SELECT count(*) FROM deliveries WHERE subscription_id = $1 AND status = 'dead' AND dead_at >= $2",
+            &[&id, &start],
+        )
+        .await?
+        .get(0);
+    let rows = client
+        .query(
+            "SELECT date_bin(make_interval(secs => $3), started_at, TIMESTAMPTZ 'epoch') AS t,
+                    count(*) FILTER (WHERE error_kind IS NULL) AS succeeded,
+                    count(*) FILTER (WHERE error_kind IS NOT NULL) AS failed
+             FROM delivery_attempts WHERE subscription_id = $1 AND started_at >= $2
+             GROUP BY 1 ORDER BY 1",
+            &[&id, &start, &bucket_secs],
+        )
+        .await?;
+    let counted: Vec<(OffsetDateTime, i64, i64)> = rows
+        .iter()
+        .map(|r| (r.get("t"), r.get("succeeded"), r.get("failed")))
+        .collect();
+    let total: i64 = totals.get("total");
+    let succeeded: i64 = totals.get("succeeded");
+    let percentiles: Vec<f64> = totals.get("percentiles");
+    Ok(Stats {
+        window: window.as_str(),
+        total,
+        succeeded,
+        failed: total - succeeded,
+        dead,
+        success_rate: if total == 0 {
+            0.0
+        } else {
+            succeeded as f64 / total as f64
+        },
+        latency_ms: Latency {
+            avg: totals.get("avg"),
+            p50: percentiles.first().copied().unwrap_or_default(),
+            p95: percentiles.get(1).copied().unwrap_or_default(),
+            p99: percentiles.get(2).copied().unwrap_or_default(),
+        },
+        series: series(start, now, bucket, &counted),
+    })
+}
+
+/// `at` rounded down to a whole `bucket` since the epoch.
+fn align(at: OffsetDateTime, bucket: Duration) -> OffsetDateTime {
+    let secs = bucket.as_secs() as i64;
+    let aligned = at.unix_timestamp().div_euclid(secs) * secs;
+    OffsetDateTime::from_unix_timestamp(aligned).unwrap_or(at)
+}
+
+/// Every bucket from `start` to `now`, with zeros where nothing was attempted, so a chart
+/// shows quiet minutes as quiet.
+fn series(
+    start: OffsetDateTime,
+    now: OffsetDateTime,
+    bucket: Duration,
+    counted: &[(OffsetDateTime, i64, i64)],
+) -> Vec<Point> {
+    let mut points = Vec::new();
+    let mut t = start;
+    while t <= now {
+        let (succeeded, failed) = counted
+            .iter()
+            .find(|(at, ..)| *at == t)
+            .map(|&(_, s, f)| (s, f))
+            .unwrap_or((0, 0));
+        points.push(Point {
+            t,
+            succeeded,
+            failed,
+        });
+        t += bucket;
+    }
+    points
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn buckets_align_to_whole_units_since_the_epoch() {
+        let at = datetime!(2026-11-22 10:07:31 UTC);
+        assert_eq!(
+            align(at, Duration::from_secs(60)),
+            datetime!(2026-11-22 10:07:00 UTC)
+        );
+        assert_eq!(
+            align(at, Duration::from_secs(900)),
+            datetime!(2026-11-22 10:00:00 UTC)
+        );
+    }
+
+    #[test]
+    fn the_series_has_every_bucket_and_zeros_where_nothing_happened() {
+        let start = datetime!(2026-11-22 10:00:00 UTC);
+        let now = datetime!(2026-11-22 10:03:10 UTC);
+        let counted = [(datetime!(2026-11-22 10:02:00 UTC), 5, 1)];
+        let points = series(start, now, Duration::from_secs(60), &counted);
+        let shape: Vec<(i64, i64)> = points.iter().map(|p| (p.succeeded, p.failed)).collect();
+        assert_eq!(shape, [(0, 0), (0, 0), (5, 1), (0, 0)]);
+    }
+
+    #[test]
+    fn each_window_has_its_resolution() {
+        assert_eq!(Window::Hour.span_and_bucket().1, Duration::from_secs(60));
+        let (span, bucket) = Window::Day.span_and_bucket();
+        assert_eq!(span.as_secs() / bucket.as_secs(), 96);
+        assert_eq!(Window::Week.span_and_bucket().1, Duration::from_secs(3600));
+    }
+}

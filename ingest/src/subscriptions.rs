@@ -1,0 +1,505 @@
+//! Subscriptions: where events go, which ones, and how they are delivered.
+//!
+//! Every field of the API is stored and validated with its default here, including those
+//! whose behaviour lives in the deliver worker (timeouts, attempts, templates, headers,
+//! rate limits, ordering).
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderName, HeaderValue, StatusCode},
+};
+use deadpool_postgres::GenericClient;
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+use warren_shared::{
+    live::{self, SubscriptionUpdated},
+    model::{CircuitState, OnDead, Ordering},
+    signing::SigningSecret,
+    ssrf::SsrfGuard,
+    template,
+};
+
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, Problem, Result, stored_word},
+    extract::{ApiJson, ApiQuery, parse_json},
+    pagination::{Page, PageQuery, Paginated, paginate},
+    state::AppState,
+    validation::validate_with,
+};
+
+/// The subscription routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, replace, update, delete))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(enable))
+}
+
+/// Everything a user sets on a subscription: the body of POST and PUT, and what PATCH merges
+/// into. Absent fields take their defaults.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[garde(context(SsrfGuard))]
+pub struct SubscriptionInput {
+    #[garde(length(min = 1, max = 200))]
+    name: String,
+    #[garde(length(max = 2048), custom(check_target_url))]
+    target_url: String,
+    #[serde(default)]
+    #[garde(skip)]
+    source_id: Option<Uuid>,
+    #[serde(default)]
+    #[garde(length(max = 100), inner(custom(event_type_pattern)))]
+    event_types: Vec<String>,
+    #[serde(default = "default_timeout_ms")]
+    #[garde(range(min = 1000, max = 30000))]
+    timeout_ms: i32,
+    #[serde(default = "default_max_attempts")]
+    #[garde(range(min = 1, max = 20))]
+    max_attempts: i32,
+    #[serde(default = "default_rate_limit")]
+    #[garde(range(min = 1, max = 10000))]
+    rate_limit_per_sec: i32,
+    #[serde(default)]
+    #[garde(inner(length(max = 65536), custom(check_template)))]
+    payload_template: Option<String>,
+    #[serde(default)]
+    #[garde(length(max = 20), custom(custom_headers))]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    #[garde(skip)]
+    ordering: Ordering,
+    #[serde(default)]
+    #[garde(skip)]
+    on_dead: OnDead,
+}
+
+fn default_timeout_ms() -> i32 {
+    10_000
+}
+
+fn default_max_attempts() -> i32 {
+    8
+}
+
+fn default_rate_limit() -> i32 {
+    100
+}
+
+/// http(s), with a host, and not an address the SSRF guard would refuse on sight.
+fn check_target_url(value: &str, guard: &SsrfGuard) -> garde::Result {
+    let url = url::Url::parse(value).map_err(|e| garde::Error::new(format!("not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(garde::Error::new("must be an http or https URL"));
+    }
+    let host = url
+        .host()
+        .ok_or_else(|| garde::Error::new("must have a host"))?;
+    guard.check_host(&host).map_err(|blocked| {
+        garde::Error::new(format!(
+            "points at a non-public address ({}); an operator can allow it with WARREN_ALLOW_TARGET_CIDRS",
+            blocked.0
+        ))
+    })
+}
+
+/// An exact type or a prefix ending in `*`: no blanks, `*` only at the end.
+fn event_type_pattern(value: &str, _: &SsrfGuard) -> garde::Result {
+    let body = value.strip_suffix('*').unwrap_or(value);
+    if value.is_empty() || value.len() > 255 {
+        return Err(garde::Error::new("must be 1 to 255 characters"));
+    }
+    if body.contains('*') || value.chars().any(char::is_whitespace) {
+        return Err(garde::Error::new(
+            "must be a type or a prefix ending in `*`, without spaces",
+        ));
+    }
+    Ok(())
+}
+
+fn check_template(value: &str, _: &SsrfGuard) -> garde::Result {
+    template::check(value).map_err(|e| garde::Error::new(e.to_string()))
+}
+
+/// Headers Warren sets itself; a subscription cannot override them.
+const RESERVED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "transfer-encoding",
+    "connection",
+    "x-request-id",
+];
+
+fn custom_headers(headers: &BTreeMap<String, String>, _: &SsrfGuard) -> garde::Result {
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(garde::Error::new(format!(
+                "`{name}` is not a valid header name"
+            )));
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str())
+            || lower.starts_with("webhook-")
+            || lower.starts_with("x-warren-")
+        {
+            return Err(garde::Error::new(format!(
+                "`{name}` is set by Warren and cannot be overridden"
+            )));
+        }
+        if value.len() > 4096 || HeaderValue::from_str(value).is_err() {
+            return Err(garde::Error::new(format!(
+                "the value of `{name}` is not a valid header value"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A subscription as the API shows it to its owner.
+#[derive(Serialize, ToSchema)]
+pub struct SubscriptionBody {
+    id: Uuid,
+    #[serde(flatten)]
+    input: SubscriptionInput,
+    signing_secret: String,
+    is_active: bool,
+    disabled_reason: Option<String>,
+    circuit_state: CircuitState,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+const COLUMNS: &str = "id, name, target_url, source_id, event_types, timeout_ms, max_attempts, \
+     rate_limit_per_sec, payload_template, headers, ordering, on_dead, signing_secret, is_active, \
+     disabled_reason, circuit_state, created_at, updated_at";
+
+impl SubscriptionInput {
+    fn from_row(row: &Row) -> Result<Self> {
+        let headers: Value = row.get("headers");
+        Ok(Self {
+            name: row.get("name"),
+            target_url: row.get("target_url"),
+            source_id: row.get("source_id"),
+            event_types: row.get("event_types"),
+            timeout_ms: row.get("timeout_ms"),
+            max_attempts: row.get("max_attempts"),
+            rate_limit_per_sec: row.get("rate_limit_per_sec"),
+            payload_template: row.get("payload_template"),
+            headers: serde_json::from_value(headers).map_err(|e| ApiError::Internal(e.into()))?,
+            ordering: stored_word(row.get("ordering"))?,
+            on_dead: stored_word(row.get("on_dead"))?,
+        })
+    }
+}
+
+impl SubscriptionBody {
+    fn from_row(row: &Row) -> Result<Self> {
+        Ok(Self {
+            id: row.get("id"),
+            input: SubscriptionInput::from_row(row)?,
+            signing_secret: row.get("signing_secret"),
+            is_active: row.get("is_active"),
+            disabled_reason: row.get("disabled_reason"),
+            circuit_state: stored_word(row.get("circuit_state"))?,
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+        })
+    }
+}
+
+/// Validates an input and checks that its source, if any, is the user's.
+async fn check_input(
+    state: &AppState,
+    client: &impl GenericClient,
+    user: &AuthUser,
+    input: &SubscriptionInput,
+) -> Result<()> {
+    validate_with(input, &state.settings.allow_target_cidrs)?;
+    if let Some(source_id) = input.source_id {
+        let owned = client
+            .query_opt(
+                "SELECT 1 FROM sources WHERE id = $1 AND user_id = $2",
+                &[&source_id, &user.user_id],
+            )
+            .await?
+            .is_some();
+        if !owned {
+            return Err(ApiError::field("source_id", "no such source"));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a subscription; its `signing_secret` signs every delivery.
+#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = SubscriptionInput,
+    responses((status = 201, body = SubscriptionBody), (status = 422, body = Problem)), security(("bearer" = [])))]
+async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(input): ApiJson<SubscriptionInput>,
+) -> Result<(StatusCode, Json<SubscriptionBody>)> {
+    let client = state.pool.get().await?;
+    check_input(&state, &client, &user, &input).await?;
+    let secret = SigningSecret::generate();
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO subscriptions (id, user_id, name, target_url, source_id, event_types, timeout_ms,
+                     max_attempts, rate_limit_per_sec, payload_template, headers, ordering, on_dead, signing_secret)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING {COLUMNS}"
+            ),
+            &[
+                &Uuid::now_v7(),
+                &user.user_id,
+                &input.name,
+                &input.target_url,
+                &input.source_id,
+                &input.event_types,
+                &input.timeout_ms,
+                &input.max_attempts,
+                &input.rate_limit_per_sec,
+                &input.payload_template,
+                &headers_json(&input.headers),
+                &input.ordering.as_str(),
+                &input.on_dead.as_str(),
+                &secret.expose(),
+            ],
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(SubscriptionBody::from_row(&row)?)))
+}
+
+fn headers_json(headers: &BTreeMap<String, String>) -> Value {
+    serde_json::to_value(headers).expect("a map of strings is JSON")
+}
+
+/// Lists the user's subscriptions, newest first.
+#[utoipa::path(get, path = "/api/v1/subscriptions", tag = "subscriptions", params(PageQuery),
+    responses((status = 200, body = Paginated<SubscriptionBody>), (status = 400, body = Problem)), security(("bearer" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Paginated<SubscriptionBody>>> {
+    let page = Page::try_from(&query)?;
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(
+            &format!("SELECT {COLUMNS} FROM subscriptions WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"),
+            &[&user.user_id, &page.before_or_max(), &page.fetch()],
+        )
+        .await?;
+    let subscriptions = rows
+        .iter()
+        .map(SubscriptionBody::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Json(paginate(subscriptions, page, |s| s.id)))
+}
+
+/// One subscription.
+#[utoipa::path(get, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
+    responses((status = 200, body = SubscriptionBody), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn read(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<SubscriptionBody>> {
+    let client = state.pool.get().await?;
+    let row = owned_row(&client, &user, id).await?;
+    Ok(Json(SubscriptionBody::from_row(&row)?))
+}
+
+async fn owned_row(client: &impl GenericClient, user: &AuthUser, id: Uuid) -> Result<Row> {
+    client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM subscriptions WHERE id = $1 AND user_id = $2"),
+            &[&id, &user.user_id],
+        )
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// PUT: the body is the whole subscription; absent fields return to their defaults.
+#[utoipa::path(put, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
+    request_body = SubscriptionInput,
+    responses((status = 200, body = SubscriptionBody), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+async fn replace(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    ApiJson(input): ApiJson<SubscriptionInput>,
+) -> Result<Json<SubscriptionBody>> {
+    let client = state.pool.get().await?;
+    owned_row(&client, &user, id).await?;
+    store(&state, &client, &user, id, input).await
+}
+
+/// PATCH: the fields sent replace those stored (`null` clears a nullable one); the result
+/// is validated as a whole.
+#[utoipa::path(patch, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
+    request_body(content = Object, description = "Any of the subscription's fields; `null` clears a nullable one"),
+    responses((status = 200, body = SubscriptionBody), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+    ApiJson(patch): ApiJson<serde_json::Map<String, Value>>,
+) -> Result<Json<SubscriptionBody>> {
+    let client = state.pool.get().await?;
+    let current = SubscriptionInput::from_row(&owned_row(&client, &user, id).await?)?;
+    let Value::Object(mut merged) =
+        serde_json::to_value(current).map_err(|e| ApiError::Internal(e.into()))?
+    else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "a subscription serializes to an object"
+        )));
+    };
+    merged.extend(patch);
+    let merged = serde_json::to_vec(&merged).map_err(|e| ApiError::Internal(e.into()))?;
+    let input: SubscriptionInput = parse_json(&merged)?;
+    store(&state, &client, &user, id, input).await
+}
+
+async fn store(
+    state: &AppState,
+    client: &impl GenericClient,
+    user: &AuthUser,
+    id: Uuid,
+    input: SubscriptionInput,
+) -> Result<Json<SubscriptionBody>> {
+    check_input(state, client, user, &input).await?;
+    let row = client
+        .query_opt(
+            &format!(
+                "UPDATE subscriptions SET name = $3, target_url = $4, source_id = $5, event_types = $6,
+                     timeout_ms = $7, max_attempts = $8, rate_limit_per_sec = $9, payload_template = $10,
+                     headers = $11, ordering = $12, on_dead = $13, updated_at = now()
+                 WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+            ),
+            &[
+                &id,
+                &user.user_id,
+                &input.name,
+                &input.target_url,
+                &input.source_id,
+                &input.event_types,
+                &input.timeout_ms,
+                &input.max_attempts,
+                &input.rate_limit_per_sec,
+                &input.payload_template,
+                &headers_json(&input.headers),
+                &input.ordering.as_str(),
+                &input.on_dead.as_str(),
+            ],
+        )
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(SubscriptionBody::from_row(&row)?))
+}
+
+/// Deletes a subscription and its delivery history.
+#[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn delete(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode> {
+    let client = state.pool.get().await?;
+    let deleted = client
+        .execute(
+            "DELETE FROM subscriptions WHERE id = $1 AND user_id = $2",
+            &[&id, &user.user_id],
+        )
+        .await?;
+    if deleted == 0 {
+        return Err(ApiError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The new signing secret.
+#[derive(Serialize, ToSchema)]
+pub struct RotatedSecret {
+    signing_secret: String,
+}
+
+/// A new signing secret; the old one keeps signing alongside it for the overlap period, so
+/// receivers can switch without dropping a delivery.
+#[utoipa::path(post, path = "/api/v1/subscriptions/{id}/rotate-secret", tag = "subscriptions", params(("id" = Uuid, Path)),
+    responses((status = 200, body = RotatedSecret), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn rotate_secret(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<RotatedSecret>> {
+    let client = state.pool.get().await?;
+    let secret = SigningSecret::generate();
+    let overlap = f64::from(state.settings.secret_rotation_overlap_hours) * 3600.0;
+    let row = client
+        .query_opt(
+            "UPDATE subscriptions SET previous_signing_secret = signing_secret,
+                 previous_secret_expires_at = now() + make_interval(secs => $4),
+                 signing_secret = $3, updated_at = now()
+             WHERE id = $1 AND user_id = $2 RETURNING signing_secret",
+            &[&id, &user.user_id, &secret.expose(), &overlap],
+        )
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(RotatedSecret {
+        signing_secret: row.get(0),
+    }))
+}
+
+/// Re-enables a disabled subscription and closes its circuit.
+#[utoipa::path(post, path = "/api/v1/subscriptions/{id}/enable", tag = "subscriptions", params(("id" = Uuid, Path)),
+    responses((status = 200, body = SubscriptionBody), (status = 404, body = Problem)), security(("bearer" = [])))]
+async fn enable(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<SubscriptionBody>> {
+    let client = state.pool.get().await?;
+    let row = client
+        .query_opt(
+            &format!(
+                "UPDATE subscriptions SET is_active = true, disabled_reason = NULL, circuit_state = 'closed',
+                     circuit_opened_at = NULL, consecutive_failures = 0, consecutive_successes = 0,
+                     probe_started_at = NULL, updated_at = now()
+                 WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+            ),
+            &[&id, &user.user_id],
+        )
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let subscription = SubscriptionBody::from_row(&row)?;
+    let line = SubscriptionUpdated {
+        subscription_id: subscription.id,
+        is_active: true,
+        circuit_state: CircuitState::Closed.as_str().to_owned(),
+        reason: Some("enabled".into()),
+        at: OffsetDateTime::now_utc(),
+    };
+    let topology = state.publisher.topology();
+    state.publisher.publish_transient(live::line(
+        topology,
+        user.user_id,
+        "subscription.updated",
+        &line,
+    ));
+    Ok(Json(subscription))
+}

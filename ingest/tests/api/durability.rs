@@ -1,0 +1,183 @@
+//! 202 means durable: never answered for an event that is not committed, always answered for
+//! one that is, whatever the broker is doing.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use warren_testkit::{broker::TestBroker, database::TestDatabase, eventually, proxy::TcpProxy};
+
+use crate::helpers::{assert_problem, spawn_app, spawn_with, test_settings};
+
+#[tokio::test]
+async fn when_the_commit_fails_the_answer_is_5xx_and_nothing_is_stored_or_published() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    // A deferred constraint trigger fails at COMMIT, after every statement succeeded.
+    app.db
+        .client()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION refuse_commit() RETURNS trigger LANGUAGE plpgsql AS
+                 $$ BEGIN RAISE EXCEPTION 'commit refused by the test'; END $$;
+             CREATE CONSTRAINT TRIGGER refuse_commit AFTER INSERT ON events
+                 DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_commit();",
+        )
+        .await
+        .expect("installing the trigger");
+
+    let response = api
+        .ingest(&url, "application/json", r#"{"type": "order.paid"}"#)
+        .await;
+    assert!(
+        response.status().is_server_error(),
+        "got {}",
+        response.status()
+    );
+    let problem: Value = response.json().await.expect("a problem body");
+    assert!(
+        !problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("refused by the test"),
+        "no internals leak"
+    );
+    assert_eq!(app.count("events").await, 0);
+    assert_eq!(app.count("deliveries").await, 0);
+    assert_eq!(
+        app.main_queue_depth().await,
+        0,
+        "nothing published for an uncommitted event"
+    );
+}
+
+#[tokio::test]
+async fn when_the_database_is_down_ingest_answers_503_and_recovers_when_it_returns() {
+    let db = TestDatabase::create().await;
+    let proxy = TcpProxy::start(&db.address()).await;
+    let broker = TestBroker::new();
+    let settings = test_settings(db.settings_via(&proxy.address()), broker.settings.clone());
+    let app = spawn_with(settings, db, broker).await;
+    let (api, url) = app.source_with_subscriber().await;
+
+    proxy.cut();
+    assert_problem(api.ingest(&url, "application/json", "{}").await, 503).await;
+    let ready = app.api.get("/readyz").await;
+    assert_eq!(
+        assert_problem(ready, 503).await["checks"]["database"],
+        "down"
+    );
+
+    proxy.restore();
+    let response = eventually(
+        "ingest to accept again",
+        Duration::from_secs(10),
+        || async {
+            let response = api.ingest(&url, "application/json", "{}").await;
+            (response.status() == 202).then_some(response)
+        },
+    )
+    .await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(
+        app.count("events").await,
+        1,
+        "only the event answered 202 was stored"
+    );
+}
+
+#[tokio::test]
+async fn when_the_broker_is_unreachable_ingest_still_answers_202_and_the_outbox_publishes_later() {
+    let db = TestDatabase::create().await;
+    let broker = TestBroker::new();
+    let proxy = TcpProxy::start("127.0.0.1:5672").await;
+    let settings = test_settings(db.settings(), broker.settings_via(&proxy.address()));
+    let app = spawn_with(settings, db, broker).await;
+    let (api, url) = app.source_with_subscriber().await;
+
+    proxy.cut();
+    let response = api
+        .ingest(&url, "application/json", r#"{"type": "while.down"}"#)
+        .await;
+    assert_eq!(
+        response.status(),
+        202,
+        "the event is durable, so it is accepted"
+    );
+    assert_eq!(
+        assert_problem(app.api.get("/readyz").await, 503).await["checks"]["broker"],
+        "down"
+    );
+    assert_eq!(app.main_queue_depth().await, 0);
+    let client = app.db.client().await;
+    let enqueued: bool = client
+        .query_one("SELECT enqueued FROM deliveries", &[])
+        .await
+        .expect("row")
+        .get(0);
+    assert!(!enqueued);
+
+    proxy.restore();
+    eventually(
+        "the outbox to publish the delivery",
+        Duration::from_secs(20),
+        || async { (app.main_queue_depth().await == 1).then_some(()) },
+    )
+    .await;
+    eventually(
+        "the delivery to be marked enqueued",
+        Duration::from_secs(5),
+        || async {
+            let row = client
+                .query_one("SELECT enqueued FROM deliveries", &[])
+                .await
+                .expect("row");
+            row.get::<_, bool>(0).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_envelope_the_broker_lost_after_confirming_it_is_published_again() {
+    let db = TestDatabase::create().await;
+    let broker = TestBroker::new();
+    let mut settings = test_settings(db.settings(), broker.settings.clone());
+    settings.redeliver_after_secs = 2;
+    let app = spawn_with(settings, db, broker).await;
+    let (api, url) = app.source_with_subscriber().await;
+    api.ingest(&url, "application/json", "{}").await;
+    let client = app.db.client().await;
+    eventually(
+        "the delivery to be marked enqueued",
+        Duration::from_secs(5),
+        || async {
+            let row = client
+                .query_one("SELECT enqueued FROM deliveries", &[])
+                .await
+                .expect("row");
+            row.get::<_, bool>(0).then_some(())
+        },
+    )
+    .await;
+    let queue = app.broker.settings.topology().deliver_queue();
+    app.broker.purge(&queue).await;
+    assert_eq!(app.main_queue_depth().await, 0, "the broker lost it");
+
+    eventually(
+        "the sweep to publish the lost envelope again",
+        Duration::from_secs(20),
+        || async { (app.main_queue_depth().await == 1).then_some(()) },
+    )
+    .await;
+    let text = app
+        .api
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(text.contains("warren_outbox_swept_total 1"), "{text}");
+}

@@ -1,0 +1,277 @@
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use warren_testkit::eventually;
+
+use crate::helpers::{TestApp, assert_problem, spawn_app};
+
+/// A user with a source and one subscription taking every event.
+
+#[tokio::test]
+async fn an_accepted_event_is_stored_byte_for_byte_and_its_envelope_confirmed() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    let body = "{\"type\": \"order.paid\",  \"amount\": 1.50 }";
+    let response = api.ingest(&url, "application/json", body).await;
+    assert_eq!(response.status(), 202);
+    let accepted: Value = response.json().await.expect("JSON");
+    assert_eq!(accepted["deliveries"], 1);
+
+    let event = api
+        .get_json(&format!(
+            "/api/v1/events/{}",
+            accepted["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(event["raw_body"], body, "the exact bytes, spacing included");
+    assert_eq!(event["event_type"], "order.paid");
+    assert_eq!(event["payload"]["amount"], 1.5);
+    assert_eq!(event["deliveries"][0]["status"], "pending");
+    assert_eq!(event["deliveries"][0]["attempt_count"], 0);
+
+    assert_eq!(
+        app.main_queue_depth().await,
+        1,
+        "one envelope waits in the main queue"
+    );
+    let client = app.db.client().await;
+    eventually(
+        "the delivery to be marked enqueued",
+        Duration::from_secs(5),
+        || async {
+            let row = client
+                .query_one("SELECT enqueued FROM deliveries", &[])
+                .await
+                .expect("a delivery");
+            row.get::<_, bool>(0).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn only_subscriptions_whose_filters_match_get_a_delivery() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let source = api.create_source().await;
+    let other = api.create_source().await;
+    let url = TestApp::ingest_url(&source);
+    api.create_subscription("http://127.0.0.1:9/a", json!({"event_types": ["order.*"]}))
+        .await;
+    api.create_subscription(
+        "http://127.0.0.1:9/b",
+        json!({"event_types": ["invoice.paid"]}),
+    )
+    .await;
+    api.create_subscription("http://127.0.0.1:9/c", json!({"source_id": other["id"]}))
+        .await;
+    api.create_subscription("http://127.0.0.1:9/d", json!({"source_id": source["id"]}))
+        .await;
+
+    let order: Value = api
+        .ingest(&url, "application/json", r#"{"type": "order.paid"}"#)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(order["deliveries"], 2, "order.* and the source-bound one");
+    let invoice: Value = api
+        .ingest(&url, "application/json", r#"{"type": "invoice.paid"}"#)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        invoice["deliveries"], 2,
+        "invoice.paid and the source-bound one"
+    );
+    let other: Value = api
+        .ingest(
+            &TestApp::ingest_url(&other),
+            "application/json",
+            r#"{"type": "x"}"#,
+        )
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        other["deliveries"], 1,
+        "only the subscription bound to the other source"
+    );
+}
+
+#[tokio::test]
+async fn the_event_type_header_wins_and_untyped_events_are_unknown() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    let typed: Value = api
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("x-event-type", "from.header")
+        .body(r#"{"type": "from.body"}"#)
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    let event = api
+        .get_json(&format!(
+            "/api/v1/events/{}",
+            typed["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(event["event_type"], "from.header");
+
+    let untyped: Value = api
+        .ingest(&url, "text/plain", "hello")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let event = api
+        .get_json(&format!(
+            "/api/v1/events/{}",
+            untyped["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(event["event_type"], "unknown");
+    assert_eq!(
+        event["payload"],
+        Value::Null,
+        "a non-JSON body is kept raw, not parsed"
+    );
+    assert_eq!(event["raw_body"], "hello");
+}
+
+#[tokio::test]
+async fn invalid_json_sent_as_json_is_400_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    assert_problem(
+        api.ingest(&url, "application/json", "{\"type\": ").await,
+        400,
+    )
+    .await;
+    assert_eq!(app.count("events").await, 0);
+    assert_eq!(app.count("deliveries").await, 0);
+    assert_eq!(app.main_queue_depth().await, 0);
+}
+
+#[tokio::test]
+async fn a_nul_character_in_json_is_422_not_a_server_error() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    assert_problem(
+        api.ingest(&url, "application/json", r#"{"note": "a\u0000b"}"#)
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(app.count("events").await, 0);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(65 * 1024));
+    assert_problem(api.ingest(&url, "application/json", big).await, 413).await;
+    assert_eq!(app.count("events").await, 0);
+}
+
+#[tokio::test]
+async fn an_unknown_source_token_is_404() {
+    let app = spawn_app().await;
+    let url = format!("{}/ingest/src_does-not-exist", app.address);
+    assert_problem(app.api.ingest(&url, "application/json", "{}").await, 404).await;
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_replays_the_first_answer_and_stores_nothing_new() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    let send = |body: &'static str| {
+        api.http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("idempotency-key", "order-42")
+            .body(body)
+            .send()
+    };
+    let first = send(r#"{"type": "order.paid"}"#).await.expect("sent");
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.expect("JSON");
+
+    let again = send(r#"{"type": "order.paid"}"#).await.expect("sent");
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.expect("JSON");
+    assert_eq!(again, first);
+
+    assert_problem(
+        send(r#"{"type": "order.refunded"}"#).await.expect("sent"),
+        422,
+    )
+    .await;
+    assert_eq!(app.count("events").await, 1);
+    assert_eq!(app.count("deliveries").await, 1);
+}
+
+#[tokio::test]
+async fn concurrent_requests_with_one_idempotency_key_store_one_event() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    let requests = (0..10).map(|_| {
+        api.http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("idempotency-key", "same")
+            .body(r#"{"type": "race"}"#)
+            .send()
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    let mut ids = Vec::new();
+    for answer in answers {
+        let answer = answer.expect("sent");
+        assert!(
+            answer.status() == 202 || answer.status() == 200,
+            "{}",
+            answer.status()
+        );
+        let body: Value = answer.json().await.expect("JSON");
+        ids.push(body["id"].clone());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every answer names the one event");
+    assert_eq!(app.count("events").await, 1);
+}
+
+#[tokio::test]
+async fn an_event_of_another_user_is_not_found() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    let accepted: Value = api
+        .ingest(&url, "application/json", "{}")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    let other = app.user().await;
+    let id = accepted["id"].as_str().expect("id");
+    assert_problem(other.get(&format!("/api/v1/events/{id}")).await, 404).await;
+    let delivery =
+        api.get_json(&format!("/api/v1/events/{id}")).await["deliveries"][0]["id"].clone();
+    assert_problem(
+        other
+            .get(&format!(
+                "/api/v1/deliveries/{}",
+                delivery.as_str().expect("id")
+            ))
+            .await,
+        404,
+    )
+    .await;
+}

@@ -1,0 +1,17 @@
+//! Integration tests of `warren-ingest` against the real PostgreSQL and RabbitMQ.
+
+mod api_keys;
+mod auth;
+mod durability;
+mod gateway;
+mod health;
+mod helpers;
+mod ingest;
+mod lists;
+mod observe;
+mod providers;
+mod publish;
+mod scoping;
+mod sources;
+mod subscriptions;
+mod topology;

@@ -1,0 +1,231 @@
+//! Provider verification on the exact bytes received, tested against signatures made by each
+//! provider's own library (`tests/verifiers/sign.mjs`), not by Warren's code.
+
+use std::{
+    io::Write,
+    process::{Command, Stdio},
+};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, spawn_app};
+
+/// Headers the provider's library signs `payload` with.
+fn signed(
+    provider: &str,
+    secret: &str,
+    payload: &str,
+    timestamp: Option<i64>,
+) -> Vec<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/verifiers");
+    let mut child = Command::new("node")
+        .arg("sign.mjs")
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("running node tests/verifiers/sign.mjs (see scripts/test)");
+    let input =
+        json!({"provider": provider, "secret": secret, "payload": payload, "timestamp": timestamp});
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.to_string().as_bytes())
+        .expect("writing");
+    let output = child.wait_with_output().expect("the signer runs");
+    assert!(output.status.success(), "the {provider} signer failed");
+    let headers: Value = serde_json::from_slice(&output.stdout).expect("headers as JSON");
+    headers
+        .as_object()
+        .expect("an object")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().expect("text").to_owned()))
+        .collect()
+}
+
+/// Every provider with a secret in the form its library takes.
+const PROVIDERS: &[(&str, &str)] = &[
+    ("stripe", "whsec_test_stripe_secret"),
+    ("github", "It's a Secret to Everybody"),
+    ("shopify", "shpss_a_shopify_secret"),
+    (
+        "standard_webhooks",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ),
+    ("hmac_sha256", "a generic shared secret"),
+];
+
+async fn source(api: &warren_testkit::api::ApiClient, provider: &str, secret: &str) -> String {
+    let response = api
+        .post(
+            "/api/v1/sources",
+            &json!({"name": provider, "provider": provider, "verification_secret": secret}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let source: Value = response.json().await.expect("JSON");
+    TestApp::ingest_url(&source)
+}
+
+async fn post(
+    api: &warren_testkit::api::ApiClient,
+    url: &str,
+    body: &str,
+    headers: &[(String, String)],
+) -> reqwest::Response {
+    let mut request = api
+        .http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    request.send().await.expect("sent")
+}
+
+#[tokio::test]
+async fn each_provider_accepts_what_its_own_library_signs_and_records_who_verified_it() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    for (provider, secret) in PROVIDERS {
+        let url = source(&api, provider, secret).await;
+        let body = format!(r#"{{"type": "{provider}.test", "n": 1}}"#);
+        let response = post(&api, &url, &body, &signed(provider, secret, &body, None)).await;
+        assert_eq!(response.status(), 202, "{provider}");
+        let accepted: Value = response.json().await.expect("JSON");
+        let event = api
+            .get_json(&format!(
+                "/api/v1/events/{}",
+                accepted["id"].as_str().expect("id")
+            ))
+            .await;
+        assert_eq!(event["verified_by"], *provider);
+        assert_eq!(event["raw_body"], body.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_missing_or_tampered_signature_is_401_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    for (provider, secret) in PROVIDERS {
+        let url = source(&api, provider, secret).await;
+        let body = r#"{"type": "x", "amount": 100}"#;
+        let headers = signed(provider, secret, body, None);
+        let tampered = body.replace("100", "999");
+        assert_problem(post(&api, &url, &tampered, &headers).await, 401).await;
+        let other_secret = if provider.starts_with("st") {
+            "whsec_b3RoZXItc2VjcmV0LW90aGVyLXNlY3JldA=="
+        } else {
+            "another secret"
+        };
+        assert_problem(
+            post(
+                &api,
+                &url,
+                body,
+                &signed(provider, other_secret, body, None),
+            )
+            .await,
+            401,
+        )
+        .await;
+        assert_problem(post(&api, &url, body, &[]).await, 401).await;
+        let mangled: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.clone(), format!("{v}garbage")))
+            .collect();
+        assert_problem(post(&api, &url, body, &mangled).await, 401).await;
+    }
+    assert_eq!(app.count("events").await, 0);
+}
+
+#[tokio::test]
+async fn a_signature_timestamped_outside_five_minutes_is_401() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let stale = time::OffsetDateTime::now_utc().unix_timestamp() - 301;
+    let fresh = time::OffsetDateTime::now_utc().unix_timestamp() - 200;
+    for (provider, secret) in [PROVIDERS[0], PROVIDERS[3]] {
+        let url = source(&api, provider, secret).await;
+        let body = r#"{"type": "x"}"#;
+        assert_problem(
+            post(
+                &api,
+                &url,
+                body,
+                &signed(provider, secret, body, Some(stale)),
+            )
+            .await,
+            401,
+        )
+        .await;
+        let response = post(
+            &api,
+            &url,
+            body,
+            &signed(provider, secret, body, Some(fresh)),
+        )
+        .await;
+        assert_eq!(response.status(), 202, "{provider} within tolerance");
+    }
+}
+
+#[tokio::test]
+async fn stripe_accepts_any_of_several_v1_signatures() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let (provider, secret) = PROVIDERS[0];
+    let url = source(&api, provider, secret).await;
+    let body = r#"{"type": "invoice.paid"}"#;
+    let header = signed(provider, secret, body, None).remove(0).1;
+    let (timestamp, signature) = header.split_once(',').expect("t=…,v1=…");
+    let several = format!("{timestamp},v1={},{signature}", "0".repeat(64));
+    let response = post(&api, &url, body, &[("stripe-signature".into(), several)]).await;
+    assert_eq!(response.status(), 202);
+    let event: Value = response.json().await.expect("JSON");
+    let event = api
+        .get_json(&format!(
+            "/api/v1/events/{}",
+            event["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(
+        event["event_type"], "invoice.paid",
+        "Stripe's type comes from the body"
+    );
+}
+
+#[tokio::test]
+async fn github_and_shopify_events_are_typed_by_their_headers() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    for (provider, secret, header, kind) in [
+        ("github", PROVIDERS[1].1, "x-github-event", "push"),
+        (
+            "shopify",
+            PROVIDERS[2].1,
+            "x-shopify-topic",
+            "orders/create",
+        ),
+    ] {
+        let url = source(&api, provider, secret).await;
+        let body = r#"{"type": "ignored"}"#;
+        let mut headers = signed(provider, secret, body, None);
+        headers.push((header.into(), kind.into()));
+        let accepted: Value = post(&api, &url, body, &headers)
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        let event = api
+            .get_json(&format!(
+                "/api/v1/events/{}",
+                accepted["id"].as_str().expect("id")
+            ))
+            .await;
+        assert_eq!(event["event_type"], kind);
+    }
+}

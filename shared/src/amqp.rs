@@ -1,0 +1,196 @@
+//! Connecting to RabbitMQ, and the messages Warren publishes: where each envelope goes and
+//! with which properties.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use lapin::{BasicProperties, Connection, ConnectionProperties, types::ShortString};
+use rand::Rng;
+
+use crate::{
+    config::BrokerSettings,
+    envelope::Envelope,
+    retry::jittered,
+    topology::{DELIVER_ROUTING_KEY, Topology},
+};
+
+/// Opens a connection named `name` (as the management console shows it), with heartbeats so
+/// a silent link is noticed, and gives up after `timeout`.
+pub async fn connect(
+    settings: &BrokerSettings,
+    name: &str,
+    timeout: Duration,
+) -> anyhow::Result<Connection> {
+    let url = with_heartbeat(&settings.url, settings.heartbeat_secs);
+    let properties = ConnectionProperties::default().with_connection_name(name.into());
+    tokio::time::timeout(timeout, Connection::connect(&url, properties))
+        .await
+        .context("connecting to RabbitMQ timed out")?
+        .context("connecting to RabbitMQ")
+}
+
+/// Adds `heartbeat=<secs>` to the URL's query unless it names one already.
+fn with_heartbeat(url: &str, secs: u16) -> String {
+    if url.contains("heartbeat=") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}heartbeat={secs}")
+}
+
+/// One message ready to publish: where it goes, what it carries, and for how long it may wait.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// The exchange.
+    pub exchange: String,
+    /// The routing key.
+    pub routing_key: String,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Per-message TTL, for messages parked in a wait queue for less than the tier's TTL.
+    pub expiration: Option<Duration>,
+    /// The message id operators see in the management console (the delivery id).
+    pub message_id: Option<String>,
+}
+
+impl Outgoing {
+    /// An envelope for the main queue, to be attempted now.
+    pub fn deliver_now(topology: &Topology, envelope: &Envelope) -> Self {
+        Self {
+            exchange: topology.deliver_exchange(),
+            routing_key: DELIVER_ROUTING_KEY.to_owned(),
+            body: envelope.to_bytes(),
+            expiration: None,
+            message_id: Some(envelope_id(envelope)),
+        }
+    }
+
+    /// An envelope parked in the wait queue that holds `wait`, with jitter.
+    pub fn deliver_after(
+        topology: &Topology,
+        envelope: &Envelope,
+        wait: Duration,
+        rng: &mut impl Rng,
+    ) -> Self {
+        Self::deliver_exactly_after(topology, envelope, jittered(wait, rng))
+    }
+
+    /// An envelope parked in the wait queue that holds `wait`, for exactly that long (as a
+    /// receiver's `Retry-After` asks, or until a circuit's recovery).
+    pub fn deliver_exactly_after(topology: &Topology, envelope: &Envelope, wait: Duration) -> Self {
+        let tier = topology.tier_for(wait);
+        let wait = wait.min(tier.ttl);
+        Self {
+            exchange: topology.retry_exchange(),
+            routing_key: tier.name,
+            body: envelope.to_bytes(),
+            expiration: Some(wait),
+            message_id: Some(envelope_id(envelope)),
+        }
+    }
+
+    /// An envelope copied to the graveyard for operators.
+    pub fn graveyard(topology: &Topology, envelope: &Envelope) -> Self {
+        Self {
+            exchange: topology.graveyard_exchange(),
+            routing_key: String::new(),
+            body: envelope.to_bytes(),
+            expiration: None,
+            message_id: Some(envelope_id(envelope)),
+        }
+    }
+
+    /// A transient JSON message (a live log line): not persisted, not worth a confirm wait
+    /// beyond the usual, and dropped by the broker when nobody listens.
+    pub fn transient(exchange: String, routing_key: String, body: Vec<u8>) -> Self {
+        Self {
+            exchange,
+            routing_key,
+            body,
+            expiration: None,
+            message_id: None,
+        }
+    }
+
+    /// The AMQP properties: persistent (survives a broker restart) unless transient.
+    pub fn properties(&self) -> BasicProperties {
+        let mut properties = BasicProperties::default()
+            .with_content_type(ShortString::from("application/json"))
+            .with_delivery_mode(if self.message_id.is_some() { 2 } else { 1 });
+        if let Some(id) = &self.message_id {
+            properties = properties.with_message_id(id.as_str().into());
+        }
+        if let Some(wait) = self.expiration {
+            properties = properties.with_expiration(wait.as_millis().to_string().into());
+        }
+        properties
+    }
+}
+
+fn envelope_id(envelope: &Envelope) -> String {
+    match envelope {
+        Envelope::DeliverV1(d) => d.delivery_id.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::{envelope::DeliverV1, retry::RetrySchedule, topology::QueueKind};
+
+    fn envelope() -> Envelope {
+        Envelope::DeliverV1(DeliverV1 {
+            delivery_id: Uuid::now_v7(),
+            event_id: Uuid::now_v7(),
+            subscription_id: Uuid::now_v7(),
+            user_id: Uuid::now_v7(),
+            attempt: 2,
+        })
+    }
+
+    #[test]
+    fn a_retry_goes_to_its_tier_with_a_jittered_expiration_within_the_ttl() {
+        let topology = Topology::new("t", QueueKind::Quorum, RetrySchedule::default());
+        let message = Outgoing::deliver_after(
+            &topology,
+            &envelope(),
+            Duration::from_secs(30),
+            &mut rand::rng(),
+        );
+        assert_eq!(message.exchange, "t.retry");
+        assert_eq!(message.routing_key, "30s");
+        let wait = message.expiration.expect("an expiration");
+        assert!(wait <= Duration::from_secs(30) && wait >= Duration::from_secs(24));
+    }
+
+    #[test]
+    fn a_wait_longer_than_every_tier_is_capped_at_the_longest() {
+        let topology = Topology::new("t", QueueKind::Quorum, RetrySchedule::default());
+        let message = Outgoing::deliver_after(
+            &topology,
+            &envelope(),
+            Duration::from_secs(86_400),
+            &mut rand::rng(),
+        );
+        assert_eq!(message.routing_key, "6h");
+        assert!(message.expiration.expect("an expiration") <= Duration::from_secs(21_600));
+    }
+
+    #[test]
+    fn the_heartbeat_is_added_once() {
+        assert_eq!(
+            with_heartbeat("amqp://h/%2f", 10),
+            "amqp://h/%2f?heartbeat=10"
+        );
+        assert_eq!(
+            with_heartbeat("amqp://h/%2f?a=1", 5),
+            "amqp://h/%2f?a=1&heartbeat=5"
+        );
+        assert_eq!(
+            with_heartbeat("amqp://h/?heartbeat=3", 5),
+            "amqp://h/?heartbeat=3"
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! The PostgreSQL pool and the migrations, which are embedded in the binaries from
+//! `migrations/` and applied by both services at start-up (under an advisory lock, so two
+//! services starting together do not race) and by the `migrate` subcommand.
+
+use anyhow::Context;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
+use tokio_postgres::NoTls;
+
+use crate::config::DatabaseSettings;
+
+mod embedded {
+    refinery::embed_migrations!("../migrations");
+}
+
+/// An arbitrary, fixed key for the migration advisory lock ("warren" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7761_7272_656e;
+
+/// A pool that fails fast: waiting for, creating and recycling a connection each give up
+/// after the configured timeout rather than holding a request while the database is away.
+pub fn pool(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
+    let mut config: tokio_postgres::Config = settings
+        .url
+        .parse()
+        .context("DATABASE_URL is not a PostgreSQL URL")?;
+    config.connect_timeout(settings.timeout());
+    config.keepalives_idle(std::time::Duration::from_secs(30));
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let timeout = Some(settings.timeout());
+    Pool::builder(manager)
+        .max_size(settings.pool_size)
+        .runtime(Runtime::Tokio1)
+        .timeouts(Timeouts {
+            wait: timeout,
+            create: timeout,
+            recycle: timeout,
+        })
+        .build()
+        .context("building the PostgreSQL pool")
+}
+
+/// Applies every pending migration; safe to call from several processes at once.
+pub async fn migrate(settings: &DatabaseSettings) -> anyhow::Result<()> {
+    let config: tokio_postgres::Config = settings
+        .url
+        .parse()
+        .context("DATABASE_URL is not a PostgreSQL URL")?;
+    let (mut client, connection) = config
+        .connect(NoTls)
+        .await
+        .context("connecting to PostgreSQL to migrate")?;
+    let driver = tokio::spawn(connection);
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .context("taking the migration lock")?;
+    let report = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .context("applying migrations");
+    // Closing the connection releases the advisory lock whatever happened above.
+    drop(client);
+    let _ = driver.await;
+    let report = report?;
+    for migration in report.applied_migrations() {
+        tracing::info!(
+            version = migration.version(),
+            name = migration.name(),
+            "applied migration"
+        );
+    }
+    Ok(())
+}

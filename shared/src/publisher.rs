@@ -1,0 +1,328 @@
+//! A publisher that confirms every message and heals itself.
+//!
+//! It owns one connection (RabbitMQ throttles publishing connections, so they are kept apart
+//! from consuming ones) and one channel in confirm mode. A supervisor task connects, declares
+//! the topology, and reconnects with backoff whenever the link breaks; while it is down,
+//! publishing fails at once rather than waiting, and callers fall back on the outbox.
+
+use std::{
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use futures_util::{StreamExt, future::try_join_all};
+use lapin::{Channel, Connection, options::BasicPublishOptions, options::ConfirmSelectOptions};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    amqp::{Outgoing, connect},
+    config::BrokerSettings,
+    metrics::{PublisherMetrics, ReasonLabel},
+    topology::Topology,
+};
+
+/// Why a publish did not get a positive confirm.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// No link to the broker right now.
+    #[error("not connected to RabbitMQ")]
+    Disconnected,
+    /// The broker did not confirm in time.
+    #[error("RabbitMQ did not confirm within {0:?}")]
+    Timeout(Duration),
+    /// The broker refused the message (e.g. a full queue with `reject-publish`).
+    #[error("RabbitMQ refused the message (nack)")]
+    Nacked,
+    /// The message reached no queue and came back.
+    #[error("the message was returned unroutable by {exchange}")]
+    Unroutable {
+        /// The exchange that returned it.
+        exchange: String,
+    },
+    /// The channel or connection failed.
+    #[error(transparent)]
+    Amqp(#[from] lapin::Error),
+}
+
+impl PublishError {
+    /// A one-word reason, for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PublishError::Disconnected => "disconnected",
+            PublishError::Timeout(_) => "timeout",
+            PublishError::Nacked => "nack",
+            PublishError::Unroutable { .. } => "unroutable",
+            PublishError::Amqp(_) => "amqp",
+        }
+    }
+}
+
+/// Cheap to clone; every clone publishes over the same link.
+#[derive(Clone)]
+pub struct Publisher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: BrokerSettings,
+    metrics: PublisherMetrics,
+    topology: Topology,
+    name: String,
+    link: RwLock<Option<Link>>,
+    broken: Notify,
+    connected: Notify,
+    supervisor: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+#[derive(Clone)]
+struct Link {
+    connection: Arc<Connection>,
+    channel: Channel,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+impl Publisher {
+    /// Starts the supervisor; the returned publisher connects in the background and keeps
+    /// reconnecting until `cancel` trips.
+    pub fn start(
+        settings: BrokerSettings,
+        name: &str,
+        metrics: PublisherMetrics,
+        cancel: CancellationToken,
+    ) -> Self {
+        let topology = settings.topology();
+        let inner = Arc::new(Inner {
+            settings,
+            metrics,
+            topology,
+            name: name.to_owned(),
+            link: RwLock::new(None),
+            broken: Notify::new(),
+            connected: Notify::new(),
+            supervisor: std::sync::Mutex::new(None),
+        });
+        let supervisor = tokio::spawn(supervise(inner.clone(), cancel));
+        *inner.supervisor.lock().expect("the supervisor lock") = Some(supervisor);
+        Self { inner }
+    }
+
+    /// Waits (at most `limit`) for the supervisor to close its connection after the
+    /// cancellation token tripped, so the broker sees a clean close, not a dropped socket.
+    pub async fn closed(&self, limit: Duration) {
+        let supervisor = self
+            .inner
+            .supervisor
+            .lock()
+            .expect("the supervisor lock")
+            .take();
+        if let Some(supervisor) = supervisor {
+            let _ = tokio::time::timeout(limit, supervisor).await;
+        }
+    }
+
+    /// The topology it declares and publishes into.
+    pub fn topology(&self) -> &Topology {
+        &self.inner.topology
+    }
+
+    /// Whether a link is up right now.
+    pub fn is_connected(&self) -> bool {
+        self.current().is_some()
+    }
+
+    /// Waits until a link is up, at most `timeout`; says whether it is.
+    pub async fn wait_connected(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.is_connected() {
+            let notified = self.inner.connected.notified();
+            if self.is_connected() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.is_connected();
+            }
+        }
+        true
+    }
+
+    /// Publishes every message and waits for all their confirms. Succeeds only when each was
+    /// routed to a queue and acked; a failure of the link also schedules a reconnect.
+    pub async fn publish_all(&self, messages: &[Outgoing]) -> Result<(), PublishError> {
+        let link = self.current().ok_or(PublishError::Disconnected)?;
+        let timeout = self.inner.settings.confirm_timeout();
+        let result =
+            match tokio::time::timeout(timeout, publish_confirmed(&link.channel, messages)).await {
+                Ok(result) => result,
+                Err(_) => Err(PublishError::Timeout(timeout)),
+            };
+        self.count(messages.len(), &result);
+        if let Err(error) = &result {
+            let still_current = self
+                .current()
+                .is_some_and(|c| Arc::ptr_eq(&c.connection, &link.connection));
+            if !matches!(error, PublishError::Nacked) && still_current {
+                tracing::warn!(error = %error, "publish failed; reconnecting to RabbitMQ");
+                self.inner.broken.notify_one();
+            }
+        }
+        result
+    }
+
+    /// Publishes without asking for a return or waiting for the confirm, off the caller's
+    /// path: for live log lines, which nobody may be listening for and whose loss costs
+    /// nothing. Never slows the caller, even when the broker throttles.
+    pub fn publish_transient(&self, message: Outgoing) {
+        let Some(link) = self.current() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let publish = link.channel.basic_publish(
+                message.exchange.as_str().into(),
+                message.routing_key.as_str().into(),
+                // Not mandatory: a line for a user with no browser open is simply dropped.
+                BasicPublishOptions {
+                    mandatory: false,
+                    immediate: false,
+                },
+                &message.body,
+                message.properties(),
+            );
+            let _ = tokio::time::timeout(Duration::from_secs(1), publish).await;
+        });
+    }
+
+    /// Publishes one message; see [`Publisher::publish_all`].
+    pub async fn publish(&self, message: Outgoing) -> Result<(), PublishError> {
+        self.publish_all(std::slice::from_ref(&message)).await
+    }
+
+    fn count(&self, messages: usize, result: &Result<(), PublishError>) {
+        let metrics = &self.inner.metrics;
+        match result {
+            Ok(()) => {
+                metrics.confirms.inc_by(messages as u64);
+            }
+            Err(error) => {
+                metrics
+                    .failures
+                    .get_or_create(&ReasonLabel {
+                        reason: error.reason(),
+                    })
+                    .inc();
+            }
+        }
+    }
+
+    fn current(&self) -> Option<Link> {
+        let link = self
+            .inner
+            .link
+            .read()
+            .expect("the link lock is never poisoned")
+            .clone();
+        link.filter(|l| l.connection.status().connected() && l.channel.status().connected())
+    }
+}
+
+async fn publish_confirmed(channel: &Channel, messages: &[Outgoing]) -> Result<(), PublishError> {
+    let mut pending = Vec::with_capacity(messages.len());
+    for message in messages {
+        let confirm = channel
+            .basic_publish(
+                message.exchange.as_str().into(),
+                message.routing_key.as_str().into(),
+                // Mandatory: a message that reaches no queue comes back instead of vanishing.
+                BasicPublishOptions {
+                    mandatory: true,
+                    immediate: false,
+                },
+                &message.body,
+                message.properties(),
+            )
+            .await?;
+        pending.push(confirm);
+    }
+    let confirmations = try_join_all(pending).await?;
+    for (confirmation, message) in confirmations.into_iter().zip(messages) {
+        if confirmation.is_nack() {
+            return Err(PublishError::Nacked);
+        }
+        if confirmation.take_message().is_some() {
+            return Err(PublishError::Unroutable {
+                exchange: message.exchange.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Keeps a link up until cancelled: connect, declare, wait for it to break, back off, repeat.
+async fn supervise(inner: Arc<Inner>, cancel: CancellationToken) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match establish(&inner).await {
+            Ok(link) => {
+                backoff = Duration::from_millis(100);
+                *inner.link.write().expect("the link lock is never poisoned") = Some(link.clone());
+                inner.connected.notify_waiters();
+                inner.metrics.connects.inc();
+                tracing::info!(name = %inner.name, "publisher connected to RabbitMQ");
+                let cancelled = wait_until_broken(&inner, &link, &cancel).await;
+                *inner.link.write().expect("the link lock is never poisoned") = None;
+                let _ = link.connection.close(200, "bye".into()).await;
+                if cancelled {
+                    return;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(name = %inner.name, error = format!("{error:#}"), "publisher cannot reach RabbitMQ")
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+async fn establish(inner: &Inner) -> anyhow::Result<Link> {
+    let timeout = inner.settings.confirm_timeout();
+    let connection = connect(&inner.settings, &inner.name, timeout).await?;
+    let channel = connection.create_channel().await?;
+    inner.topology.declare(&channel).await?;
+    channel
+        .confirm_select(ConfirmSelectOptions { nowait: false })
+        .await?;
+    Ok(Link {
+        connection: Arc::new(connection),
+        channel,
+    })
+}
+
+/// Returns when the link breaks (`false`) or shutdown is requested (`true`).
+async fn wait_until_broken(inner: &Inner, link: &Link, cancel: &CancellationToken) -> bool {
+    let mut events = link.connection.events_listener();
+    // Events only reach listeners that existed when they happened; the status check catches a
+    // link that broke before this listener was made.
+    let mut check = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return true,
+            _ = inner.broken.notified() => return false,
+            _ = check.tick() => if !link.connection.status().connected() || !link.channel.status().connected() {
+                return false;
+            },
+            event = events.next() => match event {
+                Some(lapin::Event::Error(error)) => {
+                    tracing::warn!(name = %inner.name, error = %error, "publisher lost RabbitMQ");
+                    return false;
+                }
+                Some(_) => {}
+                None => return false,
+            },
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The SSRF guard: which addresses a delivery may connect to.
+//!
+//! Targets that resolve to loopback, private, link-local (cloud metadata), CGNAT, unique-local,
+//! unspecified, multicast or otherwise reserved addresses are refused, unless an operator
+//! allow-lists the range (`WARREN_ALLOW_TARGET_CIDRS`; local development and tests do).
+//! The deliver worker applies it to every address DNS returns and to IP-literal targets, so
+//! the address checked is the address connected to.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    str::FromStr,
+};
+
+use ipnet::IpNet;
+
+/// The guard with its allow-list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SsrfGuard {
+    allow: Vec<IpNet>,
+}
+
+/// An address the guard refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is a non-public address")]
+pub struct Blocked(pub IpAddr);
+
+impl SsrfGuard {
+    /// A guard that lets the given ranges through even when they are not public.
+    pub fn new(allow: Vec<IpNet>) -> Self {
+        Self { allow }
+    }
+
+    /// Refuses `ip` unless it is public or allow-listed.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Blocked> {
+        let ip = canonical(ip);
+        if self.allow.iter().any(|net| net.contains(&ip)) || is_public(ip) {
+            Ok(())
+        } else {
+            Err(Blocked(ip))
+        }
+    }
+
+    /// Whether a host named in a URL is refused before any lookup: IP literals outside the
+    /// allow-list and `localhost`. Names are otherwise checked when resolved.
+    pub fn check_host(&self, host: &url::Host<&str>) -> Result<(), Blocked> {
+        match host {
+            url::Host::Ipv4(ip) => self.check(IpAddr::V4(*ip)),
+            url::Host::Ipv6(ip) => self.check(IpAddr::V6(*ip)),
+            url::Host::Domain(name) if is_localhost(name) => self.check(Ipv4Addr::LOCALHOST.into()),
+            url::Host::Domain(_) => Ok(()),
+        }
+    }
+}
+
+impl FromStr for SsrfGuard {
+    type Err = ipnet::AddrParseError;
+
+    /// Parses a comma-separated list of CIDRs (`127.0.0.1/32,10.0.0.0/8`); empty means none.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let allow = text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(IpNet::from_str)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::new(allow))
+    }
+}
+
+fn is_localhost(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
+
+/// An IPv4 address written as IPv6 (`::ffff:10.0.0.1`) is judged as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => is_public_v6(v6),
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    let cgnat = a == 100 && (64..128).contains(&b);
+    let this_network = a == 0;
+    let reserved = a >= 240;
+    let benchmarking = a == 198 && (b == 18 || b == 19);
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || cgnat
+        || this_network
+        || reserved
+        || benchmarking)
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = embedded_v4(ip) {
+        return is_public_v4(v4);
+    }
+    let [first, second, ..] = ip.segments();
+    let unique_local = first & 0xfe00 == 0xfc00;
+    let link_local = first & 0xffc0 == 0xfe80;
+    let site_local = first & 0xffc0 == 0xfec0;
+    let documentation = first == 0x2001 && second == 0x0db8;
+    // Teredo tunnels to an (obfuscated) IPv4 address of anyone's choosing.
+    let teredo = first == 0x2001 && second == 0;
+    !(ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || unique_local
+        || link_local
+        || site_local
+        || documentation
+        || teredo)
+}
+
+/// The IPv4 address an IPv6 form reaches: NAT64 (`64:ff9b::/96`), 6to4 (`2002:AABB:CCDD::/48`)
+/// and the deprecated IPv4-compatible form (`::a.b.c.d`). (IPv4-mapped addresses are made
+/// IPv4 by [`canonical`] before this.)
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let segments = ip.segments();
+    let [.., a, b, c, d] = ip.octets();
+    let last_32 = Ipv4Addr::new(a, b, c, d);
+    match segments {
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] => Some(last_32),
+        [0x2002, high, low, ..] => {
+            let [a, b] = high.to_be_bytes();
+            let [c, d] = low.to_be_bytes();
+            Some(Ipv4Addr::new(a, b, c, d))
+        }
+        // `::` and `::1` are IPv6's own unspecified and loopback, judged as such.
+        [0, 0, 0, 0, 0, 0, ..] if !ip.is_loopback() && !ip.is_unspecified() => Some(last_32),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blocked(guard: &SsrfGuard, ip: &str) -> bool {
+        guard.check(ip.parse().expect("an address")).is_err()
+    }
+
+    #[test]
+    fn non_public_addresses_are_refused_by_default() {
+        let guard = SsrfGuard::default();
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a00:1",
+        ] {
+            assert!(blocked(&guard, ip), "{ip} should be refused");
+        }
+    }
+
+    #[test]
+    fn public_addresses_pass() {
+        let guard = SsrfGuard::default();
+        for ip in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(!blocked(&guard, ip), "{ip} should pass");
+        }
+    }
+
+    #[test]
+    fn an_allow_listed_range_passes_and_nothing_else_does() {
+        let guard: SsrfGuard = "127.0.0.1/32".parse().expect("a CIDR list");
+        assert!(!blocked(&guard, "127.0.0.1"));
+        assert!(blocked(&guard, "127.0.0.2"));
+        assert!(blocked(&guard, "10.0.0.1"));
+    }
+
+    #[test]
+    fn an_empty_allow_list_parses_to_the_default_guard() {
+        assert_eq!(
+            "".parse::<SsrfGuard>().expect("empty is valid"),
+            SsrfGuard::default()
+        );
+        assert!(" 10.0.0.0/8 , nonsense".parse::<SsrfGuard>().is_err());
+    }
+
+    #[test]
+    fn localhost_and_ip_literals_are_judged_before_any_lookup() {
+        let guard = SsrfGuard::default();
+        assert!(guard.check_host(&url::Host::Domain("localhost")).is_err());
+        assert!(
+            guard
+                .check_host(&url::Host::Domain("api.localhost."))
+                .is_err()
+        );
+        assert!(
+            guard
+                .check_host(&url::Host::Ipv4(Ipv4Addr::new(10, 0, 0, 1)))
+                .is_err()
+        );
+        assert!(guard.check_host(&url::Host::Domain("example.com")).is_ok());
+    }
+}

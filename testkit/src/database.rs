@@ -1,0 +1,93 @@
+//! A fresh, migrated PostgreSQL database per test, dropped at the end.
+
+use tokio_postgres::NoTls;
+use warren_shared::config::DatabaseSettings;
+
+/// The server tests create their databases on (`TEST_DATABASE_URL` overrides; it must name
+/// a database to connect to for `CREATE DATABASE`).
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database of this test's own.
+pub struct TestDatabase {
+    /// Its name.
+    pub name: String,
+    host: String,
+    port: u16,
+}
+
+impl TestDatabase {
+    /// Creates and migrates a fresh database.
+    pub async fn create() -> Self {
+        let name = crate::unique_name("warren_test");
+        let client = admin_client().await;
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("creating the test database");
+        let config: tokio_postgres::Config = admin_url().parse().expect("a PostgreSQL URL");
+        let host = match config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+            _ => "127.0.0.1".into(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let database = Self { name, host, port };
+        warren_shared::db::migrate(&database.settings())
+            .await
+            .expect("migrating the test database");
+        database
+    }
+
+    /// Settings for a service using this database.
+    pub fn settings(&self) -> DatabaseSettings {
+        self.settings_via(&format!("{}:{}", self.host, self.port))
+    }
+
+    /// Settings reaching this database through another address (a [`crate::proxy::TcpProxy`]).
+    pub fn settings_via(&self, host_port: &str) -> DatabaseSettings {
+        DatabaseSettings {
+            url: format!("postgres://postgres@{host_port}/{}", self.name),
+            pool_size: 8,
+            timeout_ms: 2_000,
+        }
+    }
+
+    /// The host and port of the server.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// A direct connection, for assertions behind the API.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.settings().url, NoTls)
+            .await
+            .expect("connecting to the test database");
+        tokio::spawn(connection);
+        client
+    }
+}
+
+async fn admin_client() -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(&admin_url(), NoTls)
+        .await
+        .expect("connecting to PostgreSQL (is it running on 127.0.0.1:5432?)");
+    tokio::spawn(connection);
+    client
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        crate::block_on_thread(async move {
+            let client = admin_client().await;
+            if let Err(error) = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+            {
+                eprintln!("dropping test database {name}: {error}");
+            }
+        });
+    }
+}
