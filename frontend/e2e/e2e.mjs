@@ -1,0 +1,321 @@
+// End-to-end: a person using the web app of a running Warren, in headless Chromium.
+//
+//   WARREN_URL=http://127.0.0.1:8080 node e2e/e2e.mjs      (npm run e2e)
+//
+// Warren must be allowed to deliver to the loopback, where this script runs its receiver:
+//   WARREN_ALLOW_TARGET_CIDRS=127.0.0.1/32 scripts/run
+//
+// Flow: sign up through the form; create a source and a subscription to the local receiver;
+// POST an event to the ingest URL and watch the delivery appear in the live log without a
+// reload; make the receiver fail, let a max_attempts=1 subscription kill a delivery, find it
+// in Dead letters, replay it from there once the receiver answers 200, and see it succeed.
+// A screenshot of each page goes to ../target/screenshots/<page>.png (phone width too).
+// Exits non-zero on the first failure.
+import { mkdir } from 'node:fs/promises'
+import http from 'node:http'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const BASE = (process.env.WARREN_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const SHOTS = fileURLToPath(new URL('../../target/screenshots/', import.meta.url))
+const WAIT = Number(process.env.E2E_TIMEOUT_MS ?? 20_000)
+const RUN = Date.now().toString(36)
+
+// ---- the receiver: a webhook endpoint on the loopback that answers what we tell it ---------
+
+function startReceiver() {
+  const state = { status: 200, requests: [] }
+  const server = http.createServer((req, res) => {
+    const chunks = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', () => {
+      state.requests.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), answered: state.status })
+      res.writeHead(state.status, { 'content-type': 'text/plain' })
+      res.end(state.status < 300 ? 'ok' : 'receiver says no')
+    })
+  })
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve({ state, server, url: `http://127.0.0.1:${server.address().port}` }))
+  })
+}
+
+/** Waits until the receiver has a request matching `pred`, and returns it. */
+async function received(receiver, pred, what) {
+  const deadline = Date.now() + WAIT
+  while (Date.now() < deadline) {
+    const hit = receiver.state.requests.find(pred)
+    if (hit) return hit
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`the receiver never got ${what}`)
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+let stepNo = 0
+async function step(name, fn) {
+  stepNo += 1
+  const started = Date.now()
+  process.stdout.write(`${String(stepNo).padStart(2)}. ${name} … `)
+  const result = await fn()
+  console.log(`ok (${Date.now() - started} ms)`)
+  return result
+}
+
+async function shot(page, name) {
+  await page.waitForTimeout(150) // let charts and fonts settle
+  await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true })
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message)
+}
+
+async function nav(page, name) {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click()
+}
+
+/** POSTs an event to a source's ingest URL (its path, on WARREN_URL) from node. */
+async function ingest(ingestUrl, body) {
+  const url = `${BASE}${new URL(ingestUrl).pathname}`
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const text = await res.text()
+  assert(res.status === 202, `ingest answered ${res.status}: ${text}`)
+  return JSON.parse(text)
+}
+
+/** Fills and submits the new-subscription form; fails with the form's errors if it refuses. */
+async function createSubscription(page, { name, targetUrl, sourceName, eventTypes, maxAttempts }) {
+  await nav(page, 'Subscriptions')
+  await page.getByRole('link', { name: 'New subscription' }).click()
+  await page.getByLabel('Name', { exact: true }).fill(name)
+  await page.getByLabel('Target URL').fill(targetUrl)
+  await page.getByLabel('Source').selectOption({ label: sourceName })
+  await page.getByLabel('Event types').fill(eventTypes)
+  if (maxAttempts) await page.getByLabel('Max attempts').fill(String(maxAttempts))
+  await page.getByRole('button', { name: 'Create subscription' }).click()
+  const created = page.getByRole('heading', { name, exact: true })
+  const refused = page.locator('[data-field-error], [role=alert]').first()
+  await created.or(refused).waitFor({ timeout: WAIT })
+  if (!(await created.isVisible())) {
+    const errors = await page.locator('[data-field-error], [role=alert]').allTextContents()
+    throw new Error(
+      `Warren refused the subscription: ${errors.join('; ')}` +
+        (errors.join(' ').includes('non-public') ? ' (start Warren with WARREN_ALLOW_TARGET_CIDRS=127.0.0.1/32)' : ''),
+    )
+  }
+  return page.url().split('/').pop()
+}
+
+/** Waits for the live log to say it is connected to socket.io. */
+async function liveConnected(page) {
+  await page
+    .getByText('Connected', { exact: true })
+    .waitFor()
+    .catch(async () => {
+      const why = await page.getByRole('alert').allTextContents()
+      throw new Error(`the live log never connected to socket.io at /socket.io/ ${why.length ? `(${why.join('; ')})` : ''}`)
+    })
+}
+
+/** The live log line of one delivery's attempt with this outcome. */
+function liveLine(page, deliveryId, outcome) {
+  return page
+    .getByRole('list', { name: 'Delivery attempts' })
+    .getByRole('listitem')
+    .filter({ has: page.getByRole('link', { name: `Delivery ${deliveryId}` }) })
+    .filter({ hasText: outcome })
+}
+
+// ---- the flow --------------------------------------------------------------------------------
+
+async function main() {
+  await mkdir(SHOTS, { recursive: true })
+  const health = await fetch(`${BASE}/healthz`).catch((e) => ({ ok: false, status: e.message }))
+  assert(health.ok, `Warren is not answering at ${BASE}/healthz (${health.status}); start it first (scripts/run)`)
+
+  const receiver = await startReceiver()
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  const pageErrors = []
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, baseURL: BASE })
+    context.setDefaultTimeout(WAIT)
+    const page = await context.newPage()
+    page.on('pageerror', (e) => pageErrors.push(e.message))
+
+    const email = `e2e-${RUN}@example.com`
+    const password = 'correct horse battery staple'
+    const sourceName = `e2e shop ${RUN}`
+
+    await step('sign up through the form', async () => {
+      await page.goto('/signup')
+      await page.getByLabel('Email').fill(email)
+      await page.getByLabel('Password').fill(password)
+      await shot(page, 'signup')
+      await page.getByRole('button', { name: 'Sign up' }).click()
+      await page.getByRole('heading', { name: 'Dashboard' }).waitFor()
+    })
+
+    const ingestUrl = await step('create a source and read its ingest URL', async () => {
+      await nav(page, 'Sources')
+      await page.getByLabel('Name', { exact: true }).fill(sourceName)
+      await page.getByLabel('Provider').selectOption('none')
+      await page.getByRole('button', { name: 'Create source' }).click()
+      const row = page.getByRole('listitem').filter({ hasText: sourceName })
+      await row.getByRole('button', { name: 'Copy ingest URL' }).waitFor()
+      const url = (await row.locator('[data-ingest-url]').textContent()).trim()
+      assert(/\/ingest\/\S+$/.test(url), `not an ingest URL: ${url}`)
+      await shot(page, 'sources')
+      return url
+    })
+
+    const okSubscription = await step('create a subscription to the local receiver', async () => {
+      const id = await createSubscription(page, { name: `e2e ok ${RUN}`, targetUrl: `${receiver.url}/ok`, sourceName, eventTypes: 'order.paid' })
+      await page.getByRole('button', { name: 'Reveal secret' }).or(page.getByRole('button', { name: 'Hide secret' })).waitFor()
+      await shot(page, 'subscription')
+      return id
+    })
+
+    const okDelivery = await step('POST an event to the ingest URL and see it in the live log without a reload', async () => {
+      await nav(page, 'Live log')
+      await liveConnected(page)
+      await page.evaluate(() => (window.__e2eNoReload = true))
+      const accepted = await ingest(ingestUrl, { type: 'order.paid', id: 42 })
+      assert(accepted.deliveries === 1, `expected 1 delivery, got ${accepted.deliveries}`)
+      const hit = await received(receiver, (r) => r.path === '/ok', 'the order.paid delivery')
+      const deliveryId = hit.headers['webhook-id']
+      assert(hit.headers['x-warren-event-type'] === 'order.paid', 'x-warren-event-type is not order.paid')
+      const line = liveLine(page, deliveryId, 'succeeded')
+      await line.waitFor()
+      const text = await line.textContent()
+      for (const want of ['order.paid', 'succeeded', 'HTTP 200', deliveryId]) assert(text.includes(want), `the live line lacks ${want}: ${text}`)
+      assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded')
+      await shot(page, 'live')
+      return deliveryId
+    })
+
+    await step('click through to the delivery and see its attempt', async () => {
+      await page.getByRole('link', { name: `Delivery ${okDelivery}` }).click()
+      const timeline = page.getByRole('list', { name: 'Attempt timeline' })
+      await timeline.getByText('Attempt 1').waitFor()
+      assert((await timeline.textContent()).includes('HTTP 200'), 'the attempt is not HTTP 200')
+      await shot(page, 'delivery')
+    })
+
+    await step('find the event in Events and open its payload', async () => {
+      await nav(page, 'Events')
+      await page.getByRole('link', { name: /order\.paid/ }).first().waitFor()
+      await shot(page, 'events')
+      await page.getByRole('link', { name: /order\.paid/ }).first().click()
+      await page.getByLabel('Payload').waitFor()
+      assert((await page.getByLabel('Payload').textContent()).includes('"id": 42'), 'the payload viewer lacks "id": 42')
+      await shot(page, 'event')
+    })
+
+    const deadDelivery = await step('make the receiver fail and let a max_attempts=1 subscription kill a delivery', async () => {
+      receiver.state.status = 500
+      await createSubscription(page, { name: `e2e dead ${RUN}`, targetUrl: `${receiver.url}/dead`, sourceName, eventTypes: 'order.failed', maxAttempts: 1 })
+      await nav(page, 'Live log')
+      await liveConnected(page)
+      await ingest(ingestUrl, { type: 'order.failed', id: 43 })
+      const hit = await received(receiver, (r) => r.path === '/dead', 'the order.failed delivery')
+      const deliveryId = hit.headers['webhook-id']
+      const line = liveLine(page, deliveryId, 'dead')
+      await line.waitFor()
+      assert((await line.textContent()).includes('HTTP 500'), 'the dead line lacks HTTP 500')
+      await shot(page, 'live-dead')
+      return deliveryId
+    })
+
+    await step('see the dead letter in Dead letters and replay it once the receiver answers 200', async () => {
+      await nav(page, 'Dead letters')
+      const row = page.getByRole('list', { name: 'Dead letters' }).getByRole('listitem').filter({ hasText: deadDelivery })
+      await row.waitFor()
+      await shot(page, 'dead-letters')
+      receiver.state.status = 200
+      await row.getByRole('button', { name: 'Replay' }).click()
+      await received(receiver, (r) => r.path === '/dead' && r.answered === 200, 'the replayed delivery')
+      await row.waitFor({ state: 'detached' })
+    })
+
+    await step('see the replayed delivery succeed, its attempts kept', async () => {
+      await page.goto(`/deliveries/${deadDelivery}`)
+      const timeline = page.getByRole('list', { name: 'Attempt timeline' })
+      await timeline.getByText('Attempt 2').waitFor()
+      const text = await timeline.textContent()
+      assert(text.includes('HTTP 500') && text.includes('HTTP 200'), `the timeline lacks the failed and the good attempt: ${text}`)
+      const replayed = receiver.state.requests.filter((r) => r.headers['webhook-id'] === deadDelivery)
+      assert(replayed.length === 2 && replayed[1].headers['x-warren-attempt'] === '2', 'the replay did not reuse the delivery id with attempt 2')
+      await shot(page, 'delivery-replayed')
+    })
+
+    await step('the dashboard, subscriptions and source pages render', async () => {
+      await nav(page, 'Dashboard')
+      await page.getByRole('heading', { name: 'Deliveries per minute' }).waitFor()
+      await page.getByRole('link', { name: 'RabbitMQ console' }).waitFor()
+      await shot(page, 'dashboard')
+      await nav(page, 'Subscriptions')
+      await page.getByRole('link', { name: `e2e ok ${RUN}` }).waitFor()
+      await shot(page, 'subscriptions')
+      await nav(page, 'Sources')
+      await page.getByRole('link', { name: sourceName }).click()
+      await page.getByRole('link', { name: /order\.(paid|failed)/ }).first().waitFor()
+      await shot(page, 'source')
+    })
+
+    await step('every page fits a 375 px phone', async () => {
+      await page.setViewportSize({ width: 375, height: 812 })
+      const pages = [
+        ['dashboard', '/', 'Dashboard'],
+        ['sources', '/sources', 'Sources'],
+        ['subscription', `/subscriptions/${okSubscription}`, `e2e ok ${RUN}`],
+        ['live', '/live', 'Live log'],
+        ['events', '/events', 'Events'],
+        ['delivery', `/deliveries/${deadDelivery}`, 'Delivery'],
+        ['dead-letters', '/dead-letters', 'Dead letters'],
+      ]
+      for (const [name, path, heading] of pages) {
+        await page.goto(path)
+        await page.getByRole('heading', { name: heading, exact: true }).waitFor()
+        await page.waitForLoadState('networkidle').catch(() => {})
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+        assert(overflow <= 1, `${name} is ${overflow} px wider than a 375 px screen`)
+        await shot(page, `${name}-phone`)
+      }
+      await page.setViewportSize({ width: 1280, height: 900 })
+    })
+
+    await step('log out, and log back in through the form', async () => {
+      await page.getByRole('button', { name: 'Log out' }).click()
+      await page.getByRole('heading', { name: 'Log in to Warren' }).waitFor()
+      await shot(page, 'login')
+      await page.goto('/dead-letters')
+      await page.getByRole('heading', { name: 'Log in to Warren' }).waitFor()
+      await page.getByLabel('Email').fill(email)
+      await page.getByLabel('Password').fill(password)
+      await page.getByRole('button', { name: 'Log in' }).click()
+      await page.getByRole('heading', { name: 'Dead letters' }).waitFor()
+    })
+
+    assert(pageErrors.length === 0, `the page threw: ${pageErrors.join(' | ')}`)
+    console.log(`\ne2e passed against ${BASE}; screenshots in ${SHOTS}`)
+  } catch (error) {
+    const pages = browser.contexts().flatMap((c) => c.pages())
+    if (pages[0]) await pages[0].screenshot({ path: `${SHOTS}failure.png`, fullPage: true }).catch(() => {})
+    if (pageErrors.length) console.error(`page errors: ${pageErrors.join(' | ')}`)
+    throw error
+  } finally {
+    await browser.close()
+    receiver.server.close()
+  }
+}
+
+main().catch((error) => {
+  console.log('FAILED')
+  console.error(error.stack ?? error)
+  process.exit(1)
+})

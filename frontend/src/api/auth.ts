@@ -1,0 +1,57 @@
+// Signing up, in and out.
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { api } from './client'
+import { keys } from './keys'
+import { endSession, startSession, useSession } from './session'
+import type { AuthResponse, User } from './types'
+
+export interface Credentials {
+  email: string
+  password: string
+}
+
+function useAuthMutation(path: '/auth/signup' | '/auth/login') {
+  const queryClient = useQueryClient()
+  return useMutation({
+    mutationFn: (credentials: Credentials) =>
+      api<AuthResponse>(path, { method: 'POST', body: credentials, anonymous: true }),
+    onSuccess: ({ token, user }) => {
+      queryClient.clear()
+      startSession(token, user)
+    },
+  })
+}
+
+/** `POST /auth/signup`; starts the session on success. */
+export function useSignup() {
+  return useAuthMutation('/auth/signup')
+}
+
+/** `POST /auth/login`; starts the session on success. */
+export function useLogin() {
+  return useAuthMutation('/auth/login')
+}
+
+/** `POST /auth/logout`; the session ends here whatever the server says. */
+export function useLogout() {
+  const queryClient = useQueryClient()
+  return useMutation({
+    mutationFn: () => api<void>('/auth/logout', { method: 'POST' }),
+    onSettled: () => {
+      endSession()
+      queryClient.clear()
+    },
+  })
+}
+
+/** `GET /me`: who is signed in (and a check that the stored token still works). */
+export function useMe() {
+  const session = useSession()
+  return useQuery({
+    queryKey: keys.me,
+    queryFn: () => api<User>('/me'),
+    enabled: Boolean(session),
+    initialData: session?.user ?? undefined,
+    staleTime: 60_000,
+  })
+}

@@ -1,0 +1,13 @@
+// The api module: every call to Warren goes through these hooks.
+export * from './auth'
+export { ApiError, errorMessage } from './client'
+export * from './deadLetters'
+export * from './deliveries'
+export * from './events'
+export * from './liveSync'
+export * from './queues'
+export { endSession, useSession } from './session'
+export * from './socket'
+export * from './sources'
+export * from './subscriptions'
+export * from './types'

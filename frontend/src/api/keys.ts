@@ -1,0 +1,21 @@
+// Query keys, in one place so mutations and socket events invalidate the right caches.
+import type { DeadLetterFilters, EventFilters, StatsWindow } from './types'
+
+export const keys = {
+  me: ['me'] as const,
+  sources: ['sources'] as const,
+  source: (id: string) => ['sources', id] as const,
+  subscriptions: ['subscriptions'] as const,
+  subscription: (id: string) => ['subscriptions', id] as const,
+  subscriptionDeliveries: (id: string, status?: string) =>
+    ['subscriptions', id, 'deliveries', status ?? ''] as const,
+  stats: (id: string, window: StatsWindow) => ['stats', id, window] as const,
+  allStats: ['stats'] as const,
+  queues: ['queues'] as const,
+  events: (filters: EventFilters) => ['events', 'list', filters] as const,
+  allEvents: ['events'] as const,
+  event: (id: string) => ['events', 'one', id] as const,
+  delivery: (id: string) => ['deliveries', id] as const,
+  deadLetters: (filters: DeadLetterFilters) => ['dead-letters', filters] as const,
+  allDeadLetters: ['dead-letters'] as const,
+}

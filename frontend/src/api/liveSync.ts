@@ -1,0 +1,23 @@
+// Keeps cached data fresh from socket events, so open pages update without a reload.
+import { useQueryClient } from '@tanstack/react-query'
+import { keys } from './keys'
+import { useWarrenSocket, type SocketState } from './socket'
+
+export function useLiveCacheSync(): SocketState {
+  const queryClient = useQueryClient()
+  return useWarrenSocket({
+    'delivery.attempt': (m) => {
+      queryClient.invalidateQueries({ queryKey: keys.delivery(m.delivery_id) })
+      queryClient.invalidateQueries({ queryKey: keys.event(m.event_id) })
+      queryClient.invalidateQueries({ queryKey: ['subscriptions', m.subscription_id, 'deliveries'] })
+      if (m.outcome === 'dead') queryClient.invalidateQueries({ queryKey: keys.allDeadLetters })
+    },
+    'event.received': () => {
+      queryClient.invalidateQueries({ queryKey: ['events', 'list'] })
+    },
+    'subscription.updated': (m) => {
+      queryClient.invalidateQueries({ queryKey: keys.subscriptions })
+      queryClient.invalidateQueries({ queryKey: keys.subscription(m.subscription_id) })
+    },
+  })
+}

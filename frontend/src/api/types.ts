@@ -1,0 +1,251 @@
+// The shapes of the HTTP and socket.io contract (shared/API.md). Fields the contract does
+// not promise are optional, so the app copes with both an older and a newer server.
+
+export interface FieldError {
+  field: string
+  message: string
+}
+
+/** An RFC 9457 problem. */
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  errors: FieldError[]
+}
+
+export interface Page<T> {
+  data: T[]
+  next_cursor: string | null
+}
+
+export interface User {
+  id: string
+  email: string
+}
+
+export interface AuthResponse {
+  user: User
+  token: string
+}
+
+export const PROVIDERS = ['none', 'stripe', 'github', 'shopify', 'standard_webhooks', 'hmac_sha256'] as const
+export type Provider = (typeof PROVIDERS)[number]
+
+export interface Source {
+  id: string
+  name: string
+  provider: Provider
+  token: string
+  ingest_url: string
+  has_verification_secret?: boolean
+  created_at: string
+  updated_at?: string
+}
+
+export interface NewSource {
+  name: string
+  provider: Provider
+  verification_secret?: string
+}
+
+export type CircuitState = 'closed' | 'open' | 'half_open'
+export type Ordering = 'none' | 'fifo'
+export type OnDead = 'skip' | 'pause'
+
+/** What a subscription is made of: the body of POST, PUT and (partly) PATCH. */
+export interface SubscriptionInput {
+  name: string
+  target_url: string
+  source_id: string | null
+  event_types: string[]
+  timeout_ms: number
+  max_attempts: number
+  rate_limit_per_sec: number
+  payload_template: string | null
+  headers: Record<string, string>
+  ordering: Ordering
+  on_dead: OnDead
+}
+
+export interface Subscription extends SubscriptionInput {
+  id: string
+  signing_secret: string
+  is_active: boolean
+  disabled_reason?: string | null
+  circuit_state: CircuitState
+  created_at: string
+  updated_at: string
+}
+
+export type StatsWindow = '1h' | '24h' | '7d'
+
+export interface StatsPoint {
+  t: string
+  succeeded: number
+  failed: number
+  /** Not in the contract yet: per-bucket latency percentiles, charted when present. */
+  p50?: number | null
+  p95?: number | null
+  p99?: number | null
+}
+
+export interface Stats {
+  window: StatsWindow
+  total: number
+  succeeded: number
+  failed: number
+  dead: number
+  /** A fraction from 0 to 1 (0, or null, when nothing was attempted: check `total`). */
+  success_rate: number | null
+  latency_ms: { avg: number | null; p50: number | null; p95: number | null; p99: number | null }
+  series: StatsPoint[]
+}
+
+export type QueueKind = 'deliver' | 'retry' | 'graveyard'
+
+export interface QueueInfo {
+  name: string
+  messages: number
+  /** Null when the server cannot ask the management API. */
+  messages_unacked: number | null
+  consumers: number
+  kind: QueueKind
+  /** A wait queue's tier (`5s`, `2m`, …). */
+  tier?: string | null
+}
+
+export type DeliveryStatus = 'pending' | 'retrying' | 'succeeded' | 'dead'
+
+export type ErrorKind =
+  | 'http_status'
+  | 'timeout'
+  | 'connect'
+  | 'tls'
+  | 'redirect'
+  | 'ssrf_blocked'
+  | 'body'
+  | 'template'
+
+export interface DeliverySummary {
+  id: string
+  event_id: string
+  subscription_id: string
+  status: DeliveryStatus
+  attempt_count: number
+  next_attempt_at: string | null
+  last_status_code?: number | null
+  last_error_kind?: ErrorKind | string | null
+  created_at?: string
+  updated_at?: string
+  /** Present when the server joins it in (dead letters may). */
+  event_type?: string
+}
+
+export interface Attempt {
+  id?: string
+  attempt: number
+  started_at: string
+  duration_ms: number
+  status_code: number | null
+  error_kind: ErrorKind | string | null
+  response_excerpt: string | null
+}
+
+export interface Delivery extends DeliverySummary {
+  succeeded_at?: string | null
+  dead_at?: string | null
+  attempts: Attempt[]
+}
+
+/** A dead letter is a delivery whose status is `dead`; its id is the delivery's id. */
+export interface DeadLetter extends DeliverySummary {
+  dead_at?: string | null
+}
+
+export interface EventSummary {
+  id: string
+  source_id: string | null
+  event_type: string
+  content_type?: string | null
+  received_at: string
+  size?: number
+  idempotency_key?: string | null
+  verified_by?: string | null
+  /** In lists: how many deliveries the event got when it arrived. */
+  deliveries?: number | DeliverySummary[]
+}
+
+export interface WarrenEvent extends Omit<EventSummary, 'deliveries'> {
+  payload: unknown
+  raw_body?: string
+  headers?: Record<string, unknown>
+  deliveries: DeliverySummary[]
+}
+
+export interface EventFilters {
+  event_type?: string
+  source_id?: string
+  from?: string
+  to?: string
+}
+
+export interface DeadLetterFilters {
+  subscription_id?: string
+  from?: string
+  to?: string
+}
+
+export interface PublishInput {
+  event_type: string
+  payload: unknown
+  source_id?: string
+}
+
+/** The answer of ingest and the publish API. */
+export interface Accepted {
+  id: string
+  deliveries: number
+}
+
+// socket.io payloads
+
+export type AttemptOutcome = 'succeeded' | 'failed' | 'dead'
+
+export interface DeliveryAttemptMessage {
+  delivery_id: string
+  event_id: string
+  subscription_id: string
+  attempt: number
+  status_code: number | null
+  duration_ms: number
+  outcome: AttemptOutcome
+  error_kind: string | null
+  next_attempt_at: string | null
+  at: string
+  /** Promised by the backend; looked up from the event when absent. */
+  event_type?: string
+}
+
+export interface EventReceivedMessage {
+  event_id: string
+  source_id: string | null
+  event_type: string
+  deliveries: number
+  at: string
+}
+
+export interface SubscriptionUpdatedMessage {
+  subscription_id: string
+  is_active: boolean
+  circuit_state: CircuitState
+  reason: string | null
+  at: string
+}
+
+export interface ServerEvents {
+  'delivery.attempt': (message: DeliveryAttemptMessage) => void
+  'event.received': (message: EventReceivedMessage) => void
+  'subscription.updated': (message: SubscriptionUpdatedMessage) => void
+}

@@ -1,0 +1,77 @@
+// The frame around every signed-in page: the navigation, who is signed in, Log out, and
+// whether live updates are flowing.
+import { NavLink, Outlet, useNavigate } from 'react-router-dom'
+import { useLiveCacheSync, useLogout, useMe } from '../api'
+import { cx } from './ui'
+
+const NAV = [
+  { to: '/', label: 'Dashboard', end: true },
+  { to: '/sources', label: 'Sources' },
+  { to: '/subscriptions', label: 'Subscriptions' },
+  { to: '/live', label: 'Live log' },
+  { to: '/events', label: 'Events' },
+  { to: '/dead-letters', label: 'Dead letters' },
+]
+
+export function Layout() {
+  const me = useMe()
+  const logout = useLogout()
+  const navigate = useNavigate()
+  const live = useLiveCacheSync()
+
+  return (
+    <div className="min-h-screen">
+      <header className="border-b border-slate-200 bg-white">
+        <div className="mx-auto flex max-w-7xl flex-wrap items-center justify-between gap-2 px-4 py-2">
+          <NavLink to="/" className="flex items-center gap-2 font-semibold text-teal-800">
+            <img src="/warren.svg" alt="" className="h-6 w-6" />
+            Warren
+          </NavLink>
+          <div className="flex items-center gap-3 text-sm">
+            <span
+              className={cx('inline-flex items-center gap-1 text-xs', live.status === 'connected' ? 'text-emerald-700' : 'text-slate-500')}
+              title={live.error ?? undefined}
+            >
+              <span aria-hidden className={cx('h-2 w-2 rounded-full', live.status === 'connected' ? 'bg-emerald-500' : 'bg-slate-400')} />
+              {live.status === 'connected' ? 'Live' : 'Offline'}
+            </span>
+            <span className="hidden max-w-48 truncate text-slate-600 sm:inline" title={me.data?.email}>
+              {me.data?.email}
+            </span>
+            <button
+              type="button"
+              className="rounded-md border border-slate-300 px-2.5 py-1 text-sm hover:bg-slate-100"
+              onClick={() => logout.mutate(undefined, { onSettled: () => navigate('/login') })}
+              disabled={logout.isPending}
+            >
+              Log out
+            </button>
+          </div>
+        </div>
+        <nav aria-label="Main" className="mx-auto max-w-7xl px-2">
+          <ul className="flex flex-wrap gap-x-1 whitespace-nowrap">
+            {NAV.map((item) => (
+              <li key={item.to}>
+                <NavLink
+                  to={item.to}
+                  end={item.end}
+                  className={({ isActive }) =>
+                    cx(
+                      'inline-block border-b-2 px-2.5 py-2 text-sm sm:px-3',
+                      isActive ? 'border-teal-700 font-medium text-teal-800' : 'border-transparent text-slate-600 hover:text-slate-900',
+                    )
+                  }
+                >
+                  {item.label}
+                </NavLink>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      </header>
+      <main className="mx-auto max-w-7xl px-4 py-5">
+        <Outlet />
+      </main>
+    </div>
+  )
+}

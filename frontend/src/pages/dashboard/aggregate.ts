@@ -1,0 +1,155 @@
+// Pure functions behind the dashboard: merging every subscription's stats into one series,
+// spotting subscriptions in trouble, and ordering queues by wait tier.
+import type { QueueInfo, Stats, StatsWindow, Subscription } from '../../api'
+
+export interface MergedPoint {
+  t: string
+  succeeded: number
+  failed: number
+  perMinute: number
+  /** Percent 0..100; null when nothing was attempted in the bucket. */
+  successRate: number | null
+  p50?: number
+  p95?: number
+  p99?: number
+}
+
+// Warren's buckets: a minute, a quarter hour, an hour.
+const DEFAULT_BUCKET_MINUTES: Record<StatsWindow, number> = { '1h': 1, '24h': 15, '7d': 60 }
+
+/** The bucket width: the smallest gap between points, else the window's usual one. */
+export function bucketMinutes(times: number[], window: StatsWindow): number {
+  let gap = Infinity
+  for (let i = 1; i < times.length; i++) gap = Math.min(gap, times[i] - times[i - 1])
+  return Number.isFinite(gap) && gap > 0 ? gap / 60_000 : DEFAULT_BUCKET_MINUTES[window]
+}
+
+/**
+ * One point per bucket summed over subscriptions. Latency percentiles (when the server sends
+ * them per bucket) are averaged weighted by each subscription's attempts in the bucket.
+ */
+export function mergeSeries(stats: Stats[], window: StatsWindow): { points: MergedPoint[]; hasLatencySeries: boolean } {
+  const byTime = new Map<number, { succeeded: number; failed: number; lat: Record<'p50' | 'p95' | 'p99', [number, number]> }>()
+  let hasLatencySeries = false
+  for (const s of stats) {
+    for (const p of s.series ?? []) {
+      const t = new Date(p.t).getTime()
+      if (Number.isNaN(t)) continue
+      const acc = byTime.get(t) ?? { succeeded: 0, failed: 0, lat: { p50: [0, 0], p95: [0, 0], p99: [0, 0] } }
+      acc.succeeded += p.succeeded ?? 0
+      acc.failed += p.failed ?? 0
+      const weight = (p.succeeded ?? 0) + (p.failed ?? 0) || 1
+      for (const k of ['p50', 'p95', 'p99'] as const) {
+        const v = p[k]
+        if (typeof v === 'number') {
+          hasLatencySeries = true
+          acc.lat[k][0] += v * weight
+          acc.lat[k][1] += weight
+        }
+      }
+      byTime.set(t, acc)
+    }
+  }
+  const times = [...byTime.keys()].sort((a, b) => a - b)
+  const minutes = bucketMinutes(times, window)
+  const points = times.map((t) => {
+    const { succeeded, failed, lat } = byTime.get(t)!
+    const total = succeeded + failed
+    const point: MergedPoint = {
+      t: new Date(t).toISOString(),
+      succeeded,
+      failed,
+      perMinute: Math.round((total / minutes) * 100) / 100,
+      successRate: total ? Math.round((succeeded / total) * 1000) / 10 : null,
+    }
+    for (const k of ['p50', 'p95', 'p99'] as const) {
+      if (lat[k][1] > 0) point[k] = Math.round(lat[k][0] / lat[k][1])
+    }
+    return point
+  })
+  return { points, hasLatencySeries }
+}
+
+export interface Totals {
+  total: number
+  succeeded: number
+  failed: number
+  dead: number
+  successRate: number | null
+  p95: number | null
+}
+
+/** The window's totals over every subscription; p95 is the worst subscription's. */
+export function totals(stats: Stats[]): Totals {
+  const sum = (f: (s: Stats) => number) => stats.reduce((n, s) => n + (f(s) || 0), 0)
+  const succeeded = sum((s) => s.succeeded)
+  const failed = sum((s) => s.failed)
+  // An idle subscription reports 0 ms: only the ones that made attempts count.
+  const p95s = stats
+    .filter((s) => s.total > 0)
+    .map((s) => s.latency_ms?.p95)
+    .filter((v): v is number => typeof v === 'number')
+  return {
+    total: sum((s) => s.total),
+    succeeded,
+    failed,
+    dead: sum((s) => s.dead),
+    successRate: succeeded + failed ? succeeded / (succeeded + failed) : null,
+    p95: p95s.length ? Math.max(...p95s) : null,
+  }
+}
+
+export interface Trouble {
+  subscription: Subscription
+  reasons: string[]
+}
+
+/** Subscriptions whose circuit is not closed, that are disabled, or that are failing. */
+export function troubled(subscriptions: Subscription[], statsById: Map<string, Stats | undefined>): Trouble[] {
+  const out: Trouble[] = []
+  for (const subscription of subscriptions) {
+    const reasons: string[] = []
+    if (!subscription.is_active) reasons.push(`Disabled${subscription.disabled_reason ? `: ${subscription.disabled_reason}` : ''}`)
+    if (subscription.circuit_state === 'open') reasons.push('Circuit open')
+    if (subscription.circuit_state === 'half_open') reasons.push('Circuit half open')
+    const stats = statsById.get(subscription.id)
+    if (stats) {
+      if (stats.dead > 0) reasons.push(`${stats.dead} dead`)
+      if (stats.failed > 0 && (stats.success_rate ?? 1) < 0.9) {
+        reasons.push(`Failing: ${Math.round((stats.success_rate ?? 0) * 100)}% succeeded`)
+      }
+    }
+    if (reasons.length) out.push({ subscription, reasons })
+  }
+  return out
+}
+
+/** "warren.retry.2m" → 120 (seconds); NaN when the name has no tier. */
+export function tierSeconds(name: string): number {
+  const m = /(\d+)\s*(ms|s|m|h|d)$/.exec(name)
+  if (!m) return NaN
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd']
+  return Number(m[1]) * unit
+}
+
+const KIND_ORDER = { deliver: 0, retry: 1, graveyard: 2 } as const
+
+/** Deliver first, then retry tiers from the shortest wait, then the graveyard. */
+export function sortQueues(queues: QueueInfo[]): QueueInfo[] {
+  return [...queues].sort((a, b) => {
+    const kind = (KIND_ORDER[a.kind] ?? 3) - (KIND_ORDER[b.kind] ?? 3)
+    if (kind !== 0) return kind
+    const ta = tierSeconds(a.tier ?? a.name)
+    const tb = tierSeconds(b.tier ?? b.name)
+    if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) return ta - tb
+    return a.name.localeCompare(b.name)
+  })
+}
+
+/** The wait tier's short name: "warren.retry.30s" → "30s". */
+export function tierLabel(q: QueueInfo): string {
+  if (q.kind !== 'retry') return q.kind
+  if (q.tier) return q.tier
+  const parts = q.name.split('.')
+  return parts[parts.length - 1] || q.name
+}

@@ -1,0 +1,200 @@
+// One subscription: its health, secret, recent deliveries, a test event, and its settings.
+import { Link, useLocation, useNavigate, useParams } from 'react-router-dom'
+import {
+  useDeleteSubscription,
+  useEnableSubscription,
+  usePublishEvent,
+  useSources,
+  useSubscription,
+  useSubscriptionDeliveries,
+  useSubscriptionsStats,
+  useUpdateSubscription,
+  type Subscription,
+} from '../../api'
+import { Badge, Button, Card, EmptyState, ErrorMessage, Facts, Loading, Notice, PageHeader, TextLink } from '../../components/ui'
+import { formatMs, formatPercent, formatTime } from '../../lib/format'
+import { SecretPanel } from './SecretPanel'
+import { SubscriptionForm } from './SubscriptionForm'
+import { SubscriptionStateBadges } from './SubscriptionStateBadges'
+import { takesEventType, toForm } from './formModel'
+
+export const TEST_EVENT_TYPE = 'warren.test'
+
+export function SubscriptionDetailPage() {
+  const { id = '' } = useParams()
+  const subscription = useSubscription(id)
+  const location = useLocation()
+  const justCreated = Boolean((location.state as { created?: boolean } | null)?.created)
+
+  if (subscription.isPending) return <Loading label="Loading subscription…" />
+  if (subscription.isError) return <ErrorMessage error={subscription.error} title="Could not load this subscription" />
+  return <SubscriptionDetail subscription={subscription.data} justCreated={justCreated} />
+}
+
+function SubscriptionDetail({ subscription: s, justCreated }: { subscription: Subscription; justCreated: boolean }) {
+  const navigate = useNavigate()
+  const update = useUpdateSubscription(s.id)
+  const remove = useDeleteSubscription()
+  const sources = useSources()
+  const sourceName = s.source_id ? (sources.data?.find((x) => x.id === s.source_id)?.name ?? s.source_id) : 'Every source'
+
+  const onDelete = () => {
+    if (!window.confirm(`Delete “${s.name}”? Its deliveries and their attempts are deleted too.`)) return
+    remove.mutate(s.id, { onSuccess: () => navigate('/subscriptions') })
+  }
+
+  return (
+    <>
+      <PageHeader title={s.name}>
+        <SubscriptionStateBadges subscription={s} />
+        <Button variant="danger" onClick={onDelete} disabled={remove.isPending}>
+          Delete subscription
+        </Button>
+      </PageHeader>
+      <div className="flex flex-col gap-4">
+        {justCreated && <Notice>Subscription created. Give its signing secret to the receiver so it can verify requests.</Notice>}
+        <ErrorMessage error={remove.error} title="Could not delete" />
+        <TroubleBanner subscription={s} />
+        <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
+          <Card title="Overview">
+            <Facts
+              items={[
+                ['Target URL', <span className="font-mono text-xs">{s.target_url}</span>],
+                ['Source', s.source_id ? <TextLink to={`/sources/${s.source_id}`}>{sourceName}</TextLink> : sourceName],
+                ['Event types', s.event_types.length ? s.event_types.join(', ') : 'Every type'],
+                ['Attempts', `up to ${s.max_attempts}, ${formatMs(s.timeout_ms)} timeout`],
+                ['Rate limit', `${s.rate_limit_per_sec}/s`],
+                ['Updated', formatTime(s.updated_at)],
+              ]}
+            />
+            <QuickStats id={s.id} />
+          </Card>
+          <Card title="Signing secret">
+            <SecretPanel subscription={s} revealAtFirst={justCreated} />
+          </Card>
+        </div>
+        <TestEventCard subscription={s} />
+        <RecentDeliveries id={s.id} />
+        <Card title="Settings">
+          <SubscriptionForm
+            key={s.id}
+            initial={toForm(s)}
+            submitLabel="Save changes"
+            pending={update.isPending}
+            error={update.error}
+            onSubmit={(input) => update.mutate(input)}
+          />
+          {update.isSuccess && !update.isPending && (
+            <div className="mt-3">
+              <Notice>Changes saved.</Notice>
+            </div>
+          )}
+        </Card>
+      </div>
+    </>
+  )
+}
+
+/** Why the subscription is not delivering, and the button that fixes it. */
+function TroubleBanner({ subscription: s }: { subscription: Subscription }) {
+  const enable = useEnableSubscription()
+  if (s.is_active && s.circuit_state === 'closed') return null
+  const reason = !s.is_active
+    ? `Disabled${s.disabled_reason ? `: ${s.disabled_reason}` : ''}. It gets no new deliveries.`
+    : s.circuit_state === 'open'
+      ? 'The circuit is open: the target kept failing, so deliveries are held back.'
+      : 'The circuit is half open: Warren is trying the target again.'
+  return (
+    <div role="status" className="flex flex-col gap-2 rounded-md border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900 sm:flex-row sm:items-center sm:justify-between">
+      <span>{reason}</span>
+      <div className="flex flex-col gap-1">
+        <Button variant="primary" onClick={() => enable.mutate(s.id)} disabled={enable.isPending}>
+          Re-enable
+        </Button>
+        <ErrorMessage error={enable.error} />
+      </div>
+    </div>
+  )
+}
+
+function QuickStats({ id }: { id: string }) {
+  const [stats] = useSubscriptionsStats([id], '24h')
+  if (!stats?.data) return null
+  const d = stats.data
+  return (
+    <p className="mt-3 border-t border-slate-100 pt-3 text-sm text-slate-600">
+      {d.total === 0
+        ? 'No attempts in the last 24 h.'
+        : `Last 24 h: ${d.total} attempt${d.total === 1 ? '' : 's'}, ${formatPercent(d.success_rate)} succeeded, ${d.dead} dead, p95 ${formatMs(d.latency_ms?.p95)}.`}
+    </p>
+  )
+}
+
+/** Publishes a `warren.test` event that reaches this subscription. */
+function TestEventCard({ subscription: s }: { subscription: Subscription }) {
+  const publish = usePublishEvent()
+  const reachable = takesEventType(s.event_types, TEST_EVENT_TYPE)
+  const send = () =>
+    publish.mutate({
+      event_type: TEST_EVENT_TYPE,
+      payload: { test: true, subscription_id: s.id, sent_at: new Date().toISOString() },
+      ...(s.source_id ? { source_id: s.source_id } : {}),
+    })
+  return (
+    <Card title="Test event">
+      <div className="flex flex-col gap-3 sm:flex-row sm:items-center">
+        <Button variant="primary" onClick={send} disabled={publish.isPending}>
+          Send test event
+        </Button>
+        <p className="text-sm text-slate-600">
+          Publishes a <code>{TEST_EVENT_TYPE}</code> event{s.source_id ? ' from this subscription’s source' : ''}; other subscriptions that take it get it too.
+        </p>
+      </div>
+      {!reachable && (
+        <p className="mt-2 text-sm text-amber-800">
+          This subscription only takes {s.event_types.join(', ')}, so it will not get <code>{TEST_EVENT_TYPE}</code>. Add it to Event types to test.
+        </p>
+      )}
+      <div className="mt-2">
+        <ErrorMessage error={publish.error} title="Could not send" />
+        {publish.data && (
+          <Notice>
+            Test event sent to {publish.data.deliveries} subscription{publish.data.deliveries === 1 ? '' : 's'}.{' '}
+            <TextLink to={`/events/${publish.data.id}`}>View event</TextLink> · <TextLink to="/live">Watch the live log</TextLink>
+          </Notice>
+        )}
+      </div>
+    </Card>
+  )
+}
+
+function RecentDeliveries({ id }: { id: string }) {
+  const deliveries = useSubscriptionDeliveries(id)
+  return (
+    <Card title="Recent deliveries" actions={<TextLink to={`/live?subscription_id=${id}`}>Live log</TextLink>}>
+      {deliveries.isPending ? (
+        <Loading label="Loading deliveries…" />
+      ) : deliveries.isError ? (
+        <ErrorMessage error={deliveries.error} title="Could not load deliveries" />
+      ) : deliveries.data.data.length === 0 ? (
+        <EmptyState title="No deliveries yet." />
+      ) : (
+        <ul className="divide-y divide-slate-100">
+          {deliveries.data.data.map((d) => (
+            <li key={d.id} className="flex flex-wrap items-center gap-x-4 gap-y-1 py-2 text-sm">
+              <Badge value={d.status} />
+              <Link to={`/deliveries/${d.id}`} className="min-w-0 break-all font-mono text-xs text-teal-800 hover:underline">
+                {d.id}
+              </Link>
+              <span className="text-slate-600">
+                {d.attempt_count} attempt{d.attempt_count === 1 ? '' : 's'}
+                {d.last_status_code ? ` · HTTP ${d.last_status_code}` : d.last_error_kind ? ` · ${d.last_error_kind}` : ''}
+              </span>
+              <span className="text-slate-500">{formatTime(d.updated_at ?? d.created_at)}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Card>
+  )
+}

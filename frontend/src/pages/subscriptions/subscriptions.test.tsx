@@ -1,0 +1,195 @@
+import { screen, waitFor, within } from '@testing-library/react'
+import userEvent from '@testing-library/user-event'
+import { describe, expect, it } from 'vitest'
+import type { Subscription } from '../../api'
+import { json, mockApi, page, problem } from '../../test/http'
+import { renderApp, USER } from '../../test/render'
+
+const SOURCE = { id: '0190a000-0000-7000-8000-0000000000a1', name: 'shop', provider: 'none', token: 'src_x', ingest_url: 'http://localhost:8080/ingest/src_x', created_at: '2025-01-01T00:00:00Z' }
+
+const SUB: Subscription = {
+  id: '0190a000-0000-7000-8000-0000000000b1',
+  name: 'orders',
+  target_url: 'https://example.com/hook',
+  source_id: SOURCE.id,
+  event_types: ['order.*'],
+  timeout_ms: 10000,
+  max_attempts: 8,
+  rate_limit_per_sec: 100,
+  payload_template: null,
+  headers: { 'X-Team': 'payments' },
+  ordering: 'none',
+  on_dead: 'skip',
+  signing_secret: 'whsec_c2VjcmV0c2VjcmV0c2VjcmV0',
+  is_active: true,
+  disabled_reason: null,
+  circuit_state: 'closed',
+  created_at: '2025-01-01T00:00:00Z',
+  updated_at: '2025-01-01T00:00:00Z',
+}
+
+const base = {
+  'GET /api/v1/me': json(USER),
+  'GET /api/v1/sources': json(page([SOURCE])),
+  'GET /api/v1/subscriptions': json(page([SUB])),
+  [`GET /api/v1/subscriptions/${SUB.id}`]: json(SUB),
+  [`GET /api/v1/subscriptions/${SUB.id}/deliveries`]: json(page([])),
+  [`GET /api/v1/subscriptions/${SUB.id}/stats`]: json({ window: '24h', total: 0, succeeded: 0, failed: 0, dead: 0, success_rate: null, latency_ms: { avg: null, p50: null, p95: null, p99: null }, series: [] }),
+}
+
+describe('creating a subscription', () => {
+  it('shows each field error of a 422 next to its own field', async () => {
+    const http = mockApi({
+      ...base,
+      'POST /api/v1/subscriptions': problem(422, 'the request has invalid fields', [
+        { field: 'target_url', message: 'points at a non-public address (127.0.0.1)' },
+        { field: 'max_attempts', message: 'greater than 20' },
+      ]),
+    })
+    renderApp('/subscriptions/new')
+
+    await userEvent.type(screen.getByLabelText('Name'), 'local')
+    await userEvent.type(screen.getByLabelText('Target URL'), 'http://127.0.0.1:9000/hook')
+    await userEvent.clear(screen.getByLabelText('Max attempts'))
+    await userEvent.type(screen.getByLabelText('Max attempts'), '50')
+    await userEvent.click(screen.getByRole('button', { name: 'Create subscription' }))
+
+    await waitFor(() => expect(screen.getByLabelText('Target URL')).toHaveAccessibleDescription(/non-public address \(127\.0\.0\.1\)/))
+    expect(screen.getByLabelText('Target URL')).toBeInvalid()
+    expect(screen.getByLabelText('Max attempts')).toHaveAccessibleDescription(/greater than 20/)
+    expect(screen.getByLabelText('Name')).not.toHaveAccessibleDescription(/non-public|greater/)
+    expect(screen.getByLabelText('Timeout (ms)')).not.toHaveAccessibleDescription(/non-public|greater/)
+    expect(http.callsTo('POST /api/v1/subscriptions')[0].body).toMatchObject({ name: 'local', target_url: 'http://127.0.0.1:9000/hook', max_attempts: 50, source_id: null })
+  })
+
+  it('sends every field in the API’s shape and opens the new subscription with its secret', async () => {
+    const created = { ...SUB, id: '0190a000-0000-7000-8000-0000000000b2', name: 'new one' }
+    const http = mockApi({
+      ...base,
+      'POST /api/v1/subscriptions': json(created, 201),
+      [`GET /api/v1/subscriptions/${created.id}`]: json(created),
+      [`GET /api/v1/subscriptions/${created.id}/deliveries`]: json(page([])),
+      [`GET /api/v1/subscriptions/${created.id}/stats`]: base[`GET /api/v1/subscriptions/${SUB.id}/stats`],
+    })
+    renderApp('/subscriptions/new')
+
+    await userEvent.type(screen.getByLabelText('Name'), 'new one')
+    await userEvent.type(screen.getByLabelText('Target URL'), 'https://example.com/hook')
+    await userEvent.selectOptions(await screen.findByLabelText('Source'), await screen.findByRole('option', { name: 'shop' }))
+    await userEvent.type(screen.getByLabelText('Event types'), 'order.paid, invoice.*')
+    await userEvent.type(screen.getByLabelText('Headers'), 'X-Team: payments')
+    await userEvent.selectOptions(screen.getByLabelText('Ordering'), 'fifo')
+    await userEvent.selectOptions(screen.getByLabelText('On dead'), 'pause')
+    await userEvent.click(screen.getByRole('button', { name: 'Create subscription' }))
+
+    expect(await screen.findByRole('heading', { name: 'new one' })).toBeInTheDocument()
+    expect(http.callsTo('POST /api/v1/subscriptions')[0].body).toEqual({
+      name: 'new one',
+      target_url: 'https://example.com/hook',
+      source_id: SOURCE.id,
+      event_types: ['order.paid', 'invoice.*'],
+      timeout_ms: 10000,
+      max_attempts: 8,
+      rate_limit_per_sec: 100,
+      payload_template: null,
+      headers: { 'X-Team': 'payments' },
+      ordering: 'fifo',
+      on_dead: 'pause',
+    })
+    // Just created: the secret is shown so it can be handed to the receiver.
+    expect(screen.getByLabelText('Signing secret')).toHaveTextContent(created.signing_secret)
+  })
+
+  it('catches a malformed header line before calling the API', async () => {
+    const http = mockApi(base)
+    renderApp('/subscriptions/new')
+
+    await userEvent.type(screen.getByLabelText('Name'), 'x')
+    await userEvent.type(screen.getByLabelText('Target URL'), 'https://example.com')
+    await userEvent.type(screen.getByLabelText('Headers'), 'no colon here')
+    await userEvent.click(screen.getByRole('button', { name: 'Create subscription' }))
+
+    expect(screen.getByLabelText('Headers')).toHaveAccessibleDescription(/line 1 is not “Name: value”/)
+    expect(http.callsTo('POST /api/v1/subscriptions')).toHaveLength(0)
+  })
+})
+
+describe('a subscription’s page', () => {
+  it('saves edits with PATCH and shows a 422 next to the field', async () => {
+    let attempts = 0
+    const http = mockApi({
+      ...base,
+      [`PATCH /api/v1/subscriptions/${SUB.id}`]: (call) => {
+        attempts += 1
+        return attempts === 1 ? problem(422, 'invalid', [{ field: 'timeout_ms', message: 'lower than 1000' }]) : json({ ...SUB, ...(call.body as object) })
+      },
+    })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const timeout = await screen.findByLabelText('Timeout (ms)')
+    await userEvent.clear(timeout)
+    await userEvent.type(timeout, '5')
+    await userEvent.click(screen.getByRole('button', { name: 'Save changes' }))
+    await waitFor(() => expect(screen.getByLabelText('Timeout (ms)')).toHaveAccessibleDescription(/lower than 1000/))
+
+    await userEvent.clear(timeout)
+    await userEvent.type(timeout, '5000')
+    await userEvent.click(screen.getByRole('button', { name: 'Save changes' }))
+
+    expect(await screen.findByText('Changes saved.')).toBeInTheDocument()
+    expect(http.callsTo(`PATCH /api/v1/subscriptions/${SUB.id}`)[1].body).toMatchObject({ timeout_ms: 5000, headers: { 'X-Team': 'payments' }, event_types: ['order.*'] })
+  })
+
+  it('reveals and rotates the signing secret', async () => {
+    const http = mockApi({
+      ...base,
+      [`POST /api/v1/subscriptions/${SUB.id}/rotate-secret`]: json({ signing_secret: 'whsec_bmV3bmV3bmV3bmV3' }),
+    })
+    const { vi } = await import('vitest')
+    vi.spyOn(window, 'confirm').mockReturnValue(true)
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const secret = await screen.findByLabelText('Signing secret')
+    expect(secret).not.toHaveTextContent(SUB.signing_secret)
+    await userEvent.click(screen.getByRole('button', { name: 'Reveal secret' }))
+    expect(secret).toHaveTextContent(SUB.signing_secret)
+
+    await userEvent.click(screen.getByRole('button', { name: 'Rotate secret' }))
+    await waitFor(() => expect(screen.getByLabelText('Signing secret')).toHaveTextContent('whsec_bmV3bmV3bmV3bmV3'))
+    expect(http.callsTo(`POST /api/v1/subscriptions/${SUB.id}/rotate-secret`)).toHaveLength(1)
+  })
+
+  it('sends a warren.test event from the subscription’s source', async () => {
+    const http = mockApi({ ...base, 'POST /api/v1/events': json({ id: '0190a000-0000-7000-8000-0000000000e1', deliveries: 1 }, 202) })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Send test event' }))
+
+    expect(await screen.findByText(/Test event sent to 1 subscription\./)).toBeInTheDocument()
+    const body = http.callsTo('POST /api/v1/events')[0].body as Record<string, unknown>
+    expect(body).toMatchObject({ event_type: 'warren.test', source_id: SOURCE.id })
+    expect(body.payload).toBeTypeOf('object')
+  })
+
+  it('offers Re-enable for a disabled subscription and calls enable', async () => {
+    const disabled = { ...SUB, is_active: false, disabled_reason: 'receiver gone (410)', circuit_state: 'open' as const }
+    const http = mockApi({
+      ...base,
+      [`GET /api/v1/subscriptions/${SUB.id}`]: json(disabled),
+      [`POST /api/v1/subscriptions/${SUB.id}/enable`]: json(SUB),
+    })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const banner = await screen.findByText(/Disabled: receiver gone \(410\)/)
+    await userEvent.click(within(banner.parentElement!).getByRole('button', { name: 'Re-enable' }))
+
+    await waitFor(() => expect(http.callsTo(`POST /api/v1/subscriptions/${SUB.id}/enable`)).toHaveLength(1))
+  })
+
+  it('shows the API’s detail when a subscription cannot be loaded', async () => {
+    mockApi({ ...base, [`GET /api/v1/subscriptions/${SUB.id}`]: problem(404, 'not found') })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('not found')
+  })
+})

@@ -1,0 +1,28 @@
+// Renders the whole app at a URL, as a signed-in (or signed-out) person would see it.
+import { render } from '@testing-library/react'
+import { MemoryRouter } from 'react-router-dom'
+import { App } from '../App'
+import { AppProviders, makeQueryClient } from '../AppProviders'
+import { endSession, startSession } from '../api/session'
+
+export const USER = { id: '0190a000-0000-7000-8000-000000000001', email: 'me@example.com' }
+
+export function signIn(token = 'test-token') {
+  startSession(token, USER)
+}
+
+export function renderApp(path: string, { signedIn = true } = {}) {
+  if (signedIn) signIn()
+  else endSession()
+  const client = makeQueryClient({ retry: false })
+  return {
+    client,
+    ...render(
+      <AppProviders client={client}>
+        <MemoryRouter initialEntries={[path]}>
+          <App />
+        </MemoryRouter>
+      </AppProviders>,
+    ),
+  }
+}
