@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use axum::{
     Json,
+    body::Bytes,
     extract::{Path, State},
     http::{HeaderName, HeaderValue, StatusCode},
 };
@@ -23,7 +24,7 @@ use uuid::Uuid;
 use warren_shared::{
     live::{self, SubscriptionUpdated},
     model::{CircuitState, OnDead, Ordering},
-    signing::SigningSecret,
+    signing::{SigningAlgorithm, SigningSecret},
     ssrf::SsrfGuard,
     template,
 };
@@ -173,7 +174,13 @@ pub struct SubscriptionBody {
     id: Uuid,
     #[serde(flatten)]
     input: SubscriptionInput,
-    signing_secret: String,
+    /// Which kind of key signs: `hmac_sha256` (`v1`, the default) or `ed25519` (`v1a`).
+    signing_algorithm: SigningAlgorithm,
+    /// The shared `whsec_` secret receivers verify `v1` signatures with; `null` for Ed25519,
+    /// whose private key never leaves Warren.
+    signing_secret: Option<String>,
+    /// The `whpk_` public key receivers verify `v1a` signatures with; `null` for HMAC.
+    public_key: Option<String>,
     is_active: bool,
     disabled_reason: Option<String>,
     circuit_state: CircuitState,
@@ -208,10 +215,13 @@ impl SubscriptionInput {
 
 impl SubscriptionBody {
     fn from_row(row: &Row) -> Result<Self> {
+        let key = stored_secret(row.get("signing_secret"))?;
         Ok(Self {
             id: row.get("id"),
             input: SubscriptionInput::from_row(row)?,
-            signing_secret: row.get("signing_secret"),
+            signing_algorithm: key.algorithm(),
+            signing_secret: shared_secret(&key),
+            public_key: key.public_key(),
             is_active: row.get("is_active"),
             disabled_reason: row.get("disabled_reason"),
             circuit_state: stored_word(row.get("circuit_state"))?,
@@ -219,6 +229,26 @@ impl SubscriptionBody {
             updated_at: row.get("updated_at"),
         })
     }
+}
+
+fn stored_secret(text: &str) -> Result<SigningSecret> {
+    SigningSecret::parse(text).map_err(|e| ApiError::Internal(e.into()))
+}
+
+/// What a receiver is given to verify with: the HMAC secret itself, never an Ed25519 key.
+fn shared_secret(key: &SigningSecret) -> Option<String> {
+    (key.algorithm() == SigningAlgorithm::HmacSha256).then(|| key.expose().to_owned())
+}
+
+/// The body of `POST /api/v1/subscriptions`: the settings, and the kind of signing key,
+/// chosen once (a rotation can change it).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewSubscription {
+    #[serde(flatten)]
+    input: SubscriptionInput,
+    /// `hmac_sha256` (default) or `ed25519`.
+    #[serde(default)]
+    signing_algorithm: SigningAlgorithm,
 }
 
 /// Validates an input and checks that its source, if any, is the user's.
@@ -244,17 +274,21 @@ async fn check_input(
     Ok(())
 }
 
-/// Creates a subscription; its `signing_secret` signs every delivery.
-#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = SubscriptionInput,
+/// Creates a subscription; its signing key (a `whsec_` secret, or an Ed25519 key whose
+/// `public_key` receivers verify with) signs every delivery.
+#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = NewSubscription,
     responses((status = 201, body = SubscriptionBody), (status = 422, body = Problem)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
-    ApiJson(input): ApiJson<SubscriptionInput>,
+    ApiJson(NewSubscription {
+        input,
+        signing_algorithm,
+    }): ApiJson<NewSubscription>,
 ) -> Result<(StatusCode, Json<SubscriptionBody>)> {
     let client = state.pool.get().await?;
     check_input(&state, &client, &user, &input).await?;
-    let secret = SigningSecret::generate();
+    let secret = SigningSecret::generate_for(signing_algorithm);
     let row = client
         .query_one(
             &format!(
@@ -432,23 +466,54 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The new signing secret.
-#[derive(Serialize, ToSchema)]
-pub struct RotatedSecret {
-    signing_secret: String,
+/// The optional body of `rotate-secret`: the kind of the new key (default: the current kind).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RotateSecret {
+    #[serde(default)]
+    signing_algorithm: Option<SigningAlgorithm>,
 }
 
-/// A new signing secret; the old one keeps signing alongside it for the overlap period, so
-/// receivers can switch without dropping a delivery.
+/// The new signing key, as receivers verify with it.
+#[derive(Serialize, ToSchema)]
+pub struct RotatedSecret {
+    signing_algorithm: SigningAlgorithm,
+    /// The new `whsec_` secret; `null` for Ed25519.
+    signing_secret: Option<String>,
+    /// The new `whpk_` public key; `null` for HMAC.
+    public_key: Option<String>,
+}
+
+/// A new signing key; the old one keeps signing alongside it for the overlap period, so
+/// receivers can switch without dropping a delivery. The body may switch the kind of key
+/// (`{"signing_algorithm": "ed25519"}`); without one the new key is of the current kind.
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/rotate-secret", tag = "subscriptions", params(("id" = Uuid, Path)),
-    responses((status = 200, body = RotatedSecret), (status = 404, body = Problem)), security(("bearer" = [])))]
+    request_body(content = Option<RotateSecret>),
+    responses((status = 200, body = RotatedSecret), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
 async fn rotate_secret(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<Uuid>,
+    body: Bytes,
 ) -> Result<Json<RotatedSecret>> {
+    let wanted: RotateSecret = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateSecret::default()
+    } else {
+        parse_json(&body)?
+    };
     let client = state.pool.get().await?;
-    let secret = SigningSecret::generate();
+    let current = client
+        .query_opt(
+            "SELECT signing_secret FROM subscriptions WHERE id = $1 AND user_id = $2",
+            &[&id, &user.user_id],
+        )
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let algorithm = match wanted.signing_algorithm {
+        Some(algorithm) => algorithm,
+        None => stored_secret(current.get(0))?.algorithm(),
+    };
+    let secret = SigningSecret::generate_for(algorithm);
     let overlap = f64::from(state.settings.secret_rotation_overlap_hours) * 3600.0;
     let row = client
         .query_opt(
@@ -460,8 +525,11 @@ async fn rotate_secret(
         )
         .await?
         .ok_or(ApiError::NotFound)?;
+    let key = stored_secret(row.get(0))?;
     Ok(Json(RotatedSecret {
-        signing_secret: row.get(0),
+        signing_algorithm: key.algorithm(),
+        signing_secret: shared_secret(&key),
+        public_key: key.public_key(),
     }))
 }
 

@@ -140,15 +140,26 @@ impl Polling {
             .await
             .expect("the connect packet");
         let polling = Self { http, url };
-        for _ in 0..10 {
+        let mut answer = None;
+        for _ in 0..20 {
             // A poll may carry engine.io packets first (a ping is `2`); packets are separated
-            // by the record separator. The join's answer is the first socket.io packet (`4…`).
+            // by the record separator. The join's answer is the first socket.io packet (`4…`);
+            // an accepted socket then gets `live.ready` once it is in its user's room, and
+            // only from then on is it sent lines.
             let body = polling.poll().await;
-            if let Some(answer) = body.split('\u{1e}').find(|p| p.starts_with('4')) {
-                return (polling, answer.to_owned());
+            for packet in body.split('\u{1e}') {
+                if answer.is_none() && packet.starts_with('4') {
+                    answer = Some(packet.to_owned());
+                }
+                if packet.starts_with("42") && packet.contains("\"live.ready\"") {
+                    return (polling, answer.unwrap_or_default());
+                }
+            }
+            if let Some(refused) = answer.as_ref().filter(|a| !a.starts_with("40")) {
+                return (polling, refused.clone());
             }
         }
-        panic!("the server never answered the join");
+        panic!("the server never answered the join, or never said live.ready");
     }
 
     /// Polls once: whatever the server buffered for this session.

@@ -26,12 +26,28 @@ pub fn official_library_accepts(
     secret: &str,
     request: &Received,
 ) -> bool {
+    verifier_accepts(program, script, json!({"secret": secret}), request)
+}
+
+/// Runs Node's own Ed25519 (`tests/verifiers/verify_ed25519.mjs`) on a request's `v1a`
+/// signatures with a `whpk_` public key.
+pub fn ed25519_verifier_accepts(public_key: &str, request: &Received) -> bool {
+    verifier_accepts(
+        "node",
+        "verify_ed25519.mjs",
+        json!({"public_key": public_key}),
+        request,
+    )
+}
+
+fn verifier_accepts(program: &str, script: &str, mut input: Value, request: &Received) -> bool {
     let headers: serde_json::Map<String, Value> =
         ["webhook-id", "webhook-timestamp", "webhook-signature"]
             .iter()
             .map(|name| ((*name).to_owned(), Value::from(request.header(name))))
             .collect();
-    let input = json!({"secret": secret, "headers": headers, "body_base64": STANDARD.encode(&request.body)});
+    input["headers"] = Value::Object(headers);
+    input["body_base64"] = Value::from(STANDARD.encode(&request.body));
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/verifiers");
     let mut child = Command::new(program)
         .arg(format!("{dir}/{script}"))

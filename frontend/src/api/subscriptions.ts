@@ -50,7 +50,7 @@ export function useDeleteSubscription() {
 
 export function useRotateSecret(id: string) {
   return useSubscriptionMutation(() =>
-    api<{ signing_secret: string }>(`/subscriptions/${id}/rotate-secret`, { method: 'POST' }),
+    api<{ signing_secret: string | null; public_key?: string | null }>(`/subscriptions/${id}/rotate-secret`, { method: 'POST' }),
   )
 }
 

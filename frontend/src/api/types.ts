@@ -69,9 +69,16 @@ export interface SubscriptionInput {
   on_dead: OnDead
 }
 
+export type SigningAlgorithm = 'hmac_sha256' | 'ed25519'
+
 export interface Subscription extends SubscriptionInput {
   id: string
-  signing_secret: string
+  /** `hmac_sha256` (v1, shared secret) or `ed25519` (v1a, public key). */
+  signing_algorithm?: SigningAlgorithm
+  /** The `whsec_` secret; null for Ed25519, whose private key stays in Warren. */
+  signing_secret: string | null
+  /** The `whpk_` public key receivers verify Ed25519 signatures with; null for HMAC. */
+  public_key?: string | null
   is_active: boolean
   disabled_reason?: string | null
   circuit_state: CircuitState

@@ -303,3 +303,105 @@ async fn a_deleted_subscription_is_gone() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_ed25519_subscription_shows_its_public_key_and_never_its_private_key() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let sub = api
+        .create_subscription(
+            "https://example.com/a",
+            json!({"signing_algorithm": "ed25519"}),
+        )
+        .await;
+    assert_eq!(sub["signing_algorithm"], "ed25519");
+    assert_eq!(sub["signing_secret"], Value::Null);
+    let public = sub["public_key"].as_str().expect("a public key");
+    assert!(public.starts_with("whpk_"), "{public}");
+    assert!(
+        !sub.to_string().contains("whsk_"),
+        "the private key stays in"
+    );
+    let id = sub["id"].as_str().expect("id");
+    let read = api.get_json(&format!("/api/v1/subscriptions/{id}")).await;
+    assert_eq!(read["public_key"], public);
+
+    let hmac = api
+        .create_subscription("https://example.com/b", json!({}))
+        .await;
+    assert_eq!(hmac["signing_algorithm"], "hmac_sha256");
+    assert_eq!(hmac["public_key"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_rotation_keeps_the_kind_of_key_or_switches_it_when_asked() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let sub = api
+        .create_subscription(
+            "https://example.com/a",
+            json!({"signing_algorithm": "ed25519"}),
+        )
+        .await;
+    let id = sub["id"].as_str().expect("id");
+    let rotate = |body: Value| {
+        let api = &api;
+        async move {
+            let response = api
+                .post(&format!("/api/v1/subscriptions/{id}/rotate-secret"), &body)
+                .await;
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.expect("JSON")
+        }
+    };
+    let same = rotate(json!({})).await;
+    assert_eq!(same["signing_algorithm"], "ed25519");
+    assert_ne!(same["public_key"], sub["public_key"]);
+    assert_eq!(same["signing_secret"], Value::Null);
+
+    let switched = rotate(json!({"signing_algorithm": "hmac_sha256"})).await;
+    assert_eq!(switched["signing_algorithm"], "hmac_sha256");
+    assert_eq!(switched["public_key"], Value::Null);
+    assert!(
+        switched["signing_secret"]
+            .as_str()
+            .expect("a secret")
+            .starts_with("whsec_")
+    );
+    let read = api.get_json(&format!("/api/v1/subscriptions/{id}")).await;
+    assert_eq!(read["signing_algorithm"], "hmac_sha256");
+    assert_eq!(read["signing_secret"], switched["signing_secret"]);
+}
+
+#[tokio::test]
+async fn an_unknown_signing_algorithm_is_a_422_and_changes_nothing() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let response = api
+        .post(
+            "/api/v1/subscriptions",
+            &json!({"name": "a", "target_url": "https://example.com/a", "signing_algorithm": "rsa"}),
+        )
+        .await;
+    let problem = assert_problem(response, 422).await;
+    assert_eq!(error_fields(&problem), ["signing_algorithm"]);
+    assert_eq!(
+        api.get_json("/api/v1/subscriptions").await["data"],
+        json!([])
+    );
+
+    let sub = api
+        .create_subscription("https://example.com/a", json!({}))
+        .await;
+    let id = sub["id"].as_str().expect("id");
+    let response = api
+        .post(
+            &format!("/api/v1/subscriptions/{id}/rotate-secret"),
+            &json!({"signing_algorithm": "rsa"}),
+        )
+        .await;
+    let problem = assert_problem(response, 422).await;
+    assert_eq!(error_fields(&problem), ["signing_algorithm"]);
+    let read = api.get_json(&format!("/api/v1/subscriptions/{id}")).await;
+    assert_eq!(read["signing_secret"], sub["signing_secret"]);
+}

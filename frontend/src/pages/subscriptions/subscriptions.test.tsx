@@ -7,6 +7,7 @@ import { renderApp, USER } from '../../test/render'
 
 const SOURCE = { id: '0190a000-0000-7000-8000-0000000000a1', name: 'shop', provider: 'none', token: 'src_x', ingest_url: 'http://localhost:8080/ingest/src_x', created_at: '2025-01-01T00:00:00Z' }
 
+const SECRET = 'whsec_c2VjcmV0c2VjcmV0c2VjcmV0'
 const SUB: Subscription = {
   id: '0190a000-0000-7000-8000-0000000000b1',
   name: 'orders',
@@ -20,7 +21,7 @@ const SUB: Subscription = {
   headers: { 'X-Team': 'payments' },
   ordering: 'none',
   on_dead: 'skip',
-  signing_secret: 'whsec_c2VjcmV0c2VjcmV0c2VjcmV0',
+  signing_secret: SECRET,
   is_active: true,
   disabled_reason: null,
   circuit_state: 'closed',
@@ -97,7 +98,7 @@ describe('creating a subscription', () => {
       on_dead: 'pause',
     })
     // Just created: the secret is shown so it can be handed to the receiver.
-    expect(screen.getByLabelText('Signing secret')).toHaveTextContent(created.signing_secret)
+    expect(screen.getByLabelText('Signing secret')).toHaveTextContent(created.signing_secret ?? '')
   })
 
   it('catches a malformed header line before calling the API', async () => {
@@ -150,12 +151,33 @@ describe('a subscription’s page', () => {
     renderApp(`/subscriptions/${SUB.id}`)
 
     const secret = await screen.findByLabelText('Signing secret')
-    expect(secret).not.toHaveTextContent(SUB.signing_secret)
+    expect(secret).not.toHaveTextContent(SECRET)
     await userEvent.click(screen.getByRole('button', { name: 'Reveal secret' }))
-    expect(secret).toHaveTextContent(SUB.signing_secret)
+    expect(secret).toHaveTextContent(SECRET)
 
     await userEvent.click(screen.getByRole('button', { name: 'Rotate secret' }))
     await waitFor(() => expect(screen.getByLabelText('Signing secret')).toHaveTextContent('whsec_bmV3bmV3bmV3bmV3'))
+    expect(http.callsTo(`POST /api/v1/subscriptions/${SUB.id}/rotate-secret`)).toHaveLength(1)
+  })
+
+  it('shows an Ed25519 subscription’s public key, never a secret, and rotates it', async () => {
+    const ed = { ...SUB, signing_algorithm: 'ed25519', signing_secret: null, public_key: 'whpk_b2xkb2xkb2xkb2xkb2xkb2xkb2xkb2xkb2xkb2w=' }
+    const http = mockApi({
+      ...base,
+      [`GET /api/v1/subscriptions/${SUB.id}`]: json(ed),
+      [`POST /api/v1/subscriptions/${SUB.id}/rotate-secret`]: json({ signing_algorithm: 'ed25519', signing_secret: null, public_key: 'whpk_bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmU=' }),
+    })
+    const { vi } = await import('vitest')
+    vi.spyOn(window, 'confirm').mockReturnValue(true)
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const key = await screen.findByLabelText('Public key')
+    expect(key).toHaveTextContent(ed.public_key)
+    expect(screen.queryByLabelText('Signing secret')).toBeNull()
+    expect(screen.queryByRole('button', { name: 'Reveal secret' })).toBeNull()
+
+    await userEvent.click(screen.getByRole('button', { name: 'Rotate key' }))
+    await waitFor(() => expect(screen.getByLabelText('Public key')).toHaveTextContent('whpk_bmV3bmV3'))
     expect(http.callsTo(`POST /api/v1/subscriptions/${SUB.id}/rotate-secret`)).toHaveLength(1)
   })
 
