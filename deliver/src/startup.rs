@@ -43,7 +43,7 @@ impl Worker {
         db::migrate(&settings.database)
             .await
             .context("migrating the database")?;
-        let pool = db::pool(&settings.database)?;
+        let pool = db::pool(&settings.database, db::Commits::Relaxed)?;
         let (metrics, registry) = DeliverMetrics::registered();
         let publisher = Publisher::start(
             settings.broker.clone(),

@@ -148,7 +148,7 @@ pub async fn load(pool: &Pool, delivery_id: Uuid) -> anyhow::Result<Option<Job>>
     let client = pool.get().await?;
     let row = client
         .query_opt(
-            "SELECT d.id, d.event_id, d.subscription_id, d.user_id, d.status, d.attempt_count, d.round_start,
+            &client.prepare_cached("SELECT d.id, d.event_id, d.subscription_id, d.user_id, d.status, d.attempt_count, d.round_start,
                     e.raw_body, e.content_type, e.event_type, e.payload, e.received_at,
                     s.target_url, s.timeout_ms, s.max_attempts, s.headers, s.payload_template,
                     s.signing_secret, s.previous_signing_secret, s.previous_secret_expires_at, s.is_active,
@@ -157,7 +157,7 @@ pub async fn load(pool: &Pool, delivery_id: Uuid) -> anyhow::Result<Option<Job>>
              FROM deliveries d
              JOIN events e ON e.id = d.event_id
              JOIN subscriptions s ON s.id = d.subscription_id
-             WHERE d.id = $1",
+             WHERE d.id = $1").await?,
             &[&delivery_id],
         )
         .await?;
@@ -197,7 +197,7 @@ pub async fn record(
     let client = pool.get().await?;
     let recorded = client
         .execute(
-            "WITH moved AS (
+            &client.prepare_cached("WITH moved AS (
                  UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4,
                         enqueued = false, last_status_code = $5, last_error_kind = $6, updated_at = now(),
                         succeeded_at = CASE WHEN $2 = 'succeeded' THEN now() END,
@@ -206,7 +206,7 @@ pub async fn record(
                  RETURNING id, user_id, subscription_id)
              INSERT INTO delivery_attempts (id, user_id, delivery_id, subscription_id, attempt,
                  started_at, duration_ms, status_code, error_kind, response_excerpt)
-             SELECT $7, user_id, id, subscription_id, $3, $8, $9, $5, $6, $10 FROM moved",
+             SELECT $7, user_id, id, subscription_id, $3, $8, $9, $5, $6, $10 FROM moved").await?,
             &[
                 &job.delivery_id,
                 &status.as_str(),
@@ -244,8 +244,12 @@ pub async fn mark_enqueued(pool: &Pool, delivery_id: Uuid, attempt: u32) -> anyh
     let client = pool.get().await?;
     client
         .execute(
-            "UPDATE deliveries SET enqueued = true
+            &client
+                .prepare_cached(
+                    "UPDATE deliveries SET enqueued = true
              WHERE id = $1 AND attempt_count = $2 - 1 AND status IN ('pending', 'retrying')",
+                )
+                .await?,
             &[&delivery_id, &i32::try_from(attempt)?],
         )
         .await?;
@@ -276,7 +280,7 @@ pub async fn claim_probe(
         .query_opt(
             "WITH before AS (
                  SELECT id, circuit_state, circuit_opened_at, consecutive_failures, consecutive_successes
-                 FROM subscriptions WHERE id = $1 FOR UPDATE)
+                 FROM subscriptions WHERE id = $1 FOR NO KEY UPDATE)
              UPDATE subscriptions s SET circuit_state = 'half_open', probe_started_at = now()
              FROM before
              WHERE s.id = before.id AND s.is_active AND (
@@ -304,7 +308,7 @@ pub async fn update_breaker(
     let row = tx
         .query_one(
             "SELECT circuit_state, circuit_opened_at, consecutive_failures, consecutive_successes
-             FROM subscriptions WHERE id = $1 FOR UPDATE",
+             FROM subscriptions WHERE id = $1 FOR NO KEY UPDATE",
             &[&subscription_id],
         )
         .await?;

@@ -23,10 +23,7 @@ pub async fn publish_now(pool: &Pool, publisher: &Publisher, envelopes: Vec<Enve
         Ok(()) => {
             let pool = pool.clone();
             tokio::spawn(async move {
-                let marked = match pool.get().await {
-                    Ok(client) => mark_enqueued(&client, &envelopes).await,
-                    Err(error) => Err(error.into()),
-                };
+                let marked = mark_enqueued_relaxed(&pool, &envelopes).await;
                 if let Err(error) = marked {
                     tracing::warn!(
                         error = format!("{error:#}"),
@@ -39,6 +36,19 @@ pub async fn publish_now(pool: &Pool, publisher: &Publisher, envelopes: Vec<Enve
             tracing::warn!(error = %error, deliveries = envelopes.len(), "publish failed; the outbox relay will retry");
         }
     }
+}
+
+/// Marks deliveries enqueued without waiting for the WAL flush: losing the mark (only a
+/// PostgreSQL crash can) means the outbox publishes the envelope again, a duplicate that
+/// at-least-once allows, while waiting for it would queue every ingest commit behind it.
+async fn mark_enqueued_relaxed(pool: &Pool, envelopes: &[Envelope]) -> anyhow::Result<()> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
+    mark_enqueued(&tx, envelopes).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Marks deliveries enqueued, but only those still waiting for the attempt their envelope
@@ -54,10 +64,14 @@ pub async fn mark_enqueued(
         .unzip();
     client
         .execute(
-            "UPDATE deliveries AS d SET enqueued = true
+            &client
+                .prepare_cached(
+                    "UPDATE deliveries AS d SET enqueued = true
              FROM unnest($1::uuid[], $2::int[]) AS x(id, attempt)
              WHERE d.id = x.id AND d.attempt_count = x.attempt - 1
                AND d.status IN ('pending', 'retrying') AND NOT d.enqueued",
+                )
+                .await?,
             &[&ids, &attempts],
         )
         .await?;

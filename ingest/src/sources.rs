@@ -268,7 +268,7 @@ pub async fn by_token(
 ) -> Result<Option<IngestSource>> {
     let row = client
         .query_opt(
-            "SELECT id, user_id, provider, verification_secret FROM sources WHERE token = $1",
+            &client.prepare_cached("SELECT id, user_id, provider, verification_secret FROM sources WHERE token = $1").await?,
             &[&token],
         )
         .await?;

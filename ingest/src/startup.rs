@@ -61,7 +61,7 @@ impl Application {
         db::migrate(&settings.database)
             .await
             .context("migrating the database")?;
-        let pool = db::pool(&settings.database)?;
+        let pool = db::pool(&settings.database, db::Commits::Durable)?;
         let (metrics, registry) = IngestMetrics::registered();
         let publisher = Publisher::start(
             settings.broker.clone(),

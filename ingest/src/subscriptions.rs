@@ -83,6 +83,11 @@ pub struct SubscriptionInput {
     #[serde(default)]
     #[garde(skip)]
     on_dead: OnDead,
+    /// The kind of signing key, read at create only (`hmac_sha256`, the default, or
+    /// `ed25519`); `rotate-secret` changes it later. The answer shows it beside the key.
+    #[serde(default, skip_serializing)]
+    #[garde(skip)]
+    signing_algorithm: Option<SigningAlgorithm>,
 }
 
 fn default_timeout_ms() -> i32 {
@@ -209,6 +214,7 @@ impl SubscriptionInput {
             headers: serde_json::from_value(headers).map_err(|e| ApiError::Internal(e.into()))?,
             ordering: stored_word(row.get("ordering"))?,
             on_dead: stored_word(row.get("on_dead"))?,
+            signing_algorithm: None,
         })
     }
 }
@@ -240,17 +246,6 @@ fn shared_secret(key: &SigningSecret) -> Option<String> {
     (key.algorithm() == SigningAlgorithm::HmacSha256).then(|| key.expose().to_owned())
 }
 
-/// The body of `POST /api/v1/subscriptions`: the settings, and the kind of signing key,
-/// chosen once (a rotation can change it).
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct NewSubscription {
-    #[serde(flatten)]
-    input: SubscriptionInput,
-    /// `hmac_sha256` (default) or `ed25519`.
-    #[serde(default)]
-    signing_algorithm: SigningAlgorithm,
-}
-
 /// Validates an input and checks that its source, if any, is the user's.
 async fn check_input(
     state: &AppState,
@@ -276,19 +271,16 @@ async fn check_input(
 
 /// Creates a subscription; its signing key (a `whsec_` secret, or an Ed25519 key whose
 /// `public_key` receivers verify with) signs every delivery.
-#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = NewSubscription,
+#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = SubscriptionInput,
     responses((status = 201, body = SubscriptionBody), (status = 422, body = Problem)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
-    ApiJson(NewSubscription {
-        input,
-        signing_algorithm,
-    }): ApiJson<NewSubscription>,
+    ApiJson(input): ApiJson<SubscriptionInput>,
 ) -> Result<(StatusCode, Json<SubscriptionBody>)> {
     let client = state.pool.get().await?;
     check_input(&state, &client, &user, &input).await?;
-    let secret = SigningSecret::generate_for(signing_algorithm);
+    let secret = SigningSecret::generate_for(input.signing_algorithm.unwrap_or_default());
     let row = client
         .query_one(
             &format!(

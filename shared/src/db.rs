@@ -15,13 +15,35 @@ mod embedded {
 /// An arbitrary, fixed key for the migration advisory lock ("warren" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7761_7272_656e;
 
+/// Whether a pool's commits wait for the WAL to reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commits {
+    /// `synchronous_commit` as the server sets it (on by default): a commit returns once
+    /// durable. Ingest's pool: a 202 promises the event is on disk.
+    Durable,
+    /// `synchronous_commit = off`: a commit returns before its WAL is flushed (the WAL writer
+    /// flushes within a few hundred milliseconds), so concurrent bookkeeping commits stop
+    /// queueing on the WAL lock. Only a PostgreSQL crash can lose such a commit, and nothing
+    /// written this way is a promise to anyone: the deliver worker's attempt records and
+    /// state moves are redone by redelivery (a lost move leaves the delivery as it was, which
+    /// the outbox's overdue sweep hands to the broker again), so at-least-once holds.
+    Relaxed,
+}
+
 /// A pool that fails fast: waiting for, creating and recycling a connection each give up
 /// after the configured timeout rather than holding a request while the database is away.
-pub fn pool(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
+pub fn pool(settings: &DatabaseSettings, commits: Commits) -> anyhow::Result<Pool> {
     let mut config: tokio_postgres::Config = settings
         .url
         .parse()
         .context("DATABASE_URL is not a PostgreSQL URL")?;
+    if commits == Commits::Relaxed {
+        let options = match config.get_options() {
+            Some(given) => format!("{given} -c synchronous_commit=off"),
+            None => "-c synchronous_commit=off".to_owned(),
+        };
+        config.options(&options);
+    }
     config.connect_timeout(settings.timeout());
     config.keepalives_idle(std::time::Duration::from_secs(30));
     let manager = Manager::from_config(

@@ -103,8 +103,12 @@ pub async fn insert_deliveries(
     let delivery_ids: Vec<Uuid> = subscriptions.iter().map(|_| Uuid::now_v7()).collect();
     client
         .execute(
-            "INSERT INTO deliveries (id, user_id, event_id, subscription_id)
+            &client
+                .prepare_cached(
+                    "INSERT INTO deliveries (id, user_id, event_id, subscription_id)
              SELECT unnest($1::uuid[]), $2, $3, unnest($4::uuid[])",
+                )
+                .await?,
             &[&delivery_ids, &user_id, &event_id, &subscriptions],
         )
         .await?;
@@ -135,8 +139,12 @@ pub async fn matching_subscriptions(
 ) -> Result<Vec<Uuid>> {
     let rows = client
         .query(
-            "SELECT id, event_types FROM subscriptions
+            &client
+                .prepare_cached(
+                    "SELECT id, event_types FROM subscriptions
              WHERE user_id = $1 AND is_active AND (source_id IS NULL OR source_id = $2)",
+                )
+                .await?,
             &[&user_id, &source_id],
         )
         .await?;
@@ -159,11 +167,11 @@ async fn insert_event(
     let verified_by = event.verified_by.map(Provider::as_str);
     let row = tx
         .query_opt(
-            "INSERT INTO events (id, user_id, source_id, event_type, content_type, raw_body, payload, headers,
+            &tx.prepare_cached("INSERT INTO events (id, user_id, source_id, event_type, content_type, raw_body, payload, headers,
                  idempotency_scope, idempotency_key, body_sha256, initial_deliveries, verified_by)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
              ON CONFLICT ON CONSTRAINT events_idempotency_key DO NOTHING
-             RETURNING id",
+             RETURNING id").await?,
             &[
                 &id,
                 &event.user_id,
