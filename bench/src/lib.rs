@@ -15,6 +15,7 @@ pub mod api;
 pub mod broker;
 pub mod cli;
 pub mod database;
+pub mod faults;
 pub mod load;
 pub mod machine;
 pub mod phase;

@@ -209,6 +209,11 @@ impl Load {
         }
     }
 
+    /// Reads the tally so far.
+    pub fn with_tally<T>(&self, f: impl FnOnce(&Tally) -> T) -> T {
+        f(&self.tally.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// The tally, once the load is over.
     pub fn into_tally(self: Arc<Self>) -> Tally {
         let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());

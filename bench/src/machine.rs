@@ -119,6 +119,15 @@ pub struct CpuSample {
 
 /// The bench's own threads are named so their CPU can be told apart (see `main.rs`).
 pub const LOAD_THREAD: &str = "bench-load";
+/// A multi-threaded runtime whose workers are named [`LOAD_THREAD`], so the load
+/// generator's CPU can be told apart.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_name(LOAD_THREAD)
+        .enable_all()
+        .build()
+}
+
 /// The receiver's threads.
 pub const RECEIVER_THREAD: &str = "bench-recv";
 

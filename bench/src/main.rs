@@ -5,15 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use warren_bench::{cli::Cli, machine::LOAD_THREAD, report::Report, scenario};
+use warren_bench::{cli::Cli, machine, report::Report, scenario};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .thread_name(LOAD_THREAD)
-        .enable_all()
-        .build()
-    {
+    let runtime = match machine::runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("warren-bench: starting the runtime: {error}");

@@ -123,6 +123,9 @@ pub struct PhaseResult {
     pub undelivered: u64,
     /// 2xx answers beyond the first for a delivery (at-least-once duplicates).
     pub duplicates: u64,
+    /// Deliveries the receiver got of events this phase's load never saw a 202 for: an
+    /// earlier phase's, seeded ones, or (under faults) an event whose answer was lost.
+    pub unaccounted: u64,
     /// Attempts the receiver got for this phase's deliveries, and how many it answered 500.
     pub receiver_attempts: u64,
     /// Of them, answered 500.
@@ -226,7 +229,13 @@ async fn drain(
     loop {
         let finished =
             counters.succeeded.load(Ordering::Relaxed) + counters.dead.load(Ordering::Relaxed);
-        if finished.saturating_sub(finished_before) >= load.expected.load(Ordering::Relaxed) {
+        let expected = load.expected.load(Ordering::Relaxed);
+        // The counters are cheap but also count deliveries of events this load was not
+        // answered 202 for (a fault may commit an event and lose its answer); the exact
+        // count, only of this load's events, decides.
+        if finished.saturating_sub(finished_before) >= expected
+            && finished_of_this_load(ctx, load) >= expected
+        {
             return (true, started.elapsed().as_secs_f64());
         }
         if started.elapsed() >= timeout || ctx.cancel.is_cancelled() {
@@ -236,6 +245,19 @@ async fn drain(
     }
 }
 
+/// Deliveries of this load's accepted events that succeeded or went dead.
+fn finished_of_this_load(ctx: &PhaseContext, load: &Load) -> u64 {
+    load.with_tally(|tally| {
+        ctx.recorder.with_deliveries(|deliveries| {
+            deliveries
+                .values()
+                .filter(|r| r.succeeded_at.is_some() || r.dead)
+                .filter(|r| tally.events.contains_key(&r.event_id))
+                .count() as u64
+        })
+    })
+}
+
 /// The load's events joined with the receiver's deliveries.
 struct Joined {
     delivered_in_window: u64,
@@ -243,6 +265,7 @@ struct Joined {
     delivered_by_end: u64,
     dead: u64,
     duplicates: u64,
+    unaccounted: u64,
     attempts: u64,
     failures: u64,
     e2e_us: Histogram<u64>,
@@ -263,6 +286,7 @@ impl Joined {
             delivered_by_end: 0,
             dead: 0,
             duplicates: 0,
+            unaccounted: 0,
             attempts: 0,
             failures: 0,
             e2e_us: histogram(),
@@ -272,8 +296,9 @@ impl Joined {
             if record.succeeded_at.is_some_and(|at| window.measures(at)) {
                 joined.delivered_in_window += 1;
             }
-            if let Some(event) = tally.events.get(&record.event_id) {
-                joined.add(record, event.intended, event.measured, window);
+            match tally.events.get(&record.event_id) {
+                Some(event) => joined.add(record, event.intended, event.measured, window),
+                None => joined.unaccounted += 1,
             }
         }
         joined
@@ -326,6 +351,7 @@ fn result(spec: &PhaseSpec, tally: &Tally, joined: Joined, observed: Observed) -
         dead: joined.dead,
         undelivered: expected.saturating_sub(joined.delivered + joined.dead),
         duplicates: joined.duplicates,
+        unaccounted: joined.unaccounted,
         receiver_attempts: joined.attempts,
         receiver_failures: joined.failures,
         backlog_at_end_of_load: expected.saturating_sub(joined.delivered_by_end),

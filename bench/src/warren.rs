@@ -32,6 +32,10 @@ pub struct Warren {
 struct Started {
     ingest: Option<Child>,
     deliver: Option<Child>,
+    /// What they were started with, so a fault can start one again.
+    env: Vec<(String, String)>,
+    bin_dir: PathBuf,
+    deliver_url: String,
     database: String,
     admin_url: String,
     management: Management,
@@ -49,6 +53,15 @@ pub struct ProcessFigures {
     pub cpu_seconds: Option<f64>,
     /// Where its output went.
     pub log: String,
+}
+
+/// One of Warren's two services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// `warren-ingest`.
+    Ingest,
+    /// `warren-deliver`.
+    Deliver,
 }
 
 /// How a started Warren is set up.
@@ -91,6 +104,9 @@ impl Warren {
             started: Some(Started {
                 ingest: None,
                 deliver: None,
+                env: Vec::new(),
+                bin_dir: PathBuf::new(),
+                deliver_url: String::new(),
                 database,
                 admin_url,
                 management: Management::new(
@@ -127,8 +143,56 @@ impl Warren {
                 _ => started.deliver = Some(child),
             }
         }
+        started.env = env;
+        started.bin_dir = bin_dir.to_owned();
+        started.deliver_url = format!("http://127.0.0.1:{deliver_port}");
         wait_ready(started, &format!("{}/readyz", self.base_url)).await?;
-        wait_ready(started, &format!("http://127.0.0.1:{deliver_port}/readyz")).await
+        wait_ready(started, &format!("{}/readyz", started.deliver_url)).await
+    }
+
+    /// Sends `signal` to a started service and waits (up to 30 s) for it to exit.
+    pub async fn signal(&mut self, service: Service, signal: Signal) -> anyhow::Result<()> {
+        let started = self.started.as_mut().context("not a started Warren")?;
+        let slot = match service {
+            Service::Ingest => &mut started.ingest,
+            Service::Deliver => &mut started.deliver,
+        };
+        let mut child = slot.take().context("the service is not running")?;
+        if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+            nix::sys::signal::kill(Pid::from_raw(pid), signal)?;
+        }
+        tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .context("the service did not exit within 30 s")??;
+        Ok(())
+    }
+
+    /// Starts a service again with the settings it first had (its output appended to a new
+    /// log beside the first) and waits until it is ready.
+    pub async fn respawn(&mut self, service: Service) -> anyhow::Result<()> {
+        let base_url = self.base_url.clone();
+        let started = self.started.as_mut().context("not a started Warren")?;
+        let (name, ready) = match service {
+            Service::Ingest => ("warren-ingest", format!("{base_url}/readyz")),
+            Service::Deliver => ("warren-deliver", format!("{}/readyz", started.deliver_url)),
+        };
+        let first = started.logs.first().cloned().unwrap_or_default();
+        let log = first.with_file_name(format!(
+            "{}-{name}-{}.log",
+            first
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.split('-').next())
+                .unwrap_or("run"),
+            started.logs.len()
+        ));
+        let child = spawn_one(&started.bin_dir.join(name), &started.env, &log)?;
+        started.logs.push(log);
+        match service {
+            Service::Ingest => started.ingest = Some(child),
+            Service::Deliver => started.deliver = Some(child),
+        }
+        wait_ready(started, &ready).await
     }
 
     fn environment(
