@@ -66,6 +66,21 @@ pub struct Settings {
         default_value_t = 3_600
     )]
     pub redeliver_after_secs: u64,
+    /// How many days events are kept (with their deliveries and attempts); 0 keeps them
+    /// forever. An event whose delivery is still pending or retrying is kept until it ends.
+    #[arg(
+        long = "retention-days",
+        env = "WARREN_RETENTION_DAYS",
+        default_value_t = 30
+    )]
+    pub retention_days: u32,
+    /// How often (in seconds) the retention sweep runs.
+    #[arg(
+        long = "retention-interval-secs",
+        env = "WARREN_RETENTION_INTERVAL_SECS",
+        default_value_t = 300
+    )]
+    pub retention_interval_secs: u64,
     /// Non-public ranges subscriptions may target anyway (comma-separated CIDRs).
     #[arg(
         long = "allow-target-cidrs",

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod pagination;
 pub mod queues;
+pub mod retention;
 pub mod sources;
 pub mod startup;
 pub mod state;

@@ -37,6 +37,8 @@ pub struct IngestMetrics {
     pub outbox_relayed: Counter,
     /// Waiting deliveries found long overdue (their envelope lost) and published again.
     pub outbox_swept: Counter,
+    /// Events removed by the retention sweep (their deliveries and attempts with them).
+    pub retention_deleted: Counter,
     /// The publisher's own counts.
     pub publisher: PublisherMetrics,
     /// The live log gateway's counts.
@@ -72,6 +74,11 @@ impl IngestMetrics {
             "warren_outbox_swept",
             "Long-overdue waiting deliveries published again",
             metrics.outbox_swept.clone(),
+        );
+        registry.register(
+            "warren_retention_deleted_events",
+            "Events past the retention window removed, with their deliveries and attempts",
+            metrics.retention_deleted.clone(),
         );
         metrics.publisher.register(&mut registry);
         metrics.gateway.register(&mut registry);

@@ -28,7 +28,7 @@ use crate::{
     events, gateway, health, ingest,
     metrics::{self, IngestMetrics},
     openapi::ApiDoc,
-    outbox, queues, sources,
+    outbox, queues, retention, sources,
     state::AppState,
     stats, subscriptions, web,
 };
@@ -105,6 +105,7 @@ impl Application {
             cancel,
         } = self;
         let relay = tokio::spawn(outbox::run(state.clone(), cancel.clone()));
+        let retention = tokio::spawn(retention::run(state.clone(), cancel.clone()));
         let (live, live_relay) = gateway::layer(&state, cancel.clone());
         let publisher = state.publisher.clone();
         tracing::info!(addr = %listener.local_addr()?, "warren-ingest listening");
@@ -114,6 +115,7 @@ impl Application {
             .context("serving HTTP")?;
         cancel.cancel();
         let _ = relay.await;
+        let _ = retention.await;
         // Close the broker connections cleanly before the process exits.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), live_relay).await;
         publisher.closed(std::time::Duration::from_secs(2)).await;

@@ -169,15 +169,6 @@ async fn an_envelope_the_broker_lost_after_confirming_it_is_published_again() {
         || async { (app.main_queue_depth().await == 1).then_some(()) },
     )
     .await;
-    let text = app
-        .api
-        .http
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     assert!(text.contains("warren_outbox_swept_total 1"), "{text}");
 }

@@ -104,6 +104,19 @@ impl TestApp {
             .to_owned()
     }
 
+    /// `GET /metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        self.api
+            .http
+            .get(format!("{}/metrics", self.address))
+            .send()
+            .await
+            .expect("sent")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Rows in a table, for "nothing was stored" checks.
     pub async fn count(&self, table: &str) -> i64 {
         let client = self.db.client().await;

@@ -11,6 +11,7 @@ mod lists;
 mod observe;
 mod providers;
 mod publish;
+mod retention;
 mod scoping;
 mod sources;
 mod subscriptions;

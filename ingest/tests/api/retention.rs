@@ -1,0 +1,184 @@
+//! Retention: events past the window go with their deliveries and attempts, in the running
+//! service; an event still being delivered stays; its idempotency key goes with it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use warren_testkit::{broker::TestBroker, database::TestDatabase, eventually};
+
+use crate::helpers::{TestApp, spawn_with, test_settings};
+
+/// Ingests `body` with an idempotency key and returns the new event's id.
+async fn ingest(app: &TestApp, url: &str, key: &str, body: &str) -> (u16, Uuid) {
+    let response = app
+        .api
+        .http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.expect("JSON");
+    let id = answer["id"]
+        .as_str()
+        .expect("an id")
+        .parse()
+        .expect("a UUID");
+    (status, id)
+}
+
+/// Moves an event (and its deliveries) to an id taken `days` ago, as if it had been
+/// received then.
+async fn age(app: &TestApp, event: Uuid, days: i64) -> Uuid {
+    let then = OffsetDateTime::now_utc() - time::Duration::days(days);
+    let old = Uuid::new_v7(uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        u64::try_from(then.unix_timestamp()).expect("after 1970"),
+        0,
+    ));
+    let mut client = app.db.client().await;
+    let tx = client.transaction().await.expect("a transaction");
+    let key: Option<String> = tx
+        .query_one(
+            "SELECT idempotency_key FROM events WHERE id = $1",
+            &[&event],
+        )
+        .await
+        .expect("the event")
+        .get(0);
+    tx.execute(
+        "UPDATE events SET idempotency_key = NULL WHERE id = $1",
+        &[&event],
+    )
+    .await
+    .expect("freeing the key");
+    tx.execute(
+        "INSERT INTO events SELECT (jsonb_populate_record(NULL::events,
+             to_jsonb(e) || jsonb_build_object('id', $1::uuid, 'received_at', $3::timestamptz,
+                                               'idempotency_key', $4::text))).*
+         FROM events e WHERE id = $2",
+        &[&old, &event, &then, &key],
+    )
+    .await
+    .expect("copying the event into the past");
+    tx.execute(
+        "UPDATE deliveries SET event_id = $1 WHERE event_id = $2",
+        &[&old, &event],
+    )
+    .await
+    .expect("moving the deliveries");
+    tx.execute("DELETE FROM events WHERE id = $1", &[&event])
+        .await
+        .expect("removing the original");
+    tx.commit().await.expect("committed");
+    old
+}
+
+async fn count(app: &TestApp, sql: &str, event: Uuid) -> i64 {
+    let client = app.db.client().await;
+    client
+        .query_one(sql, &[&event])
+        .await
+        .expect("a count")
+        .get(0)
+}
+
+#[tokio::test]
+async fn events_past_the_window_go_with_their_deliveries_and_attempts_unless_still_in_flight() {
+    let db = TestDatabase::create().await;
+    let broker = TestBroker::new();
+    let mut settings = test_settings(db.settings(), broker.settings.clone());
+    settings.retention_days = 30;
+    settings.retention_interval_secs = 1;
+    let app = spawn_with(settings, db, broker).await;
+    let (_, url) = app.source_with_subscriber().await;
+
+    let (_, finished) = ingest(&app, &url, "old-finished", r#"{"n": 1}"#).await;
+    let finished = age(&app, finished, 31).await;
+    let client = app.db.client().await;
+    client
+        .execute(
+            "UPDATE deliveries SET status = 'succeeded', succeeded_at = now() WHERE event_id = $1",
+            &[&finished],
+        )
+        .await
+        .expect("finishing the delivery");
+    client
+        .execute(
+            "INSERT INTO delivery_attempts (id, user_id, delivery_id, subscription_id, attempt, started_at, duration_ms, status_code)
+             SELECT $2, user_id, id, subscription_id, 1, now(), 5, 200 FROM deliveries WHERE event_id = $1",
+            &[&finished, &Uuid::now_v7()],
+        )
+        .await
+        .expect("recording its attempt");
+    let (_, in_flight) = ingest(&app, &url, "old-in-flight", r#"{"n": 2}"#).await;
+    let in_flight = age(&app, in_flight, 31).await;
+    let (_, recent) = ingest(&app, &url, "recent", r#"{"n": 3}"#).await;
+
+    eventually(
+        "retention to remove the old finished event",
+        Duration::from_secs(15),
+        || async {
+            (count(&app, "SELECT count(*) FROM events WHERE id = $1", finished).await == 0)
+                .then_some(())
+        },
+    )
+    .await;
+    let gone = "SELECT count(*) FROM deliveries WHERE event_id = $1";
+    assert_eq!(count(&app, gone, finished).await, 0, "its deliveries went");
+    assert_eq!(
+        app.count("delivery_attempts").await,
+        0,
+        "its attempt went (it was the only one)"
+    );
+    let kept = "SELECT count(*) FROM events WHERE id = $1";
+    assert_eq!(
+        count(&app, kept, in_flight).await,
+        1,
+        "a pending delivery keeps its event"
+    );
+    assert_eq!(count(&app, kept, recent).await, 1, "a recent event stays");
+
+    // The key went with its event: it can be used again, even with another body.
+    let (status, again) = ingest(&app, &url, "old-finished", r#"{"n": "new"}"#).await;
+    assert_eq!(status, 202);
+    assert_ne!(again, finished);
+
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("warren_retention_deleted_events_total 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_retention_of_zero_days_keeps_everything() {
+    let db = TestDatabase::create().await;
+    let broker = TestBroker::new();
+    let mut settings = test_settings(db.settings(), broker.settings.clone());
+    settings.retention_days = 0;
+    settings.retention_interval_secs = 1;
+    let app = spawn_with(settings, db, broker).await;
+    let (_, url) = app.source_with_subscriber().await;
+    let (_, event) = ingest(&app, &url, "ancient", "{}").await;
+    let event = age(&app, event, 3650).await;
+    app.db
+        .client()
+        .await
+        .execute(
+            "UPDATE deliveries SET status = 'succeeded' WHERE event_id = $1",
+            &[&event],
+        )
+        .await
+        .expect("finishing the delivery");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM events WHERE id = $1", event).await,
+        1
+    );
+}
