@@ -81,6 +81,46 @@ pub struct Settings {
         default_value_t = 300
     )]
     pub retention_interval_secs: u64,
+    /// Where alerts are POSTed, signed per Standard Webhooks with `--alert-webhook-secret`
+    /// (alerts are also logged at warn and counted in `warren_alerts_firing`).
+    #[arg(long = "alert-webhook-url", env = "WARREN_ALERT_WEBHOOK_URL")]
+    pub alert_webhook_url: Option<String>,
+    /// The `whsec_` secret alert webhooks are signed with; required with the URL.
+    #[arg(
+        long = "alert-webhook-secret",
+        env = "WARREN_ALERT_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
+    pub alert_webhook_secret: Option<String>,
+    /// How often (in seconds) the alert checks run.
+    #[arg(
+        long = "alert-interval-secs",
+        env = "WARREN_ALERT_INTERVAL_SECS",
+        default_value_t = 30
+    )]
+    pub alert_interval_secs: u64,
+    /// Alert when a delivery has waited this long (seconds) for the outbox to publish it.
+    #[arg(
+        long = "alert-outbox-age-secs",
+        env = "WARREN_ALERT_OUTBOX_AGE_SECS",
+        default_value_t = 120
+    )]
+    pub alert_outbox_age_secs: u64,
+    /// Alert when a delivery in the broker has been due this long (seconds) without being
+    /// attempted: the main queue is not keeping up.
+    #[arg(
+        long = "alert-backlog-age-secs",
+        env = "WARREN_ALERT_BACKLOG_AGE_SECS",
+        default_value_t = 300
+    )]
+    pub alert_backlog_age_secs: u64,
+    /// Alert when a wait tier holds more messages than this.
+    #[arg(
+        long = "alert-tier-depth",
+        env = "WARREN_ALERT_TIER_DEPTH",
+        default_value_t = 100_000
+    )]
+    pub alert_tier_depth: i64,
     /// Non-public ranges subscriptions may target anyway (comma-separated CIDRs).
     #[arg(
         long = "allow-target-cidrs",

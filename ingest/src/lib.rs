@@ -2,6 +2,7 @@
 //! sources and subscriptions and inspect events and deliveries under `/api/v1`; the outbox
 //! relay publishes whatever the broker never confirmed.
 
+pub mod alerts;
 pub mod auth;
 pub mod config;
 pub mod dead_letters;

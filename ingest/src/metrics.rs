@@ -39,6 +39,8 @@ pub struct IngestMetrics {
     pub outbox_swept: Counter,
     /// Events removed by the retention sweep (their deliveries and attempts with them).
     pub retention_deleted: Counter,
+    /// Alerts firing now, by alert (see `alerts`).
+    pub alerts_firing: Family<crate::alerts::AlertLabel, Gauge>,
     /// The publisher's own counts.
     pub publisher: PublisherMetrics,
     /// The live log gateway's counts.
@@ -79,6 +81,11 @@ impl IngestMetrics {
             "warren_retention_deleted_events",
             "Events past the retention window removed, with their deliveries and attempts",
             metrics.retention_deleted.clone(),
+        );
+        registry.register(
+            "warren_alerts_firing",
+            "Alerts firing now, by alert (one per subject)",
+            metrics.alerts_firing.clone(),
         );
         metrics.publisher.register(&mut registry);
         metrics.gateway.register(&mut registry);

@@ -24,13 +24,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// One Warren queue as the broker sees it now.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueBody {
-    name: String,
+    /// The queue's name.
+    pub name: String,
     /// `deliver` (the main queue), `retry` (a wait queue) or `graveyard`.
-    kind: &'static str,
+    pub kind: &'static str,
     /// For a wait queue, its tier (`5s`, `2m`, …).
-    tier: Option<String>,
+    pub tier: Option<String>,
     /// Messages in the queue (ready and unacked).
-    messages: i64,
+    pub messages: i64,
     /// Delivered to a worker, not yet acked; `null` without the management API.
     messages_unacked: Option<i64>,
     consumers: i64,
@@ -41,20 +42,21 @@ pub struct QueueBody {
 #[utoipa::path(get, path = "/api/v1/queues", tag = "operations",
     responses((status = 200, body = Vec<QueueBody>), (status = 503, body = Problem)), security(("bearer" = [])))]
 async fn queues(State(state): State<AppState>, _user: AuthUser) -> Result<Json<Vec<QueueBody>>> {
+    Ok(Json(snapshot(&state).await.map_err(ApiError::Unavailable)?))
+}
+
+/// Every Warren queue as the broker sees it now: from the management API, or from passive
+/// declares when that is unreachable.
+pub async fn snapshot(state: &AppState) -> anyhow::Result<Vec<QueueBody>> {
     let mut queues = expected(state.publisher.topology());
-    match from_management(&state, &mut queues).await {
-        Ok(()) => {}
-        Err(error) => {
-            tracing::debug!(
-                error = format!("{error:#}"),
-                "management API unavailable; using passive declares"
-            );
-            from_passive(&state.settings.broker, &mut queues)
-                .await
-                .map_err(ApiError::Unavailable)?;
-        }
+    if let Err(error) = from_management(state, &mut queues).await {
+        tracing::debug!(
+            error = format!("{error:#}"),
+            "management API unavailable; using passive declares"
+        );
+        from_passive(&state.settings.broker, &mut queues).await?;
     }
-    Ok(Json(queues))
+    Ok(queues)
 }
 
 fn expected(topology: &Topology) -> Vec<QueueBody> {

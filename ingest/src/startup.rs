@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use warren_shared::{db, publisher::Publisher};
 
 use crate::{
-    auth,
+    alerts, auth,
     config::Settings,
     dead_letters, deliveries,
     error::ApiError,
@@ -69,6 +69,8 @@ impl Application {
             metrics.publisher.clone(),
             cancel.clone(),
         );
+        // Checked here, so a misconfigured alert webhook stops the start-up.
+        alerts::Webhook::from_settings(&settings)?;
         let state = AppState {
             pool,
             publisher,
@@ -106,6 +108,8 @@ impl Application {
         } = self;
         let relay = tokio::spawn(outbox::run(state.clone(), cancel.clone()));
         let retention = tokio::spawn(retention::run(state.clone(), cancel.clone()));
+        let webhook = alerts::Webhook::from_settings(&state.settings)?;
+        let alerting = tokio::spawn(alerts::run(state.clone(), webhook, cancel.clone()));
         let (live, live_relay) = gateway::layer(&state, cancel.clone());
         let publisher = state.publisher.clone();
         tracing::info!(addr = %listener.local_addr()?, "warren-ingest listening");
@@ -116,6 +120,7 @@ impl Application {
         cancel.cancel();
         let _ = relay.await;
         let _ = retention.await;
+        let _ = alerting.await;
         // Close the broker connections cleanly before the process exits.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), live_relay).await;
         publisher.closed(std::time::Duration::from_secs(2)).await;

@@ -1,5 +1,6 @@
 //! Integration tests of `warren-ingest` against the real PostgreSQL and RabbitMQ.
 
+mod alerts;
 mod api_keys;
 mod auth;
 mod durability;
