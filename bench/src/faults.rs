@@ -7,7 +7,8 @@
 //! - **unexpected**: deliveries of events ingest never answered 202 for, beyond those whose
 //!   answer was lost in transit (a request cut off by the fault may have been committed, so
 //!   its delivery is allowed; one answered 4xx/5xx must never be delivered) (must be 0);
-//! - **duplicates**: 2xx answers beyond the first for a delivery (allowed, reported).
+//! - **duplicates**: 2xx answers beyond the first for a delivery (allowed and reported,
+//!   except under a graceful SIGTERM, which must finish what it started and cause none).
 //!
 //! The faults act on the machine's real PostgreSQL and RabbitMQ (`rabbitmqctl`,
 //! `pg_ctlcluster`), so nothing else should be using them while the suite runs.
@@ -50,11 +51,15 @@ pub enum Fault {
     PostgresRestart,
     /// No process fault: the receiver answers 500 to 30 % of attempts.
     ReceiverFailures,
+    /// The broker refuses publishes: the worker stops, a policy caps the main queue at 50
+    /// messages (`reject-publish` nacks the rest) for 5 s, then the cap goes and the worker
+    /// comes back; the outbox must publish what was refused.
+    BrokerNacks,
 }
 
 impl Fault {
     /// Every fault, in the order the suite runs them.
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 8] = [
         Fault::KillDeliver,
         Fault::KillIngest,
         Fault::TermDeliver,
@@ -62,6 +67,7 @@ impl Fault {
         Fault::RabbitmqStopStart,
         Fault::PostgresRestart,
         Fault::ReceiverFailures,
+        Fault::BrokerNacks,
     ];
 
     /// Its name on the command line and in the report.
@@ -103,7 +109,22 @@ impl Fault {
                 .await
             }
             Fault::ReceiverFailures => Ok(()),
+            Fault::BrokerNacks => refuse_publishes(warren).await,
         }
+    }
+
+    /// Where the subscription points: a receiver that takes 500 ms when the worker is the
+    /// one killed, so deliveries are in flight when it goes.
+    fn target_path(self) -> &'static str {
+        match self {
+            Fault::KillDeliver | Fault::TermDeliver => "/slow",
+            _ => "/hook",
+        }
+    }
+
+    /// A graceful stop finishes what it started: no duplicates may come of it.
+    fn allows_duplicates(self) -> bool {
+        self != Fault::TermDeliver
     }
 
     fn failure_ratio(self) -> f64 {
@@ -113,6 +134,29 @@ impl Fault {
             0.0
         }
     }
+}
+
+async fn refuse_publishes(warren: &mut Warren) -> anyhow::Result<()> {
+    let prefix = warren.prefix.clone().context("no topology prefix")?;
+    let policy = format!("{prefix}-fault-max-length");
+    let pattern = format!("^{}\\.deliver$", prefix.replace('.', "\\."));
+    warren.signal(Service::Deliver, Signal::SIGTERM).await?;
+    run(
+        "rabbitmqctl",
+        &[
+            "set_policy",
+            "--apply-to",
+            "queues",
+            &policy,
+            &pattern,
+            r#"{"max-length": 50}"#,
+        ],
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let cleared = run("rabbitmqctl", &["clear_policy", &policy]).await;
+    warren.respawn(Service::Deliver).await?;
+    cleared
 }
 
 async fn restart(warren: &mut Warren, service: Service, signal: Signal) -> anyhow::Result<()> {
@@ -187,12 +231,17 @@ pub struct FaultResult {
     pub drain_seconds: f64,
     /// Why the fault could not be injected, if it could not.
     pub injection_error: Option<String>,
+    /// Whether duplicates are allowed under this fault (not under a graceful stop).
+    pub duplicates_allowed: bool,
 }
 
 impl FaultResult {
     /// Whether Warren kept its promise under this fault.
     pub fn passed(&self) -> bool {
-        self.lost == 0 && self.unexpected == 0 && self.injection_error.is_none()
+        self.lost == 0
+            && self.unexpected == 0
+            && self.injection_error.is_none()
+            && (self.duplicates_allowed || self.duplicates == 0)
     }
 
     fn of(fault: Fault, phase: &PhaseResult, injection_error: Option<String>) -> Self {
@@ -215,6 +264,7 @@ impl FaultResult {
             errors: phase.errors.clone(),
             drain_seconds: phase.drain_seconds,
             injection_error,
+            duplicates_allowed: fault.allows_duplicates(),
         }
     }
 
@@ -299,7 +349,7 @@ async fn measure(
 ) -> anyhow::Result<FaultResult> {
     let api = Api::signup(&warren.base_url).await?;
     let source = api.create_source().await?;
-    let target = receiver.url("/hook");
+    let target = receiver.url(fault.target_path());
     api.create_subscription(&NewSubscription {
         name: "fault-suite",
         target_url: &target,

@@ -199,6 +199,7 @@ async fn serve(listener: std::net::TcpListener, app: Router, stopped: oneshot::R
 fn router(recorder: Arc<Recorder>) -> Router {
     Router::new()
         .route("/hook", post(hook))
+        .route("/slow", post(slow))
         .route("/fail", post(fail))
         .with_state(recorder)
 }
@@ -223,6 +224,20 @@ async fn hook(
     } else {
         StatusCode::INTERNAL_SERVER_ERROR
     }
+}
+
+/// How long `/slow` takes to answer.
+pub const SLOW: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// `/hook`, answered after [`SLOW`]: keeps deliveries in flight (the fault suite kills the
+/// worker while they are).
+async fn slow(
+    State(recorder): State<Arc<Recorder>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    tokio::time::sleep(SLOW).await;
+    hook(State(recorder), headers, body).await
 }
 
 /// Always 500 (parked deliveries, if they ever come back).

@@ -72,6 +72,8 @@ struct Inner {
     link: RwLock<Option<Link>>,
     broken: Notify,
     connected: Notify,
+    /// When a nack last made the publisher reconnect (see [`NACK_RECONNECT_EVERY`]).
+    nack_reconnect: std::sync::Mutex<Option<std::time::Instant>>,
     supervisor: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
@@ -82,6 +84,12 @@ struct Link {
 }
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How often, at most, nacks make the publisher reconnect. A quorum queue that refused
+/// publishes (`reject-publish` at its length limit) can keep refusing a channel after the
+/// limit is lifted (RabbitMQ issue #12206); a new channel is not refused. A queue that is
+/// really full refuses the new one too, and the outbox keeps the deliveries meanwhile.
+const NACK_RECONNECT_EVERY: Duration = Duration::from_secs(5);
 
 impl Publisher {
     /// Starts the supervisor; the returned publisher connects in the background and keeps
@@ -100,6 +108,7 @@ impl Publisher {
             name: name.to_owned(),
             link: RwLock::new(None),
             broken: Notify::new(),
+            nack_reconnect: std::sync::Mutex::new(None),
             connected: Notify::new(),
             supervisor: std::sync::Mutex::new(None),
         });
@@ -162,12 +171,32 @@ impl Publisher {
             let still_current = self
                 .current()
                 .is_some_and(|c| Arc::ptr_eq(&c.connection, &link.connection));
-            if !matches!(error, PublishError::Nacked) && still_current {
+            let reconnect = match error {
+                PublishError::Nacked => self.nack_reconnect_due(),
+                _ => true,
+            };
+            if reconnect && still_current {
                 tracing::warn!(error = %error, "publish failed; reconnecting to RabbitMQ");
                 self.inner.broken.notify_one();
             }
         }
         result
+    }
+
+    /// Whether a nack should make the publisher reconnect now (at most every
+    /// [`NACK_RECONNECT_EVERY`]).
+    fn nack_reconnect_due(&self) -> bool {
+        let mut last = self
+            .inner
+            .nack_reconnect
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < NACK_RECONNECT_EVERY) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     /// Publishes without asking for a return or waiting for the confirm, off the caller's
