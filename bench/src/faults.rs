@@ -22,6 +22,7 @@ use serde::Serialize;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use warren_testkit::proxy::TcpProxy;
 
 use crate::{
     api::{Api, NewSubscription},
@@ -51,6 +52,9 @@ pub enum Fault {
     PostgresRestart,
     /// No process fault: the receiver answers 500 to 30 % of attempts.
     ReceiverFailures,
+    /// The link to RabbitMQ (through a TCP proxy) goes silent for 25 s — heartbeats and
+    /// confirm timeouts must notice — then every connection on it is reset.
+    AmqpStallReset,
     /// The broker refuses publishes: the worker stops, a policy caps the main queue at 50
     /// messages (`reject-publish` nacks the rest) for 5 s, then the cap goes and the worker
     /// comes back; the outbox must publish what was refused.
@@ -59,7 +63,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in the order the suite runs them.
-    pub const ALL: [Fault; 8] = [
+    pub const ALL: [Fault; 9] = [
         Fault::KillDeliver,
         Fault::KillIngest,
         Fault::TermDeliver,
@@ -68,6 +72,7 @@ impl Fault {
         Fault::PostgresRestart,
         Fault::ReceiverFailures,
         Fault::BrokerNacks,
+        Fault::AmqpStallReset,
     ];
 
     /// Its name on the command line and in the report.
@@ -76,7 +81,7 @@ impl Fault {
             .map_or_else(String::new, |v| v.get_name().to_owned())
     }
 
-    async fn inject(self, warren: &mut Warren) -> anyhow::Result<()> {
+    async fn inject(self, warren: &mut Warren, proxy: Option<&TcpProxy>) -> anyhow::Result<()> {
         match self {
             Fault::KillDeliver => restart(warren, Service::Deliver, Signal::SIGKILL).await,
             Fault::KillIngest => restart(warren, Service::Ingest, Signal::SIGKILL).await,
@@ -110,6 +115,15 @@ impl Fault {
             }
             Fault::ReceiverFailures => Ok(()),
             Fault::BrokerNacks => refuse_publishes(warren).await,
+            Fault::AmqpStallReset => {
+                let proxy = proxy.context("no proxy in front of RabbitMQ")?;
+                proxy.stall();
+                tokio::time::sleep(Duration::from_secs(25)).await;
+                proxy.cut();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                proxy.restore();
+                Ok(())
+            }
         }
     }
 
@@ -318,6 +332,10 @@ async fn run_one(
 ) -> anyhow::Result<FaultResult> {
     let run_id = format!("f{}", &Uuid::new_v4().simple().to_string()[..7]);
     let receiver = Receiver::start(fault.failure_ratio())?;
+    let proxy = match fault {
+        Fault::AmqpStallReset => Some(TcpProxy::start("127.0.0.1:5672").await),
+        _ => None,
+    };
     let mut extra_env = vec![
         // The outbox and its sweep pick up what a fault left behind within the drain.
         "WARREN_REDELIVER_AFTER_SECS=30".to_owned(),
@@ -328,6 +346,12 @@ async fn run_one(
         // loads the wait queues instead.
         extra_env.push("WARREN_CIRCUIT_FAILURES=1000000".to_owned());
     }
+    if let Some(proxy) = &proxy {
+        extra_env.push(format!(
+            "AMQP_URL=amqp://guest:guest@{}/%2f",
+            proxy.address()
+        ));
+    }
     let warren_options = Options {
         cli: options.cli,
         retry_schedule: Some(SCHEDULE),
@@ -335,7 +359,15 @@ async fn run_one(
         run_id: &run_id,
     };
     let mut warren = Warren::start(&warren_options).await?;
-    let outcome = measure(options, fault, &mut warren, &receiver, cancel).await;
+    let outcome = measure(
+        options,
+        fault,
+        &mut warren,
+        &receiver,
+        proxy.as_ref(),
+        cancel,
+    )
+    .await;
     warren.stop().await;
     outcome
 }
@@ -345,6 +377,7 @@ async fn measure(
     fault: Fault,
     warren: &mut Warren,
     receiver: &Receiver,
+    proxy: Option<&TcpProxy>,
     cancel: &CancellationToken,
 ) -> anyhow::Result<FaultResult> {
     let api = Api::signup(&warren.base_url).await?;
@@ -379,7 +412,11 @@ async fn measure(
     };
     let inject = async {
         tokio::time::sleep(options.duration / 3).await;
-        fault.inject(warren).await.err().map(|e| format!("{e:#}"))
+        fault
+            .inject(warren, proxy)
+            .await
+            .err()
+            .map(|e| format!("{e:#}"))
     };
     let (phase, injection_error) = tokio::join!(phase::run(&ctx, &spec), inject);
     Ok(FaultResult::of(fault, &phase, injection_error))

@@ -9,13 +9,21 @@ use std::{
     },
 };
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{
+        TcpListener, TcpStream,
+        tcp::{OwnedReadHalf, OwnedWriteHalf},
+    },
+    sync::watch,
+};
 use tokio_util::sync::CancellationToken;
 
 /// The proxy; dropping it stops it.
 pub struct TcpProxy {
     addr: SocketAddr,
     up: Arc<AtomicBool>,
+    stalled: watch::Sender<bool>,
     links: Arc<Mutex<CancellationToken>>,
     stop: CancellationToken,
 }
@@ -30,6 +38,7 @@ impl TcpProxy {
         let proxy = Self {
             addr,
             up: Arc::new(AtomicBool::new(true)),
+            stalled: watch::Sender::new(false),
             links: Arc::new(Mutex::new(CancellationToken::new())),
             stop: CancellationToken::new(),
         };
@@ -37,6 +46,7 @@ impl TcpProxy {
             listener,
             target.to_owned(),
             proxy.up.clone(),
+            proxy.stalled.subscribe(),
             proxy.links.clone(),
             proxy.stop.clone(),
         ));
@@ -56,9 +66,17 @@ impl TcpProxy {
         *links = CancellationToken::new();
     }
 
-    /// Lets connections through again.
+    /// Lets connections through again (and ends a stall).
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+        self.stalled.send_replace(false);
+    }
+
+    /// Stops forwarding bytes on every connection, open or new, without closing any: the
+    /// link goes silent, as behind a dead router, until [`TcpProxy::restore`] or
+    /// [`TcpProxy::cut`].
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
     }
 }
 
@@ -73,6 +91,7 @@ async fn accept(
     listener: TcpListener,
     target: String,
     up: Arc<AtomicBool>,
+    stalled: watch::Receiver<bool>,
     links: Arc<Mutex<CancellationToken>>,
     stop: CancellationToken,
 ) {
@@ -81,7 +100,7 @@ async fn accept(
             _ = stop.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
-        let Ok((mut inbound, _)) = accepted else {
+        let Ok((inbound, _)) = accepted else {
             continue;
         };
         if !up.load(Ordering::SeqCst) {
@@ -90,14 +109,45 @@ async fn accept(
         }
         let cut = links.lock().expect("the links lock").clone();
         let target = target.clone();
+        let stalled = stalled.clone();
         tokio::spawn(async move {
-            let Ok(mut outbound) = TcpStream::connect(&target).await else {
+            let Ok(outbound) = TcpStream::connect(&target).await else {
                 return;
             };
+            let (from_client, to_client) = inbound.into_split();
+            let (from_server, to_server) = outbound.into_split();
             tokio::select! {
                 _ = cut.cancelled() => {}
-                _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                _ = forward(from_client, to_server, stalled.clone()) => {}
+                _ = forward(from_server, to_client, stalled) => {}
             }
         });
+    }
+}
+
+/// Copies one direction until either side closes; while stalled, reads nothing (so nothing
+/// moves and the sender's buffers fill) until the stall ends.
+async fn forward(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut stalled: watch::Receiver<bool>,
+) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        if stalled.wait_for(|s| !*s).await.is_err() {
+            return;
+        }
+        let read = tokio::select! {
+            read = from.read(&mut buffer) => read,
+            _ = stalled.wait_for(|s| *s) => continue,
+        };
+        match read {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if to.write_all(&buffer[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
     }
 }
