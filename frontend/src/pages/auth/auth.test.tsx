@@ -1,4 +1,4 @@
-import { screen } from '@testing-library/react'
+import { screen, waitFor } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
 import { getSession } from '../../api/session'
@@ -27,7 +27,8 @@ describe('signing up and in', () => {
     expect(http.callsTo('POST /api/v1/auth/signup')[0].body).toEqual({ email: 'me@example.com', password: 'correct horse battery' })
     expect(getSession()?.token).toBe('new-token')
     expect(localStorage.getItem('warren.token')).toBe('new-token')
-    // Later calls carry it.
+    // Later calls carry it (the dashboard asks for its subscriptions once it has rendered).
+    await waitFor(() => expect(http.callsTo('GET /api/v1/subscriptions')).not.toHaveLength(0))
     expect(http.callsTo('GET /api/v1/subscriptions')[0].headers.authorization).toBe('Bearer new-token')
   })
 
