@@ -102,6 +102,8 @@ pub async fn run(state: AppState, webhook: Option<Webhook>, cancel: Cancellation
             }
         };
         let now: BTreeMap<_, _> = now.into_iter().map(|c| (c.key(), c)).collect();
+        // The gauge first: whoever hears of a change can already read it.
+        set_gauges(&state, &firing, &now);
         for (key, condition) in &now {
             if !firing.contains_key(key) {
                 tracing::warn!(alert = condition.alert, subject = %condition.subject, "{}", condition.summary);
@@ -114,7 +116,6 @@ pub async fn run(state: AppState, webhook: Option<Webhook>, cancel: Cancellation
                 notify(&state, webhook.as_ref(), "alert.resolved", condition).await;
             }
         }
-        set_gauges(&state, &firing, &now);
         firing = now;
     }
 }
@@ -124,20 +125,19 @@ fn set_gauges(
     before: &BTreeMap<(String, String), Condition>,
     now: &BTreeMap<(String, String), Condition>,
 ) {
-    let family = &state.metrics.alerts_firing;
-    for (alert, _) in before.keys() {
-        family
-            .get_or_create(&AlertLabel {
-                alert: alert.clone(),
-            })
-            .set(0);
-    }
+    // One `set` per alert (never a reset then a count), so a scrape never sees a dip.
+    let mut counts: BTreeMap<&str, i64> = before.keys().map(|(a, _)| (a.as_str(), 0)).collect();
     for (alert, _) in now.keys() {
-        family
+        *counts.entry(alert.as_str()).or_insert(0) += 1;
+    }
+    for (alert, count) in counts {
+        state
+            .metrics
+            .alerts_firing
             .get_or_create(&AlertLabel {
-                alert: alert.clone(),
+                alert: alert.to_owned(),
             })
-            .inc();
+            .set(count);
     }
 }
 
