@@ -28,6 +28,7 @@ use crate::{
     api::{Api, NewSubscription},
     cli::{Cli, LoadShape},
     load::{self, BodyTemplate},
+    machine::MachineInfo,
     phase::{self, PhaseContext, PhaseResult, PhaseSpec},
     receiver::Receiver,
     warren::{Options, Service, Warren},
@@ -397,7 +398,7 @@ async fn measure(
         recorder: receiver.recorder.clone(),
         watched: warren.watched(),
         database_url: None,
-        cores: 2,
+        cores: MachineInfo::read().cores,
         cancel: cancel.clone(),
     };
     let spec = PhaseSpec {

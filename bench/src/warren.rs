@@ -36,6 +36,7 @@ struct Started {
     env: Vec<(String, String)>,
     bin_dir: PathBuf,
     deliver_url: String,
+    run_id: String,
     database: String,
     admin_url: String,
     management: Management,
@@ -107,6 +108,7 @@ impl Warren {
                 env: Vec::new(),
                 bin_dir: PathBuf::new(),
                 deliver_url: String::new(),
+                run_id: options.run_id.to_owned(),
                 database,
                 admin_url,
                 management: Management::new(
@@ -176,14 +178,9 @@ impl Warren {
             Service::Ingest => ("warren-ingest", format!("{base_url}/readyz")),
             Service::Deliver => ("warren-deliver", format!("{}/readyz", started.deliver_url)),
         };
-        let first = started.logs.first().cloned().unwrap_or_default();
-        let log = first.with_file_name(format!(
+        let log = logs_dir()?.join(format!(
             "{}-{name}-{}.log",
-            first
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.split('-').next())
-                .unwrap_or("run"),
+            started.run_id,
             started.logs.len()
         ));
         let child = spawn_one(&started.bin_dir.join(name), &started.env, &log)?;

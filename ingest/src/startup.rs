@@ -37,6 +37,7 @@ use crate::{
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    alert_webhook: Option<alerts::Webhook>,
     cancel: CancellationToken,
 }
 
@@ -58,6 +59,8 @@ impl Application {
         listener: TcpListener,
         cancel: CancellationToken,
     ) -> anyhow::Result<Self> {
+        // Read first, so a misconfigured alert webhook stops the start-up before anything runs.
+        let alert_webhook = alerts::Webhook::from_settings(&settings)?;
         db::migrate(&settings.database)
             .await
             .context("migrating the database")?;
@@ -69,8 +72,6 @@ impl Application {
             metrics.publisher.clone(),
             cancel.clone(),
         );
-        // Checked here, so a misconfigured alert webhook stops the start-up.
-        alerts::Webhook::from_settings(&settings)?;
         let state = AppState {
             pool,
             publisher,
@@ -82,6 +83,7 @@ impl Application {
         Ok(Self {
             listener,
             state,
+            alert_webhook,
             cancel,
         })
     }
@@ -104,12 +106,12 @@ impl Application {
         let Self {
             listener,
             state,
+            alert_webhook,
             cancel,
         } = self;
         let relay = tokio::spawn(outbox::run(state.clone(), cancel.clone()));
         let retention = tokio::spawn(retention::run(state.clone(), cancel.clone()));
-        let webhook = alerts::Webhook::from_settings(&state.settings)?;
-        let alerting = tokio::spawn(alerts::run(state.clone(), webhook, cancel.clone()));
+        let alerting = tokio::spawn(alerts::run(state.clone(), alert_webhook, cancel.clone()));
         let (live, live_relay) = gateway::layer(&state, cancel.clone());
         let publisher = state.publisher.clone();
         tracing::info!(addr = %listener.local_addr()?, "warren-ingest listening");

@@ -507,21 +507,20 @@ async fn rotate_secret(
     };
     let secret = SigningSecret::generate_for(algorithm);
     let overlap = f64::from(state.settings.secret_rotation_overlap_hours) * 3600.0;
-    let row = client
+    client
         .query_opt(
             "UPDATE subscriptions SET previous_signing_secret = signing_secret,
                  previous_secret_expires_at = now() + make_interval(secs => $4),
                  signing_secret = $3, updated_at = now()
-             WHERE id = $1 AND user_id = $2 RETURNING signing_secret",
+             WHERE id = $1 AND user_id = $2 RETURNING id",
             &[&id, &user.user_id, &secret.expose(), &overlap],
         )
         .await?
         .ok_or(ApiError::NotFound)?;
-    let key = stored_secret(row.get(0))?;
     Ok(Json(RotatedSecret {
-        signing_algorithm: key.algorithm(),
-        signing_secret: shared_secret(&key),
-        public_key: key.public_key(),
+        signing_algorithm: secret.algorithm(),
+        signing_secret: shared_secret(&secret),
+        public_key: secret.public_key(),
     }))
 }
 
