@@ -52,6 +52,8 @@ pub struct NewSubscription<'a> {
     pub source_id: Uuid,
     /// Event types it takes (empty: every type).
     pub event_types: &'a [&'a str],
+    /// Its delivery timeout, if not Warren's default.
+    pub timeout_ms: Option<u32>,
 }
 
 impl Api {
@@ -89,13 +91,16 @@ impl Api {
     /// Creates a subscription with the highest rate limit Warren allows, so the limit never
     /// shapes a figure.
     pub async fn create_subscription(&self, new: &NewSubscription<'_>) -> anyhow::Result<Uuid> {
-        let body = json!({
+        let mut body = json!({
             "name": new.name,
             "target_url": new.target_url,
             "source_id": new.source_id,
             "event_types": new.event_types,
             "rate_limit_per_sec": 10_000,
         });
+        if let Some(timeout_ms) = new.timeout_ms {
+            body["timeout_ms"] = timeout_ms.into();
+        }
         let created: Created = self
             .post("/api/v1/subscriptions", &body)
             .await

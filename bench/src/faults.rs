@@ -30,7 +30,7 @@ use crate::{
     load::{self, BodyTemplate},
     machine::MachineInfo,
     phase::{self, PhaseContext, PhaseResult, PhaseSpec},
-    receiver::Receiver,
+    receiver::{FLAP_TIMEOUT_MS, Receiver},
     warren::{Options, Service, Warren},
 };
 
@@ -45,6 +45,9 @@ pub enum Fault {
     KillIngest,
     /// SIGTERM to `warren-deliver` under load (a graceful drain), then a restart.
     TermDeliver,
+    /// Two `warren-deliver` processes restarted one after the other under load (each
+    /// SIGTERM, a restart, ready again before the next): no duplicates may come of it.
+    RollingRestartDeliver,
     /// `rabbitmqctl close_all_connections`.
     RabbitmqCloseConnections,
     /// `rabbitmqctl stop_app`, 5 s, `rabbitmqctl start_app`.
@@ -53,6 +56,9 @@ pub enum Fault {
     PostgresRestart,
     /// No process fault: the receiver answers 500 to 30 % of attempts.
     ReceiverFailures,
+    /// No process fault: the receiver flaps — each delivery's attempts meet 200, 500, 429
+    /// with `Retry-After`, a timeout and a connection reset, in a turn its id picks.
+    ReceiverFlaps,
     /// The link to RabbitMQ (through a TCP proxy) goes silent for 25 s — heartbeats and
     /// confirm timeouts must notice — then every connection on it is reset.
     AmqpStallReset,
@@ -64,14 +70,16 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in the order the suite runs them.
-    pub const ALL: [Fault; 9] = [
+    pub const ALL: [Fault; 11] = [
         Fault::KillDeliver,
         Fault::KillIngest,
         Fault::TermDeliver,
+        Fault::RollingRestartDeliver,
         Fault::RabbitmqCloseConnections,
         Fault::RabbitmqStopStart,
         Fault::PostgresRestart,
         Fault::ReceiverFailures,
+        Fault::ReceiverFlaps,
         Fault::BrokerNacks,
         Fault::AmqpStallReset,
     ];
@@ -84,9 +92,15 @@ impl Fault {
 
     async fn inject(self, warren: &mut Warren, proxy: Option<&TcpProxy>) -> anyhow::Result<()> {
         match self {
-            Fault::KillDeliver => restart(warren, Service::Deliver, Signal::SIGKILL).await,
+            Fault::KillDeliver => restart(warren, Service::Deliver(0), Signal::SIGKILL).await,
             Fault::KillIngest => restart(warren, Service::Ingest, Signal::SIGKILL).await,
-            Fault::TermDeliver => restart(warren, Service::Deliver, Signal::SIGTERM).await,
+            Fault::TermDeliver => restart(warren, Service::Deliver(0), Signal::SIGTERM).await,
+            Fault::RollingRestartDeliver => {
+                for n in 0..self.delivers() {
+                    restart(warren, Service::Deliver(n), Signal::SIGTERM).await?;
+                }
+                Ok(())
+            }
             Fault::RabbitmqCloseConnections => {
                 run(
                     "rabbitmqctl",
@@ -114,7 +128,7 @@ impl Fault {
                 )
                 .await
             }
-            Fault::ReceiverFailures => Ok(()),
+            Fault::ReceiverFailures | Fault::ReceiverFlaps => Ok(()),
             Fault::BrokerNacks => refuse_publishes(warren).await,
             Fault::AmqpStallReset => {
                 let proxy = proxy.context("no proxy in front of RabbitMQ")?;
@@ -132,14 +146,34 @@ impl Fault {
     /// one killed, so deliveries are in flight when it goes.
     fn target_path(self) -> &'static str {
         match self {
-            Fault::KillDeliver | Fault::TermDeliver => "/slow",
+            Fault::KillDeliver | Fault::TermDeliver | Fault::RollingRestartDeliver => "/slow",
+            Fault::ReceiverFlaps => "/flap",
             _ => "/hook",
+        }
+    }
+
+    /// The subscription's delivery timeout: short where the receiver times out on purpose.
+    fn timeout_ms(self) -> Option<u32> {
+        (self == Fault::ReceiverFlaps).then_some(FLAP_TIMEOUT_MS)
+    }
+
+    /// How many `warren-deliver` processes run.
+    fn delivers(self) -> usize {
+        if self == Fault::RollingRestartDeliver {
+            2
+        } else {
+            1
         }
     }
 
     /// A graceful stop finishes what it started: no duplicates may come of it.
     fn allows_duplicates(self) -> bool {
-        self != Fault::TermDeliver
+        !matches!(self, Fault::TermDeliver | Fault::RollingRestartDeliver)
+    }
+
+    /// Whether the receiver fails on purpose, so the circuit breaker is set out of the way.
+    fn receiver_fails(self) -> bool {
+        matches!(self, Fault::ReceiverFailures | Fault::ReceiverFlaps)
     }
 
     fn failure_ratio(self) -> f64 {
@@ -155,7 +189,7 @@ async fn refuse_publishes(warren: &mut Warren) -> anyhow::Result<()> {
     let prefix = warren.prefix.clone().context("no topology prefix")?;
     let policy = format!("{prefix}-fault-max-length");
     let pattern = format!("^{}\\.deliver$", prefix.replace('.', "\\."));
-    warren.signal(Service::Deliver, Signal::SIGTERM).await?;
+    warren.signal(Service::Deliver(0), Signal::SIGTERM).await?;
     run(
         "rabbitmqctl",
         &[
@@ -170,7 +204,7 @@ async fn refuse_publishes(warren: &mut Warren) -> anyhow::Result<()> {
     .await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let cleared = run("rabbitmqctl", &["clear_policy", &policy]).await;
-    warren.respawn(Service::Deliver).await?;
+    warren.respawn(Service::Deliver(0)).await?;
     cleared
 }
 
@@ -341,11 +375,13 @@ async fn run_one(
         // The outbox and its sweep pick up what a fault left behind within the drain.
         "WARREN_REDELIVER_AFTER_SECS=30".to_owned(),
     ];
-    if fault == Fault::ReceiverFailures {
-        // As in the bench's retry-mix: with 30 % of answers failing at random the circuit
-        // would open within seconds and hold deliveries for its recovery time; this fault
-        // loads the wait queues instead.
+    if fault.receiver_fails() {
+        // As in the bench's retry-mix: with answers failing at random the circuit would
+        // open within seconds and hold deliveries for its recovery time (and a long enough
+        // run of failures would disable the subscription); these faults load the wait
+        // queues instead.
         extra_env.push("WARREN_CIRCUIT_FAILURES=1000000".to_owned());
+        extra_env.push("WARREN_DISABLE_AFTER_FAILURES=1000000".to_owned());
     }
     if let Some(proxy) = &proxy {
         extra_env.push(format!(
@@ -358,6 +394,7 @@ async fn run_one(
         retry_schedule: Some(SCHEDULE),
         extra_env: &extra_env,
         run_id: &run_id,
+        delivers: fault.delivers(),
     };
     let mut warren = Warren::start(&warren_options).await?;
     let outcome = measure(
@@ -389,6 +426,7 @@ async fn measure(
         target_url: &target,
         source_id: source.id,
         event_types: &[],
+        timeout_ms: fault.timeout_ms(),
     })
     .await?;
     let ctx = PhaseContext {

@@ -4,8 +4,10 @@
 //! was first answered 2xx, and how many times it came.
 //!
 //! `POST /hook` answers 500 to a configurable share of requests (spread evenly: in every
-//! thousand answers exactly that share fail) and 200 to the rest; `POST /fail` always
-//! answers 500 (the subscription the backlog is parked for).
+//! thousand answers exactly that share fail) and 200 to the rest; `POST /slow` is `/hook`
+//! after half a second; `POST /fail` always answers 500 (the subscription the backlog is
+//! parked for); `POST /flap` walks each delivery through 200, 500, 429 with `Retry-After`, a
+//! timeout and a connection reset (see [`Flap`]).
 
 use std::{
     collections::HashMap,
@@ -14,17 +16,17 @@ use std::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use anyhow::Context;
-use axum::{
-    Router,
-    extract::State,
-    http::{HeaderMap, StatusCode},
-    routing::post,
-};
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{
+    HeaderMap, Method, Request, Response, StatusCode, body::Incoming, server::conn::http1,
+    service::service_fn,
+};
+use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -74,6 +76,8 @@ pub struct Recorder {
 struct Arrival {
     delivery_id: Uuid,
     event_id: Uuid,
+    /// Its attempt number (`x-warren-attempt`, from 1).
+    attempt: u32,
     last_attempt: bool,
 }
 
@@ -151,10 +155,10 @@ impl Receiver {
             .build()
             .context("starting the receiver's runtime")?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = router(recorder.clone());
+        let serving = recorder.clone();
         std::thread::Builder::new()
             .name(RECEIVER_THREAD.into())
-            .spawn(move || runtime.block_on(serve(listener, app, stopped)))
+            .spawn(move || runtime.block_on(serve(listener, serving, stopped)))
             .context("starting the receiver's thread")?;
         Ok(Self {
             addr,
@@ -177,7 +181,11 @@ impl Drop for Receiver {
     }
 }
 
-async fn serve(listener: std::net::TcpListener, app: Router, stopped: oneshot::Receiver<()>) {
+async fn serve(
+    listener: std::net::TcpListener,
+    recorder: Arc<Recorder>,
+    mut stopped: oneshot::Receiver<()>,
+) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(error) => {
@@ -185,35 +193,85 @@ async fn serve(listener: std::net::TcpListener, app: Router, stopped: oneshot::R
             return;
         }
     };
-    let shutdown = async {
-        let _ = stopped.await;
-    };
-    if let Err(error) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        eprintln!("warren-bench: the receiver stopped: {error}");
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+        };
+        tokio::spawn(serve_connection(stream, recorder.clone()));
     }
 }
 
-fn router(recorder: Arc<Recorder>) -> Router {
-    Router::new()
-        .route("/hook", post(hook))
-        .route("/slow", post(slow))
-        .route("/fail", post(fail))
-        .with_state(recorder)
+/// Serves one connection (HTTP/1.1, keep-alive) until the client closes it or `/flap`
+/// resets it.
+async fn serve_connection(stream: tokio::net::TcpStream, recorder: Arc<Recorder>) {
+    // A second handle on the socket, so a reset can be arranged while hyper owns the first.
+    let Ok((stream, socket)) = stream.into_std().and_then(|stream| {
+        let socket = stream.try_clone()?;
+        Ok((tokio::net::TcpStream::from_std(stream)?, Arc::new(socket)))
+    }) else {
+        return;
+    };
+    let service = service_fn(move |request| respond(recorder.clone(), socket.clone(), request));
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+/// The connection was reset on purpose (the error hyper closes it with).
+#[derive(Debug)]
+struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reset by /flap")
+    }
+}
+
+impl std::error::Error for Reset {}
+
+async fn respond(
+    recorder: Arc<Recorder>,
+    socket: Arc<std::net::TcpStream>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Reset> {
+    let (parts, body) = request.into_parts();
+    // Read the body as any receiver would before answering.
+    let _ = body.collect().await;
+    if parts.method != Method::POST {
+        return Ok(answer(StatusCode::METHOD_NOT_ALLOWED));
+    }
+    let status = match parts.uri.path() {
+        "/hook" => hook(&recorder, &parts.headers),
+        "/slow" => {
+            tokio::time::sleep(SLOW).await;
+            hook(&recorder, &parts.headers)
+        }
+        "/fail" => {
+            recorder.counters.requests.fetch_add(1, Ordering::Relaxed);
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        "/flap" => return flap(&recorder, &parts.headers, &socket).await,
+        _ => StatusCode::NOT_FOUND,
+    };
+    Ok(answer(status))
+}
+
+fn answer(status: StatusCode) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
 }
 
 /// Answers 200, or 500 for the configured share; records the delivery either way.
-async fn hook(
-    State(recorder): State<Arc<Recorder>>,
-    headers: HeaderMap,
-    _body: Bytes,
-) -> StatusCode {
+fn hook(recorder: &Recorder, headers: &HeaderMap) -> StatusCode {
     let at = Instant::now();
     recorder.counters.requests.fetch_add(1, Ordering::Relaxed);
     let ok = !recorder.next_fails();
-    match arrival(&headers) {
+    match arrival(headers) {
         Some(arrival) => recorder.record(arrival, at, ok),
         None => {
             recorder.counters.foreign.fetch_add(1, Ordering::Relaxed);
@@ -226,24 +284,83 @@ async fn hook(
     }
 }
 
-/// How long `/slow` takes to answer.
-pub const SLOW: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// `/hook`, answered after [`SLOW`]: keeps deliveries in flight (the fault suite kills the
+/// How long `/slow` takes to answer: keeps deliveries in flight (the fault suite stops the
 /// worker while they are).
-async fn slow(
-    State(recorder): State<Arc<Recorder>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    tokio::time::sleep(SLOW).await;
-    hook(State(recorder), headers, body).await
+pub const SLOW: Duration = Duration::from_millis(500);
+
+/// How long `/flap` holds a request it means to time out: longer than the fault suite's
+/// subscription timeout ([`FLAP_TIMEOUT_MS`]).
+const FLAP_HOLD: Duration = Duration::from_secs(3);
+
+/// The delivery timeout, in milliseconds, of a subscription pointed at `/flap`.
+pub const FLAP_TIMEOUT_MS: u32 = 1_000;
+
+/// What `/flap` does with one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flap {
+    /// 200.
+    Ok,
+    /// 500.
+    ServerError,
+    /// 429 with `Retry-After: 1`.
+    TooManyRequests,
+    /// No answer within the subscription's timeout.
+    Timeout,
+    /// The connection reset (RST) without an answer.
+    Reset,
 }
 
-/// Always 500 (parked deliveries, if they ever come back).
-async fn fail(State(recorder): State<Arc<Recorder>>, _body: Bytes) -> StatusCode {
+impl Flap {
+    const CYCLE: [Flap; 5] = [
+        Flap::Ok,
+        Flap::ServerError,
+        Flap::TooManyRequests,
+        Flap::Timeout,
+        Flap::Reset,
+    ];
+
+    /// A delivery's attempts walk the cycle from a place its id picks: every kind of
+    /// answer comes up about as often, and each delivery meets a 200 within five attempts.
+    pub fn of(delivery_id: Uuid, attempt: u32) -> Flap {
+        let start = (delivery_id.as_u128() % 5) as usize;
+        Self::CYCLE[(start + attempt.saturating_sub(1) as usize) % Self::CYCLE.len()]
+    }
+}
+
+async fn flap(
+    recorder: &Recorder,
+    headers: &HeaderMap,
+    socket: &std::net::TcpStream,
+) -> Result<Response<Full<Bytes>>, Reset> {
+    let at = Instant::now();
     recorder.counters.requests.fetch_add(1, Ordering::Relaxed);
-    StatusCode::INTERNAL_SERVER_ERROR
+    let Some(arrival) = arrival(headers) else {
+        recorder.counters.foreign.fetch_add(1, Ordering::Relaxed);
+        return Ok(answer(StatusCode::OK));
+    };
+    let flap = Flap::of(arrival.delivery_id, arrival.attempt);
+    recorder.record(arrival, at, flap == Flap::Ok);
+    match flap {
+        Flap::Ok => Ok(answer(StatusCode::OK)),
+        Flap::ServerError => Ok(answer(StatusCode::INTERNAL_SERVER_ERROR)),
+        Flap::TooManyRequests => {
+            let mut response = answer(StatusCode::TOO_MANY_REQUESTS);
+            response.headers_mut().insert(
+                hyper::header::RETRY_AFTER,
+                hyper::header::HeaderValue::from_static("1"),
+            );
+            Ok(response)
+        }
+        Flap::Timeout => {
+            tokio::time::sleep(FLAP_HOLD).await;
+            Ok(answer(StatusCode::GATEWAY_TIMEOUT))
+        }
+        Flap::Reset => {
+            // A zero linger turns the close that follows the error into a reset.
+            let _ = socket2::SockRef::from(socket).set_linger(Some(Duration::ZERO));
+            Err(Reset)
+        }
+    }
 }
 
 /// The delivery, event and attempt headers every Warren request carries.
@@ -252,13 +369,12 @@ fn arrival(headers: &HeaderMap) -> Option<Arrival> {
     let number = |name: &str| text(name).and_then(|v| v.parse::<u32>().ok());
     let delivery_id = text("webhook-id")?.parse().ok()?;
     let event_id = text("x-warren-event-id")?.parse().ok()?;
-    let last_attempt = match (number("x-warren-attempt"), number("x-warren-max-attempts")) {
-        (Some(attempt), Some(max)) => attempt >= max,
-        _ => false,
-    };
+    let attempt = number("x-warren-attempt").unwrap_or(1);
+    let last_attempt = number("x-warren-max-attempts").is_some_and(|max| attempt >= max);
     Some(Arrival {
         delivery_id,
         event_id,
+        attempt,
         last_attempt,
     })
 }
@@ -282,11 +398,66 @@ mod tests {
         let arrival = || Arrival {
             delivery_id: Uuid::nil(),
             event_id: Uuid::nil(),
+            attempt: 1,
             last_attempt: false,
         };
         recorder.record(arrival(), Instant::now(), true);
         recorder.record(arrival(), Instant::now(), true);
         assert_eq!(recorder.counters.succeeded.load(Ordering::Relaxed), 1);
         recorder.with_deliveries(|d| assert_eq!(d[&Uuid::nil()].ok_answers, 2));
+    }
+
+    #[test]
+    fn every_delivery_meets_each_flap_once_in_five_attempts() {
+        for _ in 0..100 {
+            let delivery = Uuid::now_v7();
+            let flaps: Vec<Flap> = (1..=5).map(|attempt| Flap::of(delivery, attempt)).collect();
+            for flap in Flap::CYCLE {
+                assert_eq!(flaps.iter().filter(|f| **f == flap).count(), 1, "{flaps:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn flap_answers_each_way_it_says() {
+        let receiver = Receiver::start(0.0).expect("a receiver");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_millis(u64::from(FLAP_TIMEOUT_MS)))
+            .build()
+            .expect("a client");
+        let delivery = Uuid::now_v7();
+        for attempt in 1..=5u32 {
+            let sent = client
+                .post(receiver.url("/flap"))
+                .header("webhook-id", delivery.to_string())
+                .header("x-warren-event-id", Uuid::now_v7().to_string())
+                .header("x-warren-attempt", attempt.to_string())
+                .header("x-warren-max-attempts", "8")
+                .body("{}")
+                .send()
+                .await;
+            match Flap::of(delivery, attempt) {
+                Flap::Ok => assert_eq!(sent.expect("an answer").status(), 200),
+                Flap::ServerError => assert_eq!(sent.expect("an answer").status(), 500),
+                Flap::TooManyRequests => {
+                    let answer = sent.expect("an answer");
+                    assert_eq!(answer.status(), 429);
+                    assert_eq!(answer.headers()["retry-after"], "1");
+                }
+                Flap::Timeout => assert!(sent.expect_err("no answer in time").is_timeout()),
+                Flap::Reset => {
+                    let error = sent.expect_err("no answer at all");
+                    assert!(
+                        format!("{error:?}").contains("ConnectionReset"),
+                        "{error:?}"
+                    );
+                }
+            }
+        }
+        receiver.recorder.with_deliveries(|d| {
+            assert_eq!(d[&delivery].answers, 5);
+            assert_eq!(d[&delivery].ok_answers, 1);
+        });
     }
 }

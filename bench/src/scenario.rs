@@ -79,6 +79,7 @@ async fn start_warren(cli: &Cli, plan: &Plan, run_id: &str) -> anyhow::Result<Wa
         retry_schedule: plan.retry_schedule.as_deref(),
         extra_env: &plan.warren_env,
         run_id,
+        delivers: 1,
     };
     Warren::start(&options).await
 }
@@ -225,6 +226,7 @@ impl Run<'_> {
                 target_url: &target,
                 source_id: source.id,
                 event_types: &[],
+                timeout_ms: None,
             };
             let id = api.create_subscription(&new).await?;
             first.get_or_insert(id);
@@ -268,6 +270,7 @@ impl Run<'_> {
             target_url: &target,
             source_id: setup.owner.source_id,
             event_types: &["bench.parked"],
+            timeout_ms: None,
         };
         let owner = Owner {
             subscription_id: setup.api.create_subscription(&new).await?,

@@ -30,17 +30,32 @@ pub struct Warren {
 
 /// Processes started here and what they use.
 struct Started {
-    ingest: Option<Child>,
-    deliver: Option<Child>,
-    /// What they were started with, so a fault can start one again.
+    /// `warren-ingest` first, then each `warren-deliver`.
+    processes: Vec<Process>,
+    /// What every process was started with (each adds its own listening address), so a
+    /// fault can start one again.
     env: Vec<(String, String)>,
     bin_dir: PathBuf,
-    deliver_url: String,
     run_id: String,
     database: String,
     admin_url: String,
     management: Management,
-    logs: Vec<PathBuf>,
+    /// Logs written so far (each respawn starts a new one).
+    logs: usize,
+}
+
+/// One started process of Warren.
+struct Process {
+    /// Its binary.
+    name: &'static str,
+    /// Running, unless a fault stopped it.
+    child: Option<Child>,
+    /// Its latest log.
+    log: PathBuf,
+    /// Its `/readyz`.
+    ready_url: String,
+    /// Its own setting: where it listens.
+    address: (String, String),
 }
 
 /// Peak memory and CPU of one started process.
@@ -56,13 +71,23 @@ pub struct ProcessFigures {
     pub log: String,
 }
 
-/// One of Warren's two services.
+/// One of Warren's processes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     /// `warren-ingest`.
     Ingest,
-    /// `warren-deliver`.
-    Deliver,
+    /// The `n`th `warren-deliver` (from 0).
+    Deliver(usize),
+}
+
+impl Service {
+    /// Its place among the started processes.
+    fn index(self) -> usize {
+        match self {
+            Service::Ingest => 0,
+            Service::Deliver(n) => n + 1,
+        }
+    }
 }
 
 /// How a started Warren is set up.
@@ -75,6 +100,8 @@ pub struct Options<'a> {
     pub extra_env: &'a [String],
     /// A name unique to this run (database, prefix and log names derive from it).
     pub run_id: &'a str,
+    /// How many `warren-deliver` processes to run (at least one).
+    pub delivers: usize,
 }
 
 impl Warren {
@@ -103,11 +130,9 @@ impl Warren {
             database_url: Some(database_url),
             prefix: Some(format!("bench_{}", options.run_id)),
             started: Some(Started {
-                ingest: None,
-                deliver: None,
+                processes: Vec::new(),
                 env: Vec::new(),
-                bin_dir: PathBuf::new(),
-                deliver_url: String::new(),
+                bin_dir: bin_dir.clone(),
                 run_id: options.run_id.to_owned(),
                 database,
                 admin_url,
@@ -115,10 +140,10 @@ impl Warren {
                     &options.cli.rabbitmq_management_url,
                     &options.cli.amqp_url,
                 )?,
-                logs: Vec::new(),
+                logs: 0,
             }),
         };
-        match warren.spawn(options, &bin_dir).await {
+        match warren.spawn(options).await {
             Ok(()) => Ok(warren),
             Err(error) => {
                 warren.stop().await;
@@ -127,77 +152,64 @@ impl Warren {
         }
     }
 
-    async fn spawn(&mut self, options: &Options<'_>, bin_dir: &Path) -> anyhow::Result<()> {
+    async fn spawn(&mut self, options: &Options<'_>) -> anyhow::Result<()> {
         let ingest_port = free_port(options.cli.ingest_port)?;
-        let deliver_port = free_port(options.cli.deliver_port)?;
         self.base_url = format!("http://127.0.0.1:{ingest_port}");
-        let env = self.environment(options, ingest_port, deliver_port);
-        let logs = logs_dir()?;
-        let Some(started) = self.started.as_mut() else {
-            bail!("not a started Warren");
-        };
-        for name in ["warren-ingest", "warren-deliver"] {
-            let log = logs.join(format!("{}-{name}.log", options.run_id));
-            let child = spawn_one(&bin_dir.join(name), &env, &log)?;
-            started.logs.push(log);
-            match name {
-                "warren-ingest" => started.ingest = Some(child),
-                _ => started.deliver = Some(child),
-            }
+        let mut processes = vec![Process::new(
+            "warren-ingest",
+            &self.base_url,
+            ("WARREN_HTTP_ADDR", format!("127.0.0.1:{ingest_port}")),
+        )];
+        for n in 0..options.delivers.max(1) {
+            let port = match n {
+                0 => free_port(options.cli.deliver_port)?,
+                _ => free_port(0)?,
+            };
+            processes.push(Process::new(
+                "warren-deliver",
+                &format!("http://127.0.0.1:{port}"),
+                ("WARREN_DELIVER_HTTP_ADDR", format!("127.0.0.1:{port}")),
+            ));
         }
+        let env = self.environment(options, ingest_port);
+        let started = self.started.as_mut().context("not a started Warren")?;
         started.env = env;
-        started.bin_dir = bin_dir.to_owned();
-        started.deliver_url = format!("http://127.0.0.1:{deliver_port}");
-        wait_ready(started, &format!("{}/readyz", self.base_url)).await?;
-        wait_ready(started, &format!("{}/readyz", started.deliver_url)).await
+        started.processes = processes;
+        for index in 0..started.processes.len() {
+            started.launch(index)?;
+        }
+        for index in 0..started.processes.len() {
+            started.wait_ready(index).await?;
+        }
+        Ok(())
     }
 
-    /// Sends `signal` to a started service and waits (up to 30 s) for it to exit.
+    /// Sends `signal` to a started process and waits (up to 30 s) for it to exit.
     pub async fn signal(&mut self, service: Service, signal: Signal) -> anyhow::Result<()> {
         let started = self.started.as_mut().context("not a started Warren")?;
-        let slot = match service {
-            Service::Ingest => &mut started.ingest,
-            Service::Deliver => &mut started.deliver,
-        };
-        let mut child = slot.take().context("the service is not running")?;
+        let process = started
+            .processes
+            .get_mut(service.index())
+            .context("no such process")?;
+        let mut child = process.child.take().context("the process is not running")?;
         if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
             nix::sys::signal::kill(Pid::from_raw(pid), signal)?;
         }
         tokio::time::timeout(Duration::from_secs(30), child.wait())
             .await
-            .context("the service did not exit within 30 s")??;
+            .context("the process did not exit within 30 s")??;
         Ok(())
     }
 
-    /// Starts a service again with the settings it first had (its output appended to a new
+    /// Starts a process again with the settings it first had (its output going to a new
     /// log beside the first) and waits until it is ready.
     pub async fn respawn(&mut self, service: Service) -> anyhow::Result<()> {
-        let base_url = self.base_url.clone();
         let started = self.started.as_mut().context("not a started Warren")?;
-        let (name, ready) = match service {
-            Service::Ingest => ("warren-ingest", format!("{base_url}/readyz")),
-            Service::Deliver => ("warren-deliver", format!("{}/readyz", started.deliver_url)),
-        };
-        let log = logs_dir()?.join(format!(
-            "{}-{name}-{}.log",
-            started.run_id,
-            started.logs.len()
-        ));
-        let child = spawn_one(&started.bin_dir.join(name), &started.env, &log)?;
-        started.logs.push(log);
-        match service {
-            Service::Ingest => started.ingest = Some(child),
-            Service::Deliver => started.deliver = Some(child),
-        }
-        wait_ready(started, &ready).await
+        started.launch(service.index())?;
+        started.wait_ready(service.index()).await
     }
 
-    fn environment(
-        &self,
-        options: &Options<'_>,
-        ingest: u16,
-        deliver: u16,
-    ) -> Vec<(String, String)> {
+    fn environment(&self, options: &Options<'_>, ingest: u16) -> Vec<(String, String)> {
         let cli = options.cli;
         let mut env: Vec<(String, String)> = [
             (
@@ -209,9 +221,7 @@ impl Warren {
                 "WARREN_TOPOLOGY_PREFIX",
                 self.prefix.clone().unwrap_or_default(),
             ),
-            ("WARREN_HTTP_ADDR", format!("127.0.0.1:{ingest}")),
             ("WARREN_PUBLIC_URL", format!("http://127.0.0.1:{ingest}")),
-            ("WARREN_DELIVER_HTTP_ADDR", format!("127.0.0.1:{deliver}")),
             ("WARREN_ALLOW_TARGET_CIDRS", "127.0.0.1/32".into()),
             (
                 "WARREN_RABBITMQ_MANAGEMENT_URL",
@@ -236,16 +246,19 @@ impl Warren {
         env
     }
 
-    /// The pids of the started processes (none for `--url`).
+    /// The pids of the started processes (none for `--url`): ingest and the first deliver.
     pub fn watched(&self) -> machine::Watched {
-        let pid = |child: &Option<Child>| child.as_ref().and_then(Child::id);
-        match &self.started {
-            Some(started) => machine::Watched {
-                ingest: pid(&started.ingest),
-                deliver: pid(&started.deliver),
-                database_backends: Vec::new(),
-            },
-            None => machine::Watched::default(),
+        let pid = |index: usize| {
+            self.started
+                .as_ref()
+                .and_then(|started| started.processes.get(index))
+                .and_then(|process| process.child.as_ref())
+                .and_then(Child::id)
+        };
+        machine::Watched {
+            ingest: pid(Service::Ingest.index()),
+            deliver: pid(Service::Deliver(0).index()),
+            database_backends: Vec::new(),
         }
     }
 
@@ -254,20 +267,16 @@ impl Warren {
         let Some(started) = &self.started else {
             return Vec::new();
         };
-        let children = [
-            ("warren-ingest", &started.ingest),
-            ("warren-deliver", &started.deliver),
-        ];
-        children
+        started
+            .processes
             .iter()
-            .zip(&started.logs)
-            .map(|((name, child), log)| {
-                let pid = child.as_ref().and_then(Child::id);
+            .map(|process| {
+                let pid = process.child.as_ref().and_then(Child::id);
                 ProcessFigures {
-                    name: (*name).to_owned(),
+                    name: process.name.to_owned(),
                     peak_rss_mib: pid.and_then(machine::peak_rss_mib),
                     cpu_seconds: pid.and_then(machine::cpu_seconds),
-                    log: log.display().to_string(),
+                    log: process.log.display().to_string(),
                 }
             })
             .collect()
@@ -279,11 +288,11 @@ impl Warren {
         let Some(mut started) = self.started.take() else {
             return;
         };
-        for child in [started.deliver.take(), started.ingest.take()]
-            .into_iter()
-            .flatten()
-        {
-            terminate(child).await;
+        // Workers first, so ingest's outbox is the last to stop.
+        for process in started.processes.iter_mut().rev() {
+            if let Some(child) = process.child.take() {
+                terminate(child).await;
+            }
         }
         if let Some(prefix) = &self.prefix
             && let Err(error) = started.management.delete_topology(prefix).await
@@ -379,36 +388,70 @@ fn spawn_one(binary: &Path, env: &[(String, String)], log: &Path) -> anyhow::Res
         .with_context(|| format!("starting {}", binary.display()))
 }
 
-/// Polls `url` until it answers 200; fails if a started process exits or 60 s pass.
-async fn wait_ready(started: &mut Started, url: &str) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(2))
-        .build()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(response) = client.get(url).send().await
-            && response.status().is_success()
-        {
-            return Ok(());
+impl Process {
+    fn new(name: &'static str, base_url: &str, address: (&str, String)) -> Self {
+        Self {
+            name,
+            child: None,
+            log: PathBuf::new(),
+            ready_url: format!("{base_url}/readyz"),
+            address: (address.0.to_owned(), address.1),
         }
-        for (child, log) in [&mut started.ingest, &mut started.deliver]
-            .into_iter()
-            .zip(&started.logs)
-        {
-            if let Some(child) = child
-                && let Ok(Some(status)) = child.try_wait()
+    }
+}
+
+impl Started {
+    /// Starts process `index`, its output in a log of its own under `target/bench-logs/`.
+    fn launch(&mut self, index: usize) -> anyhow::Result<()> {
+        let number = self.logs;
+        let process = self.processes.get_mut(index).context("no such process")?;
+        let log = logs_dir()?.join(format!("{}-{}-{number}.log", self.run_id, process.name));
+        let mut env = self.env.clone();
+        env.push(process.address.clone());
+        process.child = Some(spawn_one(&self.bin_dir.join(process.name), &env, &log)?);
+        process.log = log;
+        self.logs += 1;
+        Ok(())
+    }
+
+    /// Polls process `index`'s `/readyz` until it answers 200; fails if any started process
+    /// exits or 60 s pass.
+    async fn wait_ready(&mut self, index: usize) -> anyhow::Result<()> {
+        let url = self
+            .processes
+            .get(index)
+            .context("no such process")?
+            .ready_url
+            .clone();
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(response) = client.get(&url).send().await
+                && response.status().is_success()
             {
+                return Ok(());
+            }
+            for process in &mut self.processes {
+                if let Some(child) = &mut process.child
+                    && let Ok(Some(status)) = child.try_wait()
+                {
+                    bail!(
+                        "{} exited ({status}) before it was ready; see {}",
+                        process.name,
+                        process.log.display()
+                    );
+                }
+            }
+            if Instant::now() > deadline {
                 bail!(
-                    "Warren exited ({status}) before it was ready; see {}",
-                    log.display()
+                    "Warren was not ready at {url} after 60 s; see the logs in target/bench-logs/"
                 );
             }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        if Instant::now() > deadline {
-            bail!("Warren was not ready at {url} after 60 s; see the logs in target/bench-logs/");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
