@@ -40,6 +40,20 @@ pub struct Settings {
         default_value_t = 64
     )]
     pub max_json_depth: usize,
+    /// Most events stored in one transaction (group commit); 1 commits each on its own.
+    #[arg(
+        long = "group-commit-max-events",
+        env = "WARREN_GROUP_COMMIT_MAX_EVENTS",
+        default_value_t = 64
+    )]
+    pub group_commit_max_events: usize,
+    /// Group-commit transactions in flight at once (each holds a database connection).
+    #[arg(
+        long = "group-commit-writers",
+        env = "WARREN_GROUP_COMMIT_WRITERS",
+        default_value_t = 4
+    )]
+    pub group_commit_writers: usize,
     /// How long a login session lasts, in hours.
     #[arg(long = "session-ttl-hours", env = "WARREN_SESSION_TTL_HOURS", default_value_t = 24 * 30)]
     pub session_ttl_hours: u32,
@@ -153,6 +167,14 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// How ingest groups its commits.
+    pub fn group_commit(&self) -> crate::events::GroupCommit {
+        crate::events::GroupCommit {
+            max_events: self.group_commit_max_events,
+            writers: self.group_commit_writers,
+        }
+    }
+
     /// The outbox relay's scan interval.
     pub fn outbox_interval(&self) -> Duration {
         Duration::from_millis(self.outbox_interval_ms)

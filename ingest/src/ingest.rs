@@ -21,7 +21,7 @@ use warren_shared::live;
 use crate::{
     dispatch,
     error::{ApiError, Problem, Result},
-    events::{NewEvent, Stored, store},
+    events::{NewEvent, Stored},
     extract::{body_error, is_json},
     sources,
     state::AppState,
@@ -62,10 +62,11 @@ async fn ingest(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
-    let mut client = state.pool.get().await?;
+    let client = state.pool.get().await?;
     let source = sources::by_token(&client, &token)
         .await?
         .ok_or(ApiError::NotFound)?;
+    drop(client);
     let body = body.map_err(body_error)?;
     let verified_by = verify::verify(&source, &headers, &body)?;
     let payload = parse_payload(&headers, &body, state.settings.max_json_depth)?;
@@ -81,8 +82,7 @@ async fn ingest(
         payload,
         verified_by,
     };
-    let stored = store::store(&mut client, event).await?;
-    drop(client);
+    let stored = state.committer.store(event).await?;
     Ok(accepted(&state, stored).await)
 }
 

@@ -31,6 +31,8 @@ pub struct IngestMetrics {
     pub ingest_requests: Family<StatusLabel, Counter>,
     /// Events stored (ingest and the publish API).
     pub events_accepted: Counter,
+    /// Transactions that stored events (group commit: fewer than the events under load).
+    pub event_commits: Counter,
     /// Deliveries durable but not confirmed by the broker, as of the relay's last round.
     pub outbox_backlog: Gauge,
     /// Deliveries the outbox relay published.
@@ -61,6 +63,11 @@ impl IngestMetrics {
             "warren_events_accepted",
             "Events stored",
             metrics.events_accepted.clone(),
+        );
+        registry.register(
+            "warren_event_commits",
+            "Transactions that stored events (several events each under load)",
+            metrics.event_commits.clone(),
         );
         registry.register(
             "warren_outbox_backlog",

@@ -72,7 +72,13 @@ impl Application {
             metrics.publisher.clone(),
             cancel.clone(),
         );
+        let committer = events::Committer::start(
+            pool.clone(),
+            settings.group_commit(),
+            metrics.event_commits.clone(),
+        );
         let state = AppState {
+            committer,
             pool,
             publisher,
             settings: Arc::new(settings),

@@ -6,13 +6,15 @@ use deadpool_postgres::Pool;
 use prometheus_client::registry::Registry;
 use warren_shared::publisher::Publisher;
 
-use crate::{config::Settings, metrics::IngestMetrics};
+use crate::{config::Settings, events::Committer, metrics::IngestMetrics};
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     /// The PostgreSQL pool.
     pub pool: Pool,
+    /// Where ingest and the publish API store events (group commit).
+    pub committer: Committer,
     /// The confirmed publisher.
     pub publisher: Publisher,
     /// The settings the server started with.

@@ -1,6 +1,7 @@
 //! Events: listed and shown with their deliveries, published by a user's own application,
 //! and replayed to their subscriptions.
 
+mod commit;
 mod publish;
 pub mod store;
 
@@ -19,6 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+pub use commit::{Committer, GroupCommit, commit_group};
 pub use store::{NewEvent, Stored};
 
 use crate::{

@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::store::{self, NewEvent};
+use super::store::NewEvent;
 use crate::{
     auth::AuthUser,
     error::{ApiError, Problem, Result},
@@ -46,9 +46,11 @@ pub async fn publish(
     }
     check_event_type(&event.event_type)?;
     check_json(&event.payload, state.settings.max_json_depth)?;
-    let mut client = state.pool.get().await?;
     if let Some(source_id) = event.source_id {
-        let owned = client
+        let owned = state
+            .pool
+            .get()
+            .await?
             .query_opt(
                 "SELECT 1 FROM sources WHERE id = $1 AND user_id = $2",
                 &[&source_id, &user.user_id],
@@ -71,7 +73,6 @@ pub async fn publish(
         headers: Value::Object(Default::default()),
         verified_by: None,
     };
-    let stored = store::store(&mut client, new).await?;
-    drop(client);
+    let stored = state.committer.store(new).await?;
     Ok(accepted(&state, stored).await)
 }

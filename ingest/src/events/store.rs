@@ -1,5 +1,7 @@
 //! Storing an event with its deliveries in a single transaction.
 
+use std::collections::{HashMap, HashSet, hash_map::Entry};
+
 use bytes::Bytes;
 use deadpool_postgres::{GenericClient, Transaction};
 use serde_json::Value;
@@ -63,33 +65,110 @@ pub enum Stored {
     },
 }
 
-/// Stores the event and one pending delivery per matching subscription in one transaction.
-/// Returns only once the commit is durable; any failure leaves nothing behind.
-pub async fn store(client: &mut deadpool_postgres::Object, event: NewEvent) -> Result<Stored> {
-    let tx = client.transaction().await?;
-    let subscriptions =
-        matching_subscriptions(&tx, event.user_id, event.source_id, &event.event_type).await?;
-    let event_id = Uuid::now_v7();
-    let hash = body_hash(&event.raw_body);
-    let inserted = insert_event(&tx, event_id, &event, &hash, subscriptions.len()).await?;
-    if !inserted {
-        return replayed(&tx, &event, &hash).await;
+/// Writes a group of events, each with one pending delivery per matching subscription, into
+/// `tx`, for one commit (and one WAL flush) for the group. Returns each event's own outcome
+/// in order (a reused idempotency key is that event's answer, not the group's); an error
+/// leaves the transaction to be rolled back.
+pub async fn stage_group(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Vec<Result<Stored>>> {
+    let subscriptions = matching_each(tx, events).await?;
+    let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
+    let hashes: Vec<Vec<u8>> = events.iter().map(|e| body_hash(&e.raw_body)).collect();
+    let inserted = insert_events(tx, &ids, events, &hashes, &subscriptions).await?;
+    let mut rows = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        if inserted.contains(&ids[index]) {
+            rows.extend(
+                subscriptions[index]
+                    .iter()
+                    .map(|&sub| (Uuid::now_v7(), event.user_id, ids[index], sub)),
+            );
+        }
     }
-    let envelopes = insert_deliveries(&tx, event.user_id, event_id, &subscriptions).await?;
-    tx.commit().await?;
-    let received = EventReceived {
+    insert_delivery_rows(tx, &rows).await?;
+    let mut outcomes = Vec::with_capacity(events.len());
+    for (index, event) in events.iter().enumerate() {
+        outcomes.push(if inserted.contains(&ids[index]) {
+            Ok(created(event, ids[index], &rows))
+        } else {
+            replayed(tx, event, &hashes[index]).await
+        });
+    }
+    Ok(outcomes)
+}
+
+/// The subscriptions each event goes to, asking once per owner and source in the group.
+async fn matching_each(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Vec<Vec<Uuid>>> {
+    let mut candidates: HashMap<(Uuid, Option<Uuid>), Vec<Candidate>> = HashMap::new();
+    let mut matched = Vec::with_capacity(events.len());
+    for event in events {
+        let of_source = match candidates.entry((event.user_id, event.source_id)) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                entry.insert(subscriptions_of(tx, event.user_id, event.source_id).await?)
+            }
+        };
+        matched.push(
+            of_source
+                .iter()
+                .filter(|(_, types)| event_type_matches(types, &event.event_type))
+                .map(|(id, _)| *id)
+                .collect(),
+        );
+    }
+    Ok(matched)
+}
+
+/// A subscription an event may go to: its id and the event types it takes.
+type Candidate = (Uuid, Vec<String>);
+
+/// What the committed event is answered with.
+fn created(event: &NewEvent, event_id: Uuid, rows: &[DeliveryRow]) -> Stored {
+    let envelopes: Vec<Envelope> = rows
+        .iter()
+        .filter(|row| row.2 == event_id)
+        .map(|&(delivery_id, user_id, event_id, subscription_id)| {
+            first_attempt(delivery_id, user_id, event_id, subscription_id)
+        })
+        .collect();
+    Stored::Created {
         event_id,
-        source_id: event.source_id,
-        event_type: event.event_type,
-        deliveries: envelopes.len(),
-        at: OffsetDateTime::now_utc(),
-    };
-    Ok(Stored::Created {
-        event_id,
+        received: EventReceived {
+            event_id,
+            source_id: event.source_id,
+            event_type: event.event_type.clone(),
+            deliveries: envelopes.len(),
+            at: OffsetDateTime::now_utc(),
+        },
         envelopes,
         user_id: event.user_id,
-        received,
-    })
+    }
+}
+
+/// A delivery to insert: its id, owner, event and subscription.
+type DeliveryRow = (Uuid, Uuid, Uuid, Uuid);
+
+/// Inserts pending deliveries, all in one statement.
+async fn insert_delivery_rows(tx: &Transaction<'_>, rows: &[DeliveryRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let column = |pick: fn(&DeliveryRow) -> Uuid| rows.iter().map(pick).collect::<Vec<Uuid>>();
+    let (ids, users, events, subscriptions) = (
+        column(|r| r.0),
+        column(|r| r.1),
+        column(|r| r.2),
+        column(|r| r.3),
+    );
+    tx.execute(
+        &tx.prepare_cached(
+            "INSERT INTO deliveries (id, user_id, event_id, subscription_id)
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[])",
+        )
+        .await?,
+        &[&ids, &users, &events, &subscriptions],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Inserts one pending delivery of the event per subscription; returns the envelopes of
@@ -116,16 +195,26 @@ pub async fn insert_deliveries(
         .into_iter()
         .zip(subscriptions)
         .map(|(delivery_id, &subscription_id)| {
-            Envelope::DeliverV1(DeliverV1 {
-                delivery_id,
-                event_id,
-                subscription_id,
-                user_id,
-                attempt: 1,
-            })
+            first_attempt(delivery_id, user_id, event_id, subscription_id)
         })
         .collect();
     Ok(envelopes)
+}
+
+/// The envelope of a new delivery's first attempt.
+fn first_attempt(
+    delivery_id: Uuid,
+    user_id: Uuid,
+    event_id: Uuid,
+    subscription_id: Uuid,
+) -> Envelope {
+    Envelope::DeliverV1(DeliverV1 {
+        delivery_id,
+        event_id,
+        subscription_id,
+        user_id,
+        attempt: 1,
+    })
 }
 
 /// The owner's active subscriptions that take events of this type from this source
@@ -137,6 +226,21 @@ pub async fn matching_subscriptions(
     source_id: Option<Uuid>,
     event_type: &str,
 ) -> Result<Vec<Uuid>> {
+    Ok(subscriptions_of(client, user_id, source_id)
+        .await?
+        .into_iter()
+        .filter(|(_, types)| event_type_matches(types, event_type))
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// The owner's active subscriptions that take events from this source, with their event
+/// types.
+async fn subscriptions_of(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    source_id: Option<Uuid>,
+) -> Result<Vec<Candidate>> {
     let rows = client
         .query(
             &client
@@ -150,54 +254,83 @@ pub async fn matching_subscriptions(
         .await?;
     Ok(rows
         .iter()
-        .filter(|row| event_type_matches(&row.get::<_, Vec<String>>("event_types"), event_type))
-        .map(|row| row.get("id"))
+        .map(|row| (row.get("id"), row.get("event_types")))
         .collect())
 }
 
-/// Inserts the event unless its idempotency key exists; says whether it did.
-async fn insert_event(
+/// Inserts the events whose idempotency key is new (in the database and earlier in the
+/// group), in one statement; returns the ids of those inserted.
+async fn insert_events(
     tx: &Transaction<'_>,
-    id: Uuid,
-    event: &NewEvent,
-    hash: &[u8],
-    deliveries: usize,
-) -> Result<bool> {
-    let deliveries = i32::try_from(deliveries).map_err(|e| ApiError::Internal(e.into()))?;
-    let verified_by = event.verified_by.map(Provider::as_str);
-    let row = tx
-        .query_opt(
-            &tx.prepare_cached("INSERT INTO events (id, user_id, source_id, event_type, content_type, raw_body, payload, headers,
-                 idempotency_scope, idempotency_key, body_sha256, initial_deliveries, verified_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    ids: &[Uuid],
+    events: &[NewEvent],
+    hashes: &[Vec<u8>],
+    subscriptions: &[Vec<Uuid>],
+) -> Result<HashSet<Uuid>> {
+    let deliveries = subscriptions
+        .iter()
+        .map(|s| i32::try_from(s.len()))
+        .collect::<Result<Vec<i32>, _>>()
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let users: Vec<Uuid> = events.iter().map(|e| e.user_id).collect();
+    let sources: Vec<Option<Uuid>> = events.iter().map(|e| e.source_id).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let content_types: Vec<Option<&str>> =
+        events.iter().map(|e| e.content_type.as_deref()).collect();
+    let bodies: Vec<&[u8]> = events.iter().map(|e| e.raw_body.as_ref()).collect();
+    let payloads: Vec<Option<&Value>> = events.iter().map(|e| e.payload.as_ref()).collect();
+    let headers: Vec<&Value> = events.iter().map(|e| &e.headers).collect();
+    let scopes: Vec<Uuid> = events.iter().map(|e| e.idempotency_scope).collect();
+    let keys: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.idempotency_key.as_deref())
+        .collect();
+    let verified: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.verified_by.map(Provider::as_str))
+        .collect();
+    let rows = tx
+        .query(
+            &tx.prepare_cached(
+                "INSERT INTO events (id, user_id, source_id, event_type, content_type, raw_body,
+                 payload, headers, idempotency_scope, idempotency_key, body_sha256,
+                 initial_deliveries, verified_by)
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+                 $6::bytea[], $7::jsonb[], $8::jsonb[], $9::uuid[], $10::text[], $11::bytea[],
+                 $12::int[], $13::text[])
              ON CONFLICT ON CONSTRAINT events_idempotency_key DO NOTHING
-             RETURNING id").await?,
+             RETURNING id",
+            )
+            .await?,
             &[
-                &id,
-                &event.user_id,
-                &event.source_id,
-                &event.event_type,
-                &event.content_type,
-                &event.raw_body.as_ref(),
-                &event.payload,
-                &event.headers,
-                &event.idempotency_scope,
-                &event.idempotency_key,
-                &hash,
+                &ids,
+                &users,
+                &sources,
+                &types,
+                &content_types,
+                &bodies,
+                &payloads,
+                &headers,
+                &scopes,
+                &keys,
+                &hashes,
                 &deliveries,
-                &verified_by,
+                &verified,
             ],
         )
         .await?;
-    Ok(row.is_some())
+    Ok(rows.iter().map(|row| row.get("id")).collect())
 }
 
 /// The answer for a repeated idempotency key: the original, if the body is the same.
 async fn replayed(tx: &Transaction<'_>, event: &NewEvent, hash: &[u8]) -> Result<Stored> {
     let row = tx
         .query_one(
-            "SELECT id, body_sha256, initial_deliveries FROM events
+            &tx.prepare_cached(
+                "SELECT id, body_sha256, initial_deliveries FROM events
              WHERE idempotency_scope = $1 AND idempotency_key = $2",
+            )
+            .await?,
             &[&event.idempotency_scope, &event.idempotency_key],
         )
         .await?;

@@ -5,6 +5,7 @@ mod api_keys;
 mod auth;
 mod durability;
 mod gateway;
+mod group_commit;
 mod health;
 mod helpers;
 mod ingest;
