@@ -160,7 +160,7 @@ async fn replay_many(
         .await?;
     let envelopes = recovery::envelopes(&rows)?;
     for chunk in envelopes.chunks(PUBLISH_CHUNK) {
-        dispatch::publish_now(&state.pool, &state.publisher, chunk.to_vec()).await;
+        dispatch::publish_now(&state.marker, &state.publisher, chunk.to_vec()).await;
     }
     Ok((
         StatusCode::ACCEPTED,

@@ -4,14 +4,18 @@
 //! broker. Whatever is not confirmed (broker down, a crash between commit and publish) stays
 //! `false` and the outbox relay publishes it later.
 
+use std::time::Duration;
+
 use deadpool_postgres::{GenericClient, Pool};
+use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use warren_shared::{amqp::Outgoing, envelope::Envelope, publisher::Publisher};
 
-/// Publishes envelopes for attempts due now and, once the broker confirmed them all, marks
-/// them enqueued in the background. A failure is logged and left to the outbox relay: the
-/// deliveries are already durable.
-pub async fn publish_now(pool: &Pool, publisher: &Publisher, envelopes: Vec<Envelope>) {
+/// Publishes envelopes for attempts due now and, once the broker confirmed them all, hands
+/// them to the marker. A failure is logged and left to the outbox relay: the deliveries are
+/// already durable.
+pub async fn publish_now(marker: &Marker, publisher: &Publisher, envelopes: Vec<Envelope>) {
     if envelopes.is_empty() {
         return;
     }
@@ -20,20 +24,93 @@ pub async fn publish_now(pool: &Pool, publisher: &Publisher, envelopes: Vec<Enve
         .map(|e| Outgoing::deliver_now(publisher.topology(), e))
         .collect();
     match publisher.publish_all(&messages).await {
-        Ok(()) => {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                let marked = mark_enqueued_relaxed(&pool, &envelopes).await;
-                if let Err(error) = marked {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "could not mark deliveries enqueued; the outbox will republish them"
-                    );
-                }
-            });
-        }
+        Ok(()) => marker.confirmed(envelopes).await,
         Err(error) => {
             tracing::warn!(error = %error, deliveries = envelopes.len(), "publish failed; the outbox relay will retry");
+        }
+    }
+}
+
+/// Most envelopes marked in one statement.
+const MARK_BATCH: usize = 4_096;
+
+/// The longest a confirmed delivery waits to be marked enqueued.
+const MARK_DELAY_CAP: Duration = Duration::from_secs(1);
+
+/// Marks confirmed deliveries enqueued, a little late and in batches. Most deliveries are
+/// attempted (and leave the waiting states) within milliseconds of their confirm, and the
+/// mark skips those, so the common case writes nothing; only deliveries still waiting are
+/// updated, in one statement per batch. The delay is well inside the outbox relay's grace,
+/// so the relay never takes a confirmed delivery for a lost one; should ingest die before a
+/// mark, the relay publishes the envelope again (a duplicate, which at-least-once allows).
+#[derive(Clone)]
+pub struct Marker {
+    queue: mpsc::Sender<(Instant, Vec<Envelope>)>,
+}
+
+impl Marker {
+    /// Starts the marker on `pool`; marks wait a quarter of `outbox_grace` (at most a
+    /// second). Once `stop` trips it marks what it holds at once and ends.
+    pub fn start(
+        pool: Pool,
+        outbox_grace: Duration,
+        stop: CancellationToken,
+    ) -> (Self, JoinHandle<()>) {
+        let (queue, confirmed) = mpsc::channel(16_384);
+        let delay = (outbox_grace / 4).min(MARK_DELAY_CAP);
+        let task = tokio::spawn(mark(pool, confirmed, delay, stop));
+        (Self { queue }, task)
+    }
+
+    /// How long marks wait, given the outbox relay's grace: a quarter of it, at most a
+    /// second.
+    pub fn delay_for(outbox_grace: Duration) -> Duration {
+        (outbox_grace / 4).min(MARK_DELAY_CAP)
+    }
+
+    /// Envelopes the broker confirmed.
+    pub async fn confirmed(&self, envelopes: Vec<Envelope>) {
+        if self.queue.send((Instant::now(), envelopes)).await.is_err() {
+            tracing::warn!("the marker has stopped; the outbox will republish");
+        }
+    }
+}
+
+async fn mark(
+    pool: Pool,
+    mut confirmed: mpsc::Receiver<(Instant, Vec<Envelope>)>,
+    delay: Duration,
+    stop: CancellationToken,
+) {
+    loop {
+        let (at, mut envelopes) = tokio::select! {
+            next = confirmed.recv() => match next {
+                Some(next) => next,
+                None => return,
+            },
+            () = stop.cancelled() => (Instant::now(), Vec::new()),
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(at + delay) => {}
+            () = stop.cancelled() => {}
+        }
+        // Those confirmed since are marked with these, a little early: no harm.
+        while (stop.is_cancelled() || envelopes.len() < MARK_BATCH)
+            && let Ok((_, more)) = confirmed.try_recv()
+        {
+            envelopes.extend(more);
+        }
+        if !envelopes.is_empty()
+            && let Err(error) = mark_enqueued_relaxed(&pool, &envelopes).await
+        {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                deliveries = envelopes.len(),
+                "could not mark deliveries enqueued; the outbox will republish them"
+            );
+        }
+        if stop.is_cancelled() {
+            return;
         }
     }
 }

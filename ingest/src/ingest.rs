@@ -106,7 +106,7 @@ pub async fn accepted(state: &AppState, stored: Stored) -> Response {
                 &received,
             ));
             let deliveries = envelopes.len() as i32;
-            dispatch::publish_now(&state.pool, &state.publisher, envelopes).await;
+            dispatch::publish_now(&state.marker, &state.publisher, envelopes).await;
             (
                 StatusCode::ACCEPTED,
                 Json(Accepted {

@@ -23,7 +23,7 @@ use warren_shared::{db, publisher::Publisher};
 use crate::{
     alerts, auth,
     config::Settings,
-    dead_letters, deliveries,
+    dead_letters, deliveries, dispatch,
     error::ApiError,
     events, gateway, health, ingest,
     metrics::{self, IngestMetrics},
@@ -38,6 +38,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     alert_webhook: Option<alerts::Webhook>,
+    /// The enqueued marker's task and what stops it, once no request can hand it more.
+    marker: (tokio::task::JoinHandle<()>, CancellationToken),
     cancel: CancellationToken,
 }
 
@@ -77,8 +79,15 @@ impl Application {
             settings.group_commit(),
             metrics.event_commits.clone(),
         );
+        let marker_stop = CancellationToken::new();
+        let (marker, marker_task) = dispatch::Marker::start(
+            pool.clone(),
+            dispatch::Marker::delay_for(settings.outbox_grace()),
+            marker_stop.clone(),
+        );
         let state = AppState {
             committer,
+            marker,
             pool,
             publisher,
             settings: Arc::new(settings),
@@ -90,6 +99,7 @@ impl Application {
             listener,
             state,
             alert_webhook,
+            marker: (marker_task, marker_stop),
             cancel,
         })
     }
@@ -113,6 +123,7 @@ impl Application {
             listener,
             state,
             alert_webhook,
+            marker,
             cancel,
         } = self;
         let relay = tokio::spawn(outbox::run(state.clone(), cancel.clone()));
@@ -129,6 +140,10 @@ impl Application {
         let _ = relay.await;
         let _ = retention.await;
         let _ = alerting.await;
+        // Every request has been answered: what the broker confirmed is marked now.
+        let (marker, marker_stop) = marker;
+        marker_stop.cancel();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), marker).await;
         // Close the broker connections cleanly before the process exits.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), live_relay).await;
         publisher.closed(std::time::Duration::from_secs(2)).await;

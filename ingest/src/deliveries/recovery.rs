@@ -70,6 +70,6 @@ pub async fn requeue_one(
     if rows.is_empty() {
         return Err(ApiError::NotFound);
     }
-    dispatch::publish_now(&state.pool, &state.publisher, envelopes(&rows)?).await;
+    dispatch::publish_now(&state.marker, &state.publisher, envelopes(&rows)?).await;
     summary(&client, id).await
 }

@@ -229,7 +229,7 @@ async fn replay(
     let envelopes = store::insert_deliveries(&tx, user.user_id, id, &subscriptions).await?;
     tx.commit().await?;
     let deliveries = envelopes.len() as i32;
-    dispatch::publish_now(&state.pool, &state.publisher, envelopes).await;
+    dispatch::publish_now(&state.marker, &state.publisher, envelopes).await;
     Ok((StatusCode::ACCEPTED, Json(Accepted { id, deliveries })))
 }
 

@@ -82,13 +82,19 @@ async fn a_delivery_stuck_before_the_broker_fires_an_alert_that_resolves_once_pu
     let (api, url) = app.source_with_subscriber().await;
     api.ingest(&url, "application/json", "{}").await;
     let client = app.db.client().await;
-    client
-        .execute(
-            "UPDATE deliveries SET enqueued = false, updated_at = now() - interval '5 minutes'",
-            &[],
-        )
-        .await
-        .expect("leaving the delivery unpublished");
+    // Once ingest has marked it enqueued, as if the broker had never confirmed it.
+    eventually("the delivery's enqueued mark", WAIT, || async {
+        let unmarked = client
+            .execute(
+                "UPDATE deliveries SET enqueued = false, updated_at = now() - interval '5 minutes'
+                 WHERE enqueued",
+                &[],
+            )
+            .await
+            .expect("leaving the delivery unpublished");
+        (unmarked == 1).then_some(())
+    })
+    .await;
 
     let fired = wait_for_alert(&receiver, &secret, "alert.fired", "outbox_stale").await;
     assert!(

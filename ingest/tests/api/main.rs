@@ -4,6 +4,7 @@ mod alerts;
 mod api_keys;
 mod auth;
 mod durability;
+mod enqueued;
 mod gateway;
 mod group_commit;
 mod health;

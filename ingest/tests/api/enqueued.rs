@@ -1,0 +1,102 @@
+//! The enqueued marker: confirmed deliveries are marked late, in batches, and whatever it
+//! holds is marked when ingest stops, so a clean restart never republishes them.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use warren_ingest::dispatch::Marker;
+use warren_shared::{
+    db,
+    envelope::{DeliverV1, Envelope},
+};
+use warren_testkit::eventually;
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// A pending delivery, enqueued by the app and then unmarked again (dated ahead, so the
+/// app's own outbox relay leaves it alone), and its envelope.
+async fn unmarked_delivery(app: &TestApp) -> Envelope {
+    let (api, url) = app.source_with_subscriber().await;
+    api.ingest(&url, "application/json", "{}").await;
+    let client = app.db.client().await;
+    let row = eventually("the app's own mark", Duration::from_secs(5), || async {
+        client
+            .query_opt(
+                "UPDATE deliveries SET enqueued = false, updated_at = now() + interval '1 hour'
+                 WHERE enqueued
+                 RETURNING id, event_id, subscription_id, user_id",
+                &[],
+            )
+            .await
+            .expect("unmarking")
+    })
+    .await;
+    Envelope::DeliverV1(DeliverV1 {
+        delivery_id: row.get("id"),
+        event_id: row.get("event_id"),
+        subscription_id: row.get("subscription_id"),
+        user_id: row.get("user_id"),
+        attempt: 1,
+    })
+}
+
+async fn enqueued(app: &TestApp, envelope: &Envelope) -> bool {
+    let Envelope::DeliverV1(delivery) = envelope;
+    let id: Uuid = delivery.delivery_id;
+    app.db
+        .client()
+        .await
+        .query_one("SELECT enqueued FROM deliveries WHERE id = $1", &[&id])
+        .await
+        .expect("the delivery")
+        .get(0)
+}
+
+#[tokio::test]
+async fn marks_wait_and_stopping_marks_what_is_held_at_once() {
+    let app = spawn_app().await;
+    let envelope = unmarked_delivery(&app).await;
+    let pool = db::pool(&app.db.settings(), db::Commits::Durable).expect("a pool");
+    let stop = CancellationToken::new();
+    let (marker, task) = Marker::start(pool, Duration::from_secs(3_600), stop.clone());
+    marker.confirmed(vec![envelope.clone()]).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !enqueued(&app, &envelope).await,
+        "not marked before its delay"
+    );
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the marker ends once stopped")
+        .expect("the marker's task");
+    assert!(
+        enqueued(&app, &envelope).await,
+        "marked when the marker stopped"
+    );
+}
+
+#[tokio::test]
+async fn a_delivery_already_attempted_is_not_marked() {
+    let app = spawn_app().await;
+    let envelope = unmarked_delivery(&app).await;
+    let client = app.db.client().await;
+    client
+        .execute(
+            "UPDATE deliveries SET status = 'succeeded', attempt_count = 1",
+            &[],
+        )
+        .await
+        .expect("a worker's success");
+    let pool = db::pool(&app.db.settings(), db::Commits::Durable).expect("a pool");
+    let stop = CancellationToken::new();
+    let (marker, task) = Marker::start(pool, Duration::ZERO, stop.clone());
+    marker.confirmed(vec![envelope.clone()]).await;
+    drop(marker);
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the marker ends with its last handle")
+        .expect("the marker's task");
+    assert!(!enqueued(&app, &envelope).await);
+}
