@@ -47,7 +47,7 @@ impl Park {
 
 /// Whether a delivery may be attempted now.
 pub enum Admission {
-    /// Yes, holding a bulkhead slot until it is done.
+    /// Yes, holding a bulkhead slot until the target has answered.
     Go(Slot),
     /// Not now.
     Park(Park),
