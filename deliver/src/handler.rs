@@ -24,7 +24,8 @@ use crate::{
     metrics::DeliverMetrics,
     outbound,
     protection::{self, Admission, Park},
-    store::{self, Attempt, Job, Skip},
+    records::{Attempt, Recorder},
+    store::{self, Job, Skip},
 };
 
 /// What a worker needs to handle deliveries.
@@ -45,6 +46,8 @@ pub struct Context {
     pub limiter: RateLimiter,
     /// The cap of deliveries in flight per subscription.
     pub bulkhead: Bulkhead,
+    /// Records attempts, in groups.
+    pub recorder: Recorder,
 }
 
 impl Context {
@@ -129,7 +132,7 @@ pub async fn handle_delivery(ctx: &Context, envelope: &DeliverV1) -> anyhow::Res
         number: envelope.attempt,
         result: &result,
     };
-    if !store::record(&ctx.pool, &job, &recorded, decision).await? {
+    if !ctx.recorder.record(&job, &recorded, decision).await? {
         return Ok(Outcome::Skipped(Skip::Stale));
     }
     tracing::info!(

@@ -199,7 +199,13 @@ async fn read_excerpt(response: &mut reqwest::Response) -> (String, Option<Error
         }
     }
     bytes.truncate(EXCERPT_LIMIT);
-    (String::from_utf8_lossy(&bytes).into_owned(), failure)
+    (excerpt_text(&bytes), failure)
+}
+
+/// The answer's bytes as text PostgreSQL can store: invalid UTF-8 and NUL characters (which
+/// a `text` column refuses) become U+FFFD.
+fn excerpt_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).replace('\0', "\u{FFFD}")
 }
 
 /// The error kind of a failed send, and a short description for the attempt log.
@@ -274,6 +280,11 @@ impl Resolve for GuardedResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_excerpt_never_holds_a_nul_or_invalid_utf8() {
+        assert_eq!(excerpt_text(b"ok\0\xffdone"), "ok\u{FFFD}\u{FFFD}done");
+    }
 
     #[test]
     fn retry_after_takes_seconds_or_an_http_date() {

@@ -10,6 +10,7 @@ pub mod limits;
 pub mod metrics;
 pub mod outbound;
 pub mod protection;
+pub mod records;
 pub mod startup;
 pub mod store;
 pub mod worker;

@@ -25,6 +25,7 @@ use crate::{
     http::HttpClient,
     limits::{Bulkhead, RateLimiter},
     metrics::DeliverMetrics,
+    records::Recorder,
     worker,
 };
 
@@ -57,6 +58,7 @@ impl Worker {
             .await
             .with_context(|| format!("binding {}", settings.http_addr))?;
         let context = Arc::new(Context {
+            recorder: Recorder::start(pool.clone()),
             pool,
             publisher,
             http,

@@ -1,5 +1,6 @@
 //! What the worker reads from and writes to PostgreSQL: one query to load a delivery with
-//! its event and subscription, one statement to record an attempt with its outcome.
+//! its event and subscription, and the bookkeeping around attempts (the attempts themselves
+//! are recorded in groups by [`crate::records`]).
 
 use std::collections::BTreeMap;
 
@@ -11,11 +12,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 use warren_shared::model::DeliveryStatus;
 
-use crate::{
-    circuit::{Breaker, Transition},
-    decision::Decision,
-    http::AttemptResult,
-};
+use crate::circuit::{Breaker, Transition};
 
 /// One delivery with everything needed to attempt it.
 #[derive(Debug, Clone)]
@@ -162,66 +159,6 @@ pub async fn load(pool: &Pool, delivery_id: Uuid) -> anyhow::Result<Option<Job>>
         )
         .await?;
     row.as_ref().map(Job::from_row).transpose()
-}
-
-/// One attempt, ready to record.
-pub struct Attempt<'a> {
-    /// Its id (the `x-request-id` the receiver saw).
-    pub id: Uuid,
-    /// Its number over the delivery's whole life.
-    pub number: u32,
-    /// What happened.
-    pub result: &'a AttemptResult,
-}
-
-/// Records the attempt and moves the delivery on, in one statement, only if the delivery
-/// still waits for exactly this attempt. Returns `false` when another worker got there first
-/// (nothing is written then).
-pub async fn record(
-    pool: &Pool,
-    job: &Job,
-    attempt: &Attempt<'_>,
-    decision: Decision,
-) -> anyhow::Result<bool> {
-    let next_attempt_at = decision.next_attempt_at(attempt.result.ended_at());
-    let (status, next_attempt_at) = match decision {
-        Decision::Succeeded => (DeliveryStatus::Succeeded, None),
-        Decision::Dead => (DeliveryStatus::Dead, None),
-        Decision::Retry { .. } => (DeliveryStatus::Retrying, next_attempt_at),
-    };
-    let result = attempt.result;
-    let number = i32::try_from(attempt.number)?;
-    let duration_ms = i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX);
-    let status_code = result.status_code.map(i32::from);
-    let error_kind = result.error_kind.map(|k| k.as_str());
-    let client = pool.get().await?;
-    let recorded = client
-        .execute(
-            &client.prepare_cached("WITH moved AS (
-                 UPDATE deliveries SET status = $2, attempt_count = $3, next_attempt_at = $4,
-                        enqueued = false, last_status_code = $5, last_error_kind = $6, updated_at = now(),
-                        succeeded_at = CASE WHEN $2 = 'succeeded' THEN now() END,
-                        dead_at = CASE WHEN $2 = 'dead' THEN now() END
-                 WHERE id = $1 AND attempt_count = $3 - 1 AND status IN ('pending', 'retrying')
-                 RETURNING id, user_id, subscription_id)
-             INSERT INTO delivery_attempts (id, user_id, delivery_id, subscription_id, attempt,
-                 started_at, duration_ms, status_code, error_kind, response_excerpt)
-             SELECT $7, user_id, id, subscription_id, $3, $8, $9, $5, $6, $10 FROM moved").await?,
-            &[
-                &job.delivery_id,
-                &status.as_str(),
-                &number,
-                &next_attempt_at,
-                &status_code,
-                &error_kind,
-                &attempt.id,
-                &result.started_at,
-                &duration_ms,
-                &result.excerpt,
-            ],
-        )
-        .await?;
-    Ok(recorded == 1)
 }
 
 /// Marks a delivery dead without an attempt (its subscription is disabled). The user can

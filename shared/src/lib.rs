@@ -6,6 +6,7 @@ pub mod amqp;
 pub mod config;
 pub mod db;
 pub mod envelope;
+pub mod group;
 pub mod health;
 pub mod live;
 pub mod matching;

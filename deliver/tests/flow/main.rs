@@ -7,4 +7,5 @@ mod helpers;
 mod lifecycle;
 mod live;
 mod protection;
+mod records;
 mod recovery;

@@ -379,15 +379,16 @@ async fn the_worker_counts_its_deliveries_and_attempts_in_its_metrics() {
             .text()
             .await
             .ok()?;
-        text.contains("warren_deliveries_total{outcome=\"succeeded\"} 1")
-            .then_some(text)
+        // Counted, then acked, then out of flight: wait for the last of the three.
+        (text.contains("warren_deliveries_total{outcome=\"succeeded\"} 1")
+            && text.contains("warren_deliveries_in_flight 0"))
+        .then_some(text)
     })
     .await;
     assert!(
         text.contains("warren_attempt_duration_seconds_count 1"),
         "{text}"
     );
-    assert!(text.contains("warren_deliveries_in_flight 0"), "{text}");
     assert!(
         text.contains("warren_consumer_reconnects_total 0"),
         "{text}"

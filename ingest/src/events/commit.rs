@@ -1,17 +1,14 @@
 //! Group commit: events arriving at once are stored in one transaction, so a burst of
 //! requests costs one commit and one WAL flush instead of one each.
 //!
-//! Requests hand their event to a queue and wait. A few writers take turns at it: one takes
-//! every event waiting (up to a bound) and commits them together, while the next gathers
-//! those that arrive meanwhile. Nothing waits on a timer: under light load a group is one
-//! event and costs what it always did; under load the groups grow by themselves. Each request
-//! is answered only after its group's commit is durable.
-
-use std::sync::Arc;
+//! Requests hand their event to a [`Queue`] and wait: a few writers take turns at it, one
+//! taking every event waiting (up to a bound) and committing them together while the next
+//! gathers those that arrive meanwhile. Under light load a group is one event and costs what
+//! it always did. Each request is answered only after its group's commit is durable.
 
 use deadpool_postgres::Pool;
 use prometheus_client::metrics::counter::Counter;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use warren_shared::group::{Grouping, Queue};
 
 use super::store::{NewEvent, Stored, stage_group};
 use crate::error::{ApiError, Result, database_unavailable};
@@ -28,72 +25,30 @@ pub struct GroupCommit {
 /// Where requests hand over their events; cheap to clone.
 #[derive(Clone)]
 pub struct Committer {
-    queue: mpsc::Sender<Job>,
-}
-
-struct Job {
-    event: NewEvent,
-    answer: oneshot::Sender<Result<Stored>>,
+    queue: Queue<NewEvent, Result<Stored>>,
 }
 
 impl Committer {
     /// Starts the writers on `pool`, counting committed transactions in `commits`. They
     /// stop once every `Committer` is dropped and the queue is empty.
     pub fn start(pool: Pool, settings: GroupCommit, commits: Counter) -> Self {
-        let max_events = settings.max_events.max(1);
-        let (queue, jobs) = mpsc::channel(max_events * settings.writers.max(1) * 4);
-        let jobs = Arc::new(Mutex::new(jobs));
-        for _ in 0..settings.writers.max(1) {
-            tokio::spawn(write(
-                pool.clone(),
-                jobs.clone(),
-                max_events,
-                commits.clone(),
-            ));
-        }
+        let grouping = Grouping {
+            max_items: settings.max_events,
+            writers: settings.writers,
+        };
+        let queue = Queue::start(grouping, move |events| {
+            let (pool, commits) = (pool.clone(), commits.clone());
+            async move { commit_group(&pool, events, &commits).await }
+        });
         Self { queue }
     }
 
     /// Stores the event with its deliveries; returns once the commit is durable.
     pub async fn store(&self, event: NewEvent) -> Result<Stored> {
-        let (answer, answered) = oneshot::channel();
         self.queue
-            .send(Job { event, answer })
+            .submit(event)
             .await
-            .map_err(|_| ApiError::Internal(anyhow::anyhow!("the committer has stopped")))?;
-        answered
-            .await
-            .map_err(|_| ApiError::Internal(anyhow::anyhow!("the committer dropped an event")))?
-    }
-}
-
-/// One writer: takes a group from the queue, commits it, answers each request.
-async fn write(
-    pool: Pool,
-    jobs: Arc<Mutex<mpsc::Receiver<Job>>>,
-    max_events: usize,
-    commits: Counter,
-) {
-    loop {
-        let group = {
-            let mut jobs = jobs.lock().await;
-            let Some(first) = jobs.recv().await else {
-                return;
-            };
-            let mut group = vec![first];
-            while group.len() < max_events
-                && let Ok(job) = jobs.try_recv()
-            {
-                group.push(job);
-            }
-            group
-        };
-        let (events, answers): (Vec<NewEvent>, Vec<_>) =
-            group.into_iter().map(|job| (job.event, job.answer)).unzip();
-        let outcomes = commit_group(&pool, events, &commits).await;
-        for (answer, outcome) in answers.into_iter().zip(outcomes) {
-            let _ = answer.send(outcome);
-        }
+            .map_err(|stopped| ApiError::Internal(stopped.into()))?
     }
 }
 

@@ -1,0 +1,203 @@
+//! Attempt records, written in groups: each finished attempt is queued with its outcome,
+//! and a few writers take turns recording every attempt waiting in one statement (the
+//! deliveries moved on and the attempt rows inserted together), so a busy worker pays one
+//! round trip and one statement per group instead of one per attempt.
+
+use deadpool_postgres::Pool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use warren_shared::{
+    group::{Grouping, Queue},
+    model::DeliveryStatus,
+};
+
+use crate::{decision::Decision, http::AttemptResult, store::Job};
+
+/// Most attempts recorded in one statement.
+const MAX_GROUP: usize = 128;
+
+/// Statements in flight at once (each holds a pool connection while it runs).
+const WRITERS: usize = 2;
+
+/// One attempt, ready to record.
+pub struct Attempt<'a> {
+    /// Its id (the `x-request-id` the receiver saw).
+    pub id: Uuid,
+    /// Its number over the delivery's whole life.
+    pub number: u32,
+    /// What happened.
+    pub result: &'a AttemptResult,
+}
+
+/// An attempt's row and the delivery's move, as recorded.
+struct Row {
+    delivery_id: Uuid,
+    status: &'static str,
+    attempt: i32,
+    next_attempt_at: Option<OffsetDateTime>,
+    status_code: Option<i32>,
+    error_kind: Option<&'static str>,
+    attempt_id: Uuid,
+    started_at: OffsetDateTime,
+    duration_ms: i32,
+    excerpt: Option<String>,
+}
+
+impl Row {
+    fn new(job: &Job, attempt: &Attempt<'_>, decision: Decision) -> anyhow::Result<Self> {
+        let result = attempt.result;
+        let status = match decision {
+            Decision::Succeeded => DeliveryStatus::Succeeded,
+            Decision::Dead => DeliveryStatus::Dead,
+            Decision::Retry { .. } => DeliveryStatus::Retrying,
+        };
+        Ok(Self {
+            delivery_id: job.delivery_id,
+            status: status.as_str(),
+            attempt: i32::try_from(attempt.number)?,
+            next_attempt_at: decision.next_attempt_at(result.ended_at()),
+            status_code: result.status_code.map(i32::from),
+            error_kind: result.error_kind.map(|k| k.as_str()),
+            attempt_id: attempt.id,
+            started_at: result.started_at,
+            duration_ms: i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX),
+            excerpt: result.excerpt.clone(),
+        })
+    }
+}
+
+/// Where handlers queue their attempts; cheap to clone.
+#[derive(Clone)]
+pub struct Recorder {
+    queue: Queue<Row, anyhow::Result<bool>>,
+}
+
+impl Recorder {
+    /// Starts the writers on `pool`.
+    pub fn start(pool: Pool) -> Self {
+        let grouping = Grouping {
+            max_items: MAX_GROUP,
+            writers: WRITERS,
+        };
+        let queue = Queue::start(grouping, move |rows| {
+            let pool = pool.clone();
+            async move { record_group(&pool, &rows).await }
+        });
+        Self { queue }
+    }
+
+    /// Records the attempt and moves the delivery on, only if the delivery still waits for
+    /// exactly this attempt. Returns `false` when another worker got there first (nothing
+    /// is written then).
+    pub async fn record(
+        &self,
+        job: &Job,
+        attempt: &Attempt<'_>,
+        decision: Decision,
+    ) -> anyhow::Result<bool> {
+        let row = Row::new(job, attempt, decision)?;
+        self.queue.submit(row).await?
+    }
+}
+
+/// Records a group in one statement; one answer per row, in order. If the statement fails
+/// (nothing of the group was written) and the group has several rows, each is tried again
+/// alone, so one row the database refuses cannot fail the others.
+async fn record_group(pool: &Pool, rows: &[Row]) -> Vec<anyhow::Result<bool>> {
+    match write(pool, rows).await {
+        Ok(recorded) => rows
+            .iter()
+            .map(|row| Ok(recorded.contains(&row.attempt_id)))
+            .collect(),
+        Err(error) if rows.len() > 1 && refused_by_the_statement(&error) => {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                attempts = rows.len(),
+                "a group of attempts failed; recording them one by one"
+            );
+            let mut answers = Vec::with_capacity(rows.len());
+            for row in rows {
+                let alone = std::slice::from_ref(row);
+                answers.push(
+                    write(pool, alone)
+                        .await
+                        .map(|recorded| recorded.contains(&row.attempt_id)),
+                );
+            }
+            answers
+        }
+        Err(error) => vec![Err(error)],
+    }
+}
+
+/// Whether PostgreSQL refused the statement itself (a row it cannot take), rather than
+/// being unreachable, shutting down or out of resources (classes 08, 57, 53), when trying
+/// the rows one by one would only fail slower.
+fn refused_by_the_statement(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code)
+        .is_some_and(|state| !matches!(&state.code()[..2], "08" | "57" | "53"))
+}
+
+/// The attempt ids recorded.
+async fn write(pool: &Pool, rows: &[Row]) -> anyhow::Result<std::collections::HashSet<Uuid>> {
+    let column = |pick: &dyn Fn(&Row) -> Uuid| rows.iter().map(pick).collect::<Vec<Uuid>>();
+    let deliveries = column(&|r| r.delivery_id);
+    let attempt_ids = column(&|r| r.attempt_id);
+    let statuses: Vec<&str> = rows.iter().map(|r| r.status).collect();
+    let attempts: Vec<i32> = rows.iter().map(|r| r.attempt).collect();
+    let next_attempts: Vec<Option<OffsetDateTime>> =
+        rows.iter().map(|r| r.next_attempt_at).collect();
+    let codes: Vec<Option<i32>> = rows.iter().map(|r| r.status_code).collect();
+    let kinds: Vec<Option<&str>> = rows.iter().map(|r| r.error_kind).collect();
+    let started: Vec<OffsetDateTime> = rows.iter().map(|r| r.started_at).collect();
+    let durations: Vec<i32> = rows.iter().map(|r| r.duration_ms).collect();
+    let excerpts: Vec<Option<&str>> = rows.iter().map(|r| r.excerpt.as_deref()).collect();
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "WITH x AS (
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[],
+                     $5::int[], $6::text[], $7::uuid[], $8::timestamptz[], $9::int[], $10::text[])
+                 AS x(delivery_id, status, attempt, next_attempt_at, status_code, error_kind,
+                      attempt_id, started_at, duration_ms, excerpt)
+                 ORDER BY delivery_id),
+             moved AS (
+                 UPDATE deliveries AS d SET status = x.status, attempt_count = x.attempt,
+                        next_attempt_at = x.next_attempt_at, enqueued = false,
+                        last_status_code = x.status_code, last_error_kind = x.error_kind,
+                        updated_at = now(),
+                        succeeded_at = CASE WHEN x.status = 'succeeded' THEN now() END,
+                        dead_at = CASE WHEN x.status = 'dead' THEN now() END
+                 FROM x
+                 WHERE d.id = x.delivery_id AND d.attempt_count = x.attempt - 1
+                   AND d.status IN ('pending', 'retrying')
+                 RETURNING d.id, d.user_id, d.subscription_id, x.attempt, x.status_code,
+                     x.error_kind, x.attempt_id, x.started_at, x.duration_ms, x.excerpt)
+             INSERT INTO delivery_attempts (id, user_id, delivery_id, subscription_id, attempt,
+                 started_at, duration_ms, status_code, error_kind, response_excerpt)
+             SELECT attempt_id, user_id, id, subscription_id, attempt, started_at, duration_ms,
+                 status_code, error_kind, excerpt FROM moved
+             RETURNING id",
+        )
+        .await?;
+    let recorded = client
+        .query(
+            &statement,
+            &[
+                &deliveries,
+                &statuses,
+                &attempts,
+                &next_attempts,
+                &codes,
+                &kinds,
+                &attempt_ids,
+                &started,
+                &durations,
+                &excerpts,
+            ],
+        )
+        .await?;
+    Ok(recorded.iter().map(|row| row.get("id")).collect())
+}
