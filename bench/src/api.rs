@@ -57,6 +57,11 @@ pub struct NewSubscription<'a> {
 }
 
 impl Api {
+    /// The user's session token.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// Signs a fresh user up on the Warren at `base`.
     pub async fn signup(base: &str) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()

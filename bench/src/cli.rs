@@ -54,6 +54,11 @@ pub struct Cli {
     /// when the run breaks, never because of a figure.
     #[arg(long)]
     pub smoke: bool,
+    /// Watch Warren while it runs, as users and operators do: a live-log socket signed in as
+    /// the bench's user and a scrape of both services' `/metrics` every second (compare a
+    /// run with and without it).
+    #[arg(long)]
+    pub observe: bool,
     /// Point at a running Warren (its ingest base URL, e.g. http://127.0.0.1:8080) instead of
     /// starting one.
     #[arg(long)]
@@ -168,6 +173,8 @@ pub struct Plan {
     pub scenario: Scenario,
     /// Whether this is a smoke run.
     pub smoke: bool,
+    /// Whether the live log and a metrics scraper watch the run.
+    pub observe: bool,
     /// The load.
     pub load: LoadShape,
     /// Subscriptions each event goes to.
@@ -225,6 +232,7 @@ impl Plan {
         let mut plan = Self {
             scenario,
             smoke: cli.smoke,
+            observe: cli.observe,
             load: load_shape(cli),
             subscriptions: cli.subscriptions.unwrap_or(match scenario {
                 Scenario::Fanout => 10,

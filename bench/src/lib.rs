@@ -18,6 +18,7 @@ pub mod database;
 pub mod faults;
 pub mod load;
 pub mod machine;
+pub mod observe;
 pub mod phase;
 pub mod receiver;
 pub mod report;

@@ -81,6 +81,8 @@ pub struct Report {
     pub backlog: Option<BacklogSetup>,
     /// `stats` only.
     pub stats: Option<StatsFigures>,
+    /// With `--observe`: what the live log and the metrics scraper saw.
+    pub observers: Option<crate::observe::ObserverFigures>,
     /// The started Warren processes, read at the end of the run.
     pub processes: Vec<ProcessFigures>,
     /// Observations worth a reader's attention (the load generator near its limit, deliveries
@@ -101,6 +103,13 @@ impl Report {
         }
         if let Some(stats) = &self.stats {
             stats_table(&mut out, stats);
+        }
+        if let Some(seen) = &self.observers {
+            let _ = writeln!(
+                out,
+                "\nobserved: {} live log lines received, {} /metrics scrapes ({} failed)",
+                seen.live_lines, seen.scrapes, seen.scrape_errors
+            );
         }
         self.processes_table(&mut out);
         for note in &self.notes {

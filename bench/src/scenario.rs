@@ -17,6 +17,7 @@ use crate::{
     database::{self, PostgresInfo},
     load::{self, BodyTemplate},
     machine::MachineInfo,
+    observe::{ObserverFigures, Observers},
     phase::{self, Percentiles, PhaseContext, PhaseResult, PhaseSpec},
     receiver::Receiver,
     report::{self, BacklogSetup, Environment, Report, StatsFigures},
@@ -100,6 +101,7 @@ fn assemble(
         phases: measured.phases,
         backlog: measured.backlog,
         stats: measured.stats,
+        observers: measured.observers,
         processes,
     }
 }
@@ -142,6 +144,7 @@ struct Measured {
     phases: Vec<PhaseResult>,
     backlog: Option<BacklogSetup>,
     stats: Option<StatsFigures>,
+    observers: Option<ObserverFigures>,
 }
 
 /// Everything a scenario uses.
@@ -179,28 +182,48 @@ impl Run<'_> {
             phases: Vec::new(),
             backlog: None,
             stats: None,
+            observers: None,
         };
+        let observers = if self.plan.observe {
+            let urls = self.warren.metrics_urls();
+            Some(Observers::start(&self.warren.base_url, setup.api.token(), urls).await?)
+        } else {
+            None
+        };
+        let outcome = self.run_phases(&setup, &ctx, &mut measured).await;
+        if let Some(observers) = observers {
+            measured.observers = Some(observers.finish().await);
+        }
+        outcome.map(|()| measured)
+    }
+
+    async fn run_phases(
+        &self,
+        setup: &Setup,
+        ctx: &PhaseContext,
+        measured: &mut Measured,
+    ) -> anyhow::Result<()> {
         match self.plan.scenario {
-            Scenario::Stats => measured.stats = Some(self.stats(&setup).await?),
+            Scenario::Stats => measured.stats = Some(self.stats(setup).await?),
             Scenario::Backlog => {
                 measured
                     .phases
-                    .push(phase::run(&ctx, &self.phase("rate without a backlog")).await);
-                let backlog = self.park(&setup).await?;
+                    .push(phase::run(ctx, &self.phase("rate without a backlog")).await);
+                let backlog = self.park(setup).await?;
                 let name = format!("rate with {} parked", backlog.parked);
                 measured.backlog = Some(backlog);
                 measured
                     .phases
-                    .push(phase::run(&ctx, &self.phase(&name)).await);
+                    .push(phase::run(ctx, &self.phase(&name)).await);
             }
             scenario => {
                 let name = scenario.name();
                 measured
                     .phases
-                    .push(phase::run(&ctx, &self.phase(name)).await);
+                    .push(phase::run(ctx, &self.phase(name)).await);
             }
         }
-        Ok(measured)
+        Ok(())
     }
 
     fn phase(&self, name: &str) -> PhaseSpec {
@@ -374,9 +397,17 @@ impl Run<'_> {
     }
 }
 
-/// Why the run itself broke (nothing accepted, nothing delivered, no stats), if it did.
-/// Never a judgement on a figure.
+/// Why the run itself broke (nothing accepted, nothing delivered, no stats, observers that
+/// saw nothing), if it did. Never a judgement on a figure.
 pub fn broken(report: &Report) -> Option<String> {
+    if let Some(seen) = &report.observers {
+        if seen.live_lines == 0 {
+            return Some("observe: the live log received no line".into());
+        }
+        if seen.scrapes == 0 {
+            return Some("observe: no /metrics scrape succeeded".into());
+        }
+    }
     for p in &report.phases {
         if p.accepted == 0 {
             return Some(format!("{}: Warren accepted no event", p.name));

@@ -246,6 +246,18 @@ impl Warren {
         env
     }
 
+    /// Every `/metrics` of this Warren: each started process's, or ingest's for `--url`.
+    pub fn metrics_urls(&self) -> Vec<String> {
+        match &self.started {
+            Some(started) => started
+                .processes
+                .iter()
+                .map(|p| p.ready_url.replace("/readyz", "/metrics"))
+                .collect(),
+            None => vec![format!("{}/metrics", self.base_url)],
+        }
+    }
+
     /// The pids of the started processes (none for `--url`): ingest and the first deliver.
     pub fn watched(&self) -> machine::Watched {
         let pid = |index: usize| {
