@@ -77,6 +77,7 @@ impl Recorder {
     pub fn start(pool: Pool) -> Self {
         let grouping = Grouping {
             max_items: MAX_GROUP,
+            max_weight: usize::MAX,
             writers: WRITERS,
         };
         let queue = Queue::start(grouping, move |rows| {

@@ -47,6 +47,14 @@ pub struct Settings {
         default_value_t = 64
     )]
     pub group_commit_max_events: usize,
+    /// Most body bytes stored in one transaction (group commit): bounds the memory a group
+    /// holds; a larger event is stored alone.
+    #[arg(
+        long = "group-commit-max-bytes",
+        env = "WARREN_GROUP_COMMIT_MAX_BYTES",
+        default_value_t = 256 * 1024
+    )]
+    pub group_commit_max_bytes: usize,
     /// Group-commit transactions in flight at once (each holds a database connection).
     #[arg(
         long = "group-commit-writers",
@@ -171,6 +179,7 @@ impl Settings {
     pub fn group_commit(&self) -> crate::events::GroupCommit {
         crate::events::GroupCommit {
             max_events: self.group_commit_max_events,
+            max_bytes: self.group_commit_max_bytes,
             writers: self.group_commit_writers,
         }
     }

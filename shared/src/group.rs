@@ -13,6 +13,9 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 pub struct Grouping {
     /// Most items in one group.
     pub max_items: usize,
+    /// Most total weight in one group (see [`Queue::start_weighed`]); a single item heavier
+    /// than this is still handled, alone.
+    pub max_weight: usize,
     /// Groups handled at once.
     pub writers: usize,
 }
@@ -44,20 +47,37 @@ impl<T, R> Clone for Queue<T, R> {
 pub struct Stopped;
 
 impl<T: Send + 'static, R: Send + 'static> Queue<T, R> {
-    /// Starts the writers. `handle` gets each group's items in queue order and returns one
-    /// answer per item, in the same order. The writers stop once every `Queue` is dropped
-    /// and the queue is empty.
+    /// Starts the writers, every item weighing one. `handle` gets each group's items in
+    /// queue order and returns one answer per item, in the same order. The writers stop once
+    /// every `Queue` is dropped and the queue is empty.
     pub fn start<F, Fut>(grouping: Grouping, handle: F) -> Self
     where
         F: Fn(Vec<T>) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = Vec<R>> + Send + 'static,
     {
-        let max_items = grouping.max_items.max(1);
+        Self::start_weighed(grouping, |_| 1, handle)
+    }
+
+    /// Like [`Queue::start`], with each group's total `weigh` (bytes, say) bounded by
+    /// `grouping.max_weight`.
+    pub fn start_weighed<F, Fut>(grouping: Grouping, weigh: fn(&T) -> usize, handle: F) -> Self
+    where
+        F: Fn(Vec<T>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = Vec<R>> + Send + 'static,
+    {
         let writers = grouping.writers.max(1);
-        let (sender, receiver) = mpsc::channel(max_items * writers * 4);
-        let receiver = Arc::new(Mutex::new(receiver));
+        let bounds = Bounds {
+            max_items: grouping.max_items.max(1),
+            max_weight: grouping.max_weight.max(1),
+            weigh,
+        };
+        let (sender, receiver) = mpsc::channel(bounds.max_items * writers * 4);
+        let taker = Arc::new(Mutex::new(Taker {
+            receiver,
+            held: None,
+        }));
         for _ in 0..writers {
-            tokio::spawn(write(receiver.clone(), max_items, handle.clone()));
+            tokio::spawn(write(taker.clone(), bounds, handle.clone()));
         }
         Self { sender }
     }
@@ -73,27 +93,61 @@ impl<T: Send + 'static, R: Send + 'static> Queue<T, R> {
     }
 }
 
-async fn write<T, R, F, Fut>(
-    receiver: Arc<Mutex<mpsc::Receiver<Pending<T, R>>>>,
+/// What bounds a group.
+struct Bounds<T> {
     max_items: usize,
-    handle: F,
-) where
+    max_weight: usize,
+    weigh: fn(&T) -> usize,
+}
+
+impl<T> Clone for Bounds<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Bounds<T> {}
+
+/// The queue's receiving end, and an item taken from it that did not fit the last group
+/// (it starts the next one).
+struct Taker<T, R> {
+    receiver: mpsc::Receiver<Pending<T, R>>,
+    held: Option<Pending<T, R>>,
+}
+
+impl<T, R> Taker<T, R> {
+    /// The next group: the first item waited for, then every item waiting that fits.
+    async fn group(&mut self, bounds: Bounds<T>) -> Option<Vec<Pending<T, R>>> {
+        let first = match self.held.take() {
+            Some(held) => held,
+            None => self.receiver.recv().await?,
+        };
+        let mut weight = (bounds.weigh)(&first.item);
+        let mut group = vec![first];
+        while group.len() < bounds.max_items
+            && weight < bounds.max_weight
+            && let Ok(next) = self.receiver.try_recv()
+        {
+            let more = (bounds.weigh)(&next.item);
+            if weight + more > bounds.max_weight {
+                self.held = Some(next);
+                break;
+            }
+            weight += more;
+            group.push(next);
+        }
+        Some(group)
+    }
+}
+
+async fn write<T, R, F, Fut>(taker: Arc<Mutex<Taker<T, R>>>, bounds: Bounds<T>, handle: F)
+where
     F: Fn(Vec<T>) -> Fut,
     Fut: Future<Output = Vec<R>>,
 {
     loop {
-        let group = {
-            let mut receiver = receiver.lock().await;
-            let Some(first) = receiver.recv().await else {
-                return;
-            };
-            let mut group = vec![first];
-            while group.len() < max_items
-                && let Ok(next) = receiver.try_recv()
-            {
-                group.push(next);
-            }
-            group
+        let Some(group) = taker.lock().await.group(bounds).await else {
+            return;
         };
         let (items, answers): (Vec<T>, Vec<_>) =
             group.into_iter().map(|p| (p.item, p.answer)).unzip();
@@ -118,6 +172,7 @@ mod tests {
         let queue = Queue::start(
             Grouping {
                 max_items: 100,
+                max_weight: usize::MAX,
                 writers: 1,
             },
             move |items: Vec<u32>| {
@@ -142,6 +197,7 @@ mod tests {
         let queue = Queue::start(
             Grouping {
                 max_items: 3,
+                max_weight: usize::MAX,
                 writers: 1,
             },
             |items: Vec<u32>| async move {
@@ -152,5 +208,37 @@ mod tests {
         );
         let sizes = futures_util::future::join_all((0..20).map(|n| queue.submit(n))).await;
         assert!(sizes.into_iter().all(|s| s.expect("answered") <= 3));
+    }
+
+    #[tokio::test]
+    async fn a_group_stays_within_its_weight_and_a_heavy_item_goes_alone() {
+        let queue = Queue::start_weighed(
+            Grouping {
+                max_items: 100,
+                max_weight: 10,
+                writers: 1,
+            },
+            |n: &usize| *n,
+            |items: Vec<usize>| async move {
+                let total: usize = items.iter().sum();
+                let count = items.len();
+                items
+                    .into_iter()
+                    .map(|_| (total, count))
+                    .collect::<Vec<_>>()
+            },
+        );
+        let weights = [4, 4, 4, 25, 1, 1];
+        let answers =
+            futures_util::future::join_all(weights.iter().map(|&w| queue.submit(w))).await;
+        let answers: Vec<(usize, usize)> =
+            answers.into_iter().map(|a| a.expect("answered")).collect();
+        for (weight, (total, count)) in weights.iter().zip(&answers) {
+            if *weight > 10 {
+                assert_eq!((*total, *count), (*weight, 1), "a heavy item alone");
+            } else {
+                assert!(*total <= 10, "{answers:?}");
+            }
+        }
     }
 }

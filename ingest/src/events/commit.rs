@@ -18,6 +18,8 @@ use crate::error::{ApiError, Result, database_unavailable};
 pub struct GroupCommit {
     /// Most events in one transaction.
     pub max_events: usize,
+    /// Most body bytes in one transaction (a larger event is stored alone).
+    pub max_bytes: usize,
     /// Transactions in flight at once (each holds a pool connection while it runs).
     pub writers: usize,
 }
@@ -34,9 +36,11 @@ impl Committer {
     pub fn start(pool: Pool, settings: GroupCommit, commits: Counter) -> Self {
         let grouping = Grouping {
             max_items: settings.max_events,
+            max_weight: settings.max_bytes,
             writers: settings.writers,
         };
-        let queue = Queue::start(grouping, move |events| {
+        let weigh = |event: &NewEvent| event.raw_body.len();
+        let queue = Queue::start_weighed(grouping, weigh, move |events| {
             let (pool, commits) = (pool.clone(), commits.clone());
             async move { commit_group(&pool, events, &commits).await }
         });
