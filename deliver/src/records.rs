@@ -7,6 +7,7 @@ use deadpool_postgres::Pool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use warren_shared::{
+    db,
     group::{Grouping, Queue},
     model::DeliveryStatus,
 };
@@ -132,13 +133,12 @@ async fn record_group(pool: &Pool, rows: &[Row]) -> Vec<anyhow::Result<bool>> {
 }
 
 /// Whether PostgreSQL refused the statement itself (a row it cannot take), rather than
-/// being unreachable, shutting down or out of resources (classes 08, 57, 53), when trying
-/// the rows one by one would only fail slower.
+/// being away ([`db::unavailable`]) or the pool giving none, when trying the rows one by
+/// one would only fail slower.
 fn refused_by_the_statement(error: &anyhow::Error) -> bool {
     error
         .downcast_ref::<tokio_postgres::Error>()
-        .and_then(tokio_postgres::Error::code)
-        .is_some_and(|state| !matches!(&state.code()[..2], "08" | "57" | "53"))
+        .is_some_and(|e| !db::unavailable(e))
 }
 
 /// The attempt ids recorded.

@@ -163,7 +163,7 @@ impl From<tokio_postgres::Error> for ApiError {
     /// A lost or refused connection is 503 (retry later); a query the database rejected is
     /// a bug, so 500. Constraint violations a client can cause are mapped where the query runs.
     fn from(error: tokio_postgres::Error) -> Self {
-        if database_unavailable(&error) {
+        if warren_shared::db::unavailable(&error) {
             ApiError::Unavailable(error.into())
         } else {
             ApiError::Internal(error.into())
@@ -176,21 +176,6 @@ impl From<deadpool_postgres::PoolError> for ApiError {
         match error {
             deadpool_postgres::PoolError::Backend(error) => error.into(),
             other => ApiError::Unavailable(other.into()),
-        }
-    }
-}
-
-/// Whether a PostgreSQL error means the database is away rather than the query wrong:
-/// no SQL state at all (I/O, closed connection), connection exceptions (class 08),
-/// shutdown and start-up (57P01..57P03), or exhausted resources (class 53).
-pub fn database_unavailable(error: &tokio_postgres::Error) -> bool {
-    match error.code() {
-        None => true,
-        Some(code) => {
-            let code = code.code();
-            code.starts_with("08")
-                || code.starts_with("53")
-                || matches!(code, "57P01" | "57P02" | "57P03")
         }
     }
 }

@@ -30,6 +30,21 @@ pub enum Commits {
     Relaxed,
 }
 
+/// Whether a PostgreSQL error means the database is away rather than the query wrong:
+/// no SQL state at all (I/O, closed connection), connection exceptions (class 08),
+/// shutdown and start-up (57P01..57P03), or exhausted resources (class 53).
+pub fn unavailable(error: &tokio_postgres::Error) -> bool {
+    match error.code() {
+        None => true,
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08")
+                || code.starts_with("53")
+                || matches!(code, "57P01" | "57P02" | "57P03")
+        }
+    }
+}
+
 /// A pool that fails fast: waiting for, creating and recycling a connection each give up
 /// after the configured timeout rather than holding a request while the database is away.
 pub fn pool(settings: &DatabaseSettings, commits: Commits) -> anyhow::Result<Pool> {

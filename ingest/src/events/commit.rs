@@ -11,7 +11,7 @@ use prometheus_client::metrics::counter::Counter;
 use warren_shared::group::{Grouping, Queue};
 
 use super::store::{NewEvent, Stored, stage_group};
-use crate::error::{ApiError, Result, database_unavailable};
+use crate::error::{ApiError, Result};
 
 /// How the groups are formed.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +68,9 @@ pub async fn commit_group(
 ) -> Vec<Result<Stored>> {
     match try_commit(pool, &events, commits).await {
         Ok(outcomes) => outcomes,
-        Err(Failure::BeforeCommit(error)) if events.len() > 1 && !is_unavailable(&error) => {
+        Err(Failure::BeforeCommit(error))
+            if events.len() > 1 && !matches!(error, ApiError::Unavailable(_)) =>
+        {
             tracing::warn!(error = %error, events = events.len(), "a group failed; storing its events one by one");
             let mut outcomes = Vec::with_capacity(events.len());
             for event in &events {
@@ -107,12 +109,6 @@ async fn try_commit(
     tx.commit().await.map_err(|e| Failure::Commit(e.into()))?;
     commits.inc();
     Ok(outcomes)
-}
-
-fn is_unavailable(error: &ApiError) -> bool {
-    matches!(error, ApiError::Unavailable(_))
-        || matches!(error, ApiError::Internal(e)
-            if e.downcast_ref::<tokio_postgres::Error>().is_some_and(database_unavailable))
 }
 
 /// The group's error, for each of its requests.

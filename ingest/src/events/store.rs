@@ -74,21 +74,24 @@ pub async fn stage_group(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Ve
     let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
     let hashes: Vec<Vec<u8>> = events.iter().map(|e| body_hash(&e.raw_body)).collect();
     let inserted = insert_events(tx, &ids, events, &hashes, &subscriptions).await?;
-    let mut rows = Vec::new();
-    for (index, event) in events.iter().enumerate() {
-        if inserted.contains(&ids[index]) {
-            rows.extend(
-                subscriptions[index]
-                    .iter()
-                    .map(|&sub| (Uuid::now_v7(), event.user_id, ids[index], sub)),
-            );
-        }
-    }
-    insert_delivery_rows(tx, &rows).await?;
+    // Each new event's deliveries; none for an event whose key was seen before.
+    let rows: Vec<Vec<DeliveryRow>> = events
+        .iter()
+        .zip(&ids)
+        .zip(&subscriptions)
+        .map(|((event, &id), subs)| {
+            if inserted.contains(&id) {
+                delivery_rows(event.user_id, id, subs)
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
+    insert_delivery_rows(tx, &rows.concat()).await?;
     let mut outcomes = Vec::with_capacity(events.len());
     for (index, event) in events.iter().enumerate() {
         outcomes.push(if inserted.contains(&ids[index]) {
-            Ok(created(event, ids[index], &rows))
+            Ok(created(event, ids[index], &rows[index]))
         } else {
             replayed(tx, event, &hashes[index]).await
         });
@@ -123,13 +126,7 @@ type Candidate = (Uuid, Vec<String>);
 
 /// What the committed event is answered with.
 fn created(event: &NewEvent, event_id: Uuid, rows: &[DeliveryRow]) -> Stored {
-    let envelopes: Vec<Envelope> = rows
-        .iter()
-        .filter(|row| row.2 == event_id)
-        .map(|&(delivery_id, user_id, event_id, subscription_id)| {
-            first_attempt(delivery_id, user_id, event_id, subscription_id)
-        })
-        .collect();
+    let envelopes = first_attempts(rows);
     Stored::Created {
         event_id,
         received: EventReceived {
@@ -147,8 +144,16 @@ fn created(event: &NewEvent, event_id: Uuid, rows: &[DeliveryRow]) -> Stored {
 /// A delivery to insert: its id, owner, event and subscription.
 type DeliveryRow = (Uuid, Uuid, Uuid, Uuid);
 
+/// One new pending delivery of the event per subscription.
+fn delivery_rows(user_id: Uuid, event_id: Uuid, subscriptions: &[Uuid]) -> Vec<DeliveryRow> {
+    subscriptions
+        .iter()
+        .map(|&subscription_id| (Uuid::now_v7(), user_id, event_id, subscription_id))
+        .collect()
+}
+
 /// Inserts pending deliveries, all in one statement.
-async fn insert_delivery_rows(tx: &Transaction<'_>, rows: &[DeliveryRow]) -> Result<()> {
+async fn insert_delivery_rows(client: &impl GenericClient, rows: &[DeliveryRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -159,15 +164,17 @@ async fn insert_delivery_rows(tx: &Transaction<'_>, rows: &[DeliveryRow]) -> Res
         column(|r| r.2),
         column(|r| r.3),
     );
-    tx.execute(
-        &tx.prepare_cached(
-            "INSERT INTO deliveries (id, user_id, event_id, subscription_id)
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[])",
+    client
+        .execute(
+            &client
+                .prepare_cached(
+                    "INSERT INTO deliveries (id, user_id, event_id, subscription_id)
+                     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[])",
+                )
+                .await?,
+            &[&ids, &users, &events, &subscriptions],
         )
-        .await?,
-        &[&ids, &users, &events, &subscriptions],
-    )
-    .await?;
+        .await?;
     Ok(())
 }
 
@@ -179,42 +186,24 @@ pub async fn insert_deliveries(
     event_id: Uuid,
     subscriptions: &[Uuid],
 ) -> Result<Vec<Envelope>> {
-    let delivery_ids: Vec<Uuid> = subscriptions.iter().map(|_| Uuid::now_v7()).collect();
-    client
-        .execute(
-            &client
-                .prepare_cached(
-                    "INSERT INTO deliveries (id, user_id, event_id, subscription_id)
-             SELECT unnest($1::uuid[]), $2, $3, unnest($4::uuid[])",
-                )
-                .await?,
-            &[&delivery_ids, &user_id, &event_id, &subscriptions],
-        )
-        .await?;
-    let envelopes = delivery_ids
-        .into_iter()
-        .zip(subscriptions)
-        .map(|(delivery_id, &subscription_id)| {
-            first_attempt(delivery_id, user_id, event_id, subscription_id)
-        })
-        .collect();
-    Ok(envelopes)
+    let rows = delivery_rows(user_id, event_id, subscriptions);
+    insert_delivery_rows(client, &rows).await?;
+    Ok(first_attempts(&rows))
 }
 
-/// The envelope of a new delivery's first attempt.
-fn first_attempt(
-    delivery_id: Uuid,
-    user_id: Uuid,
-    event_id: Uuid,
-    subscription_id: Uuid,
-) -> Envelope {
-    Envelope::DeliverV1(DeliverV1 {
-        delivery_id,
-        event_id,
-        subscription_id,
-        user_id,
-        attempt: 1,
-    })
+/// The envelopes of new deliveries' first attempts.
+fn first_attempts(rows: &[DeliveryRow]) -> Vec<Envelope> {
+    rows.iter()
+        .map(|&(delivery_id, user_id, event_id, subscription_id)| {
+            Envelope::DeliverV1(DeliverV1 {
+                delivery_id,
+                event_id,
+                subscription_id,
+                user_id,
+                attempt: 1,
+            })
+        })
+        .collect()
 }
 
 /// The owner's active subscriptions that take events of this type from this source
