@@ -77,6 +77,7 @@ pub async fn parked(
             subscription_id: owner.subscription_id,
             user_id: owner.user_id,
             attempt: 2,
+            ordered: false,
         }));
         left -= size;
     }

@@ -22,6 +22,7 @@ use crate::{
     http::{AttemptResult, HttpClient},
     limits::{Bulkhead, RateLimiter},
     metrics::DeliverMetrics,
+    ordered::{InLine, Lines},
     outbound,
     protection::{self, Admission, Park},
     records::{Attempt, Recorder},
@@ -48,6 +49,8 @@ pub struct Context {
     pub bulkhead: Bulkhead,
     /// Records attempts, in groups.
     pub recorder: Recorder,
+    /// The FIFO lines being handled, one delivery at a time each.
+    pub lines: Lines,
 }
 
 impl Context {
@@ -90,6 +93,16 @@ impl Outcome {
 /// graveyard copy). An `Err` means nothing was recorded (the database is unavailable): the
 /// caller parks the envelope and tries again later.
 pub async fn handle_delivery(ctx: &Context, envelope: &DeliverV1) -> anyhow::Result<Outcome> {
+    handle_in_line(ctx, envelope, None).await
+}
+
+/// [`handle_delivery`] for a delivery that may head a FIFO line (`in_line`), which is told
+/// the delivery's fate before it is recorded, so it can ring for the next.
+pub async fn handle_in_line(
+    ctx: &Context,
+    envelope: &DeliverV1,
+    in_line: Option<InLine>,
+) -> anyhow::Result<Outcome> {
     let Some(job) = store::load(&ctx.pool, envelope.delivery_id).await? else {
         return Ok(Outcome::Skipped(Skip::Gone));
     };
@@ -97,6 +110,9 @@ pub async fn handle_delivery(ctx: &Context, envelope: &DeliverV1) -> anyhow::Res
         return Ok(Outcome::Skipped(skip));
     }
     if !job.subscription.is_active {
+        if let Some(line) = in_line {
+            line.decided(ctx, envelope, Decision::Dead).await?;
+        }
         return Ok(if store::bury_unattempted(&ctx.pool, &job).await? {
             Outcome::Dead
         } else {
@@ -127,6 +143,9 @@ pub async fn handle_delivery(ctx: &Context, envelope: &DeliverV1) -> anyhow::Res
         ctx.schedule(),
         result.retry_after,
     );
+    if let Some(line) = in_line {
+        line.decided(ctx, envelope, decision).await?;
+    }
     let recorded = Attempt {
         id: attempt_id,
         number: envelope.attempt,
@@ -174,9 +193,7 @@ fn publish_line(
         next_attempt_at: decision.next_attempt_at(result.ended_at()),
         at: result.ended_at(),
     };
-    let topology = ctx.publisher.topology();
-    ctx.publisher
-        .publish_transient(live::line(topology, job.user_id, "delivery.attempt", &line));
+    ctx.publisher.tell(job.user_id, "delivery.attempt", &line);
 }
 
 /// Builds and sends the request; a template that cannot render is a failed attempt too.

@@ -8,6 +8,7 @@ pub mod handler;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod ordered;
 pub mod outbound;
 pub mod protection;
 pub mod records;

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use warren_shared::{
     amqp::Outgoing,
     envelope::{DeliverV1, Envelope},
-    live::{self, SubscriptionUpdated},
+    live::SubscriptionUpdated,
     model::CircuitState,
 };
 
@@ -183,11 +183,6 @@ fn announce(
         reason,
         at: OffsetDateTime::now_utc(),
     };
-    let topology = ctx.publisher.topology();
-    ctx.publisher.publish_transient(live::line(
-        topology,
-        job.user_id,
-        "subscription.updated",
-        &line,
-    ));
+    ctx.publisher
+        .tell(job.user_id, "subscription.updated", &line);
 }

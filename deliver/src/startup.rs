@@ -25,6 +25,7 @@ use crate::{
     http::HttpClient,
     limits::{Bulkhead, RateLimiter},
     metrics::DeliverMetrics,
+    ordered::Lines,
     records::Recorder,
     worker,
 };
@@ -67,6 +68,7 @@ impl Worker {
             thresholds: settings.thresholds(),
             limiter: RateLimiter::default(),
             bulkhead: Bulkhead::new(settings.max_in_flight_per_subscription),
+            lines: Lines::default(),
         });
         Ok(Self {
             settings,

@@ -88,6 +88,11 @@ pub enum Skip {
     Finished,
     /// The envelope asks for an attempt already made (a redelivered or duplicate message).
     Stale,
+    /// A doorbell of a FIFO line for a delivery that is not its head: the head's own
+    /// envelope moves the line.
+    Behind,
+    /// A doorbell of a FIFO line stopped on a dead head (`on_dead: pause`).
+    Paused,
 }
 
 impl Job {

@@ -29,7 +29,11 @@ use warren_shared::{
     envelope::{DeliverV1, Envelope},
 };
 
-use crate::handler::{Context, Outcome, handle_delivery};
+use crate::{
+    handler::{Context, Outcome, handle_delivery},
+    ordered::handle_doorbell,
+    store::Skip,
+};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -46,19 +50,23 @@ pub async fn consume(
     let mut attached_before = false;
     while !cancel.is_cancelled() {
         match attach(&broker, prefetch).await {
-            Ok((connection, channel, consumer)) => {
+            Ok((connection, channel, consumers)) => {
                 backoff = Duration::from_millis(100);
                 if attached_before {
                     ctx.metrics.consumer_reconnects.inc();
                 }
                 attached_before = true;
                 ctx.consuming.store(true, Ordering::Relaxed);
-                tracing::info!(queue = %broker.topology().deliver_queue(), "consuming");
-                let tag = consumer.tag();
-                let stopping = pump(&ctx, consumer, &tracker, &cancel).await;
+                tracing::info!(
+                    queue = %broker.topology().deliver_queue(),
+                    ordered_shards = consumers.len() - 1,
+                    "consuming"
+                );
+                let tags: Vec<_> = consumers.iter().map(|(_, c)| c.tag()).collect();
+                let stopping = pump(&ctx, consumers, &tracker, &cancel).await;
                 ctx.consuming.store(false, Ordering::Relaxed);
                 if stopping {
-                    drain(&channel, tag, &tracker, grace).await;
+                    drain(&channel, tags, &tracker, grace).await;
                     let _ = connection.close(200, "shutting down".into()).await;
                     return;
                 }
@@ -78,11 +86,21 @@ pub async fn consume(
     let _ = tokio::time::timeout(grace, tracker.wait()).await;
 }
 
-/// Connects, declares the topology and starts consuming the main queue.
+/// Where a message was consumed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The main queue: unordered deliveries, and FIFO retries back from a wait queue.
+    Main,
+    /// An ordered shard: doorbells of FIFO lines.
+    Shard,
+}
+
+/// Connects, declares the topology and starts consuming the main queue and every ordered
+/// shard (where the broker makes one worker at a time the active consumer).
 async fn attach(
     broker: &BrokerSettings,
     prefetch: u16,
-) -> anyhow::Result<(Connection, Channel, Consumer)> {
+) -> anyhow::Result<(Connection, Channel, Vec<(Source, Consumer)>)> {
     let topology = broker.topology();
     let connection =
         amqp::connect(broker, "warren-deliver consumer", broker.confirm_timeout()).await?;
@@ -91,41 +109,57 @@ async fn attach(
         .declare(&channel)
         .await
         .context("declaring the topology")?;
-    // Prefetch bounds the unacknowledged messages, hence the deliveries running at once.
+    // Prefetch bounds each consumer's unacknowledged messages, hence the deliveries running
+    // at once.
     channel
         .basic_qos(prefetch, BasicQosOptions { global: false })
         .await?;
-    let consumer = channel
-        .basic_consume(
-            topology.deliver_queue().as_str().into(),
-            "".into(),
-            // Manual acks (no_ack: false): a message is acked only after its outcome is
-            // recorded. Not exclusive: every worker shares the queue.
-            BasicConsumeOptions {
-                no_local: false,
-                no_ack: false,
-                exclusive: false,
-                nowait: false,
-            },
-            FieldTable::default(),
-        )
-        .await?;
-    Ok((connection, channel, consumer))
+    let mut queues = vec![(Source::Main, topology.deliver_queue())];
+    queues.extend(
+        topology
+            .ordered_shards()
+            .map(|k| (Source::Shard, topology.ordered_queue(k))),
+    );
+    let mut consumers = Vec::with_capacity(queues.len());
+    for (source, queue) in queues {
+        let consumer = channel
+            .basic_consume(
+                queue.as_str().into(),
+                "".into(),
+                // Manual acks (no_ack: false): a message is acked only after its outcome is
+                // recorded. Not exclusive: every worker shares the queue.
+                BasicConsumeOptions {
+                    no_local: false,
+                    no_ack: false,
+                    exclusive: false,
+                    nowait: false,
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        consumers.push((source, consumer));
+    }
+    Ok((connection, channel, consumers))
 }
 
 /// Spawns a task per delivery until shutdown (`true`) or a broken link (`false`).
 async fn pump(
     ctx: &Arc<Context>,
-    mut consumer: Consumer,
+    consumers: Vec<(Source, Consumer)>,
     tracker: &TaskTracker,
     cancel: &CancellationToken,
 ) -> bool {
+    let mut merged = futures_util::stream::select_all(
+        consumers
+            .into_iter()
+            .map(|(source, consumer)| consumer.map(move |next| (source, next))),
+    );
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return true,
-            next = consumer.next() => match next {
-                Some(Ok(delivery)) => {
-                    tracker.spawn(process(ctx.clone(), delivery));
+            next = merged.next() => match next.map(|(source, next)| next.map(|d| (source, d))) {
+                Some(Ok((source, delivery))) => {
+                    tracker.spawn(process(ctx.clone(), source, delivery));
                 }
                 Some(Err(error)) => {
                     tracing::warn!(error = %error, "consumer failed");
@@ -140,13 +174,15 @@ async fn pump(
 /// Stops new deliveries, then gives those in flight the grace period to finish.
 async fn drain(
     channel: &Channel,
-    tag: lapin::types::ShortString,
+    tags: Vec<lapin::types::ShortString>,
     tracker: &TaskTracker,
     grace: Duration,
 ) {
-    let _ = channel
-        .basic_cancel(tag, BasicCancelOptions { nowait: false })
-        .await;
+    for tag in tags {
+        let _ = channel
+            .basic_cancel(tag, BasicCancelOptions { nowait: false })
+            .await;
+    }
     tracker.close();
     let in_flight = tracker.len();
     tracing::info!(
@@ -164,8 +200,9 @@ async fn drain(
 
 /// One message: parse, handle, then ack. Poison is rejected to the graveyard; a message whose
 /// outcome could not be recorded is parked in the shortest wait queue (never requeued in a
-/// tight loop).
-async fn process(ctx: Arc<Context>, delivery: Delivery) {
+/// tight loop). A FIFO line's envelope in the main queue (a retry back from its wait queue)
+/// is forwarded to its shard; in a shard, it is a doorbell for its line.
+async fn process(ctx: Arc<Context>, source: Source, delivery: Delivery) {
     let Some(Envelope::DeliverV1(envelope)) = Envelope::from_bytes(&delivery.data) else {
         tracing::warn!(
             bytes = delivery.data.len(),
@@ -181,12 +218,26 @@ async fn process(ctx: Arc<Context>, delivery: Delivery) {
         subscription_id = %envelope.subscription_id,
         attempt = envelope.attempt,
     );
+    if envelope.ordered && source == Source::Main {
+        forward(&ctx, &envelope, &delivery).instrument(span).await;
+        return;
+    }
     ctx.metrics.in_flight.inc();
     async {
-        match handle_delivery(&ctx, &envelope).await {
+        let handled = if envelope.ordered {
+            handle_doorbell(&ctx, &envelope).await
+        } else {
+            handle_delivery(&ctx, &envelope).await
+        };
+        match handled {
             Ok(outcome) => {
-                if let Outcome::Skipped(reason) = &outcome {
-                    tracing::info!(?reason, "envelope skipped");
+                match &outcome {
+                    // A FIFO line's doorbells for deliveries behind its head are routine.
+                    Outcome::Skipped(reason @ (Skip::Behind | Skip::Paused)) => {
+                        tracing::debug!(?reason, "doorbell answered without an attempt")
+                    }
+                    Outcome::Skipped(reason) => tracing::info!(?reason, "envelope skipped"),
+                    _ => {}
                 }
                 ctx.metrics.count(outcome.word());
                 ack(&delivery).await;
@@ -214,6 +265,32 @@ async fn ack(delivery: &Delivery) {
     }
 }
 
+/// Moves a FIFO line's envelope from the main queue to its line's shard: published with a
+/// confirm, then acked; if the broker does not take it, the message goes back to the main
+/// queue after a moment.
+async fn forward(ctx: &Context, envelope: &DeliverV1, delivery: &Delivery) {
+    let topology = ctx.publisher.topology();
+    let message = Outgoing::deliver_now(topology, &Envelope::DeliverV1(envelope.clone()));
+    if ctx.publisher.publish(message).await.is_ok() {
+        ctx.metrics.count("forwarded");
+        ack(delivery).await;
+    } else {
+        tracing::warn!("could not forward the envelope to its ordered shard");
+        hand_back_later(delivery).await;
+    }
+}
+
+/// Waits a moment, then hands the message back to the broker (never a tight requeue loop).
+async fn hand_back_later(delivery: &Delivery) {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _ = delivery
+        .nack(BasicNackOptions {
+            multiple: false,
+            requeue: true,
+        })
+        .await;
+}
+
 /// Sends the same envelope (same attempt, nothing spent) to the shortest wait queue and acks;
 /// if even that fails, waits a moment and hands the message back to the broker.
 async fn park(ctx: &Context, envelope: &DeliverV1, delivery: &Delivery) {
@@ -227,13 +304,7 @@ async fn park(ctx: &Context, envelope: &DeliverV1, delivery: &Delivery) {
     );
     if ctx.publisher.publish(message).await.is_ok() {
         ack(delivery).await;
-        return;
+    } else {
+        hand_back_later(delivery).await;
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let _ = delivery
-        .nack(BasicNackOptions {
-            multiple: false,
-            requeue: true,
-        })
-        .await;
 }

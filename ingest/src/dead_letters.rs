@@ -1,6 +1,7 @@
 //! Dead letters: deliveries out of attempts. A dead letter's id is its delivery's id;
 //! replaying puts that same delivery back to `pending` for a new round of attempts (its log
-//! keeps the old ones); discarding takes it off the list and keeps its log.
+//! keeps the old ones); discarding takes it off the list and keeps its log. Either one
+//! restarts a FIFO line that paused on it.
 
 use axum::{
     Json,
@@ -20,6 +21,7 @@ use crate::{
     dispatch,
     error::{ApiError, Problem, Result},
     extract::{ApiQuery, parse_json},
+    lines,
     pagination::{Page, PageQuery, Paginated, TimeRange, paginate},
     state::AppState,
 };
@@ -162,6 +164,8 @@ async fn replay_many(
     for chunk in envelopes.chunks(PUBLISH_CHUNK) {
         dispatch::publish_now(&state.marker, &state.publisher, chunk.to_vec()).await;
     }
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.get("id")).collect();
+    lines::resume_after(&state, &client, user.user_id, &ids).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Replayed {
@@ -192,5 +196,6 @@ async fn discard(
     if discarded == 0 {
         return Err(ApiError::NotFound);
     }
+    lines::resume_after(&state, &client, user.user_id, &[id]).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,7 +16,6 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
-use warren_shared::live;
 
 use crate::{
     dispatch,
@@ -98,13 +97,7 @@ pub async fn accepted(state: &AppState, stored: Stored) -> Response {
         } => {
             tracing::Span::current().record("event_id", tracing::field::display(event_id));
             state.metrics.events_accepted.inc();
-            let topology = state.publisher.topology();
-            state.publisher.publish_transient(live::line(
-                topology,
-                user_id,
-                "event.received",
-                &received,
-            ));
+            state.publisher.tell(user_id, "event.received", &received);
             let deliveries = envelopes.len() as i32;
             dispatch::publish_now(&state.marker, &state.publisher, envelopes).await;
             (

@@ -49,7 +49,9 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
 
 /// Marks long-overdue waiting deliveries as not enqueued, so the relay publishes them
 /// again: the broker confirmed their envelope once but no longer has it. A duplicate is
-/// harmless (workers skip an attempt already made). Returns how many it found.
+/// harmless (workers skip an attempt already made). Of a FIFO line only the head counts:
+/// the deliveries behind it wait on purpose, and the head's doorbell moves the line.
+/// Returns how many it found.
 pub async fn sweep_overdue(state: &AppState) -> anyhow::Result<u64> {
     let client = state.pool.get().await?;
     let overdue = state.settings.redeliver_after_secs as f64;
@@ -60,9 +62,14 @@ pub async fn sweep_overdue(state: &AppState) -> anyhow::Result<u64> {
                     -- Eligible for the relay at once (it waits out the grace period).
                     updated_at = now() - make_interval(secs => $2::float8 + 1)
              WHERE id IN (
-                 SELECT id FROM deliveries
+                 SELECT id FROM deliveries d
                  WHERE enqueued AND status IN ('pending', 'retrying')
                    AND coalesce(next_attempt_at, updated_at) < now() - make_interval(secs => $1)
+                   AND (fifo_seq IS NULL OR fifo_seq = (
+                       SELECT h.fifo_seq FROM deliveries h
+                       WHERE h.subscription_id = d.subscription_id AND h.fifo_seq IS NOT NULL
+                         AND h.status IN ('pending', 'retrying')
+                       ORDER BY h.fifo_seq LIMIT 1))
                  ORDER BY coalesce(next_attempt_at, updated_at) LIMIT $3)",
             &[&overdue, &grace, &BATCH],
         )
@@ -91,6 +98,7 @@ fn next_envelopes(rows: &[tokio_postgres::Row], topology: &Topology) -> (Vec<Uui
                 subscription_id: row.get("subscription_id"),
                 user_id: row.get("user_id"),
                 attempt: attempt as u32 + 1,
+                ordered: row.get::<_, Option<i64>>("fifo_seq").is_some(),
             });
             let wait = row
                 .get::<_, Option<OffsetDateTime>>("next_attempt_at")
@@ -126,7 +134,7 @@ pub async fn relay_once(state: &AppState) -> anyhow::Result<usize> {
     let grace = state.settings.outbox_grace().as_secs_f64();
     let rows = tx
         .query(
-            "SELECT id, user_id, event_id, subscription_id, attempt_count, next_attempt_at FROM deliveries
+            "SELECT id, user_id, event_id, subscription_id, attempt_count, next_attempt_at, fifo_seq FROM deliveries
              WHERE NOT enqueued AND status IN ('pending', 'retrying')
                AND updated_at < now() - make_interval(secs => $1)
              ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED",

@@ -26,7 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct QueueBody {
     /// The queue's name.
     pub name: String,
-    /// `deliver` (the main queue), `retry` (a wait queue) or `graveyard`.
+    /// `deliver` (the main queue), `retry` (a wait queue), `ordered` (a shard of FIFO
+    /// subscriptions' doorbells) or `graveyard`.
     pub kind: &'static str,
     /// For a wait queue, its tier (`5s`, `2m`, …).
     pub tier: Option<String>,
@@ -38,7 +39,7 @@ pub struct QueueBody {
 }
 
 /// Every Warren queue, main queue first, then the wait tiers shortest first, then the
-/// graveyard.
+/// ordered shards, then the graveyard.
 #[utoipa::path(get, path = "/api/v1/queues", tag = "operations",
     responses((status = 200, body = Vec<QueueBody>), (status = 503, body = Problem)), security(("bearer" = [])))]
 async fn queues(State(state): State<AppState>, _user: AuthUser) -> Result<Json<Vec<QueueBody>>> {
@@ -71,6 +72,9 @@ fn expected(topology: &Topology) -> Vec<QueueBody> {
     let mut queues = vec![queue(topology.deliver_queue(), "deliver", None)];
     for tier in topology.tiers() {
         queues.push(queue(topology.retry_queue(&tier), "retry", Some(tier.name)));
+    }
+    for shard in topology.ordered_shards() {
+        queues.push(queue(topology.ordered_queue(shard), "ordered", None));
     }
     queues.push(queue(topology.graveyard_queue(), "graveyard", None));
     queues

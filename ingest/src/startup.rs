@@ -25,7 +25,7 @@ use crate::{
     config::Settings,
     dead_letters, deliveries, dispatch,
     error::ApiError,
-    events, gateway, health, ingest,
+    events, gateway, health, ingest, lines,
     metrics::{self, IngestMetrics},
     openapi::ApiDoc,
     outbox, queues, retention, sources,
@@ -163,6 +163,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(sources::router())
         .merge(subscriptions::router())
+        .merge(lines::router())
         .merge(stats::router())
         .merge(events::router())
         .merge(deliveries::router())

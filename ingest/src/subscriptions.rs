@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 use warren_shared::{
-    live::{self, SubscriptionUpdated},
+    live::SubscriptionUpdated,
     model::{CircuitState, OnDead, Ordering},
     signing::{SigningAlgorithm, SigningSecret},
     ssrf::SsrfGuard,
@@ -33,6 +33,7 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, Problem, Result, stored_word},
     extract::{ApiJson, ApiQuery, parse_json},
+    lines,
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
     validation::validate_with,
@@ -408,13 +409,21 @@ async fn store(
     input: SubscriptionInput,
 ) -> Result<Json<SubscriptionBody>> {
     check_input(state, client, user, &input).await?;
+    // A line stays paused only while the subscription is FIFO with `on_dead: pause`.
     let row = client
         .query_opt(
             &format!(
                 "UPDATE subscriptions SET name = $3, target_url = $4, source_id = $5, event_types = $6,
                      timeout_ms = $7, max_attempts = $8, rate_limit_per_sec = $9, payload_template = $10,
-                     headers = $11, ordering = $12, on_dead = $13, updated_at = now()
-                 WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+                     headers = $11, ordering = $12, on_dead = $13,
+                     fifo_paused_at = CASE WHEN $12 = 'fifo' AND $13 = 'pause' THEN fifo_paused_at END,
+                     fifo_paused_by = CASE WHEN $12 = 'fifo' AND $13 = 'pause' THEN fifo_paused_by END,
+                     updated_at = now()
+                 FROM (SELECT ordering AS old_ordering, fifo_paused_at AS old_paused_at
+                       FROM subscriptions WHERE id = $1 FOR UPDATE) old
+                 WHERE id = $1 AND user_id = $2
+                 RETURNING {COLUMNS}, old.old_ordering = 'fifo' AS was_fifo,
+                     old.old_paused_at IS NOT NULL AS was_paused"
             ),
             &[
                 &id,
@@ -434,6 +443,10 @@ async fn store(
         )
         .await?
         .ok_or(ApiError::NotFound)?;
+    let fifo = input.ordering == Ordering::Fifo;
+    let left_fifo = row.get::<_, bool>("was_fifo") && !fifo;
+    let unpaused = row.get::<_, bool>("was_paused") && !(fifo && input.on_dead == OnDead::Pause);
+    lines::after_settings_change(state, client, id, left_fifo, unpaused).await?;
     Ok(Json(SubscriptionBody::from_row(&row)?))
 }
 
@@ -553,12 +566,8 @@ async fn enable(
         reason: Some("enabled".into()),
         at: OffsetDateTime::now_utc(),
     };
-    let topology = state.publisher.topology();
-    state.publisher.publish_transient(live::line(
-        topology,
-        user.user_id,
-        "subscription.updated",
-        &line,
-    ));
+    state
+        .publisher
+        .tell(user.user_id, "subscription.updated", &line);
     Ok(Json(subscription))
 }

@@ -54,11 +54,22 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    /// An envelope for the main queue, to be attempted now.
+    /// An envelope to be attempted now: to the main queue, or, for a delivery in a FIFO
+    /// line, to its subscription's ordered shard.
     pub fn deliver_now(topology: &Topology, envelope: &Envelope) -> Self {
+        let Envelope::DeliverV1(deliver) = envelope;
+        let (exchange, routing_key) = if deliver.ordered {
+            let shard = topology.shard_of(deliver.subscription_id);
+            (
+                topology.ordered_exchange(),
+                topology.ordered_routing_key(shard),
+            )
+        } else {
+            (topology.deliver_exchange(), DELIVER_ROUTING_KEY.to_owned())
+        };
         Self {
-            exchange: topology.deliver_exchange(),
-            routing_key: DELIVER_ROUTING_KEY.to_owned(),
+            exchange,
+            routing_key,
             body: envelope.to_bytes(),
             expiration: None,
             message_id: Some(envelope_id(envelope)),
@@ -147,7 +158,29 @@ mod tests {
             subscription_id: Uuid::now_v7(),
             user_id: Uuid::now_v7(),
             attempt: 2,
+            ordered: false,
         })
+    }
+
+    #[test]
+    fn an_ordered_envelope_goes_to_its_subscriptions_shard_and_retries_through_the_tiers() {
+        let topology =
+            Topology::new("t", QueueKind::Quorum, RetrySchedule::default()).with_ordered_shards(8);
+        let Envelope::DeliverV1(mut deliver) = envelope();
+        assert_eq!(
+            Outgoing::deliver_now(&topology, &envelope()).exchange,
+            "t.deliver"
+        );
+        deliver.ordered = true;
+        let ordered = Envelope::DeliverV1(deliver.clone());
+        let now = Outgoing::deliver_now(&topology, &ordered);
+        assert_eq!(now.exchange, "t.ordered");
+        assert_eq!(
+            now.routing_key,
+            format!("ordered.{}", topology.shard_of(deliver.subscription_id))
+        );
+        let later = Outgoing::deliver_exactly_after(&topology, &ordered, Duration::from_secs(5));
+        assert_eq!(later.exchange, "t.retry");
     }
 
     #[test]

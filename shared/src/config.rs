@@ -90,6 +90,16 @@ pub struct BrokerSettings {
         default_value_t = 10
     )]
     pub heartbeat_secs: u16,
+    /// How many shard queues (`warren.ordered.<k>`) carry the doorbells of ordered (FIFO)
+    /// subscriptions. Every service must use the same number; changing it moves lines
+    /// between shards, so drain the shards first.
+    #[arg(
+        long = "ordered-shards",
+        env = "WARREN_ORDERED_SHARDS",
+        default_value_t = crate::topology::DEFAULT_ORDERED_SHARDS,
+        value_parser = clap::value_parser!(u16).range(1..=256)
+    )]
+    pub ordered_shards: u16,
 }
 
 impl BrokerSettings {
@@ -100,6 +110,7 @@ impl BrokerSettings {
             self.queue_kind,
             self.retry_schedule.clone(),
         )
+        .with_ordered_shards(self.ordered_shards)
     }
 
     /// The confirm timeout.

@@ -27,6 +27,10 @@ pub struct DeliverV1 {
     pub user_id: Uuid,
     /// The attempt this message asks for (1-based, counted over the delivery's whole life).
     pub attempt: u32,
+    /// Whether the delivery has a place in its subscription's FIFO line: then the envelope
+    /// is a doorbell for that line and travels through the subscription's ordered shard.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ordered: bool,
 }
 
 impl Envelope {
@@ -53,10 +57,30 @@ mod tests {
             subscription_id: Uuid::nil(),
             user_id: Uuid::nil(),
             attempt: 2,
+            ordered: false,
         });
         let json: serde_json::Value = serde_json::from_slice(&envelope.to_bytes()).expect("json");
         assert_eq!(json["type"], "deliver.v1");
         assert_eq!(json["attempt"], 2);
+        assert!(
+            json.get("ordered").is_none(),
+            "unordered envelopes keep their shape"
+        );
+        assert_eq!(Envelope::from_bytes(&envelope.to_bytes()), Some(envelope));
+    }
+
+    #[test]
+    fn an_ordered_envelope_says_so_and_round_trips() {
+        let envelope = Envelope::DeliverV1(DeliverV1 {
+            delivery_id: Uuid::nil(),
+            event_id: Uuid::nil(),
+            subscription_id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            attempt: 1,
+            ordered: true,
+        });
+        let json: serde_json::Value = serde_json::from_slice(&envelope.to_bytes()).expect("json");
+        assert_eq!(json["ordered"], true);
         assert_eq!(Envelope::from_bytes(&envelope.to_bytes()), Some(envelope));
     }
 

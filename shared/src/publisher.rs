@@ -199,6 +199,12 @@ impl Publisher {
         true
     }
 
+    /// Tells a user's browsers something (a live log line: `event` with `data`), off the
+    /// caller's path, as [`Publisher::publish_transient`] does.
+    pub fn tell(&self, user_id: uuid::Uuid, event: &str, data: &impl serde::Serialize) {
+        self.publish_transient(crate::live::line(self.topology(), user_id, event, data));
+    }
+
     /// Publishes without asking for a return or waiting for the confirm, off the caller's
     /// path: for live log lines, which nobody may be listening for and whose loss costs
     /// nothing. Never slows the caller, even when the broker throttles.

@@ -29,6 +29,9 @@ pub const PARK_TIER: Duration = Duration::from_secs(1);
 /// as poison. Generous, because a crash or restart of a worker also counts as a delivery.
 pub const DEFAULT_DELIVERY_LIMIT: i64 = 50;
 
+/// How many shard queues carry the doorbells of ordered (FIFO) subscriptions by default.
+pub const DEFAULT_ORDERED_SHARDS: u16 = 8;
+
 /// Which kind of queue every durable Warren queue is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum QueueKind {
@@ -74,6 +77,8 @@ pub enum Arg {
     Str(String),
     /// An integer argument.
     Int(i64),
+    /// A boolean argument.
+    Bool(bool),
 }
 
 /// A binding of a queue to an exchange.
@@ -94,6 +99,7 @@ pub struct Topology {
     kind: QueueKind,
     schedule: RetrySchedule,
     delivery_limit: i64,
+    ordered_shards: u16,
 }
 
 impl Topology {
@@ -105,7 +111,14 @@ impl Topology {
             kind,
             schedule,
             delivery_limit: DEFAULT_DELIVERY_LIMIT,
+            ordered_shards: DEFAULT_ORDERED_SHARDS,
         }
+    }
+
+    /// The same topology with `shards` ordered shard queues (at least one).
+    pub fn with_ordered_shards(mut self, shards: u16) -> Self {
+        self.ordered_shards = shards.max(1);
+        self
     }
 
     /// The retry schedule the wait queues are built for.
@@ -176,6 +189,33 @@ impl Topology {
         format!("{}.graveyard", self.prefix)
     }
 
+    /// The direct exchange for the doorbells of ordered (FIFO) subscriptions, routed to
+    /// their shard queue by `ordered.<k>`.
+    pub fn ordered_exchange(&self) -> String {
+        format!("{}.ordered", self.prefix)
+    }
+
+    /// Every ordered shard's number.
+    pub fn ordered_shards(&self) -> std::ops::Range<u16> {
+        0..self.ordered_shards
+    }
+
+    /// The shard that carries a FIFO subscription's doorbells: stable for a subscription
+    /// (its id's low bits, random in a UUIDv7) as long as the shard count stays.
+    pub fn shard_of(&self, subscription_id: uuid::Uuid) -> u16 {
+        (subscription_id.as_u128() % u128::from(self.ordered_shards)) as u16
+    }
+
+    /// The routing key of an ordered shard.
+    pub fn ordered_routing_key(&self, shard: u16) -> String {
+        format!("ordered.{shard}")
+    }
+
+    /// An ordered shard's queue, consumed by every worker with single-active-consumer.
+    pub fn ordered_queue(&self, shard: u16) -> String {
+        format!("{}.ordered.{shard}", self.prefix)
+    }
+
     /// The topic exchange for live log lines (`user.<user_id>`).
     pub fn logs_exchange(&self) -> String {
         format!("{}.logs", self.prefix)
@@ -189,6 +229,7 @@ impl Topology {
             spec(self.retry_exchange(), ExchangeKind::Direct),
             spec(self.graveyard_exchange(), ExchangeKind::Fanout),
             spec(self.logs_exchange(), ExchangeKind::Topic),
+            spec(self.ordered_exchange(), ExchangeKind::Direct),
         ]
     }
 
@@ -196,6 +237,7 @@ impl Topology {
     pub fn queues(&self) -> Vec<QueueSpec> {
         let mut queues = vec![self.main_queue(), self.graveyard()];
         queues.extend(self.tiers().iter().map(|t| self.wait_queue(t)));
+        queues.extend(self.ordered_shards().map(|k| self.shard_queue(k)));
         queues
     }
 
@@ -221,6 +263,13 @@ impl Topology {
                 &tier.name,
             ));
         }
+        for shard in self.ordered_shards() {
+            bindings.push(bind(
+                self.ordered_exchange(),
+                self.ordered_queue(shard),
+                &self.ordered_routing_key(shard),
+            ));
+        }
         bindings
     }
 
@@ -240,6 +289,16 @@ impl Topology {
             name: self.deliver_queue(),
             arguments,
         }
+    }
+
+    /// An ordered shard: like the main queue (poison to the graveyard), and with one active
+    /// consumer at a time across every worker, so one process handles a shard's lines.
+    fn shard_queue(&self, shard: u16) -> QueueSpec {
+        let mut spec = self.main_queue();
+        spec.name = self.ordered_queue(shard);
+        spec.arguments
+            .insert("x-single-active-consumer", Arg::Bool(true));
+        spec
     }
 
     /// A wait queue: no consumer; when a message's TTL runs out RabbitMQ dead-letters it back
@@ -462,6 +521,7 @@ fn arguments_json(arguments: &BTreeMap<&'static str, Arg>) -> Value {
             let value = match v {
                 Arg::Str(s) => json!(s),
                 Arg::Int(i) => json!(i),
+                Arg::Bool(b) => json!(b),
             };
             ((*k).to_owned(), value)
         })
@@ -475,6 +535,7 @@ fn field_table(arguments: &BTreeMap<&'static str, Arg>) -> FieldTable {
         let value = match value {
             Arg::Str(s) => AMQPValue::LongString(s.as_str().into()),
             Arg::Int(i) => AMQPValue::LongLongInt(*i),
+            Arg::Bool(b) => AMQPValue::Boolean(*b),
         };
         table.insert((*key).into(), value);
     }
@@ -555,6 +616,39 @@ mod tests {
                 && b.routing_key == tier.name
                 && b.queue == format!("warren.retry.{}", tier.name)));
         }
+    }
+
+    #[test]
+    fn ordered_shards_take_one_active_consumer_each_and_keep_a_subscription_on_one_shard() {
+        let topology = production().with_ordered_shards(4);
+        let shards: Vec<QueueSpec> = topology
+            .queues()
+            .into_iter()
+            .filter(|q| q.name.starts_with("warren.ordered."))
+            .collect();
+        assert_eq!(shards.len(), 4);
+        for shard in &shards {
+            assert_eq!(shard.arguments["x-single-active-consumer"], Arg::Bool(true));
+            assert_eq!(
+                shard.arguments["x-dead-letter-exchange"],
+                Arg::Str("warren.graveyard".into())
+            );
+        }
+        assert!(
+            topology
+                .bindings()
+                .iter()
+                .any(|b| b.exchange == "warren.ordered"
+                    && b.routing_key == "ordered.3"
+                    && b.queue == "warren.ordered.3")
+        );
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(topology.shard_of(id), topology.shard_of(id));
+        assert!(topology.shard_of(id) < 4);
+        let spread: std::collections::BTreeSet<u16> = (0..200)
+            .map(|_| topology.shard_of(uuid::Uuid::now_v7()))
+            .collect();
+        assert_eq!(spread.len(), 4, "subscriptions spread over every shard");
     }
 
     #[test]

@@ -42,6 +42,8 @@ impl TestBroker {
                 retry_schedule: schedule,
                 confirm_timeout_ms: 3_000,
                 heartbeat_secs: 5,
+                // Two shards keep each test's topology small and still exercise the routing.
+                ordered_shards: 2,
             },
         }
     }

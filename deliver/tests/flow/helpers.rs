@@ -194,13 +194,23 @@ impl Stack {
 
     /// Starts `warren-deliver` as a separate process on this stack.
     pub fn spawn_worker_process(&self) -> WorkerProcess {
+        self.spawn_worker_process_with(&[])
+    }
+
+    /// [`Stack::spawn_worker_process`] with extra environment variables.
+    pub fn spawn_worker_process_with(&self, env: &[(&str, &str)]) -> WorkerProcess {
         let child = Command::new(env!("CARGO_BIN_EXE_warren-deliver"))
+            .envs(env.iter().copied())
             .env("DATABASE_URL", self.db.settings().url)
             .env("AMQP_URL", &self.broker.settings.url)
             .env("WARREN_TOPOLOGY_PREFIX", &self.broker.settings.prefix)
             .env(
                 "WARREN_RETRY_SCHEDULE",
                 self.broker.settings.retry_schedule.to_string(),
+            )
+            .env(
+                "WARREN_ORDERED_SHARDS",
+                self.broker.settings.ordered_shards.to_string(),
             )
             .env("WARREN_ALLOW_TARGET_CIDRS", "127.0.0.1/32")
             .env("WARREN_DELIVER_HTTP_ADDR", "127.0.0.1:0")

@@ -6,6 +6,7 @@ mod failures;
 mod helpers;
 mod lifecycle;
 mod live;
+mod ordered;
 mod protection;
 mod records;
 mod recovery;

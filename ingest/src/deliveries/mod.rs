@@ -86,6 +86,11 @@ impl DeliverySummary {
         })
     }
 
+    /// Where the delivery stands.
+    pub fn status(&self) -> DeliveryStatus {
+        self.status
+    }
+
     /// Reads every row.
     pub fn from_rows(rows: &[Row]) -> Result<Vec<Self>> {
         rows.iter().map(Self::from_row).collect()

@@ -3,7 +3,8 @@
 //!
 //! Every path updates rows with [`RESTART`] or [`ATTEMPT_NOW`] and `RETURNING` the columns of
 //! [`envelopes`], then hands the envelopes to [`crate::dispatch::publish_now`]; whatever the
-//! broker does not confirm, the outbox relay publishes.
+//! broker does not confirm, the outbox relay publishes. A FIFO line paused on a delivery put
+//! back in line moves again ([`crate::lines::resume_after`]).
 
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -14,6 +15,7 @@ use crate::{
     auth::AuthUser,
     dispatch,
     error::{ApiError, Result},
+    lines,
     state::AppState,
 };
 
@@ -30,7 +32,8 @@ pub const ATTEMPT_NOW: &str = "round_start = CASE WHEN status IN ('dead', 'succe
      next_attempt_at = NULL, succeeded_at = NULL, dead_at = NULL, discarded_at = NULL, updated_at = now()";
 
 /// The `RETURNING` list [`envelopes`] reads.
-pub const RETURNING: &str = "RETURNING id, event_id, subscription_id, user_id, attempt_count";
+pub const RETURNING: &str =
+    "RETURNING id, event_id, subscription_id, user_id, attempt_count, fifo_seq";
 
 /// The envelope of each returned delivery's next attempt.
 pub fn envelopes(rows: &[Row]) -> Result<Vec<Envelope>> {
@@ -45,6 +48,7 @@ pub fn envelopes(rows: &[Row]) -> Result<Vec<Envelope>> {
                 subscription_id: row.get("subscription_id"),
                 user_id: row.get("user_id"),
                 attempt,
+                ordered: row.get::<_, Option<i64>>("fifo_seq").is_some(),
             }))
         })
         .collect()
@@ -71,5 +75,6 @@ pub async fn requeue_one(
         return Err(ApiError::NotFound);
     }
     dispatch::publish_now(&state.marker, &state.publisher, envelopes(&rows)?).await;
+    lines::resume_after(state, &client, user.user_id, &[id]).await?;
     summary(&client, id).await
 }

@@ -234,10 +234,14 @@ async fn replay(
 }
 
 /// A subscription named for a replay: the user's (422 otherwise) and active (409 otherwise).
-async fn replay_target(client: &impl GenericClient, user: &AuthUser, id: Uuid) -> Result<Uuid> {
+async fn replay_target(
+    client: &impl GenericClient,
+    user: &AuthUser,
+    id: Uuid,
+) -> Result<store::Target> {
     let row = client
         .query_opt(
-            "SELECT is_active FROM subscriptions WHERE id = $1 AND user_id = $2",
+            "SELECT is_active, ordering = 'fifo' AS fifo FROM subscriptions WHERE id = $1 AND user_id = $2",
             &[&id, &user.user_id],
         )
         .await?
@@ -247,5 +251,8 @@ async fn replay_target(client: &impl GenericClient, user: &AuthUser, id: Uuid) -
             "the subscription is disabled; enable it first".into(),
         ));
     }
-    Ok(id)
+    Ok(store::Target {
+        id,
+        fifo: row.get("fifo"),
+    })
 }

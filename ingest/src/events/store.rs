@@ -1,6 +1,6 @@
 //! Storing an event with its deliveries in a single transaction.
 
-use std::collections::{HashMap, HashSet, hash_map::Entry};
+use std::collections::{BTreeMap, HashMap, HashSet, hash_map::Entry};
 
 use bytes::Bytes;
 use deadpool_postgres::{GenericClient, Transaction};
@@ -75,7 +75,7 @@ pub async fn stage_group(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Ve
     let hashes: Vec<Vec<u8>> = events.iter().map(|e| body_hash(&e.raw_body)).collect();
     let inserted = insert_events(tx, &ids, events, &hashes, &subscriptions).await?;
     // Each new event's deliveries; none for an event whose key was seen before.
-    let rows: Vec<Vec<DeliveryRow>> = events
+    let mut rows: Vec<DeliveryRow> = events
         .iter()
         .zip(&ids)
         .zip(&subscriptions)
@@ -86,12 +86,18 @@ pub async fn stage_group(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Ve
                 Vec::new()
             }
         })
-        .collect();
-    insert_delivery_rows(tx, &rows.concat()).await?;
+        .collect::<Vec<_>>()
+        .concat();
+    insert_delivery_rows(tx, &mut rows).await?;
     let mut outcomes = Vec::with_capacity(events.len());
     for (index, event) in events.iter().enumerate() {
         outcomes.push(if inserted.contains(&ids[index]) {
-            Ok(created(event, ids[index], &rows[index]))
+            let own: Vec<DeliveryRow> = rows
+                .iter()
+                .filter(|r| r.event_id == ids[index])
+                .cloned()
+                .collect();
+            Ok(created(event, ids[index], &own))
         } else {
             replayed(tx, event, &hashes[index]).await
         });
@@ -100,7 +106,7 @@ pub async fn stage_group(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Ve
 }
 
 /// The subscriptions each event goes to, asking once per owner and source in the group.
-async fn matching_each(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Vec<Vec<Uuid>>> {
+async fn matching_each(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Vec<Vec<Target>>> {
     let mut candidates: HashMap<(Uuid, Option<Uuid>), Vec<Candidate>> = HashMap::new();
     let mut matched = Vec::with_capacity(events.len());
     for event in events {
@@ -110,19 +116,34 @@ async fn matching_each(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Vec<
                 entry.insert(subscriptions_of(tx, event.user_id, event.source_id).await?)
             }
         };
-        matched.push(
-            of_source
-                .iter()
-                .filter(|(_, types)| event_type_matches(types, &event.event_type))
-                .map(|(id, _)| *id)
-                .collect(),
-        );
+        matched.push(taking(of_source, &event.event_type));
     }
     Ok(matched)
 }
 
-/// A subscription an event may go to: its id and the event types it takes.
-type Candidate = (Uuid, Vec<String>);
+/// A subscription an event goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// The subscription.
+    pub id: Uuid,
+    /// Whether it takes its deliveries in order (a FIFO line).
+    pub fifo: bool,
+}
+
+/// A subscription an event may go to, and the event types it takes.
+struct Candidate {
+    target: Target,
+    event_types: Vec<String>,
+}
+
+/// The candidates that take events of this type.
+fn taking(candidates: &[Candidate], event_type: &str) -> Vec<Target> {
+    candidates
+        .iter()
+        .filter(|c| event_type_matches(&c.event_types, event_type))
+        .map(|c| c.target)
+        .collect()
+}
 
 /// What the committed event is answered with.
 fn created(event: &NewEvent, event_id: Uuid, rows: &[DeliveryRow]) -> Stored {
@@ -141,38 +162,87 @@ fn created(event: &NewEvent, event_id: Uuid, rows: &[DeliveryRow]) -> Stored {
     }
 }
 
-/// A delivery to insert: its id, owner, event and subscription.
-type DeliveryRow = (Uuid, Uuid, Uuid, Uuid);
+/// A delivery to insert.
+#[derive(Debug, Clone)]
+struct DeliveryRow {
+    id: Uuid,
+    user_id: Uuid,
+    event_id: Uuid,
+    target: Target,
+    /// Its place in a FIFO line, taken just before the insert.
+    fifo_seq: Option<i64>,
+}
 
 /// One new pending delivery of the event per subscription.
-fn delivery_rows(user_id: Uuid, event_id: Uuid, subscriptions: &[Uuid]) -> Vec<DeliveryRow> {
-    subscriptions
+fn delivery_rows(user_id: Uuid, event_id: Uuid, targets: &[Target]) -> Vec<DeliveryRow> {
+    targets
         .iter()
-        .map(|&subscription_id| (Uuid::now_v7(), user_id, event_id, subscription_id))
+        .map(|&target| DeliveryRow {
+            id: Uuid::now_v7(),
+            user_id,
+            event_id,
+            target,
+            fifo_seq: None,
+        })
         .collect()
 }
 
-/// Inserts pending deliveries, all in one statement.
-async fn insert_delivery_rows(client: &impl GenericClient, rows: &[DeliveryRow]) -> Result<()> {
+/// Gives each delivery to a FIFO subscription the next places in its line, in row order.
+/// Taking a place locks the line's counter until the transaction ends, so for one
+/// subscription the order of places is the order of commits; lines are locked in
+/// subscription-id order, so two transactions cannot deadlock on them.
+async fn take_places(client: &impl GenericClient, rows: &mut [DeliveryRow]) -> Result<()> {
+    let mut lines: BTreeMap<Uuid, Vec<usize>> = BTreeMap::new();
+    for (index, row) in rows.iter().enumerate().filter(|(_, r)| r.target.fifo) {
+        lines.entry(row.target.id).or_default().push(index);
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let statement = client
+        .prepare_cached(
+            "INSERT INTO fifo_sequences (subscription_id, next_seq) VALUES ($1, $2)
+             ON CONFLICT (subscription_id)
+             DO UPDATE SET next_seq = fifo_sequences.next_seq + excluded.next_seq
+             RETURNING next_seq",
+        )
+        .await?;
+    for (subscription_id, indexes) in lines {
+        let taken = indexes.len() as i64;
+        let last: i64 = client
+            .query_one(&statement, &[&subscription_id, &taken])
+            .await?
+            .get(0);
+        for (offset, index) in indexes.into_iter().enumerate() {
+            rows[index].fifo_seq = Some(last - taken + 1 + offset as i64);
+        }
+    }
+    Ok(())
+}
+
+/// Inserts pending deliveries, all in one statement, FIFO ones with their places.
+async fn insert_delivery_rows(client: &impl GenericClient, rows: &mut [DeliveryRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
+    take_places(client, rows).await?;
     let column = |pick: fn(&DeliveryRow) -> Uuid| rows.iter().map(pick).collect::<Vec<Uuid>>();
     let (ids, users, events, subscriptions) = (
-        column(|r| r.0),
-        column(|r| r.1),
-        column(|r| r.2),
-        column(|r| r.3),
+        column(|r| r.id),
+        column(|r| r.user_id),
+        column(|r| r.event_id),
+        column(|r| r.target.id),
     );
+    let places: Vec<Option<i64>> = rows.iter().map(|r| r.fifo_seq).collect();
     client
         .execute(
             &client
                 .prepare_cached(
-                    "INSERT INTO deliveries (id, user_id, event_id, subscription_id)
-                     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[])",
+                    "INSERT INTO deliveries (id, user_id, event_id, subscription_id, fifo_seq)
+                     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int8[])",
                 )
                 .await?,
-            &[&ids, &users, &events, &subscriptions],
+            &[&ids, &users, &events, &subscriptions, &places],
         )
         .await?;
     Ok(())
@@ -184,23 +254,24 @@ pub async fn insert_deliveries(
     client: &impl GenericClient,
     user_id: Uuid,
     event_id: Uuid,
-    subscriptions: &[Uuid],
+    targets: &[Target],
 ) -> Result<Vec<Envelope>> {
-    let rows = delivery_rows(user_id, event_id, subscriptions);
-    insert_delivery_rows(client, &rows).await?;
+    let mut rows = delivery_rows(user_id, event_id, targets);
+    insert_delivery_rows(client, &mut rows).await?;
     Ok(first_attempts(&rows))
 }
 
 /// The envelopes of new deliveries' first attempts.
 fn first_attempts(rows: &[DeliveryRow]) -> Vec<Envelope> {
     rows.iter()
-        .map(|&(delivery_id, user_id, event_id, subscription_id)| {
+        .map(|row| {
             Envelope::DeliverV1(DeliverV1 {
-                delivery_id,
-                event_id,
-                subscription_id,
-                user_id,
+                delivery_id: row.id,
+                event_id: row.event_id,
+                subscription_id: row.target.id,
+                user_id: row.user_id,
                 attempt: 1,
+                ordered: row.fifo_seq.is_some(),
             })
         })
         .collect()
@@ -214,13 +285,11 @@ pub async fn matching_subscriptions(
     user_id: Uuid,
     source_id: Option<Uuid>,
     event_type: &str,
-) -> Result<Vec<Uuid>> {
-    Ok(subscriptions_of(client, user_id, source_id)
-        .await?
-        .into_iter()
-        .filter(|(_, types)| event_type_matches(types, event_type))
-        .map(|(id, _)| id)
-        .collect())
+) -> Result<Vec<Target>> {
+    Ok(taking(
+        &subscriptions_of(client, user_id, source_id).await?,
+        event_type,
+    ))
 }
 
 /// The owner's active subscriptions that take events from this source, with their event
@@ -234,7 +303,7 @@ async fn subscriptions_of(
         .query(
             &client
                 .prepare_cached(
-                    "SELECT id, event_types FROM subscriptions
+                    "SELECT id, event_types, ordering = 'fifo' AS fifo FROM subscriptions
              WHERE user_id = $1 AND is_active AND (source_id IS NULL OR source_id = $2)",
                 )
                 .await?,
@@ -243,7 +312,13 @@ async fn subscriptions_of(
         .await?;
     Ok(rows
         .iter()
-        .map(|row| (row.get("id"), row.get("event_types")))
+        .map(|row| Candidate {
+            target: Target {
+                id: row.get("id"),
+                fifo: row.get("fifo"),
+            },
+            event_types: row.get("event_types"),
+        })
         .collect())
 }
 
@@ -254,7 +329,7 @@ async fn insert_events(
     ids: &[Uuid],
     events: &[NewEvent],
     hashes: &[Vec<u8>],
-    subscriptions: &[Vec<Uuid>],
+    subscriptions: &[Vec<Target>],
 ) -> Result<HashSet<Uuid>> {
     let deliveries = subscriptions
         .iter()

@@ -38,6 +38,7 @@ async fn unmarked_delivery(app: &TestApp) -> Envelope {
         subscription_id: row.get("subscription_id"),
         user_id: row.get("user_id"),
         attempt: 1,
+        ordered: false,
     })
 }
 

@@ -12,6 +12,7 @@ mod helpers;
 mod ingest;
 mod lists;
 mod observe;
+mod ordering;
 mod providers;
 mod publish;
 mod retention;
