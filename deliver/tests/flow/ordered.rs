@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use warren_testkit::{
     eventually,
+    proxy::TcpProxy,
     receiver::{Received, Reply},
 };
 
@@ -353,4 +354,36 @@ async fn leaving_fifo_sends_what_waited_behind_a_paused_head() {
     assert_eq!(later, [1, 2], "the waiting deliveries went out unordered");
     let line = line(&stack, &sub).await;
     assert!(line["paused_at"].is_null(), "{line}");
+}
+
+#[tokio::test]
+async fn the_active_workers_broker_link_breaking_keeps_the_order_and_loses_nothing() {
+    let proxy = TcpProxy::start("127.0.0.1:5672").await;
+    let mut stack = spawn_ingest(QUICK).await;
+    // The first worker reaches the broker through the proxy and becomes each shard's
+    // active consumer; the second waits behind it.
+    let mut through_proxy = stack.worker_settings();
+    through_proxy.broker = stack.broker.settings_via(&proxy.address());
+    for mut settings in [through_proxy, stack.worker_settings()] {
+        settings.circuit_failures = 10_000;
+        settings.disable_after_failures = 10_000;
+        stack.start_worker(settings).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    stack.receiver.plan(failing_one_in_five());
+    stack
+        .subscribe(json!({"ordering": "fifo", "max_attempts": 20}))
+        .await;
+    send_in_order(&stack, 0..300).await;
+    wait_for_first_successes(&stack, "/hook", 100).await;
+    proxy.cut();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.restore();
+
+    let firsts = wait_for_first_successes(&stack, "/hook", 300).await;
+    assert_eq!(
+        firsts,
+        (0..300).collect::<Vec<_>>(),
+        "commit order, nothing lost"
+    );
 }
