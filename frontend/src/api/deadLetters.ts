@@ -21,6 +21,8 @@ function useDeadLetterMutation<TVars, TResult>(mutationFn: (vars: TVars) => Prom
     onSuccess: () => {
       queryClient.invalidateQueries({ queryKey: keys.allDeadLetters })
       queryClient.invalidateQueries({ queryKey: ['deliveries'] })
+      // A replay or discard restarts a FIFO line paused on that dead letter.
+      queryClient.invalidateQueries({ predicate: (query) => query.queryKey[0] === 'subscriptions' && query.queryKey[2] === 'line' })
     },
   })
 }

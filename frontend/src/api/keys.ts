@@ -9,6 +9,8 @@ export const keys = {
   subscription: (id: string) => ['subscriptions', id] as const,
   subscriptionDeliveries: (id: string, status?: string) =>
     ['subscriptions', id, 'deliveries', status ?? ''] as const,
+  /** Under the subscription's key, so whatever refreshes a subscription refreshes its line. */
+  subscriptionLine: (id: string) => ['subscriptions', id, 'line'] as const,
   stats: (id: string, window: StatsWindow) => ['stats', id, window] as const,
   allStats: ['stats'] as const,
   queues: ['queues'] as const,

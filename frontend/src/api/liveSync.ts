@@ -10,6 +10,7 @@ export function useLiveCacheSync(): SocketState {
       queryClient.invalidateQueries({ queryKey: keys.delivery(m.delivery_id) })
       queryClient.invalidateQueries({ queryKey: keys.event(m.event_id) })
       queryClient.invalidateQueries({ queryKey: ['subscriptions', m.subscription_id, 'deliveries'] })
+      queryClient.invalidateQueries({ queryKey: keys.subscriptionLine(m.subscription_id) })
       if (m.outcome === 'dead') queryClient.invalidateQueries({ queryKey: keys.allDeadLetters })
     },
     'event.received': () => {

@@ -146,8 +146,26 @@ export interface DeliverySummary {
   last_error_kind?: ErrorKind | string | null
   created_at?: string
   updated_at?: string
+  succeeded_at?: string | null
+  dead_at?: string | null
   /** Present when the server joins it in (dead letters may). */
   event_type?: string
+}
+
+/** Where a FIFO line stands (docs/ordering.md). */
+export type LineState = 'flowing' | 'retrying' | 'paused' | 'disabled' | 'empty'
+
+/** `GET /subscriptions/{id}/line`: a subscription's FIFO line, its head and what waits behind it. */
+export interface SubscriptionLine {
+  ordering: Ordering
+  on_dead: OnDead
+  state: LineState
+  /** When the line stopped on a dead head (`state: paused`). */
+  paused_at: string | null
+  /** The delivery at the front: the one being attempted or retried, or the dead one the line paused on. */
+  head: DeliverySummary | null
+  /** Deliveries waiting behind the head. */
+  waiting: number
 }
 
 export interface Attempt {

@@ -1,4 +1,5 @@
-// One subscription: its health, secret, recent deliveries, a test event, and its settings.
+// One subscription: its health, its FIFO line when it is ordered, secret, recent deliveries,
+// a test event, and its settings.
 import { Link, useLocation, useNavigate, useParams } from 'react-router-dom'
 import {
   useDeleteSubscription,
@@ -13,6 +14,7 @@ import {
 } from '../../api'
 import { Badge, Button, Card, EmptyState, ErrorMessage, Facts, Loading, Notice, PageHeader, TextLink } from '../../components/ui'
 import { formatMs, formatPercent, formatTime } from '../../lib/format'
+import { FifoLineCard } from './FifoLineCard'
 import { SecretPanel } from './SecretPanel'
 import { SubscriptionForm } from './SubscriptionForm'
 import { SubscriptionStateBadges } from './SubscriptionStateBadges'
@@ -55,6 +57,7 @@ function SubscriptionDetail({ subscription: s, justCreated }: { subscription: Su
         {justCreated && <Notice>Subscription created. Give its signing secret to the receiver so it can verify requests.</Notice>}
         <ErrorMessage error={remove.error} title="Could not delete" />
         <TroubleBanner subscription={s} />
+        {s.ordering === 'fifo' && <FifoLineCard subscriptionId={s.id} />}
         <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
           <Card title="Overview">
             <Facts

@@ -215,3 +215,135 @@ describe('a subscription’s page', () => {
     expect(await screen.findByRole('alert')).toHaveTextContent('not found')
   })
 })
+
+describe('a FIFO subscription’s line', () => {
+  const FIFO: Subscription = { ...SUB, ordering: 'fifo', on_dead: 'pause' }
+  const LINE = `GET /api/v1/subscriptions/${SUB.id}/line`
+  const HEAD = {
+    id: '0190a000-0000-7000-8000-0000000000d1',
+    event_id: '0190a000-0000-7000-8000-0000000000e1',
+    subscription_id: SUB.id,
+    event_type: 'order.paid',
+    status: 'retrying' as const,
+    attempt_count: 3,
+    next_attempt_at: '2030-01-01T00:05:00Z',
+    last_status_code: 503,
+    last_error_kind: 'http_status',
+    created_at: '2025-01-01T00:00:00Z',
+    updated_at: '2025-01-01T00:01:00Z',
+    succeeded_at: null,
+    dead_at: null,
+  }
+  const retrying = { ordering: 'fifo', on_dead: 'pause', state: 'retrying', paused_at: null, head: HEAD, waiting: 42 }
+  const paused = {
+    ...retrying,
+    state: 'paused',
+    paused_at: '2025-01-01T00:10:00Z',
+    head: { ...HEAD, status: 'dead', attempt_count: 8, next_attempt_at: null, last_status_code: 500, dead_at: '2025-01-01T00:10:00Z' },
+    waiting: 7,
+  }
+  const fifoBase = { ...base, [`GET /api/v1/subscriptions/${SUB.id}`]: json(FIFO) }
+  const section = async () => (await screen.findByRole('heading', { name: 'FIFO line' })).closest('section')!
+
+  it('shows the state, the count waiting behind the head and why the head is stuck', async () => {
+    const http = mockApi({ ...fifoBase, [LINE]: json(retrying) })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const line = await section()
+    expect(await within(line).findByText('42 waiting behind the head')).toBeInTheDocument()
+    expect(line).toHaveTextContent('Retrying the head')
+    const head = within(line).getByRole('group', { name: 'Head of the line' })
+    expect(within(head).getByRole('link', { name: HEAD.id })).toHaveAttribute('href', `/deliveries/${HEAD.id}`)
+    expect(head).toHaveTextContent('HTTP 503')
+    expect(head).toHaveTextContent('http_status')
+    expect(head).toHaveTextContent('3')
+    expect(head).toHaveTextContent('Next attempt')
+    // Nothing to resume while the head is only retrying.
+    expect(within(line).queryByRole('button', { name: 'Replay dead head' })).toBeNull()
+    expect(http.callsTo(LINE)[0].headers.authorization).toBe('Bearer test-token')
+  })
+
+  it('is not shown, nor asked for, for an unordered subscription', async () => {
+    const http = mockApi({ ...base, [LINE]: json(retrying) })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    expect(await screen.findByRole('heading', { name: 'orders' })).toBeInTheDocument()
+    await screen.findByRole('heading', { name: 'Recent deliveries' })
+    expect(screen.queryByRole('heading', { name: 'FIFO line' })).toBeNull()
+    expect(screen.queryByText(/waiting behind the head/)).toBeNull()
+    expect(http.callsTo(LINE)).toHaveLength(0)
+  })
+
+  it('replays the dead head of a paused line and shows the line moving again', async () => {
+    let replayed = false
+    const http = mockApi({
+      ...fifoBase,
+      [LINE]: () => json(replayed ? { ...retrying, state: 'flowing', head: { ...HEAD, status: 'pending' }, waiting: 7 } : paused),
+      [`POST /api/v1/dead-letters/${HEAD.id}/replay`]: () => {
+        replayed = true
+        return { status: 202, body: {} }
+      },
+    })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const line = await section()
+    expect(await within(line).findByText('Paused on a dead delivery')).toBeInTheDocument()
+    expect(line).toHaveTextContent('7 waiting behind the head')
+    expect(line).toHaveTextContent('HTTP 500')
+    expect(line).toHaveTextContent('Paused at')
+    expect(within(line).getByRole('button', { name: 'Discard dead head' })).toBeEnabled()
+
+    await userEvent.click(within(line).getByRole('button', { name: 'Replay dead head' }))
+
+    await waitFor(() => expect(http.callsTo(`POST /api/v1/dead-letters/${HEAD.id}/replay`)).toHaveLength(1))
+    // The line is read again: it has moved on, and the buttons are gone.
+    expect(await within(line).findByText('Flowing')).toBeInTheDocument()
+    expect(within(line).queryByRole('button', { name: 'Replay dead head' })).toBeNull()
+    expect(line).toHaveTextContent('Dead head replayed')
+  })
+
+  it('discards the dead head of a paused line after confirming', async () => {
+    const { vi } = await import('vitest')
+    vi.spyOn(window, 'confirm').mockReturnValue(true)
+    const http = mockApi({
+      ...fifoBase,
+      [LINE]: json(paused),
+      [`DELETE /api/v1/dead-letters/${HEAD.id}`]: { status: 204 },
+    })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const line = await section()
+    await userEvent.click(await within(line).findByRole('button', { name: 'Discard dead head' }))
+
+    await waitFor(() => expect(http.callsTo(`DELETE /api/v1/dead-letters/${HEAD.id}`)).toHaveLength(1))
+    expect(http.callsTo(`POST /api/v1/dead-letters/${HEAD.id}/replay`)).toHaveLength(0)
+  })
+
+  it('says why a replay was refused', async () => {
+    mockApi({
+      ...fifoBase,
+      [LINE]: json(paused),
+      [`POST /api/v1/dead-letters/${HEAD.id}/replay`]: problem(409, 'the delivery is not dead'),
+    })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const line = await section()
+    await userEvent.click(await within(line).findByRole('button', { name: 'Replay dead head' }))
+
+    expect(await within(line).findByRole('alert')).toHaveTextContent('Could not replay: the delivery is not dead')
+  })
+
+  it.each([
+    [404, 'subscription not found'],
+    [500, 'the database is away'],
+  ])('shows an error, not a crash, when the line answers %i', async (status, detail) => {
+    mockApi({ ...fifoBase, [LINE]: problem(status, detail) })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const line = await section()
+    expect(await within(line).findByRole('alert')).toHaveTextContent(`Could not load the FIFO line: ${detail}`)
+    // The rest of the page is still there.
+    expect(screen.getByRole('heading', { name: 'Settings' })).toBeInTheDocument()
+    expect(screen.getByRole('heading', { name: 'orders' })).toBeInTheDocument()
+  })
+})
