@@ -37,6 +37,9 @@ use crate::{
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// How many times the main queue's prefetch each ordered shard's consumer takes.
+const SHARD_PREFETCH_FACTOR: u16 = 4;
+
 /// Consumes until `cancel` trips, reconnecting whenever the link breaks.
 pub async fn consume(
     ctx: Arc<Context>,
@@ -122,6 +125,17 @@ async fn attach(
     );
     let mut consumers = Vec::with_capacity(queues.len());
     for (source, queue) in queues {
+        if source == Source::Shard {
+            // A shard's doorbells mostly wait a moment for their line's lock (held through
+            // the head's attempt) and then go without one; a deeper prefetch keeps a busy
+            // line's waiting doorbells from taking every slot from the shard's other lines.
+            channel
+                .basic_qos(
+                    prefetch.saturating_mul(SHARD_PREFETCH_FACTOR),
+                    BasicQosOptions { global: false },
+                )
+                .await?;
+        }
         let consumer = channel
             .basic_consume(
                 queue.as_str().into(),
