@@ -37,6 +37,20 @@ use crate::{
 #[derive(Default)]
 pub struct Lines {
     locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    /// The head each line is attempting right now (from its start until it is recorded).
+    attempting: Mutex<HashMap<Uuid, Uuid>>,
+}
+
+/// A head being attempted; dropping it (once the attempt is recorded) clears the mark.
+pub struct Attempting<'a> {
+    lines: &'a Lines,
+    subscription_id: Uuid,
+}
+
+impl Drop for Attempting<'_> {
+    fn drop(&mut self) {
+        self.lines.attempts().remove(&self.subscription_id);
+    }
 }
 
 /// A held line; dropping it lets the line's next doorbell in.
@@ -55,6 +69,26 @@ impl Lines {
             subscription_id,
             guard: Some(lock.lock_owned().await),
         }
+    }
+
+    /// Marks `delivery_id` as the head of the subscription's line being attempted now.
+    pub fn attempt(&self, subscription_id: Uuid, delivery_id: Uuid) -> Attempting<'_> {
+        self.attempts().insert(subscription_id, delivery_id);
+        Attempting {
+            lines: self,
+            subscription_id,
+        }
+    }
+
+    /// The head of the subscription's line being attempted now, if any.
+    pub fn attempting(&self, subscription_id: Uuid) -> Option<Uuid> {
+        self.attempts().get(&subscription_id).copied()
+    }
+
+    fn attempts(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Uuid>> {
+        self.attempting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// How many lines have a lock right now (held or waited for).
@@ -104,9 +138,20 @@ struct Line {
 }
 
 /// Answers a doorbell of a FIFO line: attempts the head when the envelope is the head's own,
-/// then moves the line on. An `Err` means the outcome (or the ring for the next head) may
-/// not be recorded or sent: the caller parks the envelope and it comes back.
-pub async fn handle_doorbell(ctx: &Context, envelope: &DeliverV1) -> anyhow::Result<Outcome> {
+/// then moves the line on. `redelivered` says the broker handed the message out before (its
+/// consumer went away unacked). An `Err` means the outcome (or the ring for the next head)
+/// may not be recorded or sent: the caller parks the envelope and it comes back.
+pub async fn handle_doorbell(
+    ctx: &Context,
+    envelope: &DeliverV1,
+    redelivered: bool,
+) -> anyhow::Result<Outcome> {
+    let attempting = ctx.lines.attempting(envelope.subscription_id);
+    if waits_behind(&ctx.pool, envelope, attempting).await? {
+        // Most doorbells are for deliveries queued behind the head: answered without
+        // waiting for the line, which the head's attempt may hold for a while.
+        return Ok(Outcome::Skipped(Skip::Behind));
+    }
     let _held = ctx.lines.hold(envelope.subscription_id).await;
     let Some(line) = load_line(&ctx.pool, envelope).await? else {
         return Ok(Outcome::Skipped(Skip::Gone));
@@ -123,13 +168,24 @@ pub async fn handle_doorbell(ctx: &Context, envelope: &DeliverV1) -> anyhow::Res
             // This envelope's attempt killed the head, but the worker that made it stopped
             // before pausing the line.
             pause(ctx, envelope, &line).await?;
+        } else if redelivered && line.ended_by(envelope.attempt) {
+            // This envelope's attempt ended the head, and the worker that made it went away
+            // unacked: its ring may have reached the next worker before the head was recorded
+            // there, and been taken for one behind. Ring again (a redelivery happens only
+            // after a failure, so rings never multiply in normal running).
+            ring_next(ctx, envelope).await?;
         }
         return Ok(Outcome::Skipped(Skip::Behind));
     }
     let in_line = InLine {
         pause_on_dead: line.pause_on_dead && line.is_active,
     };
-    let outcome = handle_in_line(ctx, envelope, Some(in_line)).await?;
+    let outcome = {
+        let _attempt = ctx
+            .lines
+            .attempt(envelope.subscription_id, envelope.delivery_id);
+        handle_in_line(ctx, envelope, Some(in_line)).await?
+    };
     if outcome == Outcome::Dead && in_line.pause_on_dead {
         pause(ctx, envelope, &line).await?;
     }
@@ -168,6 +224,14 @@ impl InLine {
 }
 
 impl Line {
+    /// Whether the named delivery succeeded or went dead by `attempt`.
+    fn ended_by(&self, attempt: u32) -> bool {
+        self.named.as_ref().is_some_and(|(status, attempts, _)| {
+            matches!(status.as_str(), "succeeded" | "dead")
+                && i64::from(*attempts) == i64::from(attempt)
+        })
+    }
+
     /// Whether the named delivery went dead (and stays on the dead-letter list) by `attempt`.
     fn died_by(&self, attempt: u32) -> bool {
         self.named
@@ -176,6 +240,38 @@ impl Line {
                 status == "dead" && !discarded && i64::from(*attempts) == i64::from(attempt)
             })
     }
+}
+
+/// Whether a delivery earlier in the same line is still waiting, so the named one cannot be
+/// the head: the earlier one's own envelope moves the line, and whoever records it rings for
+/// the delivery behind it first. Answered without the line's lock, so it must not count the
+/// head this worker is attempting (`attempting`, read before the query): that head rings
+/// before it is recorded, and its ring must wait for the record, not be taken for one
+/// behind. A replay only puts an earlier delivery back in line. A subscription that left
+/// FIFO has no line: its doorbells are all answered by attempts.
+async fn waits_behind(
+    pool: &Pool,
+    envelope: &DeliverV1,
+    attempting: Option<Uuid>,
+) -> anyhow::Result<bool> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            &client
+                .prepare_cached(
+                    "SELECT EXISTS (
+                         SELECT 1 FROM deliveries me
+                         JOIN subscriptions s ON s.id = me.subscription_id AND s.ordering = 'fifo'
+                         JOIN deliveries d
+                           ON d.subscription_id = me.subscription_id AND d.fifo_seq < me.fifo_seq
+                         WHERE me.id = $1 AND d.status IN ('pending', 'retrying')
+                           AND d.id IS DISTINCT FROM $2)",
+                )
+                .await?,
+            &[&envelope.delivery_id, &attempting],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 async fn load_line(pool: &Pool, envelope: &DeliverV1) -> anyhow::Result<Option<Line>> {
@@ -337,5 +433,12 @@ mod tests {
         assert!(!line(Some(("succeeded", 3, false))).died_by(3));
         assert!(!line(Some(("retrying", 3, false))).died_by(3));
         assert!(!line(None).died_by(1));
+        assert!(line(Some(("succeeded", 3, false))).ended_by(3));
+        assert!(line(Some(("dead", 2, true))).ended_by(2));
+        assert!(
+            !line(Some(("succeeded", 3, false))).ended_by(2),
+            "an older envelope"
+        );
+        assert!(!line(Some(("retrying", 3, false))).ended_by(3));
     }
 }

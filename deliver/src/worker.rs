@@ -239,7 +239,7 @@ async fn process(ctx: Arc<Context>, source: Source, delivery: Delivery) {
     ctx.metrics.in_flight.inc();
     async {
         let handled = if envelope.ordered {
-            handle_doorbell(&ctx, &envelope).await
+            handle_doorbell(&ctx, &envelope, delivery.redelivered).await
         } else {
             handle_delivery(&ctx, &envelope).await
         };
