@@ -54,6 +54,9 @@ pub struct NewSubscription<'a> {
     pub event_types: &'a [&'a str],
     /// Its delivery timeout, if not Warren's default.
     pub timeout_ms: Option<u32>,
+    /// Whether it is ordered (`"ordering": "fifo"`): its deliveries one at a time, in the
+    /// order ingest committed their events.
+    pub fifo: bool,
 }
 
 impl Api {
@@ -105,6 +108,9 @@ impl Api {
         });
         if let Some(timeout_ms) = new.timeout_ms {
             body["timeout_ms"] = timeout_ms.into();
+        }
+        if new.fifo {
+            body["ordering"] = "fifo".into();
         }
         let created: Created = self
             .post("/api/v1/subscriptions", &body)

@@ -27,6 +27,11 @@ pub enum Scenario {
     Backlog,
     /// `GET /api/v1/subscriptions/{id}/stats?window=7d` over `--stats-attempts` attempts.
     Stats,
+    /// Every event to `--subscriptions` ordered (FIFO) subscriptions (default 4), at `--rate`
+    /// (default 200) from `--concurrency` senders (default 16) that each send their own
+    /// stream of events one after the other; reports delivered/s per subscription and checks
+    /// the order each subscription received every stream in.
+    Ordered,
 }
 
 impl Scenario {
@@ -39,6 +44,7 @@ impl Scenario {
             Scenario::RetryMix => "retry-mix",
             Scenario::Backlog => "backlog",
             Scenario::Stats => "stats",
+            Scenario::Ordered => "ordered",
         }
     }
 }
@@ -100,18 +106,19 @@ pub struct Cli {
     /// WARREN_CIRCUIT_FAILURES=1000000 unless this says otherwise).
     #[arg(long = "warren-env", value_name = "KEY=VALUE")]
     pub warren_env: Vec<String>,
-    /// Closed loop: concurrent senders (one connection each).
-    #[arg(long, default_value_t = 64)]
-    pub concurrency: usize,
+    /// Closed loop: concurrent senders (one connection each); `ordered`: senders, each
+    /// sending its own stream of events one after the other (default 64; 16 for `ordered`).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
     /// Open loop at this many events/s (scenarios `rate`, `retry-mix` and `backlog` default
-    /// to 1,000; given to `max` or `fanout` it makes them open loop).
+    /// to 1,000, `ordered` to 200; given to `max` or `fanout` it makes them open loop).
     #[arg(long)]
     pub rate: Option<f64>,
     /// Open loop: requests in flight at most; later ones wait (their latency still counts
     /// from their intended send time).
     #[arg(long, default_value_t = 4096)]
     pub max_in_flight: usize,
-    /// Subscriptions each event goes to (default 10 for `fanout`, else 1).
+    /// Subscriptions each event goes to (default 10 for `fanout`, 4 for `ordered`, else 1).
     #[arg(long)]
     pub subscriptions: Option<usize>,
     /// Size of each event's JSON body, in bytes.
@@ -124,7 +131,7 @@ pub struct Cli {
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     pub warmup: Duration,
     /// How long to wait after the load for deliveries to finish (default 30s; 90s for
-    /// `retry-mix`).
+    /// `retry-mix` and `ordered`).
     #[arg(long, value_parser = parse_duration)]
     pub drain_timeout: Option<Duration>,
     /// `backlog`: deliveries parked in the wait queues before the second `rate` run.
@@ -163,6 +170,16 @@ pub enum LoadShape {
         rate: f64,
         /// Requests in flight at most.
         max_in_flight: usize,
+    },
+    /// `streams` senders, each sending its own numbered stream of events, each event only
+    /// once the one before it was answered: so the events of one stream commit in the order
+    /// they were sent. The senders keep to `rate` between them; one that falls behind sends
+    /// as soon as it can, its latency still counted from the intended send time.
+    Streams {
+        /// Senders, one stream each.
+        streams: usize,
+        /// Events per second over all the streams.
+        rate: f64,
     },
 }
 
@@ -236,13 +253,14 @@ impl Plan {
             load: load_shape(cli),
             subscriptions: cli.subscriptions.unwrap_or(match scenario {
                 Scenario::Fanout => 10,
+                Scenario::Ordered => ORDERED_SUBSCRIPTIONS,
                 _ => 1,
             }),
             body_size: cli.body_size,
             duration: cli.duration,
             warmup: cli.warmup,
             drain_timeout: cli.drain_timeout.unwrap_or(match scenario {
-                Scenario::RetryMix => Duration::from_secs(90),
+                Scenario::RetryMix | Scenario::Ordered => Duration::from_secs(90),
                 _ => Duration::from_secs(30),
             }),
             failure_ratio: cli.failure_ratio.unwrap_or(match scenario {
@@ -288,27 +306,48 @@ impl Plan {
                 rate: rate.min(50.0),
                 max_in_flight,
             },
+            LoadShape::Streams { streams, rate } => LoadShape::Streams {
+                streams: streams.min(4),
+                rate: rate.min(50.0),
+            },
         };
     }
 }
 
-/// Closed loop for `max` and `fanout` unless a rate is given; open loop for the others.
+/// Subscriptions `ordered` creates unless `--subscriptions` says otherwise.
+pub const ORDERED_SUBSCRIPTIONS: usize = 4;
+
+/// Senders (streams) `ordered` runs unless `--concurrency` says otherwise: each sends every
+/// 80 ms at the default rate, far longer than an ingest answer takes.
+pub const ORDERED_STREAMS: usize = 16;
+
+/// Events/s `ordered` sends unless `--rate` says otherwise: more than one ordered
+/// subscription delivers here, so that the lines always have work waiting, while ingest
+/// leaves them most of the machine (see BENCHMARKS.md).
+pub const ORDERED_RATE: f64 = 200.0;
+
+/// Closed loop for `max` and `fanout` unless a rate is given; paced streams for `ordered`;
+/// open loop for the others.
 fn load_shape(cli: &Cli) -> LoadShape {
     let open = |rate| LoadShape::Open {
         rate,
         max_in_flight: cli.max_in_flight,
     };
     match (cli.scenario, cli.rate) {
+        (Scenario::Ordered, rate) => LoadShape::Streams {
+            streams: cli.concurrency.unwrap_or(ORDERED_STREAMS),
+            rate: rate.unwrap_or(ORDERED_RATE),
+        },
         (_, Some(rate)) => open(rate),
         (Scenario::Max | Scenario::Fanout, None) => LoadShape::Closed {
-            concurrency: cli.concurrency,
+            concurrency: cli.concurrency.unwrap_or(64),
         },
         (_, None) => open(1_000.0),
     }
 }
 
 fn check_ranges(cli: &Cli) -> anyhow::Result<()> {
-    if cli.concurrency == 0 || cli.max_in_flight == 0 {
+    if cli.concurrency == Some(0) || cli.max_in_flight == 0 {
         bail!("--concurrency and --max-in-flight must be at least 1");
     }
     if cli.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
@@ -384,6 +423,24 @@ mod tests {
         assert_eq!(plan.retry_schedule.as_deref(), Some(RETRY_MIX_SCHEDULE));
         assert_eq!(plan.warren_env, RETRY_MIX_ENV);
         assert!(matches!(plan.load, LoadShape::Open { rate, .. } if rate == 1_000.0));
+    }
+
+    #[test]
+    fn ordered_runs_streams_to_four_fifo_subscriptions() {
+        let plan = Plan::resolve(&cli(&["--scenario", "ordered"])).expect("a plan");
+        assert_eq!(plan.subscriptions, ORDERED_SUBSCRIPTIONS);
+        assert_eq!(
+            plan.load,
+            LoadShape::Streams {
+                streams: ORDERED_STREAMS,
+                rate: ORDERED_RATE
+            }
+        );
+        let plan =
+            Plan::resolve(&cli(&["--scenario", "ordered", "--rate", "500"])).expect("a plan");
+        assert!(matches!(plan.load, LoadShape::Streams { rate, .. } if rate == 500.0));
+        let plan = Plan::resolve(&cli(&["--smoke", "--scenario", "ordered"])).expect("a plan");
+        assert!(matches!(plan.load, LoadShape::Streams { streams, .. } if streams <= 4));
     }
 
     #[test]

@@ -427,6 +427,7 @@ async fn measure(
         source_id: source.id,
         event_types: &[],
         timeout_ms: fault.timeout_ms(),
+        fifo: false,
     })
     .await?;
     let ctx = PhaseContext {
@@ -448,6 +449,7 @@ async fn measure(
         warmup: Duration::ZERO,
         duration: options.duration,
         drain_timeout: options.drain_timeout,
+        ordered: None,
     };
     let inject = async {
         tokio::time::sleep(options.duration / 3).await;

@@ -19,6 +19,7 @@ pub mod faults;
 pub mod load;
 pub mod machine;
 pub mod observe;
+pub mod order;
 pub mod phase;
 pub mod receiver;
 pub mod report;

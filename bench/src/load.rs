@@ -1,8 +1,10 @@
 //! The load generator: `POST /ingest/{token}` with JSON bodies of a chosen size, in a closed
-//! loop (N senders, each waiting for its answer) or an open loop (a fixed rate whatever the
-//! answers do). Every answer is tallied: its latency (from the intended send time in the open
-//! loop, so a stall of Warren's shows instead of silently slowing the sender), its status,
-//! and, for a 202, the event id and the deliveries it made, to match with the receiver.
+//! loop (N senders, each waiting for its answer), an open loop (a fixed rate whatever the
+//! answers do), or paced streams (N senders keeping to a rate between them, each sending its
+//! own numbered events one after the other). Every answer is tallied: its latency (from the
+//! intended send time in the open loop and the streams, so a stall of Warren's shows instead
+//! of silently slowing the sender), its status, and, for a 202, the event id and the
+//! deliveries it made (and its place in its stream), to match with the receiver.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -111,6 +113,19 @@ pub struct SentEvent {
     pub measured: bool,
     /// Deliveries Warren made for it.
     pub deliveries: u32,
+    /// Its place in its sender's stream (streams only).
+    pub stream: Option<StreamPosition>,
+}
+
+/// Where an event is in the stream of the sender that sent it. A sender sends each event
+/// of its stream only once the one before it was answered, so the events a stream got 202s
+/// for committed in the order of their `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamPosition {
+    /// The sender (stream).
+    pub stream: u32,
+    /// The event's number in the stream, from 0.
+    pub seq: u64,
 }
 
 /// Everything the load recorded.
@@ -131,7 +146,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn new() -> Self {
+    /// An empty tally.
+    pub(crate) fn new() -> Self {
         Self {
             latency_us: histogram(),
             accepted_latency_us: histogram(),
@@ -206,6 +222,7 @@ impl Load {
                 rate,
                 max_in_flight,
             } => self.open(rate, max_in_flight).await,
+            LoadShape::Streams { streams, rate } => self.streams(streams, rate).await,
         }
     }
 
@@ -230,7 +247,7 @@ impl Load {
                 let load = self.clone();
                 tokio::spawn(async move {
                     while !load.stopped() {
-                        load.send(Instant::now()).await;
+                        load.send(Instant::now(), None).await;
                     }
                 })
             })
@@ -258,18 +275,47 @@ impl Load {
                 let Ok(_slot) = slots.acquire_owned().await else {
                     return;
                 };
-                load.send(due).await;
+                load.send(due, None).await;
             });
             while tasks.try_join_next().is_some() {}
         }
         while tasks.join_next().await.is_some() {}
     }
 
-    async fn send(&self, intended: Instant) {
+    /// `streams` senders, sender `s` sending the events of stream `s` one after the other:
+    /// event `j` of stream `s` is due at `start + (j * streams + s) / rate`, so the streams
+    /// interleave evenly; a sender still waiting for an earlier answer sends late, and its
+    /// latency counts from the due time.
+    async fn streams(self: &Arc<Self>, streams: usize, rate: f64) {
+        let period = Duration::from_secs_f64(1.0 / rate);
+        let senders: Vec<_> = (0..streams)
+            .map(|s| {
+                let load = self.clone();
+                tokio::spawn(async move {
+                    let stream = u32::try_from(s).unwrap_or(u32::MAX);
+                    for seq in 0u64.. {
+                        let slot = seq * streams as u64 + s as u64;
+                        let intended = load.window.start + period.mul_f64(slot as f64);
+                        if intended >= load.window.end || load.cancel.is_cancelled() {
+                            break;
+                        }
+                        tokio::time::sleep_until(intended.into()).await;
+                        load.send(intended, Some(StreamPosition { stream, seq }))
+                            .await;
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            let _ = sender.await;
+        }
+    }
+
+    async fn send(&self, intended: Instant, stream: Option<StreamPosition>) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let answer = self.post(seq).await;
         let done = Instant::now();
-        self.record(intended, done, answer);
+        self.record(intended, done, answer, stream);
     }
 
     async fn post(&self, seq: u64) -> Answer {
@@ -297,7 +343,13 @@ impl Load {
         }
     }
 
-    fn record(&self, intended: Instant, done: Instant, answer: Answer) {
+    fn record(
+        &self,
+        intended: Instant,
+        done: Instant,
+        answer: Answer,
+        stream: Option<StreamPosition>,
+    ) {
         let measured = self.window.measures(intended);
         let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
         let micros = u64::try_from(done.duration_since(intended).as_micros())
@@ -319,6 +371,7 @@ impl Load {
                     intended,
                     measured,
                     deliveries,
+                    stream,
                 };
                 tally.events.insert(id, event);
             }

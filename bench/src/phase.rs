@@ -18,6 +18,7 @@ use crate::{
     database,
     load::{BodyTemplate, Load, Tally, Window},
     machine::{CpuBreakdown, CpuSample, Watched},
+    order::{self, OrderFigures},
     receiver::{DeliveryRecord, Recorder},
 };
 
@@ -54,6 +55,9 @@ pub struct PhaseSpec {
     pub duration: Duration,
     /// Longest wait for deliveries afterwards.
     pub drain_timeout: Duration,
+    /// Ordered subscriptions whose deliveries to check against the load's streams
+    /// (`/ordered/0` … at the receiver), if any.
+    pub ordered: Option<usize>,
 }
 
 /// p50, p99, max and mean, in milliseconds.
@@ -140,6 +144,8 @@ pub struct PhaseResult {
     pub cpu: CpuBreakdown,
     /// What Warren's PostgreSQL backends were doing in the window, when the database is known.
     pub postgres_activity: Option<Activity>,
+    /// What each ordered subscription received, and the order check (`ordered` only).
+    pub ordered: Option<OrderFigures>,
 }
 
 /// Runs one phase.
@@ -174,9 +180,12 @@ pub async fn run(ctx: &PhaseContext, spec: &PhaseSpec) -> PhaseResult {
     let _ = runner.await;
     let (drained, drain_seconds) = drain(ctx, &load, finished_before, spec.drain_timeout).await;
     let tally = load.into_tally();
-    let joined = ctx
-        .recorder
-        .with_deliveries(|deliveries| Joined::of(&tally, deliveries, &window));
+    let (joined, ordered) = ctx.recorder.with_deliveries(|deliveries| {
+        let ordered = spec
+            .ordered
+            .map(|lines| order::check(&tally, deliveries, &window, lines));
+        (Joined::of(&tally, deliveries, &window), ordered)
+    });
     let observed = Observed {
         drained,
         drain_seconds,
@@ -185,6 +194,7 @@ pub async fn run(ctx: &PhaseContext, spec: &PhaseSpec) -> PhaseResult {
             Some(task) => task.await.ok().flatten(),
             None => None,
         },
+        ordered,
     };
     result(spec, &tally, joined, observed)
 }
@@ -195,6 +205,7 @@ struct Observed {
     drain_seconds: f64,
     cpu: CpuBreakdown,
     activity: Option<Activity>,
+    ordered: Option<OrderFigures>,
 }
 
 /// A CPU sample that tells Warren's database backends from the rest of PostgreSQL.
@@ -359,5 +370,6 @@ fn result(spec: &PhaseSpec, tally: &Tally, joined: Joined, observed: Observed) -
         drained: observed.drained,
         cpu: observed.cpu,
         postgres_activity: observed.activity,
+        ordered: observed.ordered,
     }
 }

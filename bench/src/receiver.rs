@@ -7,7 +7,8 @@
 //! thousand answers exactly that share fail) and 200 to the rest; `POST /slow` is `/hook`
 //! after half a second; `POST /fail` always answers 500 (the subscription the backlog is
 //! parked for); `POST /flap` walks each delivery through 200, 500, 429 with `Retry-After`, a
-//! timeout and a connection reset (see [`Flap`]).
+//! timeout and a connection reset (see [`Flap`]); `POST /ordered/{k}` is `/hook` for the
+//! `k`-th ordered subscription, its deliveries recorded with `k` and their order of arrival.
 
 use std::{
     collections::HashMap,
@@ -48,6 +49,13 @@ pub struct DeliveryRecord {
     /// Whether an attempt numbered `x-warren-max-attempts` was answered non-2xx: Warren gives
     /// up on it.
     pub dead: bool,
+    /// The ordered subscription it came for (`/ordered/{k}`), if any.
+    pub line: Option<u32>,
+    /// The place of its first attempt among every attempt the receiver recorded (from 0).
+    pub first_arrival: u64,
+    /// The place of the attempt that finished it: the first answered 2xx, or the last
+    /// allowed one answered non-2xx.
+    pub finished_arrival: Option<u64>,
 }
 
 /// Running totals, cheap to read while the load runs.
@@ -70,6 +78,8 @@ pub struct Recorder {
     pub counters: Counters,
     failure_per_mille: u64,
     sequence: AtomicU64,
+    /// Attempts recorded so far (taken under the deliveries' lock, so it orders them).
+    arrivals: AtomicU64,
 }
 
 /// What one request said about itself.
@@ -79,6 +89,8 @@ struct Arrival {
     /// Its attempt number (`x-warren-attempt`, from 1).
     attempt: u32,
     last_attempt: bool,
+    /// The ordered subscription it came for (`/ordered/{k}`).
+    line: Option<u32>,
 }
 
 impl Recorder {
@@ -88,6 +100,7 @@ impl Recorder {
             counters: Counters::default(),
             failure_per_mille: (failure_ratio * 1_000.0).round() as u64,
             sequence: AtomicU64::new(0),
+            arrivals: AtomicU64::new(0),
         }
     }
 
@@ -100,6 +113,7 @@ impl Recorder {
 
     fn record(&self, arrival: Arrival, at: Instant, ok: bool) {
         let mut deliveries = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+        let place = self.arrivals.fetch_add(1, Ordering::Relaxed);
         let record = deliveries
             .entry(arrival.delivery_id)
             .or_insert_with(|| DeliveryRecord {
@@ -109,16 +123,21 @@ impl Recorder {
                 answers: 0,
                 ok_answers: 0,
                 dead: false,
+                line: arrival.line,
+                first_arrival: place,
+                finished_arrival: None,
             });
         record.answers += 1;
         if ok {
             record.ok_answers += 1;
             if record.succeeded_at.is_none() {
                 record.succeeded_at = Some(at);
+                record.finished_arrival.get_or_insert(place);
                 self.counters.succeeded.fetch_add(1, Ordering::Relaxed);
             }
         } else if arrival.last_attempt && !record.dead {
             record.dead = true;
+            record.finished_arrival.get_or_insert(place);
             self.counters.dead.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -244,18 +263,22 @@ async fn respond(
     if parts.method != Method::POST {
         return Ok(answer(StatusCode::METHOD_NOT_ALLOWED));
     }
-    let status = match parts.uri.path() {
-        "/hook" => hook(&recorder, &parts.headers),
+    let path = parts.uri.path();
+    let status = match path {
+        "/hook" => hook(&recorder, &parts.headers, None),
         "/slow" => {
             tokio::time::sleep(SLOW).await;
-            hook(&recorder, &parts.headers)
+            hook(&recorder, &parts.headers, None)
         }
         "/fail" => {
             recorder.counters.requests.fetch_add(1, Ordering::Relaxed);
             StatusCode::INTERNAL_SERVER_ERROR
         }
         "/flap" => return flap(&recorder, &parts.headers, &socket).await,
-        _ => StatusCode::NOT_FOUND,
+        _ => match ordered_line(path) {
+            Some(line) => hook(&recorder, &parts.headers, Some(line)),
+            None => StatusCode::NOT_FOUND,
+        },
     };
     Ok(answer(status))
 }
@@ -266,13 +289,24 @@ fn answer(status: StatusCode) -> Response<Full<Bytes>> {
     response
 }
 
-/// Answers 200, or 500 for the configured share; records the delivery either way.
-fn hook(recorder: &Recorder, headers: &HeaderMap) -> StatusCode {
+/// The path of the `k`-th ordered subscription.
+pub fn ordered_path(line: usize) -> String {
+    format!("/ordered/{line}")
+}
+
+/// `k` of `/ordered/{k}`.
+fn ordered_line(path: &str) -> Option<u32> {
+    path.strip_prefix("/ordered/")?.parse().ok()
+}
+
+/// Answers 200, or 500 for the configured share; records the delivery either way (with the
+/// ordered subscription it came for, if any).
+fn hook(recorder: &Recorder, headers: &HeaderMap, line: Option<u32>) -> StatusCode {
     let at = Instant::now();
     recorder.counters.requests.fetch_add(1, Ordering::Relaxed);
     let ok = !recorder.next_fails();
     match arrival(headers) {
-        Some(arrival) => recorder.record(arrival, at, ok),
+        Some(arrival) => recorder.record(Arrival { line, ..arrival }, at, ok),
         None => {
             recorder.counters.foreign.fetch_add(1, Ordering::Relaxed);
         }
@@ -376,6 +410,7 @@ fn arrival(headers: &HeaderMap) -> Option<Arrival> {
         event_id,
         attempt,
         last_attempt,
+        line: None,
     })
 }
 
@@ -400,11 +435,47 @@ mod tests {
             event_id: Uuid::nil(),
             attempt: 1,
             last_attempt: false,
+            line: None,
         };
         recorder.record(arrival(), Instant::now(), true);
         recorder.record(arrival(), Instant::now(), true);
         assert_eq!(recorder.counters.succeeded.load(Ordering::Relaxed), 1);
         recorder.with_deliveries(|d| assert_eq!(d[&Uuid::nil()].ok_answers, 2));
+    }
+
+    #[tokio::test]
+    async fn ordered_paths_record_their_line_and_the_order_of_arrival() {
+        let receiver = Receiver::start(0.0).expect("a receiver");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("a client");
+        let deliveries: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        for (i, delivery) in deliveries.iter().enumerate() {
+            let answer = client
+                .post(receiver.url(&ordered_path(i % 2)))
+                .header("webhook-id", delivery.to_string())
+                .header("x-warren-event-id", Uuid::now_v7().to_string())
+                .body("{}")
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(answer.status(), 200);
+        }
+        let answer = client
+            .post(receiver.url("/ordered/x"))
+            .body("{}")
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(answer.status(), 404);
+        receiver.recorder.with_deliveries(|d| {
+            for (i, delivery) in deliveries.iter().enumerate() {
+                assert_eq!(d[delivery].line, Some(i as u32 % 2));
+                assert_eq!(d[delivery].first_arrival, i as u64);
+                assert_eq!(d[delivery].finished_arrival, Some(i as u64));
+            }
+        });
     }
 
     #[test]

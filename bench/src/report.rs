@@ -12,6 +12,7 @@ use crate::{
     cli::{LoadShape, Plan},
     database::PostgresInfo,
     machine::{CpuBreakdown, MachineInfo},
+    order::OrderFigures,
     phase::{Percentiles, PhaseResult},
     warren::ProcessFigures,
 };
@@ -204,6 +205,9 @@ fn load_text(load: &LoadShape) -> String {
             rate,
             max_in_flight,
         } => format!("open loop, {rate} events/s (≤ {max_in_flight} in flight)"),
+        LoadShape::Streams { streams, rate } => {
+            format!("{rate} events/s from {streams} senders, one stream each")
+        }
     }
 }
 
@@ -294,9 +298,43 @@ fn phase_table(out: &mut String, p: &PhaseResult) {
             if p.drained { "" } else { " (timed out)" }
         ),
     );
+    if let Some(ordered) = &p.ordered {
+        ordered_table(out, ordered);
+    }
     cpu_table(out, &p.cpu);
     if let Some(activity) = &p.postgres_activity {
         activity_table(out, activity);
+    }
+}
+
+fn ordered_table(out: &mut String, o: &OrderFigures) {
+    row(
+        out,
+        "ordered subscriptions",
+        format!("{} (FIFO)", o.subscriptions),
+    );
+    row(
+        out,
+        "delivered/s per ordered subscription",
+        format!(
+            "{:.0}  (slowest {:.0}, fastest {:.0})",
+            o.delivered_per_sec_per_subscription, o.slowest_per_sec, o.fastest_per_sec
+        ),
+    );
+    row(
+        out,
+        "out of order / overlapping",
+        format!(
+            "{} / {}  (of {} first arrivals checked against their stream)",
+            o.out_of_order, o.overlapping, o.checked
+        ),
+    );
+    for l in &o.lines {
+        let _ = writeln!(
+            out,
+            "    /ordered/{:<3} {:>7} deliveries, {:>6.0}/s in the window, out of order {}, overlapping {}",
+            l.line, l.deliveries, l.delivered_per_sec, l.out_of_order, l.overlapping
+        );
     }
 }
 
@@ -366,6 +404,29 @@ fn stats_table(out: &mut String, s: &StatsFigures) {
     row(out, "calls ms", percentiles(s.latency_ms));
 }
 
+/// Whether the ordered subscriptions were the bottleneck: each event goes to each of them, so
+/// each was offered the accepted rate; if each delivered about as much, they kept up and
+/// their delivered/s is the offered rate, not their ceiling. If they fell behind, their
+/// delivered/s is what they sustained with that much waiting, which is not a fixed ceiling
+/// either (BENCHMARKS.md: it falls as the offered rate rises).
+fn ordered_note(p: &PhaseResult, o: &OrderFigures) -> String {
+    let offered = p.accepted_per_sec;
+    let per_line = o.delivered_per_sec_per_subscription;
+    if per_line < 0.9 * offered {
+        format!(
+            "{}: each ordered subscription was offered {offered:.0} events/s and delivered {per_line:.0}/s: \
+             the lines fell behind; {per_line:.0}/s is what one sustained at this offered rate",
+            p.name
+        )
+    } else {
+        format!(
+            "{}: the ordered subscriptions kept up with the {offered:.0} events/s offered: \
+             {per_line:.0}/s is the offered rate, not their ceiling (raise --rate)",
+            p.name
+        )
+    }
+}
+
 /// Notes a reader should not miss, from the figures.
 pub fn notes(phases: &[PhaseResult], cores: usize) -> Vec<String> {
     let mut notes = Vec::new();
@@ -397,6 +458,9 @@ pub fn notes(phases: &[PhaseResult], cores: usize) -> Vec<String> {
                 "{}: busiest: {} at {:.0} % of one core; the machine was {:.0} % busy",
                 p.name, top.name, top.percent_of_one_core, p.cpu.machine_busy_percent
             ));
+        }
+        if let Some(ordered) = &p.ordered {
+            notes.push(ordered_note(p, ordered));
         }
         if p.undelivered > 0 {
             notes.push(format!(

@@ -19,7 +19,7 @@ use crate::{
     machine::MachineInfo,
     observe::{ObserverFigures, Observers},
     phase::{self, Percentiles, PhaseContext, PhaseResult, PhaseSpec},
-    receiver::Receiver,
+    receiver::{self, Receiver},
     report::{self, BacklogSetup, Environment, Report, StatsFigures},
     seed::{self, Owner},
     warren::{Options, ProcessFigures, Warren},
@@ -233,23 +233,30 @@ impl Run<'_> {
             warmup: self.plan.warmup,
             duration: self.plan.duration,
             drain_timeout: self.plan.drain_timeout,
+            ordered: (self.plan.scenario == Scenario::Ordered).then_some(self.plan.subscriptions),
         }
     }
 
-    /// Signs up, creates the source and the subscriptions (all to the receiver's `/hook`).
+    /// Signs up, creates the source and the subscriptions: all to the receiver's `/hook`, or
+    /// for `ordered`, FIFO ones, the `i`-th to `/ordered/{i}`.
     async fn set_up(&self) -> anyhow::Result<Setup> {
         let api = Api::signup(&self.warren.base_url).await?;
         let source = api.create_source().await?;
-        let target = self.receiver.url("/hook");
+        let fifo = self.plan.scenario == Scenario::Ordered;
         let mut first = None;
         for i in 0..self.plan.subscriptions {
             let name = format!("bench-{i}");
+            let target = match fifo {
+                true => self.receiver.url(&receiver::ordered_path(i)),
+                false => self.receiver.url("/hook"),
+            };
             let new = NewSubscription {
                 name: &name,
                 target_url: &target,
                 source_id: source.id,
                 event_types: &[],
                 timeout_ms: None,
+                fifo,
             };
             let id = api.create_subscription(&new).await?;
             first.get_or_insert(id);
@@ -294,6 +301,7 @@ impl Run<'_> {
             source_id: setup.owner.source_id,
             event_types: &["bench.parked"],
             timeout_ms: None,
+            fifo: false,
         };
         let owner = Owner {
             subscription_id: setup.api.create_subscription(&new).await?,
@@ -398,7 +406,8 @@ impl Run<'_> {
 }
 
 /// Why the run itself broke (nothing accepted, nothing delivered, no stats, observers that
-/// saw nothing), if it did. Never a judgement on a figure.
+/// saw nothing, an ordered subscription that received a stream out of order or two
+/// deliveries at once), if it did. Never a judgement on a figure.
 pub fn broken(report: &Report) -> Option<String> {
     if let Some(seen) = &report.observers {
         if seen.live_lines == 0 {
@@ -414,6 +423,26 @@ pub fn broken(report: &Report) -> Option<String> {
         }
         if p.delivered == 0 && report.plan.failure_ratio < 1.0 {
             return Some(format!("{}: no delivery reached the receiver", p.name));
+        }
+        if let Some(ordered) = &p.ordered {
+            if ordered.checked == 0 {
+                return Some(format!(
+                    "{}: no ordered delivery could be checked against its stream",
+                    p.name
+                ));
+            }
+            if ordered.out_of_order > 0 {
+                return Some(format!(
+                    "{}: {} first arrivals at ordered subscriptions came after a later event of their stream",
+                    p.name, ordered.out_of_order
+                ));
+            }
+            if ordered.overlapping > 0 {
+                return Some(format!(
+                    "{}: {} deliveries reached an ordered subscription before the one before them was finished",
+                    p.name, ordered.overlapping
+                ));
+            }
         }
     }
     match &report.stats {
