@@ -62,6 +62,12 @@ pub enum Fault {
     /// The link to RabbitMQ (through a TCP proxy) goes silent for 25 s — heartbeats and
     /// confirm timeouts must notice — then every connection on it is reset.
     AmqpStallReset,
+    /// `kill -9` of one of two `warren-deliver` processes while a FIFO subscription's line
+    /// moves, then a restart: its deliveries must still arrive in commit order.
+    OrderedKillDeliver,
+    /// `rabbitmqctl stop_app`, 5 s, `start_app` while a FIFO subscription's line moves: its
+    /// deliveries must still arrive in commit order.
+    OrderedRabbitmqStopStart,
     /// The broker refuses publishes: the worker stops, a policy caps the main queue at 50
     /// messages (`reject-publish` nacks the rest) for 5 s, then the cap goes and the worker
     /// comes back; the outbox must publish what was refused.
@@ -70,7 +76,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in the order the suite runs them.
-    pub const ALL: [Fault; 11] = [
+    pub const ALL: [Fault; 13] = [
         Fault::KillDeliver,
         Fault::KillIngest,
         Fault::TermDeliver,
@@ -82,6 +88,8 @@ impl Fault {
         Fault::ReceiverFlaps,
         Fault::BrokerNacks,
         Fault::AmqpStallReset,
+        Fault::OrderedKillDeliver,
+        Fault::OrderedRabbitmqStopStart,
     ];
 
     /// Its name on the command line and in the report.
@@ -92,7 +100,9 @@ impl Fault {
 
     async fn inject(self, warren: &mut Warren, proxy: Option<&TcpProxy>) -> anyhow::Result<()> {
         match self {
-            Fault::KillDeliver => restart(warren, Service::Deliver(0), Signal::SIGKILL).await,
+            Fault::KillDeliver | Fault::OrderedKillDeliver => {
+                restart(warren, Service::Deliver(0), Signal::SIGKILL).await
+            }
             Fault::KillIngest => restart(warren, Service::Ingest, Signal::SIGKILL).await,
             Fault::TermDeliver => restart(warren, Service::Deliver(0), Signal::SIGTERM).await,
             Fault::RollingRestartDeliver => {
@@ -108,7 +118,7 @@ impl Fault {
                 )
                 .await
             }
-            Fault::RabbitmqStopStart => {
+            Fault::RabbitmqStopStart | Fault::OrderedRabbitmqStopStart => {
                 run("rabbitmqctl", &["stop_app"]).await?;
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 run("rabbitmqctl", &["start_app"]).await
@@ -157,9 +167,21 @@ impl Fault {
         (self == Fault::ReceiverFlaps).then_some(FLAP_TIMEOUT_MS)
     }
 
+    /// Whether the subscription is FIFO (`/ordered/0` at the receiver, paced streams, the
+    /// order checked).
+    fn ordered(self) -> bool {
+        matches!(
+            self,
+            Fault::OrderedKillDeliver | Fault::OrderedRabbitmqStopStart
+        )
+    }
+
     /// How many `warren-deliver` processes run.
     fn delivers(self) -> usize {
-        if self == Fault::RollingRestartDeliver {
+        if matches!(
+            self,
+            Fault::RollingRestartDeliver | Fault::OrderedKillDeliver
+        ) {
             2
         } else {
             1
@@ -282,6 +304,9 @@ pub struct FaultResult {
     pub injection_error: Option<String>,
     /// Whether duplicates are allowed under this fault (not under a graceful stop).
     pub duplicates_allowed: bool,
+    /// For an ordered fault: first arrivals checked against their stream's order, those out
+    /// of it, and those sent before the delivery ahead of them was finished.
+    pub order: Option<(u64, u64, u64)>,
 }
 
 impl FaultResult {
@@ -291,6 +316,11 @@ impl FaultResult {
             && self.unexpected == 0
             && self.injection_error.is_none()
             && (self.duplicates_allowed || self.duplicates == 0)
+            && self
+                .order
+                .is_none_or(|(checked, out_of_order, overlapping)| {
+                    checked > 0 && out_of_order == 0 && overlapping == 0
+                })
     }
 
     fn of(fault: Fault, phase: &PhaseResult, injection_error: Option<String>) -> Self {
@@ -314,6 +344,10 @@ impl FaultResult {
             drain_seconds: phase.drain_seconds,
             injection_error,
             duplicates_allowed: fault.allows_duplicates(),
+            order: phase
+                .ordered
+                .as_ref()
+                .map(|o| (o.checked, o.out_of_order, o.overlapping)),
         }
     }
 
@@ -332,10 +366,16 @@ impl FaultResult {
             self.indeterminate,
             self.dead,
             self.drain_seconds,
-            self.injection_error
-                .as_ref()
-                .map(|e| format!("; injection failed: {e}"))
+            self.order
+                .map(|(checked, out_of_order, overlapping)| format!(
+                    "; order: {checked} checked, {out_of_order} out of order, {overlapping} overlapping"
+                ))
                 .unwrap_or_default()
+                + &self
+                    .injection_error
+                    .as_ref()
+                    .map(|e| format!("; injection failed: {e}"))
+                    .unwrap_or_default()
         )
     }
 }
@@ -356,6 +396,9 @@ pub async fn run_suite(
     }
     Ok(results)
 }
+
+/// Senders (one stream each) of the ordered faults.
+const ORDERED_STREAMS: usize = 4;
 
 /// Short waits, so a delivery failed by the fault is retried within the drain.
 const SCHEDULE: &str = "1s,2s,5s,10s";
@@ -420,14 +463,18 @@ async fn measure(
 ) -> anyhow::Result<FaultResult> {
     let api = Api::signup(&warren.base_url).await?;
     let source = api.create_source().await?;
-    let target = receiver.url(fault.target_path());
+    let target = if fault.ordered() {
+        receiver.url(&crate::receiver::ordered_path(0))
+    } else {
+        receiver.url(fault.target_path())
+    };
     api.create_subscription(&NewSubscription {
         name: "fault-suite",
         target_url: &target,
         source_id: source.id,
         event_types: &[],
         timeout_ms: fault.timeout_ms(),
-        fifo: false,
+        fifo: fault.ordered(),
     })
     .await?;
     let ctx = PhaseContext {
@@ -442,14 +489,23 @@ async fn measure(
     };
     let spec = PhaseSpec {
         name: fault.name(),
-        load: LoadShape::Open {
-            rate: options.rate,
-            max_in_flight: 512,
+        load: if fault.ordered() {
+            // Streams of events each sent after the one before it was accepted: their
+            // commit order is known, so their arrival order can be checked.
+            LoadShape::Streams {
+                streams: ORDERED_STREAMS,
+                rate: options.rate,
+            }
+        } else {
+            LoadShape::Open {
+                rate: options.rate,
+                max_in_flight: 512,
+            }
         },
         warmup: Duration::ZERO,
         duration: options.duration,
         drain_timeout: options.drain_timeout,
-        ordered: None,
+        ordered: fault.ordered().then_some(1),
     };
     let inject = async {
         tokio::time::sleep(options.duration / 3).await;
@@ -461,4 +517,45 @@ async fn measure(
     };
     let (phase, injection_error) = tokio::join!(phase::run(&ctx, &spec), inject);
     Ok(FaultResult::of(fault, &phase, injection_error))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(order: Option<(u64, u64, u64)>) -> FaultResult {
+        FaultResult {
+            fault: "ordered-kill-deliver".into(),
+            sent: 10,
+            accepted: 10,
+            promised: 10,
+            lost: 0,
+            unexpected: 0,
+            indeterminate: 0,
+            duplicates: 1,
+            dead: 0,
+            errors: Default::default(),
+            drain_seconds: 1.0,
+            injection_error: None,
+            duplicates_allowed: true,
+            order,
+        }
+    }
+
+    #[test]
+    fn an_ordered_fault_fails_on_any_arrival_out_of_order_or_nothing_checked() {
+        assert!(result(None).passed());
+        assert!(result(Some((10, 0, 0))).passed());
+        assert!(!result(Some((10, 1, 0))).passed(), "out of order");
+        assert!(!result(Some((10, 0, 1))).passed(), "overlapping");
+        assert!(!result(Some((0, 0, 0))).passed(), "nothing checked");
+        assert!(result(Some((10, 1, 0))).line().contains("1 out of order"));
+    }
+
+    #[test]
+    fn the_ordered_faults_run_fifo_subscriptions_and_the_others_do_not() {
+        assert!(Fault::OrderedKillDeliver.ordered() && Fault::OrderedRabbitmqStopStart.ordered());
+        assert!(!Fault::KillDeliver.ordered());
+        assert_eq!(Fault::OrderedKillDeliver.delivers(), 2);
+    }
 }
