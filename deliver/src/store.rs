@@ -46,7 +46,7 @@ pub struct EventData {
     pub content_type: Option<String>,
     /// The event type.
     pub event_type: String,
-    /// The parsed body, when JSON (for templates).
+    /// The parsed body, when JSON and the subscription has a template (the only reader).
     pub payload: Option<Value>,
     /// When it was received.
     pub received_at: OffsetDateTime,
@@ -151,7 +151,11 @@ pub async fn load(pool: &Pool, delivery_id: Uuid) -> anyhow::Result<Option<Job>>
     let row = client
         .query_opt(
             &client.prepare_cached("SELECT d.id, d.event_id, d.subscription_id, d.user_id, d.status, d.attempt_count, d.round_start,
-                    e.raw_body, e.content_type, e.event_type, e.payload, e.received_at,
+                    e.raw_body, e.content_type, e.event_type,
+                    -- Only a template reads the parsed body: without one, neither PostgreSQL
+                    -- prints it nor the worker parses it.
+                    CASE WHEN s.payload_template IS NOT NULL THEN e.payload END AS payload,
+                    e.received_at,
                     s.target_url, s.timeout_ms, s.max_attempts, s.headers, s.payload_template,
                     s.signing_secret, s.previous_signing_secret, s.previous_secret_expires_at, s.is_active,
                     s.rate_limit_per_sec, s.circuit_state, s.circuit_opened_at, s.consecutive_failures,
