@@ -16,7 +16,7 @@ use warren_shared::model::{DeliveryStatus, OnDead, Ordering};
 
 use crate::{
     auth::AuthUser,
-    deliveries::{DeliverySummary, SUMMARY_COLUMNS, recovery},
+    deliveries::{DeliverySummary, recovery, summary},
     dispatch,
     error::{ApiError, Problem, Result, stored_word},
     state::AppState,
@@ -101,19 +101,6 @@ fn line_state(is_active: bool, paused: bool, head: Option<&DeliverySummary>) -> 
         Some(head) if head.status() == DeliveryStatus::Retrying => "retrying",
         Some(_) => "flowing",
     }
-}
-
-async fn summary(client: &impl GenericClient, id: Uuid) -> Result<DeliverySummary> {
-    let row = client
-        .query_one(
-            &format!(
-                "SELECT {SUMMARY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
-                 WHERE d.id = $1"
-            ),
-            &[&id],
-        )
-        .await?;
-    DeliverySummary::from_row(&row)
 }
 
 /// Restarts the lines that paused on any of these deliveries (now replayed or discarded):

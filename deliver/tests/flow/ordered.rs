@@ -179,16 +179,31 @@ fn arrivals(stack: &Stack) -> Vec<u64> {
     stack.receiver.received().iter().map(n_of).collect()
 }
 
+/// A tolerant worker, a subscription with `settings` whose receiver fails every attempt of
+/// event 0, and events 0 … `events - 1` sent in order. Returns the subscription and the
+/// first event's id.
+async fn failing_event_zero_with(
+    stack: &mut Stack,
+    settings: Value,
+    events: u64,
+) -> (Value, String) {
+    with_tolerant_worker(stack).await;
+    failing_event_zero(stack);
+    let sub = stack.subscribe(settings).await;
+    let first = stack.send("{\"n\": 0}").await;
+    send_in_order(stack, 1..events).await;
+    (sub, first)
+}
+
 #[tokio::test]
 async fn on_dead_pause_stops_the_line_and_a_replay_of_the_dead_head_resumes_it() {
     let mut stack = spawn_ingest(QUICK).await;
-    with_tolerant_worker(&mut stack).await;
-    failing_event_zero(&stack);
-    let sub = stack
-        .subscribe(json!({"ordering": "fifo", "on_dead": "pause", "max_attempts": 2}))
-        .await;
-    let first = stack.send("{\"n\": 0}").await;
-    send_in_order(&stack, 1..4).await;
+    let (sub, first) = failing_event_zero_with(
+        &mut stack,
+        json!({"ordering": "fifo", "on_dead": "pause", "max_attempts": 2}),
+        4,
+    )
+    .await;
 
     let paused = wait_for_line_state(&stack, &sub, "paused").await;
     let dead = stack.delivery_of(&first).await;
@@ -224,20 +239,22 @@ async fn on_dead_pause_stops_the_line_and_a_replay_of_the_dead_head_resumes_it()
 #[tokio::test]
 async fn discarding_the_dead_head_of_a_paused_line_lets_the_next_go() {
     let mut stack = spawn_ingest(QUICK).await;
-    with_tolerant_worker(&mut stack).await;
-    failing_event_zero(&stack);
-    let sub = stack
-        .subscribe(json!({"ordering": "fifo", "on_dead": "pause", "max_attempts": 1}))
-        .await;
-    let first = stack.send("{\"n\": 0}").await;
-    send_in_order(&stack, 1..3).await;
+    let (sub, first) = failing_event_zero_with(
+        &mut stack,
+        json!({"ordering": "fifo", "on_dead": "pause", "max_attempts": 1}),
+        3,
+    )
+    .await;
     wait_for_line_state(&stack, &sub, "paused").await;
 
     let dead = stack.delivery_of(&first).await;
     let discarded = stack
         .api
         .authorized(
-            reqwest::Client::new().delete(format!("{}/api/v1/dead-letters/{dead}", stack.api.base)),
+            stack
+                .api
+                .http
+                .delete(format!("{}/api/v1/dead-letters/{dead}", stack.api.base)),
         )
         .send()
         .await
@@ -250,13 +267,12 @@ async fn discarding_the_dead_head_of_a_paused_line_lets_the_next_go() {
 #[tokio::test]
 async fn on_dead_skip_moves_on_past_a_dead_head() {
     let mut stack = spawn_ingest(QUICK).await;
-    with_tolerant_worker(&mut stack).await;
-    failing_event_zero(&stack);
-    let sub = stack
-        .subscribe(json!({"ordering": "fifo", "max_attempts": 2}))
-        .await;
-    let first = stack.send("{\"n\": 0}").await;
-    send_in_order(&stack, 1..4).await;
+    let (sub, first) = failing_event_zero_with(
+        &mut stack,
+        json!({"ordering": "fifo", "max_attempts": 2}),
+        4,
+    )
+    .await;
 
     stack.receiver.wait_for(5, WAIT).await;
     assert_eq!(arrivals(&stack), [0, 0, 1, 2, 3]);
@@ -327,18 +343,17 @@ fn median(mut values: Vec<Duration>) -> Duration {
 #[tokio::test]
 async fn leaving_fifo_sends_what_waited_behind_a_paused_head() {
     let mut stack = spawn_ingest(QUICK).await;
-    with_tolerant_worker(&mut stack).await;
-    failing_event_zero(&stack);
-    let sub = stack
-        .subscribe(json!({"ordering": "fifo", "on_dead": "pause", "max_attempts": 1}))
-        .await;
-    stack.send("{\"n\": 0}").await;
-    send_in_order(&stack, 1..3).await;
+    let (sub, _) = failing_event_zero_with(
+        &mut stack,
+        json!({"ordering": "fifo", "on_dead": "pause", "max_attempts": 1}),
+        3,
+    )
+    .await;
     wait_for_line_state(&stack, &sub, "paused").await;
 
     let patched = stack
         .api
-        .authorized(reqwest::Client::new().patch(format!(
+        .authorized(stack.api.http.patch(format!(
             "{}/api/v1/subscriptions/{}",
             stack.api.base,
             sub["id"].as_str().expect("an id")

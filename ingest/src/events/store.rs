@@ -79,25 +79,18 @@ pub async fn stage_group(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Ve
         .iter()
         .zip(&ids)
         .zip(&subscriptions)
-        .map(|((event, &id), subs)| {
-            if inserted.contains(&id) {
-                delivery_rows(event.user_id, id, subs)
-            } else {
-                Vec::new()
-            }
-        })
-        .collect::<Vec<_>>()
-        .concat();
+        .filter(|((_, id), _)| inserted.contains(id))
+        .flat_map(|((event, &id), subs)| delivery_rows(event.user_id, id, subs))
+        .collect();
     insert_delivery_rows(tx, &mut rows).await?;
     let mut outcomes = Vec::with_capacity(events.len());
+    // The rows are in event order: each new event's own are the next `subscriptions` of them.
+    let mut rest = rows.as_slice();
     for (index, event) in events.iter().enumerate() {
         outcomes.push(if inserted.contains(&ids[index]) {
-            let own: Vec<DeliveryRow> = rows
-                .iter()
-                .filter(|r| r.event_id == ids[index])
-                .cloned()
-                .collect();
-            Ok(created(event, ids[index], &own))
+            let (own, after) = rest.split_at(subscriptions[index].len());
+            rest = after;
+            Ok(created(event, ids[index], own))
         } else {
             replayed(tx, event, &hashes[index]).await
         });
@@ -163,7 +156,7 @@ fn created(event: &NewEvent, event_id: Uuid, rows: &[DeliveryRow]) -> Stored {
 }
 
 /// A delivery to insert.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct DeliveryRow {
     id: Uuid,
     user_id: Uuid,
