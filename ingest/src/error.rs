@@ -73,6 +73,17 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// The same failure for another waiter of a grouped round (a group commit, a grouped
+    /// lookup): a database outage stays a 503 for each of them, anything else is a 500.
+    pub fn for_each_waiter(&self) -> ApiError {
+        let cause = |e: &anyhow::Error| anyhow::anyhow!("{e:#}");
+        match self {
+            ApiError::Unavailable(e) => ApiError::Unavailable(cause(e)),
+            ApiError::Internal(e) => ApiError::Internal(cause(e)),
+            other => ApiError::Internal(anyhow::anyhow!("{other}")),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -22,7 +22,6 @@ use crate::{
     error::{ApiError, Problem, Result},
     events::{NewEvent, Stored},
     extract::{body_error, is_json},
-    sources,
     state::AppState,
     verify,
 };
@@ -61,11 +60,11 @@ async fn ingest(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
-    let client = state.pool.get().await?;
-    let source = sources::by_token(&client, &token)
+    let source = state
+        .sources
+        .by_token(token)
         .await?
         .ok_or(ApiError::NotFound)?;
-    drop(client);
     let body = body.map_err(body_error)?;
     let verified_by = verify::verify(&source, &headers, &body)?;
     let payload = parse_payload(&headers, &body, state.settings.max_json_depth)?;

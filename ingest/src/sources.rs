@@ -1,11 +1,14 @@
 //! Sources: where events come from. Each has an unguessable token that makes up its ingest
 //! URL, and says which provider signs its events and with what secret.
 
+use std::collections::HashMap;
+
 use axum::{
     Json,
     extract::{Path, State},
     http::StatusCode,
 };
+use deadpool_postgres::Pool;
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -13,7 +16,12 @@ use tokio_postgres::Row;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
-use warren_shared::{model::Provider, signing::SigningSecret, tokens::random_token};
+use warren_shared::{
+    group::{Grouping, Queue},
+    model::Provider,
+    signing::SigningSecret,
+    tokens::random_token,
+};
 
 use crate::{
     auth::AuthUser,
@@ -261,24 +269,75 @@ pub struct IngestSource {
     pub verification_secret: Option<String>,
 }
 
-/// The source a token names, if any.
-pub async fn by_token(
-    client: &impl deadpool_postgres::GenericClient,
-    token: &str,
-) -> Result<Option<IngestSource>> {
-    let row = client
-        .query_opt(
-            &client.prepare_cached("SELECT id, user_id, provider, verification_secret FROM sources WHERE token = $1").await?,
-            &[&token],
+/// Ingest's lookup of sources by token, grouped: requests arriving together share one
+/// query (the same [`Queue`] as the group commit: a lone request is a group of one and waits
+/// on no timer). Nothing is cached, so a deleted source or a changed verification secret
+/// takes effect at once.
+#[derive(Clone)]
+pub struct SourceLookup {
+    queue: Queue<String, Result<Option<IngestSource>>>,
+}
+
+/// Most tokens looked up in one query.
+const LOOKUP_GROUP: usize = 256;
+
+/// Lookups in flight at once (each holds a pool connection while it runs).
+const LOOKUP_WRITERS: usize = 2;
+
+impl SourceLookup {
+    /// Starts the lookups on `pool`.
+    pub fn start(pool: Pool) -> Self {
+        let grouping = Grouping {
+            max_items: LOOKUP_GROUP,
+            max_weight: LOOKUP_GROUP,
+            writers: LOOKUP_WRITERS,
+        };
+        let queue = Queue::start(grouping, move |tokens| {
+            let pool = pool.clone();
+            async move { look_up(&pool, tokens).await }
+        });
+        Self { queue }
+    }
+
+    /// The source `token` names, if any.
+    pub async fn by_token(&self, token: String) -> Result<Option<IngestSource>> {
+        self.queue
+            .submit(token)
+            .await
+            .map_err(|stopped| ApiError::Internal(stopped.into()))?
+    }
+}
+
+/// Each token's source, in the tokens' order (a token may come more than once: requests
+/// for the same source arrive together); a failed query fails each of them.
+async fn look_up(pool: &Pool, tokens: Vec<String>) -> Vec<Result<Option<IngestSource>>> {
+    match by_tokens(pool, &tokens).await {
+        Ok(found) => tokens.iter().map(|t| Ok(found.get(t).cloned())).collect(),
+        Err(error) => tokens
+            .iter()
+            .map(|_| Err(error.for_each_waiter()))
+            .collect(),
+    }
+}
+
+/// The sources some tokens name, by token.
+async fn by_tokens(pool: &Pool, tokens: &[String]) -> Result<HashMap<String, IngestSource>> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            &client.prepare_cached("SELECT token, id, user_id, provider, verification_secret FROM sources WHERE token = ANY($1)").await?,
+            &[&tokens],
         )
         .await?;
-    row.map(|row| {
-        Ok(IngestSource {
-            id: row.get("id"),
-            user_id: row.get("user_id"),
-            provider: stored_word(row.get("provider"))?,
-            verification_secret: row.get("verification_secret"),
+    rows.iter()
+        .map(|row| {
+            let source = IngestSource {
+                id: row.get("id"),
+                user_id: row.get("user_id"),
+                provider: stored_word(row.get("provider"))?,
+                verification_secret: row.get("verification_secret"),
+            };
+            Ok((row.get("token"), source))
         })
-    })
-    .transpose()
+        .collect()
 }

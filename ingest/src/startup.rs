@@ -79,6 +79,7 @@ impl Application {
             settings.group_commit(),
             metrics.event_commits.clone(),
         );
+        let sources = sources::SourceLookup::start(pool.clone());
         let marker_stop = CancellationToken::new();
         let (marker, marker_task) = dispatch::Marker::start(
             pool.clone(),
@@ -87,6 +88,7 @@ impl Application {
         );
         let state = AppState {
             committer,
+            sources,
             marker,
             pool,
             publisher,

@@ -6,7 +6,10 @@ use deadpool_postgres::Pool;
 use prometheus_client::registry::Registry;
 use warren_shared::publisher::Publisher;
 
-use crate::{config::Settings, dispatch::Marker, events::Committer, metrics::IngestMetrics};
+use crate::{
+    config::Settings, dispatch::Marker, events::Committer, metrics::IngestMetrics,
+    sources::SourceLookup,
+};
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -15,6 +18,8 @@ pub struct AppState {
     pub pool: Pool,
     /// Where ingest and the publish API store events (group commit).
     pub committer: Committer,
+    /// Finds the source an ingest URL's token names (grouped lookups).
+    pub sources: SourceLookup,
     /// Marks what the broker confirmed as enqueued, in batches.
     pub marker: Marker,
     /// The confirmed publisher.

@@ -83,9 +83,10 @@ pub async fn commit_group(
             }
             outcomes
         }
-        Err(Failure::BeforeCommit(error) | Failure::Commit(error)) => {
-            events.iter().map(|_| Err(replicate(&error))).collect()
-        }
+        Err(Failure::BeforeCommit(error) | Failure::Commit(error)) => events
+            .iter()
+            .map(|_| Err(error.for_each_waiter()))
+            .collect(),
     }
 }
 
@@ -109,16 +110,6 @@ async fn try_commit(
     tx.commit().await.map_err(|e| Failure::Commit(e.into()))?;
     commits.inc();
     Ok(outcomes)
-}
-
-/// The group's error, for each of its requests.
-fn replicate(error: &ApiError) -> ApiError {
-    let cause = |e: &anyhow::Error| anyhow::anyhow!("{e:#}");
-    match error {
-        ApiError::Unavailable(e) => ApiError::Unavailable(cause(e)),
-        ApiError::Internal(e) => ApiError::Internal(cause(e)),
-        other => ApiError::Internal(anyhow::anyhow!("{other}")),
-    }
 }
 
 fn lost() -> ApiError {

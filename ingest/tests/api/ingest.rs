@@ -275,3 +275,60 @@ async fn an_event_of_another_user_is_not_found() {
     )
     .await;
 }
+
+/// Requests arriving together share one lookup of their sources: each event still lands on
+/// the source its own URL names (sources of three users here), and an unknown token among
+/// them is a 404 that stores nothing.
+#[tokio::test]
+async fn concurrent_requests_to_several_sources_each_land_on_their_own() {
+    let app = spawn_app().await;
+    let mut urls = Vec::new();
+    for _ in 0..3 {
+        urls.push(app.source_with_subscriber().await.1);
+    }
+    urls.push(format!("{}/ingest/src_does-not-exist", app.address));
+    let http = &app.api.http;
+    let requests = (0..80).map(|n| {
+        let url = urls[n % urls.len()].clone();
+        async move {
+            let answer = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(format!(r#"{{"n": {n}}}"#))
+                .send()
+                .await
+                .expect("sent");
+            (
+                url,
+                answer.status().as_u16(),
+                answer.json::<Value>().await.ok(),
+            )
+        }
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    let client = app.db.client().await;
+    for (url, status, body) in answers {
+        let token = url.rsplit('/').next().expect("a token");
+        let source = client
+            .query_opt("SELECT id FROM sources WHERE token = $1", &[&token])
+            .await
+            .expect("the source");
+        let Some(source) = source else {
+            assert_eq!(status, 404, "{url}");
+            continue;
+        };
+        assert_eq!(status, 202, "{url}");
+        let id: uuid::Uuid = body.expect("JSON")["id"]
+            .as_str()
+            .expect("an id")
+            .parse()
+            .expect("a uuid");
+        let stored: Option<uuid::Uuid> = client
+            .query_one("SELECT source_id FROM events WHERE id = $1", &[&id])
+            .await
+            .expect("the event")
+            .get(0);
+        assert_eq!(stored, Some(source.get(0)), "event {id} of {url}");
+    }
+    assert_eq!(app.count("events").await, 60);
+}
