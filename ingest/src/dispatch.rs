@@ -49,15 +49,10 @@ pub struct Marker {
 }
 
 impl Marker {
-    /// Starts the marker on `pool`; marks wait a quarter of `outbox_grace` (at most a
-    /// second). Once `stop` trips it marks what it holds at once and ends.
-    pub fn start(
-        pool: Pool,
-        outbox_grace: Duration,
-        stop: CancellationToken,
-    ) -> (Self, JoinHandle<()>) {
+    /// Starts the marker on `pool`; each mark waits `delay` (see [`Marker::delay_for`]).
+    /// Once `stop` trips it marks what it holds at once and ends.
+    pub fn start(pool: Pool, delay: Duration, stop: CancellationToken) -> (Self, JoinHandle<()>) {
         let (queue, confirmed) = mpsc::channel(16_384);
-        let delay = (outbox_grace / 4).min(MARK_DELAY_CAP);
         let task = tokio::spawn(mark(pool, confirmed, delay, stop));
         (Self { queue }, task)
     }

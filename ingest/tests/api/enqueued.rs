@@ -1,7 +1,7 @@
 //! The enqueued marker: confirmed deliveries are marked late, in batches, and whatever it
 //! holds is marked when ingest stops, so a clean restart never republishes them.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -12,7 +12,7 @@ use warren_shared::{
 };
 use warren_testkit::eventually;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, spawn_with, test_settings};
 
 /// A pending delivery, enqueued by the app and then unmarked again (dated ahead, so the
 /// app's own outbox relay leaves it alone), and its envelope.
@@ -76,6 +76,41 @@ async fn marks_wait_and_stopping_marks_what_is_held_at_once() {
         enqueued(&app, &envelope).await,
         "marked when the marker stopped"
     );
+}
+
+/// The running service waits its whole delay (a quarter of the outbox grace, at most a
+/// second) before marking: deliveries attempted meanwhile are never written twice.
+#[tokio::test]
+async fn the_service_marks_a_waiting_delivery_after_its_delay_not_before() {
+    let db = warren_testkit::database::TestDatabase::create().await;
+    let broker = warren_testkit::broker::TestBroker::new();
+    let mut settings = test_settings(db.settings(), broker.settings.clone());
+    settings.outbox_grace_ms = 10_000;
+    let delay = Marker::delay_for(settings.outbox_grace());
+    assert_eq!(delay, Duration::from_secs(1), "a 10 s grace's delay");
+    let app = spawn_with(settings, db, broker).await;
+    let (api, url) = app.source_with_subscriber().await;
+    let sent = Instant::now();
+    api.ingest(&url, "application/json", "{}").await;
+    let client = app.db.client().await;
+    let marked = || async {
+        client
+            .query_one("SELECT bool_and(enqueued) FROM deliveries", &[])
+            .await
+            .expect("the delivery")
+            .get::<_, Option<bool>>(0)
+            .expect("one delivery")
+    };
+    tokio::time::sleep(delay / 2).await;
+    let early = marked().await;
+    // Only a look taken well inside the delay says anything about it.
+    if sent.elapsed() < delay * 3 / 4 {
+        assert!(!early, "marked {:?} after the answer", sent.elapsed());
+    }
+    eventually("the mark", Duration::from_secs(10), || async {
+        marked().await.then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
