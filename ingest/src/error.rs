@@ -73,15 +73,17 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
-    /// The same failure for another waiter of a grouped round (a group commit, a grouped
-    /// lookup): a database outage stays a 503 for each of them, anything else is a 500.
-    pub fn for_each_waiter(&self) -> ApiError {
+    /// The same failure for each of `waiters` waiting on one grouped round (a group commit,
+    /// a grouped lookup): a database outage stays a 503 for each of them, anything else is
+    /// a 500.
+    pub fn for_waiters<T>(&self, waiters: usize) -> Vec<Result<T>> {
         let cause = |e: &anyhow::Error| anyhow::anyhow!("{e:#}");
-        match self {
+        let copy = || match self {
             ApiError::Unavailable(e) => ApiError::Unavailable(cause(e)),
             ApiError::Internal(e) => ApiError::Internal(cause(e)),
             other => ApiError::Internal(anyhow::anyhow!("{other}")),
-        }
+        };
+        (0..waiters).map(|_| Err(copy())).collect()
     }
 
     fn status(&self) -> StatusCode {

@@ -313,10 +313,7 @@ impl SourceLookup {
 async fn look_up(pool: &Pool, tokens: Vec<String>) -> Vec<Result<Option<IngestSource>>> {
     match by_tokens(pool, &tokens).await {
         Ok(found) => tokens.iter().map(|t| Ok(found.get(t).cloned())).collect(),
-        Err(error) => tokens
-            .iter()
-            .map(|_| Err(error.for_each_waiter()))
-            .collect(),
+        Err(error) => error.for_waiters(tokens.len()),
     }
 }
 

@@ -83,10 +83,9 @@ pub async fn commit_group(
             }
             outcomes
         }
-        Err(Failure::BeforeCommit(error) | Failure::Commit(error)) => events
-            .iter()
-            .map(|_| Err(error.for_each_waiter()))
-            .collect(),
+        Err(Failure::BeforeCommit(error) | Failure::Commit(error)) => {
+            error.for_waiters(events.len())
+        }
     }
 }
 

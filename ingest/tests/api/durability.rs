@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 use warren_testkit::{broker::TestBroker, database::TestDatabase, eventually, proxy::TcpProxy};
 
-use crate::helpers::{assert_problem, spawn_app, spawn_with, test_settings};
+use crate::helpers::{assert_problem, spawn_app, spawn_app_with, spawn_with, test_settings};
 
 #[tokio::test]
 async fn when_the_commit_fails_the_answer_is_5xx_and_nothing_is_stored_or_published() {
@@ -139,11 +139,10 @@ async fn when_the_broker_is_unreachable_ingest_still_answers_202_and_the_outbox_
 
 #[tokio::test]
 async fn an_envelope_the_broker_lost_after_confirming_it_is_published_again() {
-    let db = TestDatabase::create().await;
-    let broker = TestBroker::new();
-    let mut settings = test_settings(db.settings(), broker.settings.clone());
-    settings.redeliver_after_secs = 2;
-    let app = spawn_with(settings, db, broker).await;
+    let app = spawn_app_with(|settings| {
+        settings.redeliver_after_secs = 2;
+    })
+    .await;
     let (api, url) = app.source_with_subscriber().await;
     api.ingest(&url, "application/json", "{}").await;
     let client = app.db.client().await;

@@ -12,7 +12,7 @@ use warren_shared::{
 };
 use warren_testkit::eventually;
 
-use crate::helpers::{TestApp, spawn_app, spawn_with, test_settings};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// A pending delivery, enqueued by the app and then unmarked again (dated ahead, so the
 /// app's own outbox relay leaves it alone), and its envelope.
@@ -82,13 +82,9 @@ async fn marks_wait_and_stopping_marks_what_is_held_at_once() {
 /// second) before marking: deliveries attempted meanwhile are never written twice.
 #[tokio::test]
 async fn the_service_marks_a_waiting_delivery_after_its_delay_not_before() {
-    let db = warren_testkit::database::TestDatabase::create().await;
-    let broker = warren_testkit::broker::TestBroker::new();
-    let mut settings = test_settings(db.settings(), broker.settings.clone());
-    settings.outbox_grace_ms = 10_000;
-    let delay = Marker::delay_for(settings.outbox_grace());
+    let app = spawn_app_with(|settings| settings.outbox_grace_ms = 10_000).await;
+    let delay = Marker::delay_for(Duration::from_secs(10));
     assert_eq!(delay, Duration::from_secs(1), "a 10 s grace's delay");
-    let app = spawn_with(settings, db, broker).await;
     let (api, url) = app.source_with_subscriber().await;
     let sent = Instant::now();
     api.ingest(&url, "application/json", "{}").await;

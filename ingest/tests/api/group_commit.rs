@@ -11,7 +11,7 @@ use warren_ingest::{
 };
 use warren_shared::db;
 
-use crate::helpers::{TestApp, spawn_app, spawn_with, test_settings};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// A user with a source and two subscriptions: one for `order.*`, one for everything.
 /// Returns the user's and the source's ids.
@@ -200,12 +200,11 @@ async fn with_the_database_away_every_event_of_the_group_is_refused_at_once() {
 
 #[tokio::test]
 async fn a_burst_of_requests_shares_transactions_and_each_gets_its_own_event() {
-    let db = warren_testkit::database::TestDatabase::create().await;
-    let broker = warren_testkit::broker::TestBroker::new();
-    let mut settings = test_settings(db.settings(), broker.settings.clone());
-    // One writer: while it commits, the rest of the burst queues into the next group.
-    settings.group_commit_writers = 1;
-    let app = spawn_with(settings, db, broker).await;
+    let app = spawn_app_with(|settings| {
+        // One writer: while it commits, the rest of the burst queues into the next group.
+        settings.group_commit_writers = 1;
+    })
+    .await;
     let (api, url) = app.source_with_subscriber().await;
     let requests = (0..100).map(|n| {
         api.http

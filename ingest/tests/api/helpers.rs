@@ -43,9 +43,16 @@ pub fn test_settings(database: DatabaseSettings, broker: BrokerSettings) -> Sett
 
 /// Starts a server on a fresh database and topology.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a server on a fresh database and topology, with the test settings changed by
+/// `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDatabase::create().await;
     let broker = TestBroker::new();
-    let settings = test_settings(db.settings(), broker.settings.clone());
+    let mut settings = test_settings(db.settings(), broker.settings.clone());
+    configure(&mut settings);
     spawn_with(settings, db, broker).await
 }
 

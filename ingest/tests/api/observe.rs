@@ -3,9 +3,9 @@
 use std::{collections::BTreeSet, time::Duration};
 
 use serde_json::Value;
-use warren_testkit::{broker::TestBroker, database::TestDatabase, eventually};
+use warren_testkit::eventually;
 
-use crate::helpers::{spawn_app, spawn_with, test_settings};
+use crate::helpers::{spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn queues_lists_every_warren_queue_with_its_depth_from_the_management_api() {
@@ -43,11 +43,10 @@ async fn queues_lists_every_warren_queue_with_its_depth_from_the_management_api(
 
 #[tokio::test]
 async fn without_the_management_api_queues_falls_back_to_passive_declares() {
-    let db = TestDatabase::create().await;
-    let broker = TestBroker::new();
-    let mut settings = test_settings(db.settings(), broker.settings.clone());
-    settings.rabbitmq_management_url = "http://127.0.0.1:9".into();
-    let app = spawn_with(settings, db, broker).await;
+    let app = spawn_app_with(|settings| {
+        settings.rabbitmq_management_url = "http://127.0.0.1:9".into();
+    })
+    .await;
     let (api, url) = app.source_with_subscriber().await;
     api.ingest(&url, "application/json", "{}").await;
     let queues = api.get_json("/api/v1/queues").await;

@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
-use warren_testkit::{broker::TestBroker, database::TestDatabase, eventually};
+use warren_testkit::eventually;
 
-use crate::helpers::{TestApp, spawn_with, test_settings};
+use crate::helpers::{TestApp, spawn_app_with};
 
 /// Ingests `body` with an idempotency key and returns the new event's id.
 async fn ingest(app: &TestApp, url: &str, key: &str, body: &str) -> (u16, Uuid) {
@@ -90,12 +90,11 @@ async fn count(app: &TestApp, sql: &str, event: Uuid) -> i64 {
 
 #[tokio::test]
 async fn events_past_the_window_go_with_their_deliveries_and_attempts_unless_still_in_flight() {
-    let db = TestDatabase::create().await;
-    let broker = TestBroker::new();
-    let mut settings = test_settings(db.settings(), broker.settings.clone());
-    settings.retention_days = 30;
-    settings.retention_interval_secs = 1;
-    let app = spawn_with(settings, db, broker).await;
+    let app = spawn_app_with(|settings| {
+        settings.retention_days = 30;
+        settings.retention_interval_secs = 1;
+    })
+    .await;
     let (_, url) = app.source_with_subscriber().await;
 
     let (_, finished) = ingest(&app, &url, "old-finished", r#"{"n": 1}"#).await;
@@ -158,12 +157,11 @@ async fn events_past_the_window_go_with_their_deliveries_and_attempts_unless_sti
 
 #[tokio::test]
 async fn a_retention_of_zero_days_keeps_everything() {
-    let db = TestDatabase::create().await;
-    let broker = TestBroker::new();
-    let mut settings = test_settings(db.settings(), broker.settings.clone());
-    settings.retention_days = 0;
-    settings.retention_interval_secs = 1;
-    let app = spawn_with(settings, db, broker).await;
+    let app = spawn_app_with(|settings| {
+        settings.retention_days = 0;
+        settings.retention_interval_secs = 1;
+    })
+    .await;
     let (_, url) = app.source_with_subscriber().await;
     let (_, event) = ingest(&app, &url, "ancient", "{}").await;
     let event = age(&app, event, 3650).await;
