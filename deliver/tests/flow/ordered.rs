@@ -63,15 +63,48 @@ async fn send_in_order(stack: &Stack, range: std::ops::Range<u64>) {
 }
 
 async fn wait_for_first_successes(stack: &Stack, path: &str, count: usize) -> Vec<u64> {
-    eventually(
-        &format!("{count} events delivered to {path}"),
-        WAIT,
-        || async {
-            let firsts = first_successes(&stack.receiver.received(), path);
-            (firsts.len() >= count).then_some(firsts)
-        },
-    )
-    .await
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let firsts = first_successes(&stack.receiver.received(), path);
+        if firsts.len() >= count {
+            return firsts;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!(
+                "timed out after {WAIT:?}: {} of {count} events delivered to {path}; the \
+                 waiting heads (id, status, attempts, next attempt, enqueued): {:?}",
+                firsts.len(),
+                waiting_heads(stack).await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The first waiting deliveries of every FIFO line, to tell a stopped line from a slow one.
+async fn waiting_heads(stack: &Stack) -> Vec<String> {
+    let rows = stack
+        .db
+        .client()
+        .await
+        .query(
+            "SELECT id, status, attempt_count, next_attempt_at::text, enqueued FROM deliveries
+             WHERE fifo_seq IS NOT NULL AND status IN ('pending', 'retrying')
+             ORDER BY subscription_id, fifo_seq LIMIT 3",
+            &[],
+        )
+        .await
+        .expect("the waiting deliveries");
+    rows.iter()
+        .map(|r| {
+            let id: uuid::Uuid = r.get(0);
+            let status: String = r.get(1);
+            let attempts: i32 = r.get(2);
+            let next: Option<String> = r.get(3);
+            let enqueued: bool = r.get(4);
+            format!("{id} {status} {attempts} {next:?} {enqueued}")
+        })
+        .collect()
 }
 
 fn failing_one_in_five() -> impl Fn(usize, &Received) -> Reply + Send + Sync + 'static {
