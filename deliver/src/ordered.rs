@@ -316,7 +316,8 @@ async fn load_line(pool: &Pool, envelope: &DeliverV1) -> anyhow::Result<Option<L
 
 /// Publishes a doorbell naming the first waiting delivery behind `envelope`'s in its line,
 /// and that delivery's next attempt (held in a wait queue until that attempt is due). If the
-/// broker does not take it, the delivery is left for the outbox relay to publish.
+/// broker does not take it, even after waiting for a link, this is an error (see
+/// [`publish_ring`]).
 pub async fn ring_next(ctx: &Context, envelope: &DeliverV1) -> anyhow::Result<()> {
     let subscription_id = envelope.subscription_id;
     let client = ctx.pool.get().await?;
@@ -354,16 +355,38 @@ pub async fn ring_next(ctx: &Context, envelope: &DeliverV1) -> anyhow::Result<()
         Some(wait) => Outgoing::deliver_exactly_after(topology, &envelope, wait),
         None => Outgoing::deliver_now(topology, &envelope),
     };
-    if let Err(error) = ctx.publisher.publish(message).await {
-        tracing::warn!(error = %error, "ring for the next head not published; the outbox relay will");
-        client
-            .execute(
-                "UPDATE deliveries SET enqueued = false, updated_at = now() WHERE id = $1",
-                &[&head],
-            )
-            .await?;
+    drop(client);
+    publish_ring(ctx, message).await
+}
+
+/// How many times a ring is published before the head's outcome is given up for now.
+const RING_TRIES: usize = 3;
+
+/// How long a ring waits for a broker link between tries (a worker starting, a reconnect).
+const RING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Publishes a ring, waiting out a short loss of the broker link. A ring that still cannot be
+/// published is an error: the head is then not recorded, its envelope comes back and its
+/// attempt (and ring) is made again. It is never left to the outbox relay through the
+/// `enqueued` flag: ingest's mark for the next delivery's first doorbell may land after it
+/// and set the flag again, though that doorbell is gone (answered as one behind the head),
+/// which left the line without a doorbell at all.
+async fn publish_ring(ctx: &Context, message: Outgoing) -> anyhow::Result<()> {
+    let mut tries = 1;
+    loop {
+        match ctx.publisher.publish(message.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(error) if tries < RING_TRIES => {
+                tracing::warn!(error = %error, tries, "ring for the next head not published; trying again");
+                ctx.publisher.wait_connected(RING_PATIENCE).await;
+                tries += 1;
+            }
+            Err(error) => {
+                return Err(anyhow::Error::new(error)
+                    .context("the ring for the next head was not published"));
+            }
+        }
     }
-    Ok(())
 }
 
 /// Stops a line whose head went dead under `on_dead: pause`, and tells the owner.

@@ -52,6 +52,9 @@ pub async fn consume(
     let mut backoff = Duration::from_millis(100);
     let mut attached_before = false;
     while !cancel.is_cancelled() {
+        // Moving a delivery on takes publishing (a retry, a ring, a park): a worker takes
+        // none before its publisher has a link, or a moment has passed.
+        ctx.publisher.wait_connected(MAX_BACKOFF).await;
         match attach(&broker, prefetch).await {
             Ok((connection, channel, consumers)) => {
                 backoff = Duration::from_millis(100);
@@ -73,6 +76,12 @@ pub async fn consume(
                     let _ = connection.close(200, "shutting down".into()).await;
                     return;
                 }
+                // A link that is still up (a consumer the broker cancelled) is closed, or its
+                // other consumers would go on taking messages nobody reads; what was in
+                // flight on it goes back to the queues.
+                let _ =
+                    tokio::time::timeout(MAX_BACKOFF, connection.close(200, "reconnecting".into()))
+                        .await;
                 tracing::warn!("lost the consumer's link to RabbitMQ; reconnecting");
             }
             Err(error) => {
@@ -163,23 +172,30 @@ async fn pump(
     tracker: &TaskTracker,
     cancel: &CancellationToken,
 ) -> bool {
-    let mut merged = futures_util::stream::select_all(
-        consumers
-            .into_iter()
-            .map(|(source, consumer)| consumer.map(move |next| (source, next))),
-    );
+    // Each consumer's end is an item of its own: merged streams drop a stream that ends, so
+    // a shard consumer the broker cancelled would otherwise leave its FIFO lines without a
+    // reader while the main queue kept the worker looking healthy.
+    let mut merged =
+        futures_util::stream::select_all(consumers.into_iter().map(|(source, consumer)| {
+            consumer
+                .map(move |next| Some((source, next)))
+                .chain(futures_util::stream::iter([None]))
+        }));
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return true,
-            next = merged.next() => match next.map(|(source, next)| next.map(|d| (source, d))) {
-                Some(Ok((source, delivery))) => {
+            next = merged.next() => match next.flatten() {
+                Some((source, Ok(delivery))) => {
                     tracker.spawn(process(ctx.clone(), source, delivery));
                 }
-                Some(Err(error)) => {
+                Some((_, Err(error))) => {
                     tracing::warn!(error = %error, "consumer failed");
                     return false;
                 }
-                None => return false,
+                None => {
+                    tracing::warn!("a consumer was cancelled by the broker");
+                    return false;
+                }
             },
         }
     }

@@ -87,6 +87,17 @@ impl TestBroker {
         let _ = connection.close(200, "bye".into()).await;
     }
 
+    /// Deletes a queue, as an operator might: the broker cancels its consumers.
+    pub async fn delete_queue(&self, queue: &str) {
+        let connection = connect().await;
+        let channel = connection.create_channel().await.expect("a channel");
+        channel
+            .queue_delete(queue.into(), lapin::options::QueueDeleteOptions::default())
+            .await
+            .expect("deleting the queue");
+        let _ = connection.close(200, "bye".into()).await;
+    }
+
     /// Takes one message off a queue, if any.
     pub async fn take(&self, queue: &str) -> Option<Vec<u8>> {
         let connection = connect().await;

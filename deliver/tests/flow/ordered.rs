@@ -435,3 +435,81 @@ async fn the_active_workers_broker_link_breaking_keeps_the_order_and_loses_nothi
         "commit order, nothing lost"
     );
 }
+
+#[tokio::test]
+async fn a_shard_queue_deleted_under_a_running_worker_is_declared_and_consumed_again() {
+    let mut stack = spawn_ingest(QUICK).await;
+    let settings = stack.worker_settings();
+    stack.start_worker(settings).await;
+    stack.subscribe(json!({"ordering": "fifo"})).await;
+    send_in_order(&stack, 0..1).await;
+    stack.receiver.wait_for(1, WAIT).await;
+
+    // The broker cancels the worker's consumers of the deleted queues; the main queue's
+    // consumer goes on. Only a worker that notices attaches again (declaring the shards
+    // anew), so the line's next events reach the receiver.
+    let topology = stack.broker.settings.topology();
+    for shard in topology.ordered_shards() {
+        stack
+            .broker
+            .delete_queue(&topology.ordered_queue(shard))
+            .await;
+    }
+    send_in_order(&stack, 1..4).await;
+    let received = stack.receiver.wait_for(4, WAIT).await;
+    assert_eq!(received.iter().map(n_of).collect::<Vec<_>>(), [0, 1, 2, 3]);
+}
+
+#[tokio::test]
+async fn a_head_whose_ring_cannot_be_published_is_not_recorded_so_its_envelope_tries_again() {
+    let stack = spawn_ingest(QUICK).await;
+    stack.subscribe(json!({"ordering": "fifo"})).await;
+    send_in_order(&stack, 0..2).await;
+    // A worker whose broker link never comes up: the head's attempt succeeds, the ring for
+    // event 1 cannot go out.
+    let mut settings = stack.worker_settings();
+    settings.broker = stack.broker.settings_via("127.0.0.1:1");
+    let worker = warren_deliver::startup::Worker::build(
+        settings,
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .expect("the worker builds");
+    let db = stack.db.client().await;
+    let row = db
+        .query_one(
+            "SELECT id, event_id, subscription_id, user_id FROM deliveries
+             ORDER BY fifo_seq LIMIT 1",
+            &[],
+        )
+        .await
+        .expect("the head");
+    let head = warren_shared::envelope::DeliverV1 {
+        delivery_id: row.get(0),
+        event_id: row.get(1),
+        subscription_id: row.get(2),
+        user_id: row.get(3),
+        attempt: 1,
+        ordered: true,
+    };
+
+    let handled = warren_deliver::ordered::handle_doorbell(&worker.context(), &head, false).await;
+    assert!(
+        handled.is_err(),
+        "a ring that was not published is an error (the envelope is parked and comes back), \
+         not a success left to the outbox: {handled:?}"
+    );
+    assert_eq!(stack.receiver.received().len(), 1, "the head was attempted");
+    let state = db
+        .query_one(
+            "SELECT status, attempt_count FROM deliveries WHERE id = $1",
+            &[&head.delivery_id],
+        )
+        .await
+        .expect("the head's row");
+    assert_eq!(
+        (state.get::<_, String>(0), state.get::<_, i32>(1)),
+        ("pending".to_owned(), 0),
+        "the head is not recorded, so its envelope's next try attempts it and rings again"
+    );
+}
