@@ -156,8 +156,13 @@ async fn write(pool: &Pool, rows: &[Row]) -> anyhow::Result<std::collections::Ha
     let durations: Vec<i32> = rows.iter().map(|r| r.duration_ms).collect();
     let excerpts: Vec<Option<&str>> = rows.iter().map(|r| r.excerpt.as_deref()).collect();
     let client = pool.get().await?;
+    // Prepared afresh for each group, so PostgreSQL plans it for the table as it is now (a
+    // custom plan: index lookups of the group's rows). A cached statement keeps the generic
+    // plan made on first use; on a table that was small then and has not been analyzed
+    // since, that is a sequential scan of every delivery per group, which took most of
+    // PostgreSQL's CPU in a fresh `max` run.
     let statement = client
-        .prepare_cached(
+        .prepare(
             "WITH x AS (
                  SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[],
                      $5::int[], $6::text[], $7::uuid[], $8::timestamptz[], $9::int[], $10::text[])
