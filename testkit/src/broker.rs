@@ -4,8 +4,11 @@
 use std::time::Duration;
 
 use lapin::{
-    Connection, ConnectionProperties,
-    options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions},
+    Channel, Connection, ConnectionProperties,
+    options::{
+        BasicAckOptions, BasicGetOptions, QueueDeclareOptions, QueueDeleteOptions,
+        QueuePurgeOptions,
+    },
     types::FieldTable,
 };
 use warren_shared::{config::BrokerSettings, retry::RetrySchedule, topology::QueueKind};
@@ -58,65 +61,67 @@ impl TestBroker {
 
     /// Messages ready in a queue (0 if it does not exist).
     pub async fn depth(&self, queue: &str) -> u32 {
-        let connection = connect().await;
-        let channel = connection.create_channel().await.expect("a channel");
-        let depth = channel
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .map(|q| q.message_count())
-            .unwrap_or(0);
-        let _ = connection.close(200, "bye".into()).await;
-        depth
+        on_channel(async |channel| {
+            channel
+                .queue_declare(
+                    queue.into(),
+                    QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .map(|q| q.message_count())
+                .unwrap_or(0)
+        })
+        .await
     }
 
     /// Empties a queue, as a wiped broker node would.
     pub async fn purge(&self, queue: &str) {
-        let connection = connect().await;
-        let channel = connection.create_channel().await.expect("a channel");
-        channel
-            .queue_purge(queue.into(), lapin::options::QueuePurgeOptions::default())
-            .await
-            .expect("purging the queue");
-        let _ = connection.close(200, "bye".into()).await;
+        on_channel(async |channel| {
+            channel
+                .queue_purge(queue.into(), QueuePurgeOptions::default())
+                .await
+                .expect("purging the queue");
+        })
+        .await
     }
 
     /// Deletes a queue, as an operator might: the broker cancels its consumers.
     pub async fn delete_queue(&self, queue: &str) {
-        let connection = connect().await;
-        let channel = connection.create_channel().await.expect("a channel");
-        channel
-            .queue_delete(queue.into(), lapin::options::QueueDeleteOptions::default())
-            .await
-            .expect("deleting the queue");
-        let _ = connection.close(200, "bye".into()).await;
+        on_channel(async |channel| {
+            channel
+                .queue_delete(queue.into(), QueueDeleteOptions::default())
+                .await
+                .expect("deleting the queue");
+        })
+        .await
     }
 
     /// Takes one message off a queue, if any.
     pub async fn take(&self, queue: &str) -> Option<Vec<u8>> {
-        let connection = connect().await;
-        let channel = connection.create_channel().await.expect("a channel");
-        let message = channel
-            .basic_get(queue.into(), BasicGetOptions { no_ack: false })
-            .await
-            .ok()
-            .flatten();
-        let body = match message {
-            Some(message) => {
-                let _ = message.ack(BasicAckOptions::default()).await;
-                Some(message.delivery.data.clone())
-            }
-            None => None,
-        };
-        let _ = connection.close(200, "bye".into()).await;
-        body
+        on_channel(async |channel| {
+            let message = channel
+                .basic_get(queue.into(), BasicGetOptions { no_ack: false })
+                .await
+                .ok()
+                .flatten()?;
+            let _ = message.ack(BasicAckOptions::default()).await;
+            Some(message.delivery.data.clone())
+        })
+        .await
     }
+}
+
+/// Runs `work` on a channel of a connection of its own, closed afterwards.
+async fn on_channel<T>(work: impl AsyncFnOnce(&Channel) -> T) -> T {
+    let connection = connect().await;
+    let channel = connection.create_channel().await.expect("a channel");
+    let result = work(&channel).await;
+    let _ = connection.close(200, "bye".into()).await;
+    result
 }
 
 impl Default for TestBroker {
