@@ -26,7 +26,7 @@ use crate::{
     outbound,
     protection::{self, Admission, Park},
     records::{Attempt, Recorder},
-    store::{self, Job, Skip},
+    store::{self, Job, Loader, Skip},
 };
 
 /// What a worker needs to handle deliveries.
@@ -47,6 +47,8 @@ pub struct Context {
     pub limiter: RateLimiter,
     /// The cap of deliveries in flight per subscription.
     pub bulkhead: Bulkhead,
+    /// Loads deliveries, in groups.
+    pub loader: Loader,
     /// Records attempts, in groups.
     pub recorder: Recorder,
     /// The FIFO lines being handled, one delivery at a time each.
@@ -103,7 +105,7 @@ pub async fn handle_in_line(
     envelope: &DeliverV1,
     in_line: Option<InLine>,
 ) -> anyhow::Result<Outcome> {
-    let Some(job) = store::load(&ctx.pool, envelope.delivery_id).await? else {
+    let Some(job) = ctx.loader.load(envelope.delivery_id).await? else {
         return Ok(Outcome::Skipped(Skip::Gone));
     };
     if let Some(skip) = job.skip_reason(envelope.attempt) {

@@ -27,6 +27,7 @@ use crate::{
     metrics::DeliverMetrics,
     ordered::Lines,
     records::Recorder,
+    store::Loader,
     worker,
 };
 
@@ -59,6 +60,7 @@ impl Worker {
             .await
             .with_context(|| format!("binding {}", settings.http_addr))?;
         let context = Arc::new(Context {
+            loader: Loader::start(pool.clone()),
             recorder: Recorder::start(pool.clone()),
             pool,
             publisher,

@@ -1,8 +1,11 @@
-//! What the worker reads from and writes to PostgreSQL: one query to load a delivery with
-//! its event and subscription, and the bookkeeping around attempts (the attempts themselves
+//! What the worker reads from and writes to PostgreSQL: deliveries loaded with their event
+//! and subscription (in groups, by [`Loader`]), and the bookkeeping around attempts (the attempts themselves
 //! are recorded in groups by [`crate::records`]).
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use bytes::Bytes;
 use deadpool_postgres::Pool;
@@ -10,7 +13,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
-use warren_shared::model::DeliveryStatus;
+use warren_shared::{
+    group::{Grouping, Queue},
+    model::DeliveryStatus,
+};
 
 use crate::circuit::{Breaker, Transition};
 
@@ -145,12 +151,79 @@ impl Job {
     }
 }
 
-/// Loads a delivery with its event and subscription; `None` when it no longer exists.
-pub async fn load(pool: &Pool, delivery_id: Uuid) -> anyhow::Result<Option<Job>> {
+/// Most deliveries loaded in one statement.
+const MAX_LOAD_GROUP: usize = 64;
+
+/// Load statements in flight at once (each holds a pool connection while it runs).
+const LOAD_WRITERS: usize = 2;
+
+/// Loads deliveries in groups: handlers that ask at the same time share one statement, so a
+/// busy worker pays one round trip and one executor start per group instead of per
+/// delivery. Cheap to clone.
+#[derive(Clone)]
+pub struct Loader {
+    queue: Queue<Uuid, Result<Option<Job>, Arc<anyhow::Error>>>,
+}
+
+impl Loader {
+    /// Starts the loader's writers on `pool`.
+    pub fn start(pool: Pool) -> Self {
+        let grouping = Grouping {
+            max_items: MAX_LOAD_GROUP,
+            max_weight: usize::MAX,
+            writers: LOAD_WRITERS,
+        };
+        let queue = Queue::start(grouping, move |ids: Vec<Uuid>| {
+            let pool = pool.clone();
+            async move { load_group(&pool, &ids).await }
+        });
+        Self { queue }
+    }
+
+    /// Loads a delivery with its event and subscription; `None` when it no longer exists.
+    pub async fn load(&self, delivery_id: Uuid) -> anyhow::Result<Option<Job>> {
+        self.queue
+            .submit(delivery_id)
+            .await?
+            .map_err(|error| anyhow::anyhow!("{error:#}"))
+    }
+}
+
+/// One answer per id, in order (an id asked twice, a redelivered envelope beside its
+/// original, gets the job twice); the group's statement failing fails each of them.
+async fn load_group(pool: &Pool, ids: &[Uuid]) -> Vec<Result<Option<Job>, Arc<anyhow::Error>>> {
+    let mut jobs = match load_rows(pool, ids).await {
+        Ok(jobs) => jobs,
+        Err(error) => {
+            let error = Arc::new(error);
+            return ids.iter().map(|_| Err(error.clone())).collect();
+        }
+    };
+    ids.iter()
+        .enumerate()
+        .map(|(at, id)| {
+            let job = if ids[at + 1..].contains(id) {
+                jobs.get(id).cloned()
+            } else {
+                jobs.remove(id)
+            };
+            job.transpose()
+        })
+        .collect()
+}
+
+/// The jobs found among `ids`, by delivery.
+async fn load_rows(
+    pool: &Pool,
+    ids: &[Uuid],
+) -> anyhow::Result<HashMap<Uuid, Result<Job, Arc<anyhow::Error>>>> {
     let client = pool.get().await?;
-    let row = client
-        .query_opt(
-            &client.prepare_cached("SELECT d.id, d.event_id, d.subscription_id, d.user_id, d.status, d.attempt_count, d.round_start,
+    // Prepared afresh for each group, for the reason the attempt record is (see
+    // `records::write`): a cached generic plan for `= ANY($1)` made while the table was
+    // small stays a sequential scan once it is not.
+    let statement = client
+        .prepare(
+            "SELECT d.id, d.event_id, d.subscription_id, d.user_id, d.status, d.attempt_count, d.round_start,
                     e.raw_body, e.content_type, e.event_type,
                     -- Only a template reads the parsed body: without one, neither PostgreSQL
                     -- prints it nor the worker parses it.
@@ -163,11 +236,14 @@ pub async fn load(pool: &Pool, delivery_id: Uuid) -> anyhow::Result<Option<Job>>
              FROM deliveries d
              JOIN events e ON e.id = d.event_id
              JOIN subscriptions s ON s.id = d.subscription_id
-             WHERE d.id = $1").await?,
-            &[&delivery_id],
+             WHERE d.id = ANY($1)",
         )
         .await?;
-    row.as_ref().map(Job::from_row).transpose()
+    let rows = client.query(&statement, &[&ids]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| (row.get("id"), Job::from_row(row).map_err(Arc::new)))
+        .collect())
 }
 
 /// Marks a delivery dead without an attempt (its subscription is disabled). The user can

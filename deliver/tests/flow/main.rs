@@ -6,6 +6,7 @@ mod failures;
 mod helpers;
 mod lifecycle;
 mod live;
+mod loads;
 mod ordered;
 mod protection;
 mod records;

@@ -11,7 +11,7 @@ use warren_deliver::{
     decision::Decision,
     http::AttemptResult,
     records::{Attempt, Recorder},
-    store::{self, Job},
+    store::{Job, Loader},
 };
 use warren_shared::db;
 
@@ -33,12 +33,14 @@ async fn pending(n: usize) -> (Stack, Pool, Vec<Job>) {
     let stack = spawn_ingest(warren_testkit::broker::TEST_SCHEDULE).await;
     stack.subscribe(no_extras()).await;
     let pool = db::pool(&stack.db.settings(), db::Commits::Durable).expect("a pool");
+    let loader = Loader::start(pool.clone());
     let mut jobs = Vec::new();
     for n in 0..n {
         let event = stack.send(&format!(r#"{{"n": {n}}}"#)).await;
         let delivery: Uuid = stack.delivery_of(&event).await.parse().expect("a uuid");
         jobs.push(
-            store::load(&pool, delivery)
+            loader
+                .load(delivery)
                 .await
                 .expect("loaded")
                 .expect("a delivery"),

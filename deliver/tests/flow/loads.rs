@@ -1,0 +1,63 @@
+//! Deliveries loaded in groups: every handler asking at once gets its own delivery (or
+//! none, when it is gone), and a database that cannot answer fails each of them.
+
+use uuid::Uuid;
+use warren_deliver::store::Loader;
+use warren_shared::db;
+
+use crate::helpers::{no_extras, spawn_ingest};
+
+#[tokio::test]
+async fn loads_asked_together_are_each_answered_with_their_own_delivery() {
+    let stack = spawn_ingest(warren_testkit::broker::TEST_SCHEDULE).await;
+    stack.subscribe(no_extras()).await;
+    let mut deliveries = Vec::new();
+    for n in 0..3 {
+        let event = stack.send(&format!(r#"{{"n": {n}}}"#)).await;
+        let delivery: Uuid = stack.delivery_of(&event).await.parse().expect("a uuid");
+        deliveries.push((delivery, event));
+    }
+    let pool = db::pool(&stack.db.settings(), db::Commits::Durable).expect("a pool");
+    let loader = Loader::start(pool);
+    let gone = Uuid::now_v7();
+    // The second delivery twice, as a redelivered envelope beside its original would ask.
+    let asked = [
+        deliveries[0].0,
+        deliveries[1].0,
+        gone,
+        deliveries[1].0,
+        deliveries[2].0,
+    ];
+    let answers = futures_util::future::join_all(asked.iter().map(|id| loader.load(*id))).await;
+    let answers: Vec<_> = answers
+        .into_iter()
+        .map(|answer| answer.expect("loaded"))
+        .collect();
+    for (id, answer) in asked.iter().zip(&answers) {
+        match answer {
+            Some(job) => assert_eq!(job.delivery_id, *id),
+            None => assert_eq!(*id, gone, "only the unknown delivery is missing"),
+        }
+    }
+    assert!(answers[2].is_none(), "a delivery that does not exist");
+    let job = answers[4].as_ref().expect("the third delivery");
+    assert_eq!(job.event_id.to_string(), deliveries[2].1);
+    assert_eq!(&job.event.raw_body[..], br#"{"n": 2}"#);
+    assert_eq!(job.attempt_count, 0);
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_answer_fails_every_load_of_the_group() {
+    let stack = spawn_ingest(warren_testkit::broker::TEST_SCHEDULE).await;
+    let mut settings = stack.db.settings();
+    settings.url = format!("{}_missing", settings.url);
+    let loader = Loader::start(db::pool(&settings, db::Commits::Durable).expect("a pool"));
+    let answers = futures_util::future::join_all((0..3).map(|_| loader.load(Uuid::now_v7()))).await;
+    for answer in answers {
+        let error = answer.expect_err("no database to load from");
+        assert!(
+            format!("{error:#}").contains("_missing"),
+            "the error names what failed: {error:#}"
+        );
+    }
+}
