@@ -5,6 +5,7 @@ mod api_keys;
 mod auth;
 mod durability;
 mod enqueued;
+mod erasure;
 mod gateway;
 mod group_commit;
 mod health;
