@@ -126,6 +126,13 @@ async fn mark_enqueued_relaxed(pool: &Pool, envelopes: &[Envelope]) -> anyhow::R
 /// Marks deliveries enqueued, but only those still waiting for the attempt their envelope
 /// asks for: a worker may already have moved a delivery on, and its own retry envelope must
 /// not be mistaken for this one.
+///
+/// A row locked by someone else is skipped, never waited for: the one holding it is nearly
+/// always a worker recording the delivery's attempt (which moves it on, so the mark is not
+/// needed). Waiting made the mark and the worker's grouped record lock rows in different
+/// orders, and each deadlock stalled both for PostgreSQL's `deadlock_timeout` (1 s). A
+/// skipped row that stays waiting is republished by the outbox relay: a duplicate, which
+/// at-least-once allows.
 pub async fn mark_enqueued(
     client: &impl GenericClient,
     envelopes: &[Envelope],
@@ -139,9 +146,12 @@ pub async fn mark_enqueued(
             &client
                 .prepare_cached(
                     "UPDATE deliveries AS d SET enqueued = true
-             FROM unnest($1::uuid[], $2::int[]) AS x(id, attempt)
-             WHERE d.id = x.id AND d.attempt_count = x.attempt - 1
-               AND d.status IN ('pending', 'retrying') AND NOT d.enqueued",
+             FROM (SELECT w.id FROM deliveries AS w
+                   JOIN unnest($1::uuid[], $2::int[]) AS x(id, attempt) ON w.id = x.id
+                   WHERE w.attempt_count = x.attempt - 1
+                     AND w.status IN ('pending', 'retrying') AND NOT w.enqueued
+                   FOR NO KEY UPDATE OF w SKIP LOCKED) AS waiting
+             WHERE d.id = waiting.id",
                 )
                 .await?,
             &[&ids, &attempts],

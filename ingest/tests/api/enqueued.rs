@@ -132,3 +132,38 @@ async fn a_delivery_already_attempted_is_not_marked() {
         .expect("the marker's task");
     assert!(!enqueued(&app, &envelope).await);
 }
+
+#[tokio::test]
+async fn a_mark_skips_a_row_being_recorded_instead_of_waiting_for_it() {
+    let app = spawn_app().await;
+    let recorded = unmarked_delivery(&app).await;
+    let free = unmarked_delivery(&app).await;
+    // A worker recording the first delivery's attempt holds its row until it commits.
+    let mut worker = app.db.client().await;
+    let recording = worker.transaction().await.expect("a transaction");
+    let Envelope::DeliverV1(held) = &recorded;
+    recording
+        .execute(
+            "SELECT 1 FROM deliveries WHERE id = $1 FOR NO KEY UPDATE",
+            &[&held.delivery_id],
+        )
+        .await
+        .expect("the row locked");
+
+    let pool = db::pool(&app.db.settings(), db::Commits::Durable).expect("a pool");
+    let client = pool.get().await.expect("a connection");
+    let both = [recorded.clone(), free.clone()];
+    tokio::time::timeout(
+        Duration::from_secs(3),
+        warren_ingest::dispatch::mark_enqueued(&client, &both),
+    )
+    .await
+    .expect("the mark does not wait for the locked row")
+    .expect("the mark");
+    assert!(enqueued(&app, &free).await, "the free row is marked");
+    assert!(
+        !enqueued(&app, &recorded).await,
+        "the locked row is left to its recorder (or the outbox relay)"
+    );
+    recording.rollback().await.expect("rolled back");
+}
