@@ -5,7 +5,8 @@
 //!
 //! These live in the worker's memory: with N worker processes a subscription may receive up
 //! to N times its rate. A delivery over a limit is parked in a short wait queue, never
-//! failed and never holding a slot other subscriptions could use.
+//! failed and never holding a slot other subscriptions could use (a delivery over the
+//! bulkhead waits a few milliseconds for a slot first: see [`Bulkhead::enter_within`]).
 
 use std::{
     collections::HashMap,
@@ -13,6 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 /// How long a throttle signal keeps a subscription slowed down.
@@ -105,14 +107,22 @@ impl RateLimiter {
 #[derive(Debug)]
 pub struct Bulkhead {
     cap: usize,
-    counts: Arc<Mutex<HashMap<Uuid, usize>>>,
+    counts: Arc<Mutex<HashMap<Uuid, Share>>>,
+}
+
+/// One subscription's deliveries in flight, and how a delivery waiting for a slot hears
+/// that one was given back.
+#[derive(Debug, Default)]
+struct Share {
+    count: usize,
+    freed: Arc<Notify>,
 }
 
 /// A slot in the bulkhead, given back when dropped.
 #[derive(Debug)]
 pub struct Slot {
     subscription: Uuid,
-    counts: Arc<Mutex<HashMap<Uuid, usize>>>,
+    counts: Arc<Mutex<HashMap<Uuid, Share>>>,
 }
 
 impl Bulkhead {
@@ -126,13 +136,40 @@ impl Bulkhead {
 
     /// A slot for a delivery of `subscription`, unless it already has its share.
     pub fn enter(&self, subscription: Uuid) -> Option<Slot> {
-        let mut counts = self.counts.lock().expect("the counts lock");
-        let count = counts.entry(subscription).or_default();
-        if *count >= self.cap {
-            return None;
+        self.try_enter(subscription).ok()
+    }
+
+    /// A slot for a delivery of `subscription`, waiting up to `patience` for one to be given
+    /// back when it already has its share. A fast target gives slots back within
+    /// milliseconds, so its deliveries are attempted instead of parked for a second; a slow
+    /// one does not, and its deliveries are parked after `patience`, holding the worker's
+    /// prefetch no longer than that.
+    pub async fn enter_within(&self, subscription: Uuid, patience: Duration) -> Option<Slot> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            let freed = match self.try_enter(subscription) {
+                Ok(slot) => return Some(slot),
+                Err(freed) => freed,
+            };
+            // A slot given back between the try and this wait left a permit: no wake is lost.
+            if tokio::time::timeout_at(deadline, freed.notified())
+                .await
+                .is_err()
+            {
+                return self.enter(subscription);
+            }
         }
-        *count += 1;
-        Some(Slot {
+    }
+
+    /// A slot, or what announces the next one given back.
+    fn try_enter(&self, subscription: Uuid) -> Result<Slot, Arc<Notify>> {
+        let mut counts = self.counts.lock().expect("the counts lock");
+        let share = counts.entry(subscription).or_default();
+        if share.count >= self.cap {
+            return Err(share.freed.clone());
+        }
+        share.count += 1;
+        Ok(Slot {
             subscription,
             counts: self.counts.clone(),
         })
@@ -142,9 +179,10 @@ impl Bulkhead {
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut counts = self.counts.lock().expect("the counts lock");
-        if let Some(count) = counts.get_mut(&self.subscription) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
+        if let Some(share) = counts.get_mut(&self.subscription) {
+            share.count = share.count.saturating_sub(1);
+            share.freed.notify_one();
+            if share.count == 0 {
                 counts.remove(&self.subscription);
             }
         }
@@ -220,5 +258,51 @@ mod tests {
         );
         drop(first);
         assert!(bulkhead.enter(sub).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_delivery_over_the_cap_takes_a_slot_given_back_within_its_patience() {
+        let bulkhead = Arc::new(Bulkhead::new(1));
+        let sub = Uuid::now_v7();
+        let first = bulkhead.enter(sub).expect("a slot");
+        let giving_back = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            drop(first);
+        });
+        let waited = Instant::now();
+        let second = bulkhead.enter_within(sub, Duration::from_secs(5)).await;
+        assert!(second.is_some(), "the slot given back is taken");
+        assert!(
+            waited.elapsed() < Duration::from_secs(1),
+            "taken when given back, not at the end of the patience: {:?}",
+            waited.elapsed()
+        );
+        giving_back.await.expect("given back");
+        assert!(
+            bulkhead.enter(sub).is_none(),
+            "the waiter holds the only slot"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_delivery_over_the_cap_gives_up_when_no_slot_comes_back() {
+        let bulkhead = Bulkhead::new(1);
+        let sub = Uuid::now_v7();
+        let _held = bulkhead.enter(sub).expect("a slot");
+        let waited = Instant::now();
+        assert!(
+            bulkhead
+                .enter_within(sub, Duration::from_millis(30))
+                .await
+                .is_none()
+        );
+        assert!(waited.elapsed() >= Duration::from_millis(30));
+        assert!(
+            bulkhead
+                .enter_within(Uuid::now_v7(), Duration::ZERO)
+                .await
+                .is_some(),
+            "another subscription is not affected"
+        );
     }
 }
