@@ -19,5 +19,6 @@ mod publish;
 mod retention;
 mod scoping;
 mod sources;
+mod storage;
 mod subscriptions;
 mod topology;
