@@ -80,6 +80,7 @@ impl Recorder {
             max_items: MAX_GROUP,
             max_weight: usize::MAX,
             writers: WRITERS,
+            linger: std::time::Duration::ZERO,
         };
         let queue = Queue::start(grouping, move |rows| {
             let pool = pool.clone();

@@ -172,6 +172,7 @@ impl Loader {
             max_items: MAX_LOAD_GROUP,
             max_weight: usize::MAX,
             writers: LOAD_WRITERS,
+            linger: std::time::Duration::ZERO,
         };
         let queue = Queue::start(grouping, move |ids: Vec<Uuid>| {
             let pool = pool.clone();

@@ -291,6 +291,7 @@ impl SourceLookup {
             max_items: LOOKUP_GROUP,
             max_weight: LOOKUP_GROUP,
             writers: LOOKUP_WRITERS,
+            linger: std::time::Duration::ZERO,
         };
         let queue = Queue::start(grouping, move |tokens| {
             let pool = pool.clone();

@@ -1,10 +1,10 @@
 //! Grouping concurrent work into one database round: callers queue an item and wait for its
 //! answer; a few writers take turns at the queue, each taking every item waiting (up to a
 //! bound) and handling them together while the next writer gathers what arrives meanwhile.
-//! Nothing waits on a timer: a lone item is a group of one, and under load the groups grow
-//! by themselves.
+//! Unless a linger is set, nothing waits on a timer: a lone item is a group of one, and
+//! under load the groups grow by themselves.
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -18,6 +18,9 @@ pub struct Grouping {
     pub max_weight: usize,
     /// Groups handled at once.
     pub writers: usize,
+    /// How long a group that is not full waits for more items after its first (zero: not
+    /// at all). Trades that much latency for fewer, larger groups below saturation.
+    pub linger: Duration,
 }
 
 /// One queued item and where its answer goes.
@@ -69,6 +72,7 @@ impl<T: Send + 'static, R: Send + 'static> Queue<T, R> {
         let bounds = Bounds {
             max_items: grouping.max_items.max(1),
             max_weight: grouping.max_weight.max(1),
+            linger: grouping.linger,
             weigh,
         };
         let (sender, receiver) = mpsc::channel(bounds.max_items * writers * 4);
@@ -97,6 +101,7 @@ impl<T: Send + 'static, R: Send + 'static> Queue<T, R> {
 struct Bounds<T> {
     max_items: usize,
     max_weight: usize,
+    linger: Duration,
     weigh: fn(&T) -> usize,
 }
 
@@ -122,12 +127,13 @@ impl<T, R> Taker<T, R> {
             Some(held) => held,
             None => self.receiver.recv().await?,
         };
+        let lingered = tokio::time::Instant::now() + bounds.linger;
         let mut weight = (bounds.weigh)(&first.item);
         let mut group = vec![first];
-        while group.len() < bounds.max_items
-            && weight < bounds.max_weight
-            && let Ok(next) = self.receiver.try_recv()
-        {
+        while group.len() < bounds.max_items && weight < bounds.max_weight {
+            let Some(next) = self.next_within(lingered).await else {
+                break;
+            };
             let more = (bounds.weigh)(&next.item);
             if weight + more > bounds.max_weight {
                 self.held = Some(next);
@@ -137,6 +143,17 @@ impl<T, R> Taker<T, R> {
             group.push(next);
         }
         Some(group)
+    }
+
+    /// An item waiting now, or one arriving before `lingered`.
+    async fn next_within(&mut self, lingered: tokio::time::Instant) -> Option<Pending<T, R>> {
+        if let Ok(next) = self.receiver.try_recv() {
+            return Some(next);
+        }
+        tokio::time::timeout_at(lingered, self.receiver.recv())
+            .await
+            .ok()
+            .flatten()
     }
 }
 
@@ -174,6 +191,7 @@ mod tests {
                 max_items: 100,
                 max_weight: usize::MAX,
                 writers: 1,
+                linger: Duration::ZERO,
             },
             move |items: Vec<u32>| {
                 let counted = counted.clone();
@@ -199,6 +217,7 @@ mod tests {
                 max_items: 3,
                 max_weight: usize::MAX,
                 writers: 1,
+                linger: Duration::ZERO,
             },
             |items: Vec<u32>| async move {
                 tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -217,6 +236,7 @@ mod tests {
                 max_items: 100,
                 max_weight: 10,
                 writers: 1,
+                linger: Duration::ZERO,
             },
             |n: &usize| *n,
             |items: Vec<usize>| async move {
@@ -240,5 +260,36 @@ mod tests {
                 assert!(*total <= 10, "{answers:?}");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_group_lingers_for_items_arriving_just_after_its_first() {
+        let groups = Arc::new(AtomicUsize::new(0));
+        let counted = groups.clone();
+        let queue = Queue::start(
+            Grouping {
+                max_items: 100,
+                max_weight: usize::MAX,
+                writers: 1,
+                linger: Duration::from_millis(300),
+            },
+            move |items: Vec<u32>| {
+                let counted = counted.clone();
+                async move {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    items
+                }
+            },
+        );
+        let late = async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            queue.submit(2).await
+        };
+        let (first, second) = tokio::join!(queue.submit(1), late);
+        assert_eq!(
+            (first.expect("answered"), second.expect("answered")),
+            (1, 2)
+        );
+        assert_eq!(groups.load(Ordering::Relaxed), 1, "one group for both");
     }
 }

@@ -22,6 +22,8 @@ pub struct GroupCommit {
     pub max_bytes: usize,
     /// Transactions in flight at once (each holds a pool connection while it runs).
     pub writers: usize,
+    /// How long a transaction that is not full waits for more events after its first.
+    pub linger: std::time::Duration,
 }
 
 /// Where requests hand over their events; cheap to clone.
@@ -38,6 +40,7 @@ impl Committer {
             max_items: settings.max_events,
             max_weight: settings.max_bytes,
             writers: settings.writers,
+            linger: settings.linger,
         };
         let weigh = |event: &NewEvent| event.raw_body.len();
         let queue = Queue::start_weighed(grouping, weigh, move |events| {
