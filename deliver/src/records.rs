@@ -3,6 +3,8 @@
 //! deliveries moved on and the attempt rows inserted together), so a busy worker pays one
 //! round trip and one statement per group instead of one per attempt.
 
+use std::sync::LazyLock;
+
 use deadpool_postgres::Pool;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -170,21 +172,35 @@ const RECORD: &str = "moved AS (
          status_code, error_kind, excerpt FROM moved
      RETURNING id";
 
-/// A lone attempt (the common case below saturation), by the cached statement: its
-/// delivery is found by primary-key equality, which plans well whatever the table's
-/// statistics, and it spares a group's parse and plan (about 0.2 ms of PostgreSQL CPU).
-async fn write_one(pool: &Pool, row: &Row) -> anyhow::Result<std::collections::HashSet<Uuid>> {
-    let client = pool.get().await?;
-    let statement = client
-        .prepare_cached(&format!(
-            "WITH x AS (
+/// Records one attempt.
+static RECORD_ONE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH x AS (
                  SELECT $1::uuid AS delivery_id, $2::text AS status, $3::int AS attempt,
                      $4::timestamptz AS next_attempt_at, $5::int AS status_code,
                      $6::text AS error_kind, $7::uuid AS attempt_id,
                      $8::timestamptz AS started_at, $9::int AS duration_ms, $10::text AS excerpt),
              {RECORD}"
-        ))
-        .await?;
+    )
+});
+
+/// Records a group of attempts.
+static RECORD_GROUP: LazyLock<String> = LazyLock::new(|| {
+    format!("WITH x AS (
+                     SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[],
+                         $5::int[], $6::text[], $7::uuid[], $8::timestamptz[], $9::int[], $10::text[])
+                     AS x(delivery_id, status, attempt, next_attempt_at, status_code, error_kind,
+                          attempt_id, started_at, duration_ms, excerpt)
+                     ORDER BY delivery_id),
+                 {RECORD}")
+});
+
+/// A lone attempt (the common case below saturation), by the cached statement: its
+/// delivery is found by primary-key equality, which plans well whatever the table's
+/// statistics, and it spares a group's parse and plan (about 0.2 ms of PostgreSQL CPU).
+async fn write_one(pool: &Pool, row: &Row) -> anyhow::Result<std::collections::HashSet<Uuid>> {
+    let client = pool.get().await?;
+    let statement = client.prepare_cached(&RECORD_ONE).await?;
     let recorded = client
         .query(
             &statement,
@@ -225,19 +241,7 @@ async fn write_group(pool: &Pool, rows: &[Row]) -> anyhow::Result<std::collectio
     // plan made on first use; on a table that was small then and has not been analyzed
     // since, that is a sequential scan of every delivery per group, which took most of
     // PostgreSQL's CPU in a fresh `max` run.
-    let statement = client
-        .prepare(
-            &format!(
-                "WITH x AS (
-                     SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[],
-                         $5::int[], $6::text[], $7::uuid[], $8::timestamptz[], $9::int[], $10::text[])
-                     AS x(delivery_id, status, attempt, next_attempt_at, status_code, error_kind,
-                          attempt_id, started_at, duration_ms, excerpt)
-                     ORDER BY delivery_id),
-                 {RECORD}"
-            ),
-        )
-        .await?;
+    let statement = client.prepare(&RECORD_GROUP).await?;
     let recorded = client
         .query(
             &statement,

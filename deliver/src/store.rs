@@ -4,7 +4,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::Arc,
+    sync::{Arc, LazyLock},
 };
 
 use bytes::Bytes;
@@ -224,18 +224,14 @@ async fn load_rows(
         // equality on the primary key plans well whatever the table's statistics, and it
         // spares the group's extra round trip.
         [id] => {
-            let statement = client
-                .prepare_cached(&format!("{JOB_COLUMNS} WHERE d.id = $1"))
-                .await?;
+            let statement = client.prepare_cached(&LOAD_ONE).await?;
             client.query(&statement, &[id]).await?
         }
         // Prepared afresh for each group, for the reason the attempt record is (see
         // `records::write`): a cached generic plan for `= ANY($1)` made while the table was
         // small stays a sequential scan once it is not.
         _ => {
-            let statement = client
-                .prepare(&format!("{JOB_COLUMNS} WHERE d.id = ANY($1)"))
-                .await?;
+            let statement = client.prepare(&LOAD_GROUP).await?;
             client.query(&statement, &[&ids]).await?
         }
     };
@@ -244,6 +240,13 @@ async fn load_rows(
         .map(|row| (row.get("id"), Job::from_row(row).map_err(Arc::new)))
         .collect())
 }
+
+/// Loads one job.
+static LOAD_ONE: LazyLock<String> = LazyLock::new(|| format!("{JOB_COLUMNS} WHERE d.id = $1"));
+
+/// Loads the jobs of a group.
+static LOAD_GROUP: LazyLock<String> =
+    LazyLock::new(|| format!("{JOB_COLUMNS} WHERE d.id = ANY($1)"));
 
 /// What a job is loaded from, up to its `WHERE`.
 const JOB_COLUMNS: &str = "SELECT d.id, d.event_id, d.subscription_id, d.user_id, d.status, d.attempt_count, d.round_start,

@@ -182,8 +182,9 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn items_queued_together_are_handled_together_and_answered_in_order() {
+    /// A queue of one writer that doubles each item, taking `delay` per group, and the
+    /// count of groups it handled.
+    fn doubling(linger: Duration, delay: Duration) -> (Queue<u32, u32>, Arc<AtomicUsize>) {
         let groups = Arc::new(AtomicUsize::new(0));
         let counted = groups.clone();
         let queue = Queue::start(
@@ -191,18 +192,24 @@ mod tests {
                 max_items: 100,
                 max_weight: usize::MAX,
                 writers: 1,
-                linger: Duration::ZERO,
+                linger,
             },
             move |items: Vec<u32>| {
                 let counted = counted.clone();
                 async move {
                     counted.fetch_add(1, Ordering::Relaxed);
-                    // Slow enough that the rest of the burst queues behind any first group.
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    tokio::time::sleep(delay).await;
                     items.into_iter().map(|n| n * 2).collect::<Vec<_>>()
                 }
             },
         );
+        (queue, groups)
+    }
+
+    #[tokio::test]
+    async fn items_queued_together_are_handled_together_and_answered_in_order() {
+        // Slow enough that the rest of the burst queues behind any first group.
+        let (queue, groups) = doubling(Duration::ZERO, Duration::from_millis(20));
         let answers = futures_util::future::join_all((0..50).map(|n| queue.submit(n))).await;
         let answers: Vec<u32> = answers.into_iter().map(|a| a.expect("answered")).collect();
         assert_eq!(answers, (0..50).map(|n| n * 2).collect::<Vec<_>>());
@@ -264,23 +271,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_group_lingers_for_items_arriving_just_after_its_first() {
-        let groups = Arc::new(AtomicUsize::new(0));
-        let counted = groups.clone();
-        let queue = Queue::start(
-            Grouping {
-                max_items: 100,
-                max_weight: usize::MAX,
-                writers: 1,
-                linger: Duration::from_millis(300),
-            },
-            move |items: Vec<u32>| {
-                let counted = counted.clone();
-                async move {
-                    counted.fetch_add(1, Ordering::Relaxed);
-                    items
-                }
-            },
-        );
+        let (queue, groups) = doubling(Duration::from_millis(300), Duration::ZERO);
         let late = async {
             tokio::time::sleep(Duration::from_millis(30)).await;
             queue.submit(2).await
@@ -288,7 +279,7 @@ mod tests {
         let (first, second) = tokio::join!(queue.submit(1), late);
         assert_eq!(
             (first.expect("answered"), second.expect("answered")),
-            (1, 2)
+            (2, 4)
         );
         assert_eq!(groups.load(Ordering::Relaxed), 1, "one group for both");
     }
