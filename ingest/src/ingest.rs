@@ -79,6 +79,7 @@ async fn ingest(
         raw_body: body,
         payload,
         verified_by,
+        candidates: Some(source.subscriptions.clone()),
     };
     let stored = state.committer.store(event).await?;
     Ok(accepted(&state, stored).await)

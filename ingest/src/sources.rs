@@ -1,7 +1,10 @@
 //! Sources: where events come from. Each has an unguessable token that makes up its ingest
 //! URL, and says which provider signs its events and with what secret.
 
-use std::collections::HashMap;
+use std::{
+    collections::{HashMap, hash_map::Entry},
+    sync::Arc,
+};
 
 use axum::{
     Json,
@@ -26,6 +29,7 @@ use warren_shared::{
 use crate::{
     auth::AuthUser,
     error::{ApiError, Problem, Result, stored_word, violated_constraint},
+    events::store::{Candidate, Target},
     extract::{ApiJson, ApiQuery},
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
@@ -267,6 +271,9 @@ pub struct IngestSource {
     pub provider: Provider,
     /// The provider's shared secret.
     pub verification_secret: Option<String>,
+    /// The owner's active subscriptions that take this source's events (whatever their
+    /// type), read in the same query: matching an event to them needs no query of its own.
+    pub subscriptions: Arc<[Candidate]>,
 }
 
 /// Ingest's lookup of sources by token, grouped: requests arriving together share one
@@ -318,24 +325,60 @@ async fn look_up(pool: &Pool, tokens: Vec<String>) -> Vec<Result<Option<IngestSo
     }
 }
 
-/// The sources some tokens name, by token.
+/// The sources some tokens name, by token, each with its candidate subscriptions.
 async fn by_tokens(pool: &Pool, tokens: &[String]) -> Result<HashMap<String, IngestSource>> {
     let client = pool.get().await?;
     let rows = client
-        .query(
-            &client.prepare_cached("SELECT token, id, user_id, provider, verification_secret FROM sources WHERE token = ANY($1)").await?,
-            &[&tokens],
-        )
+        .query(&client.prepare_cached(BY_TOKENS).await?, &[&tokens])
         .await?;
-    rows.iter()
-        .map(|row| {
-            let source = IngestSource {
-                id: row.get("id"),
-                user_id: row.get("user_id"),
-                provider: stored_word(row.get("provider"))?,
-                verification_secret: row.get("verification_secret"),
-            };
-            Ok((row.get("token"), source))
+    let mut found: HashMap<String, (IngestSource, Vec<Candidate>)> = HashMap::new();
+    for row in &rows {
+        let token: String = row.get("token");
+        let (_, candidates) = match found.entry(token) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => entry.insert((source_of(row)?, Vec::new())),
+        };
+        if let Some(id) = row.get::<_, Option<Uuid>>("subscription_id") {
+            candidates.push(Candidate {
+                target: Target {
+                    id,
+                    fifo: row.get("fifo"),
+                },
+                event_types: row.get("event_types"),
+            });
+        }
+    }
+    Ok(found
+        .into_iter()
+        .map(|(token, (source, candidates))| {
+            let subscriptions = candidates.into();
+            (
+                token,
+                IngestSource {
+                    subscriptions,
+                    ..source
+                },
+            )
         })
-        .collect()
+        .collect())
+}
+
+/// Sources by token, one row per active subscription that takes their events (or one row
+/// without a subscription): those of the owner bound to the source or to every source.
+const BY_TOKENS: &str =
+    "SELECT src.token, src.id, src.user_id, src.provider, src.verification_secret,
+            s.id AS subscription_id, s.event_types, s.ordering = 'fifo' AS fifo
+     FROM sources src
+     LEFT JOIN subscriptions s ON s.user_id = src.user_id AND s.is_active
+         AND (s.source_id IS NULL OR s.source_id = src.id)
+     WHERE src.token = ANY($1)";
+
+fn source_of(row: &Row) -> Result<IngestSource> {
+    Ok(IngestSource {
+        id: row.get("id"),
+        user_id: row.get("user_id"),
+        provider: stored_word(row.get("provider"))?,
+        verification_secret: row.get("verification_secret"),
+        subscriptions: Arc::new([]),
+    })
 }

@@ -86,6 +86,14 @@ impl ApiClient {
             .expect("the request is sent")
     }
 
+    /// DELETEs with the token.
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.authorized(self.http.delete(format!("{}{path}", self.base)))
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
     /// GETs JSON with the token, expecting 200.
     pub async fn get_json(&self, path: &str) -> Value {
         let response = self.get(path).await;

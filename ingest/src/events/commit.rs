@@ -1,5 +1,6 @@
 //! Group commit: events arriving at once are stored in one transaction, so a burst of
-//! requests costs one commit and one WAL flush instead of one each.
+//! requests costs one commit and one WAL flush instead of one each. Unless an event goes to
+//! an ordered subscription, the transaction is a single statement: one round trip.
 //!
 //! Requests hand their event to a [`Queue`] and wait: a few writers take turns at it, one
 //! taking every event waiting (up to a bound) and committing them together while the next
@@ -10,7 +11,7 @@ use deadpool_postgres::Pool;
 use prometheus_client::metrics::counter::Counter;
 use warren_shared::group::{Grouping, Queue};
 
-use super::store::{NewEvent, Stored, stage_group};
+use super::store::{NewEvent, Stored, plan_group, stage_group, store_at_once};
 use crate::error::{ApiError, Result};
 
 /// How the groups are formed.
@@ -107,11 +108,31 @@ async fn try_commit(
 ) -> std::result::Result<Vec<Result<Stored>>, Failure> {
     let before = |error: ApiError| Failure::BeforeCommit(error);
     let mut client = pool.get().await.map_err(|e| before(e.into()))?;
-    let tx = client.transaction().await.map_err(|e| before(e.into()))?;
-    let outcomes = stage_group(&tx, events).await.map_err(before)?;
-    tx.commit().await.map_err(|e| Failure::Commit(e.into()))?;
+    let plan = plan_group(&client, events).await.map_err(before)?;
+    let outcomes = if plan.is_ordered() {
+        let tx = client.transaction().await.map_err(|e| before(e.into()))?;
+        let outcomes = stage_group(&tx, events, &plan).await.map_err(before)?;
+        tx.commit().await.map_err(|e| Failure::Commit(e.into()))?;
+        outcomes
+    } else {
+        store_at_once(&client, events, &plan)
+            .await
+            .map_err(Failure::of_statement)?
+    };
     commits.inc();
     Ok(outcomes)
+}
+
+impl Failure {
+    /// How a statement that commits by itself failed: PostgreSQL answering with an error
+    /// means it rolled back; no answer at all (a broken connection) leaves it unknown.
+    fn of_statement(error: tokio_postgres::Error) -> Self {
+        if error.as_db_error().is_some() {
+            Failure::BeforeCommit(error.into())
+        } else {
+            Failure::Commit(error.into())
+        }
+    }
 }
 
 fn lost() -> ApiError {

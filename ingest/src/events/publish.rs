@@ -72,6 +72,7 @@ pub async fn publish(
         payload: Some(event.payload),
         headers: Value::Object(Default::default()),
         verified_by: None,
+        candidates: None,
     };
     let stored = state.committer.store(new).await?;
     Ok(accepted(&state, stored).await)

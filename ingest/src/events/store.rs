@@ -1,11 +1,15 @@
 //! Storing an event with its deliveries in a single transaction.
 
-use std::collections::{BTreeMap, HashMap, HashSet, hash_map::Entry};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet, hash_map::Entry},
+    sync::{Arc, LazyLock},
+};
 
 use bytes::Bytes;
 use deadpool_postgres::{GenericClient, Transaction};
 use serde_json::Value;
 use time::OffsetDateTime;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 use warren_shared::{
     envelope::{DeliverV1, Envelope},
@@ -40,6 +44,9 @@ pub struct NewEvent {
     pub headers: Value,
     /// The provider whose signature was verified.
     pub verified_by: Option<Provider>,
+    /// The subscriptions it may go to, when they were read with its source (ingest reads
+    /// them in the same query); `None`: read when it is stored.
+    pub candidates: Option<Arc<[Candidate]>>,
 }
 
 /// What storing an event came to.
@@ -65,48 +72,151 @@ pub enum Stored {
     },
 }
 
+/// How a group is to be stored: each event's new id, its body's hash, and the subscriptions
+/// it goes to (read before anything is written).
+pub struct Plan {
+    ids: Vec<Uuid>,
+    hashes: Vec<Vec<u8>>,
+    subscriptions: Vec<Vec<Target>>,
+}
+
+impl Plan {
+    /// Whether some event goes to an ordered (FIFO) subscription: taking places in a line
+    /// needs a transaction of several statements ([`stage_group`]).
+    pub fn is_ordered(&self) -> bool {
+        self.subscriptions.iter().flatten().any(|t| t.fifo)
+    }
+}
+
+/// Reads what storing `events` needs: the subscriptions each goes to.
+pub async fn plan_group(client: &impl GenericClient, events: &[NewEvent]) -> Result<Plan> {
+    Ok(Plan {
+        subscriptions: matching_each(client, events).await?,
+        ids: events.iter().map(|_| Uuid::now_v7()).collect(),
+        hashes: events.iter().map(|e| body_hash(&e.raw_body)).collect(),
+    })
+}
+
 /// Writes a group of events, each with one pending delivery per matching subscription, into
 /// `tx`, for one commit (and one WAL flush) for the group. Returns each event's own outcome
 /// in order (a reused idempotency key is that event's answer, not the group's); an error
 /// leaves the transaction to be rolled back.
-pub async fn stage_group(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Vec<Result<Stored>>> {
-    let subscriptions = matching_each(tx, events).await?;
-    let ids: Vec<Uuid> = events.iter().map(|_| Uuid::now_v7()).collect();
-    let hashes: Vec<Vec<u8>> = events.iter().map(|e| body_hash(&e.raw_body)).collect();
-    let inserted = insert_events(tx, &ids, events, &hashes, &subscriptions).await?;
+pub async fn stage_group(
+    tx: &Transaction<'_>,
+    events: &[NewEvent],
+    plan: &Plan,
+) -> Result<Vec<Result<Stored>>> {
+    let inserted = insert_events(tx, plan, events).await?;
     // Each new event's deliveries; none for an event whose key was seen before.
     let mut rows: Vec<DeliveryRow> = events
         .iter()
-        .zip(&ids)
-        .zip(&subscriptions)
+        .zip(&plan.ids)
+        .zip(&plan.subscriptions)
         .filter(|((_, id), _)| inserted.contains(id))
         .flat_map(|((event, &id), subs)| delivery_rows(event.user_id, id, subs))
         .collect();
     insert_delivery_rows(tx, &mut rows).await?;
-    let mut outcomes = Vec::with_capacity(events.len());
-    // The rows are in event order: each new event's own are the next `subscriptions` of them.
-    let mut rest = rows.as_slice();
-    for (index, event) in events.iter().enumerate() {
-        outcomes.push(if inserted.contains(&ids[index]) {
-            let (own, after) = rest.split_at(subscriptions[index].len());
-            rest = after;
-            Ok(created(event, ids[index], own))
-        } else {
-            replayed(tx, event, &hashes[index]).await
-        });
-    }
-    Ok(outcomes)
+    Ok(answers(tx, events, plan, &inserted, &rows).await)
 }
 
-/// The subscriptions each event goes to, asking once per owner and source in the group.
-async fn matching_each(tx: &Transaction<'_>, events: &[NewEvent]) -> Result<Vec<Vec<Target>>> {
-    let mut candidates: HashMap<(Uuid, Option<Uuid>), Vec<Candidate>> = HashMap::new();
+/// Each event's outcome: created with its own deliveries (`rows`, in event order), or the
+/// original answer for a key seen before.
+async fn answers(
+    client: &impl GenericClient,
+    events: &[NewEvent],
+    plan: &Plan,
+    inserted: &HashSet<Uuid>,
+    rows: &[DeliveryRow],
+) -> Vec<Result<Stored>> {
+    let mut outcomes = Vec::with_capacity(events.len());
+    let mut rest = rows;
+    for (index, event) in events.iter().enumerate() {
+        let id = plan.ids[index];
+        outcomes.push(if inserted.contains(&id) {
+            let own = rest.iter().take_while(|row| row.event_id == id).count();
+            let (own, after) = rest.split_at(own);
+            rest = after;
+            Ok(created(event, id, own))
+        } else {
+            replayed(client, event, &plan.hashes[index]).await
+        });
+    }
+    outcomes
+}
+
+/// Writes a group of events with their deliveries in one statement, which PostgreSQL runs
+/// and commits as one transaction: one round trip and one WAL flush for the whole group,
+/// instead of a round trip for each of begin, events, deliveries and commit. For groups
+/// without ordered subscriptions (see [`Plan::is_ordered`]). A delivery whose subscription
+/// was deleted since the plan was read is not made. An error means nothing was written,
+/// unless the connection broke (then the group may have been committed).
+pub async fn store_at_once(
+    client: &impl GenericClient,
+    events: &[NewEvent],
+    plan: &Plan,
+) -> Result<Vec<Result<Stored>>, tokio_postgres::Error> {
+    let rows: Vec<DeliveryRow> = events
+        .iter()
+        .zip(&plan.ids)
+        .zip(&plan.subscriptions)
+        .flat_map(|((event, &id), subs)| delivery_rows(event.user_id, id, subs))
+        .collect();
+    let columns = EventColumns::of(plan, events);
+    let deliveries = DeliveryColumns::of(&rows);
+    let mut params = columns.params();
+    params.extend(deliveries.params());
+    let written = client
+        .query(&client.prepare_cached(&STORE_AT_ONCE).await?, &params)
+        .await?;
+    let (mut inserted, mut made) = (HashSet::new(), HashSet::new());
+    for row in &written {
+        let id: Uuid = row.get("id");
+        if row.get::<_, bool>("is_event") {
+            inserted.insert(id);
+        } else {
+            made.insert(id);
+        }
+    }
+    let rows: Vec<DeliveryRow> = rows.into_iter().filter(|r| made.contains(&r.id)).collect();
+    Ok(answers(client, events, plan, &inserted, &rows).await)
+}
+
+/// Events and their deliveries in one statement: the events whose idempotency key is new,
+/// then the deliveries of those events whose subscription still exists. Returns the ids
+/// written, each saying whether it is an event's.
+static STORE_AT_ONCE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH ev AS ({INSERT_EVENTS}),
+              made AS (
+                  INSERT INTO deliveries (id, user_id, event_id, subscription_id)
+                  SELECT d.id, d.user_id, d.event_id, d.subscription_id
+                  FROM unnest($14::uuid[], $15::uuid[], $16::uuid[], $17::uuid[])
+                      AS d(id, user_id, event_id, subscription_id)
+                  WHERE d.event_id IN (SELECT id FROM ev)
+                    AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id)
+                  RETURNING id)
+         SELECT id, true AS is_event FROM ev
+         UNION ALL SELECT id, false FROM made"
+    )
+});
+
+/// The subscriptions each event goes to: from the candidates read with its source, or asking
+/// once per owner and source in the group.
+async fn matching_each(
+    client: &impl GenericClient,
+    events: &[NewEvent],
+) -> Result<Vec<Vec<Target>>> {
+    let mut read: HashMap<(Uuid, Option<Uuid>), Vec<Candidate>> = HashMap::new();
     let mut matched = Vec::with_capacity(events.len());
     for event in events {
-        let of_source = match candidates.entry((event.user_id, event.source_id)) {
-            Entry::Occupied(entry) => entry.into_mut(),
-            Entry::Vacant(entry) => {
-                entry.insert(subscriptions_of(tx, event.user_id, event.source_id).await?)
+        let of_source: &[Candidate] = match (
+            &event.candidates,
+            read.entry((event.user_id, event.source_id)),
+        ) {
+            (Some(candidates), _) => candidates,
+            (None, Entry::Occupied(entry)) => entry.into_mut(),
+            (None, Entry::Vacant(entry)) => {
+                entry.insert(subscriptions_of(client, event.user_id, event.source_id).await?)
             }
         };
         matched.push(taking(of_source, &event.event_type));
@@ -124,9 +234,12 @@ pub struct Target {
 }
 
 /// A subscription an event may go to, and the event types it takes.
-struct Candidate {
-    target: Target,
-    event_types: Vec<String>,
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The subscription.
+    pub target: Target,
+    /// Its event-type filter.
+    pub event_types: Vec<String>,
 }
 
 /// The candidates that take events of this type.
@@ -219,13 +332,7 @@ async fn insert_delivery_rows(client: &impl GenericClient, rows: &mut [DeliveryR
         return Ok(());
     }
     take_places(client, rows).await?;
-    let column = |pick: fn(&DeliveryRow) -> Uuid| rows.iter().map(pick).collect::<Vec<Uuid>>();
-    let (ids, users, events, subscriptions) = (
-        column(|r| r.id),
-        column(|r| r.user_id),
-        column(|r| r.event_id),
-        column(|r| r.target.id),
-    );
+    let columns = DeliveryColumns::of(rows);
     let places: Vec<Option<i64>> = rows.iter().map(|r| r.fifo_seq).collect();
     client
         .execute(
@@ -235,10 +342,35 @@ async fn insert_delivery_rows(client: &impl GenericClient, rows: &mut [DeliveryR
                      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int8[])",
                 )
                 .await?,
-            &[&ids, &users, &events, &subscriptions, &places],
+            &[&columns.params()[..], &[&places]].concat(),
         )
         .await?;
     Ok(())
+}
+
+/// Deliveries as the columns of an `unnest`.
+struct DeliveryColumns {
+    ids: Vec<Uuid>,
+    users: Vec<Uuid>,
+    events: Vec<Uuid>,
+    subscriptions: Vec<Uuid>,
+}
+
+impl DeliveryColumns {
+    /// The four columns, as parameters in this order.
+    fn params(&self) -> [&(dyn ToSql + Sync); 4] {
+        [&self.ids, &self.users, &self.events, &self.subscriptions]
+    }
+
+    fn of(rows: &[DeliveryRow]) -> Self {
+        let column = |pick: fn(&DeliveryRow) -> Uuid| rows.iter().map(pick).collect();
+        Self {
+            ids: column(|r| r.id),
+            users: column(|r| r.user_id),
+            events: column(|r| r.event_id),
+            subscriptions: column(|r| r.target.id),
+        }
+    }
 }
 
 /// Inserts one pending delivery of the event per subscription; returns the envelopes of
@@ -319,75 +451,105 @@ async fn subscriptions_of(
 /// group), in one statement; returns the ids of those inserted.
 async fn insert_events(
     tx: &Transaction<'_>,
-    ids: &[Uuid],
+    plan: &Plan,
     events: &[NewEvent],
-    hashes: &[Vec<u8>],
-    subscriptions: &[Vec<Target>],
 ) -> Result<HashSet<Uuid>> {
-    let deliveries = subscriptions
-        .iter()
-        .map(|s| i32::try_from(s.len()))
-        .collect::<Result<Vec<i32>, _>>()
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let users: Vec<Uuid> = events.iter().map(|e| e.user_id).collect();
-    let sources: Vec<Option<Uuid>> = events.iter().map(|e| e.source_id).collect();
-    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-    let content_types: Vec<Option<&str>> =
-        events.iter().map(|e| e.content_type.as_deref()).collect();
-    let bodies: Vec<&[u8]> = events.iter().map(|e| e.raw_body.as_ref()).collect();
-    let payloads: Vec<Option<&Value>> = events.iter().map(|e| e.payload.as_ref()).collect();
-    let headers: Vec<&Value> = events.iter().map(|e| &e.headers).collect();
-    let scopes: Vec<Uuid> = events.iter().map(|e| e.idempotency_scope).collect();
-    let keys: Vec<Option<&str>> = events
-        .iter()
-        .map(|e| e.idempotency_key.as_deref())
-        .collect();
-    let verified: Vec<Option<&str>> = events
-        .iter()
-        .map(|e| e.verified_by.map(Provider::as_str))
-        .collect();
+    let columns = EventColumns::of(plan, events);
     let rows = tx
-        .query(
-            &tx.prepare_cached(
-                "INSERT INTO events (id, user_id, source_id, event_type, content_type, raw_body,
-                 payload, headers, idempotency_scope, idempotency_key, body_sha256,
-                 initial_deliveries, verified_by)
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
-                 $6::bytea[], $7::jsonb[], $8::jsonb[], $9::uuid[], $10::text[], $11::bytea[],
-                 $12::int[], $13::text[])
-             ON CONFLICT ON CONSTRAINT events_idempotency_key DO NOTHING
-             RETURNING id",
-            )
-            .await?,
-            &[
-                &ids,
-                &users,
-                &sources,
-                &types,
-                &content_types,
-                &bodies,
-                &payloads,
-                &headers,
-                &scopes,
-                &keys,
-                &hashes,
-                &deliveries,
-                &verified,
-            ],
-        )
+        .query(&tx.prepare_cached(INSERT_EVENTS).await?, &columns.params())
         .await?;
     Ok(rows.iter().map(|row| row.get("id")).collect())
 }
 
+/// Inserts the events of `$1`…`$13` whose idempotency key is new; returns their ids.
+const INSERT_EVENTS: &str =
+    "INSERT INTO events (id, user_id, source_id, event_type, content_type, raw_body,
+         payload, headers, idempotency_scope, idempotency_key, body_sha256,
+         initial_deliveries, verified_by)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
+         $6::bytea[], $7::jsonb[], $8::jsonb[], $9::uuid[], $10::text[], $11::bytea[],
+         $12::int[], $13::text[])
+     ON CONFLICT ON CONSTRAINT events_idempotency_key DO NOTHING
+     RETURNING id";
+
+/// Events as the columns of an `unnest`.
+struct EventColumns<'a> {
+    ids: &'a [Uuid],
+    users: Vec<Uuid>,
+    sources: Vec<Option<Uuid>>,
+    types: Vec<&'a str>,
+    content_types: Vec<Option<&'a str>>,
+    bodies: Vec<&'a [u8]>,
+    payloads: Vec<Option<&'a Value>>,
+    headers: Vec<&'a Value>,
+    scopes: Vec<Uuid>,
+    keys: Vec<Option<&'a str>>,
+    hashes: &'a [Vec<u8>],
+    deliveries: Vec<i32>,
+    verified: Vec<Option<&'static str>>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn of(plan: &'a Plan, events: &'a [NewEvent]) -> Self {
+        Self {
+            ids: &plan.ids,
+            users: events.iter().map(|e| e.user_id).collect(),
+            sources: events.iter().map(|e| e.source_id).collect(),
+            types: events.iter().map(|e| e.event_type.as_str()).collect(),
+            content_types: events.iter().map(|e| e.content_type.as_deref()).collect(),
+            bodies: events.iter().map(|e| e.raw_body.as_ref()).collect(),
+            payloads: events.iter().map(|e| e.payload.as_ref()).collect(),
+            headers: events.iter().map(|e| &e.headers).collect(),
+            scopes: events.iter().map(|e| e.idempotency_scope).collect(),
+            keys: events
+                .iter()
+                .map(|e| e.idempotency_key.as_deref())
+                .collect(),
+            hashes: &plan.hashes,
+            // A group holds at most a few thousand events, each with its owner's
+            // subscriptions: far below `i32::MAX`.
+            deliveries: plan
+                .subscriptions
+                .iter()
+                .map(|s| i32::try_from(s.len()).unwrap_or(i32::MAX))
+                .collect(),
+            verified: events
+                .iter()
+                .map(|e| e.verified_by.map(Provider::as_str))
+                .collect(),
+        }
+    }
+
+    /// `$1`…`$13` of [`INSERT_EVENTS`].
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.ids,
+            &self.users,
+            &self.sources,
+            &self.types,
+            &self.content_types,
+            &self.bodies,
+            &self.payloads,
+            &self.headers,
+            &self.scopes,
+            &self.keys,
+            &self.hashes,
+            &self.deliveries,
+            &self.verified,
+        ]
+    }
+}
+
 /// The answer for a repeated idempotency key: the original, if the body is the same.
-async fn replayed(tx: &Transaction<'_>, event: &NewEvent, hash: &[u8]) -> Result<Stored> {
-    let row = tx
+async fn replayed(client: &impl GenericClient, event: &NewEvent, hash: &[u8]) -> Result<Stored> {
+    let row = client
         .query_one(
-            &tx.prepare_cached(
-                "SELECT id, body_sha256, initial_deliveries FROM events
+            &client
+                .prepare_cached(
+                    "SELECT id, body_sha256, initial_deliveries FROM events
              WHERE idempotency_scope = $1 AND idempotency_key = $2",
-            )
-            .await?,
+                )
+                .await?,
             &[&event.idempotency_scope, &event.idempotency_key],
         )
         .await?;

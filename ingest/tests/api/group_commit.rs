@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use warren_ingest::{
     error::ApiError,
-    events::{NewEvent, Stored, commit_group},
+    events::{
+        NewEvent, Stored, commit_group,
+        store::{Candidate, Target},
+    },
 };
 use warren_shared::db;
 
@@ -57,6 +60,7 @@ fn event(
         payload: serde_json::from_str(body).ok(),
         headers: json!({}),
         verified_by: None,
+        candidates: None,
     }
 }
 
@@ -128,6 +132,38 @@ async fn a_group_keeps_each_events_own_deliveries_and_idempotency() {
     );
     assert_eq!(app.count("events").await, 2);
     assert_eq!(app.count("deliveries").await, 3);
+}
+
+#[tokio::test]
+async fn a_subscription_deleted_after_matching_gets_no_delivery_and_the_event_is_kept() {
+    let app = spawn_app().await;
+    let (user, source) = owner(&app).await;
+    let client = app.db.client().await;
+    let live: Uuid = client
+        .query_one(
+            "SELECT id FROM subscriptions WHERE target_url LIKE '%/all'",
+            &[],
+        )
+        .await
+        .expect("the catch-all")
+        .get(0);
+    // Matched when its source was looked up, deleted before the event is written.
+    let gone = Uuid::now_v7();
+    let candidate = |id| Candidate {
+        target: Target { id, fifo: false },
+        event_types: Vec::new(),
+    };
+    let mut arriving = event(user, source, "user.created", None, "{}");
+    arriving.candidates = Some(vec![candidate(live), candidate(gone)].into());
+    let pool = db::pool(&app.db.settings(), db::Commits::Durable).expect("a pool");
+    let outcomes = commit_group(&pool, vec![arriving], &Counter::default()).await;
+    let (event_id, envelopes) = created(&outcomes[0]);
+    assert_eq!(
+        envelopes, 1,
+        "an envelope for the subscription that exists only"
+    );
+    assert_eq!(deliveries_of(&app, event_id).await, 1);
+    assert_eq!(app.count("events").await, 1);
 }
 
 #[tokio::test]

@@ -1,11 +1,21 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use warren_testkit::eventually;
+use warren_testkit::{api::ApiClient, eventually};
 
 use crate::helpers::{TestApp, assert_problem, spawn_app};
 
-/// A user with a source and one subscription taking every event.
+/// How many deliveries an event of `event_type` sent to `source` made.
+async fn deliveries_made(api: &ApiClient, source: &Value, event_type: &str) -> Value {
+    let body = json!({ "type": event_type }).to_string();
+    let answer: Value = api
+        .ingest(&TestApp::ingest_url(source), "application/json", body)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    answer["deliveries"].clone()
+}
 
 #[tokio::test]
 async fn an_accepted_event_is_stored_byte_for_byte_and_its_envelope_confirmed() {
@@ -55,7 +65,6 @@ async fn only_subscriptions_whose_filters_match_get_a_delivery() {
     let api = app.user().await;
     let source = api.create_source().await;
     let other = api.create_source().await;
-    let url = TestApp::ingest_url(&source);
     api.create_subscription("http://127.0.0.1:9/a", json!({"event_types": ["order.*"]}))
         .await;
     api.create_subscription(
@@ -68,37 +77,90 @@ async fn only_subscriptions_whose_filters_match_get_a_delivery() {
     api.create_subscription("http://127.0.0.1:9/d", json!({"source_id": source["id"]}))
         .await;
 
-    let order: Value = api
-        .ingest(&url, "application/json", r#"{"type": "order.paid"}"#)
-        .await
-        .json()
-        .await
-        .expect("JSON");
-    assert_eq!(order["deliveries"], 2, "order.* and the source-bound one");
-    let invoice: Value = api
-        .ingest(&url, "application/json", r#"{"type": "invoice.paid"}"#)
-        .await
-        .json()
-        .await
-        .expect("JSON");
     assert_eq!(
-        invoice["deliveries"], 2,
+        deliveries_made(&api, &source, "order.paid").await,
+        2,
+        "order.* and the source-bound one"
+    );
+    assert_eq!(
+        deliveries_made(&api, &source, "invoice.paid").await,
+        2,
         "invoice.paid and the source-bound one"
     );
-    let other: Value = api
-        .ingest(
-            &TestApp::ingest_url(&other),
-            "application/json",
-            r#"{"type": "x"}"#,
-        )
-        .await
-        .json()
-        .await
-        .expect("JSON");
     assert_eq!(
-        other["deliveries"], 1,
+        deliveries_made(&api, &other, "x").await,
+        1,
         "only the subscription bound to the other source"
     );
+}
+
+#[tokio::test]
+async fn disabled_subscriptions_and_other_users_subscriptions_get_no_delivery() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let source = api.create_source().await;
+    let bare = api.create_source().await;
+    let kept = api
+        .create_subscription("http://127.0.0.1:9/kept", json!({}))
+        .await;
+    let disabled = api
+        .create_subscription("http://127.0.0.1:9/disabled", json!({}))
+        .await;
+    // Another user's catch-all subscription, and one bound to the source that has none of
+    // its own: neither may take these events.
+    app.user()
+        .await
+        .create_subscription("http://127.0.0.1:9/stranger", json!({}))
+        .await;
+    let disabled_id: uuid::Uuid = disabled["id"]
+        .as_str()
+        .expect("an id")
+        .parse()
+        .expect("a uuid");
+    app.db
+        .client()
+        .await
+        .execute(
+            "UPDATE subscriptions SET is_active = false WHERE id = $1",
+            &[&disabled_id],
+        )
+        .await
+        .expect("disabled");
+
+    assert_eq!(
+        deliveries_made(&api, &source, "a").await,
+        1,
+        "only the active subscription of the owner"
+    );
+    let targets: Vec<String> = app
+        .db
+        .client()
+        .await
+        .query(
+            "SELECT s.target_url FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id",
+            &[],
+        )
+        .await
+        .expect("the deliveries")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        targets,
+        vec![kept["target_url"].as_str().expect("a URL").to_owned()]
+    );
+
+    let kept_id = kept["id"].as_str().expect("an id");
+    let deleted = api
+        .delete(&format!("/api/v1/subscriptions/{kept_id}"))
+        .await;
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        deliveries_made(&api, &bare, "a").await,
+        0,
+        "no active subscription is left"
+    );
+    assert_eq!(app.count("events").await, 2, "both events are stored");
 }
 
 #[tokio::test]
