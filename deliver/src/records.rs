@@ -236,12 +236,12 @@ async fn write_group(pool: &Pool, rows: &[Row]) -> anyhow::Result<std::collectio
     let durations: Vec<i32> = rows.iter().map(|r| r.duration_ms).collect();
     let excerpts: Vec<Option<&str>> = rows.iter().map(|r| r.excerpt.as_deref()).collect();
     let client = pool.get().await?;
-    // Prepared afresh for each group, so PostgreSQL plans it for the table as it is now (a
-    // custom plan: index lookups of the group's rows). A cached statement keeps the generic
-    // plan made on first use; on a table that was small then and has not been analyzed
-    // since, that is a sequential scan of every delivery per group, which took most of
-    // PostgreSQL's CPU in a fresh `max` run.
-    let statement = client.prepare(&RECORD_GROUP).await?;
+    // Cached, and planned once per connection: the worker's pool prices sequential scans
+    // out (`db::Plans::KeyLookups`), so the plan finds the group's deliveries by key even
+    // when it was made while the table was nearly empty. (Left to PostgreSQL's defaults, the
+    // plan made on first use was a sequential scan of every delivery per group, and
+    // preparing afresh per group instead cost as much to plan as to run.)
+    let statement = client.prepare_cached(&RECORD_GROUP).await?;
     let recorded = client
         .query(
             &statement,

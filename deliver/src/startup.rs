@@ -46,7 +46,11 @@ impl Worker {
         db::migrate(&settings.database)
             .await
             .context("migrating the database")?;
-        let pool = db::pool(&settings.database, db::Commits::Relaxed)?;
+        let pool = db::pool_with(
+            &settings.database,
+            db::Commits::Relaxed,
+            db::Plans::KeyLookups,
+        )?;
         let (metrics, registry) = DeliverMetrics::registered();
         let publisher = Publisher::start(
             settings.broker.clone(),

@@ -227,11 +227,10 @@ async fn load_rows(
             let statement = client.prepare_cached(&LOAD_ONE).await?;
             client.query(&statement, &[id]).await?
         }
-        // Prepared afresh for each group, for the reason the attempt record is (see
-        // `records::write`): a cached generic plan for `= ANY($1)` made while the table was
-        // small stays a sequential scan once it is not.
+        // Cached like the attempt record's (see `records::write_group`): planned once per
+        // connection, by key.
         _ => {
-            let statement = client.prepare(&LOAD_GROUP).await?;
+            let statement = client.prepare_cached(&LOAD_GROUP).await?;
             client.query(&statement, &[&ids]).await?
         }
     };

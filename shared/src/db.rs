@@ -30,6 +30,20 @@ pub enum Commits {
     Relaxed,
 }
 
+/// How a pool's sessions plan their statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plans {
+    /// PostgreSQL's defaults: for the API's queries, whose filters and sizes vary.
+    Default,
+    /// For a pool whose every statement finds its rows by key (the deliver worker's): each
+    /// prepared statement is planned once per connection, not at every execution
+    /// (`plan_cache_mode = force_generic_plan`), and that plan walks the indexes even when it
+    /// was made while the tables were nearly empty (`enable_seqscan = off` prices sequential
+    /// scans out; one is still used where no index could serve). Planning the worker's
+    /// grouped statements afresh each time cost as much PostgreSQL CPU as running them.
+    KeyLookups,
+}
+
 /// Whether a PostgreSQL error means the database is away rather than the query wrong:
 /// no SQL state at all (I/O, closed connection), connection exceptions (class 08),
 /// shutdown and start-up (57P01..57P03), or exhausted resources (class 53).
@@ -48,15 +62,31 @@ pub fn unavailable(error: &tokio_postgres::Error) -> bool {
 /// A pool that fails fast: waiting for, creating and recycling a connection each give up
 /// after the configured timeout rather than holding a request while the database is away.
 pub fn pool(settings: &DatabaseSettings, commits: Commits) -> anyhow::Result<Pool> {
+    pool_with(settings, commits, Plans::Default)
+}
+
+/// [`pool`], with its sessions planning as `plans` says.
+pub fn pool_with(
+    settings: &DatabaseSettings,
+    commits: Commits,
+    plans: Plans,
+) -> anyhow::Result<Pool> {
     let mut config: tokio_postgres::Config = settings
         .url
         .parse()
         .context("DATABASE_URL is not a PostgreSQL URL")?;
+    let mut options: Vec<&str> = config.get_options().into_iter().collect();
     if commits == Commits::Relaxed {
-        let options = match config.get_options() {
-            Some(given) => format!("{given} -c synchronous_commit=off"),
-            None => "-c synchronous_commit=off".to_owned(),
-        };
+        options.push("-c synchronous_commit=off");
+    }
+    if plans == Plans::KeyLookups {
+        options.extend([
+            "-c plan_cache_mode=force_generic_plan",
+            "-c enable_seqscan=off",
+        ]);
+    }
+    if !options.is_empty() {
+        let options = options.join(" ");
         config.options(&options);
     }
     config.connect_timeout(settings.timeout());

@@ -61,3 +61,44 @@ async fn a_database_that_cannot_answer_fails_every_load_of_the_group() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_workers_sessions_find_rows_by_index_even_when_planned_on_empty_tables() {
+    let stack = spawn_ingest(warren_testkit::broker::TEST_SCHEDULE).await;
+    let plan_of = |plans| {
+        let settings = stack.db.settings();
+        async move {
+            let pool = db::pool_with(&settings, db::Commits::Relaxed, plans).expect("a pool");
+            let client = pool.get().await.expect("a connection");
+            // The shape of the worker's grouped load, prepared while nothing is stored, and
+            // its plan as every later execution on this connection would use it.
+            client
+                .batch_execute(
+                    "SET plan_cache_mode = force_generic_plan;
+                     PREPARE grouped(uuid[]) AS
+                     SELECT d.id, e.raw_body, s.target_url FROM deliveries d
+                     JOIN events e ON e.id = d.event_id
+                     JOIN subscriptions s ON s.id = d.subscription_id
+                     WHERE d.id = ANY($1)",
+                )
+                .await
+                .expect("prepared");
+            let rows = client
+                .query("EXPLAIN EXECUTE grouped('{}')", &[])
+                .await
+                .expect("explained");
+            rows.iter()
+                .map(|row| row.get::<_, String>(0))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    };
+    let planned = plan_of(db::Plans::KeyLookups).await;
+    assert!(!planned.contains("Seq Scan"), "{planned}");
+    assert!(planned.contains("deliveries_pkey"), "{planned}");
+    let by_default = plan_of(db::Plans::Default).await;
+    assert!(
+        by_default.contains("Seq Scan"),
+        "PostgreSQL's defaults scan the nearly empty tables instead: {by_default}"
+    );
+}
