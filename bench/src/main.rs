@@ -7,6 +7,11 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use warren_bench::{cli::Cli, machine, report::Report, scenario};
 
+/// mimalloc, as Warren's services use: the load generator and the receiver share the machine
+/// with what they measure, so what they spend on allocating is taken from Warren.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match machine::runtime() {
