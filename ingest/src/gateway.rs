@@ -35,7 +35,7 @@ use uuid::Uuid;
 use warren_shared::{
     amqp,
     config::BrokerSettings,
-    live::{LiveLine, user_key, user_of_key},
+    live::{Lines, user_key, user_of_key},
 };
 
 use crate::{auth, state::AppState};
@@ -349,17 +349,21 @@ async fn attach(
     Ok((connection, consumer))
 }
 
-/// Emits a line to every socket of its user here; a socket whose buffer is full loses it.
+/// Emits the lines of a message (a batch, or one line) to every socket of their user here, in
+/// order; a socket whose buffer is full loses them.
 fn emit(io: &SocketIo, state: &GatewayState, key: &str, body: &[u8]) {
-    let (Some(_), Ok(line)) = (user_of_key(key), serde_json::from_slice::<LiveLine>(body)) else {
-        tracing::warn!(key, "unreadable live line dropped");
+    let (Some(_), Ok(lines)) = (user_of_key(key), serde_json::from_slice::<Lines>(body)) else {
+        tracing::warn!(key, "unreadable live lines dropped");
         return;
     };
     let metrics = &state.app.metrics.gateway;
-    for socket in io.to(key.to_owned()).sockets() {
-        match socket.emit(&line.event, &line.data) {
-            Ok(()) => metrics.emitted.inc(),
-            Err(_) => metrics.dropped.inc(),
-        };
+    let sockets = io.to(key.to_owned()).sockets();
+    for line in lines.into_vec() {
+        for socket in &sockets {
+            match socket.emit(&line.event, &line.data) {
+                Ok(()) => metrics.emitted.inc(),
+                Err(_) => metrics.dropped.inc(),
+            };
+        }
     }
 }

@@ -89,14 +89,56 @@ pub struct SubscriptionUpdated {
     pub at: OffsetDateTime,
 }
 
-/// A line for the user's browsers, ready for [`crate::publisher::Publisher::publish_transient`].
-pub fn line(topology: &Topology, user_id: Uuid, event: &str, data: &impl Serialize) -> Outgoing {
-    let line = LiveLine {
+/// How long a line waits for others of its user to travel with it in one message. Every
+/// attempt and every event makes a line; sent one message each, they cost the broker and both
+/// services about as much as the deliveries themselves. A person watching the live log does
+/// not see 50 ms.
+pub const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Most lines in one message; a busier user's window is split.
+pub const MAX_BATCH: usize = 512;
+
+/// A line as it travels inside a batch: `{"event": …, "data": …}`.
+pub fn encode(event: &str, data: &impl Serialize) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&LiveLine {
         event: event.to_owned(),
-        data: serde_json::to_value(data).expect("a live line serializes"),
-    };
-    let body = serde_json::to_vec(&line).expect("a live line serializes");
+        data: serde_json::to_value(data)?,
+    })
+}
+
+/// A message carrying one user's lines (each from [`encode`]), in order, as a JSON array.
+pub fn batch(topology: &Topology, user_id: Uuid, lines: &[Vec<u8>]) -> Outgoing {
+    let mut body = Vec::with_capacity(2 + lines.iter().map(|l| l.len() + 1).sum::<usize>());
+    body.push(b'[');
+    for (index, line) in lines.iter().enumerate() {
+        if index > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(line);
+    }
+    body.push(b']');
     Outgoing::transient(topology.logs_exchange(), user_key(user_id), body)
+}
+
+/// What a message on `warren.logs` holds: a batch of lines, or one line alone (as a publisher
+/// from before batching sends it, so a rolling upgrade loses nothing).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Lines {
+    /// Several lines, in order.
+    Batch(Vec<LiveLine>),
+    /// One line.
+    One(LiveLine),
+}
+
+impl Lines {
+    /// The lines, in order.
+    pub fn into_vec(self) -> Vec<LiveLine> {
+        match self {
+            Lines::Batch(lines) => lines,
+            Lines::One(line) => vec![line],
+        }
+    }
 }
 
 #[cfg(test)]
@@ -112,19 +154,32 @@ mod tests {
     }
 
     #[test]
-    fn a_line_carries_its_event_name_and_payload() {
+    fn a_batch_carries_its_users_lines_in_order() {
         let topology = Topology::new("t", crate::topology::QueueKind::Quorum, Default::default());
         let user = Uuid::now_v7();
-        let message = line(
-            &topology,
-            user,
-            "event.received",
-            &serde_json::json!({"a": 1}),
-        );
+        let lines: Vec<Vec<u8>> = (0..3)
+            .map(|n| encode("event.received", &serde_json::json!({"n": n})).expect("encoded"))
+            .collect();
+        let message = batch(&topology, user, &lines);
         assert_eq!(message.exchange, "t.logs");
         assert_eq!(message.routing_key, user_key(user));
-        let parsed: LiveLine = serde_json::from_slice(&message.body).expect("a line");
-        assert_eq!(parsed.event, "event.received");
-        assert_eq!(parsed.data["a"], 1);
+        let parsed: Lines = serde_json::from_slice(&message.body).expect("lines");
+        let parsed = parsed.into_vec();
+        assert_eq!(parsed.len(), 3);
+        for (n, line) in parsed.iter().enumerate() {
+            assert_eq!(line.event, "event.received");
+            assert_eq!(line.data["n"], n);
+        }
+    }
+
+    #[test]
+    fn a_lone_line_from_an_older_publisher_is_read_too() {
+        let body = br#"{"event": "delivery.attempt", "data": {"a": 1}}"#;
+        let parsed = serde_json::from_slice::<Lines>(body)
+            .expect("a line")
+            .into_vec();
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].event, "delivery.attempt");
+        assert_eq!(parsed[0].data["a"], 1);
     }
 }

@@ -12,12 +12,13 @@ use std::{
 
 use futures_util::{StreamExt, future::try_join_all};
 use lapin::{Channel, Connection, options::BasicPublishOptions, options::ConfirmSelectOptions};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     amqp::{Outgoing, connect},
     config::BrokerSettings,
+    live,
     metrics::{PublisherMetrics, ReasonLabel},
     topology::Topology,
 };
@@ -75,7 +76,13 @@ struct Inner {
     /// When a nack last made the publisher reconnect (see [`NACK_RECONNECT_EVERY`]).
     nack_reconnect: std::sync::Mutex<Option<std::time::Instant>>,
     supervisor: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Live log lines waiting to travel in batches (see [`live::BATCH_WINDOW`]).
+    lines: mpsc::Sender<(uuid::Uuid, Vec<u8>)>,
 }
+
+/// Most live lines waiting for their batch; beyond it, new lines are dropped (the live log
+/// is a view, and a publisher that cannot keep up must not grow without bound).
+const MAX_WAITING_LINES: usize = 16_384;
 
 #[derive(Clone)]
 struct Link {
@@ -101,6 +108,7 @@ impl Publisher {
         cancel: CancellationToken,
     ) -> Self {
         let topology = settings.topology();
+        let (lines, waiting) = mpsc::channel(MAX_WAITING_LINES);
         let inner = Arc::new(Inner {
             settings,
             metrics,
@@ -111,10 +119,13 @@ impl Publisher {
             nack_reconnect: std::sync::Mutex::new(None),
             connected: Notify::new(),
             supervisor: std::sync::Mutex::new(None),
+            lines,
         });
-        let supervisor = tokio::spawn(supervise(inner.clone(), cancel));
+        let supervisor = tokio::spawn(supervise(inner.clone(), cancel.clone()));
         *inner.supervisor.lock().expect("the supervisor lock") = Some(supervisor);
-        Self { inner }
+        let publisher = Self { inner };
+        tokio::spawn(tell_in_batches(publisher.clone(), waiting, cancel));
+        publisher
     }
 
     /// Waits (at most `limit`) for the supervisor to close its connection after the
@@ -200,9 +211,16 @@ impl Publisher {
     }
 
     /// Tells a user's browsers something (a live log line: `event` with `data`), off the
-    /// caller's path, as [`Publisher::publish_transient`] does.
+    /// caller's path: the line waits up to [`live::BATCH_WINDOW`] for the user's other lines,
+    /// and they travel together, as [`Publisher::publish_transient`] sends them.
     pub fn tell(&self, user_id: uuid::Uuid, event: &str, data: &impl serde::Serialize) {
-        self.publish_transient(crate::live::line(self.topology(), user_id, event, data));
+        match live::encode(event, data) {
+            Ok(line) => {
+                // A full queue drops the line: see `MAX_WAITING_LINES`.
+                let _ = self.inner.lines.try_send((user_id, line));
+            }
+            Err(error) => tracing::warn!(error = %error, event, "live line not encoded"),
+        }
     }
 
     /// Publishes without asking for a return or waiting for the confirm, off the caller's
@@ -258,6 +276,44 @@ impl Publisher {
             .expect("the link lock is never poisoned")
             .clone();
         link.filter(|l| l.connection.status().connected() && l.channel.status().connected())
+    }
+}
+
+/// Sends the lines told, in batches: after the first line of a window, waits out
+/// [`live::BATCH_WINDOW`], then publishes each user's lines of the window in one message per
+/// [`live::MAX_BATCH`]. Ends when `cancel` trips, sending what waits.
+async fn tell_in_batches(
+    publisher: Publisher,
+    mut waiting: mpsc::Receiver<(uuid::Uuid, Vec<u8>)>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            first = waiting.recv() => match first {
+                Some(first) => first,
+                None => return,
+            },
+            () = cancel.cancelled() => return,
+        };
+        tokio::select! {
+            () = tokio::time::sleep(live::BATCH_WINDOW) => {}
+            () = cancel.cancelled() => {}
+        }
+        let mut by_user: Vec<(uuid::Uuid, Vec<Vec<u8>>)> = Vec::new();
+        let mut next = Some(first);
+        while let Some((user, line)) = next {
+            match by_user.iter_mut().find(|(u, _)| *u == user) {
+                Some((_, lines)) => lines.push(line),
+                None => by_user.push((user, vec![line])),
+            }
+            next = waiting.try_recv().ok();
+        }
+        let topology = publisher.topology();
+        for (user, lines) in &by_user {
+            for chunk in lines.chunks(live::MAX_BATCH) {
+                publisher.publish_transient(live::batch(topology, *user, chunk));
+            }
+        }
     }
 }
 

@@ -6,10 +6,10 @@ use std::time::Duration;
 use lapin::{
     Channel, Connection, ConnectionProperties,
     options::{
-        BasicAckOptions, BasicGetOptions, QueueDeclareOptions, QueueDeleteOptions,
-        QueuePurgeOptions,
+        BasicAckOptions, BasicGetOptions, QueueBindOptions, QueueDeclareOptions,
+        QueueDeleteOptions, QueuePurgeOptions,
     },
-    types::FieldTable,
+    types::{AMQPValue, FieldTable},
 };
 use warren_shared::{config::BrokerSettings, retry::RetrySchedule, topology::QueueKind};
 
@@ -98,6 +98,36 @@ impl TestBroker {
                 .expect("deleting the queue");
         })
         .await
+    }
+
+    /// A queue of this topology that gets a copy of what `exchange` routes by `binding_key`,
+    /// as an operator's tap would; it expires a minute after its last use. Returns its name.
+    pub async fn tap(&self, exchange: &str, binding_key: &str) -> String {
+        let queue = format!("{}.tap", self.settings.prefix);
+        on_channel(async |channel| {
+            let mut arguments = FieldTable::default();
+            arguments.insert("x-expires".into(), AMQPValue::LongInt(60_000));
+            channel
+                .queue_declare(
+                    queue.as_str().into(),
+                    QueueDeclareOptions::default(),
+                    arguments,
+                )
+                .await
+                .expect("declaring the tap");
+            channel
+                .queue_bind(
+                    queue.as_str().into(),
+                    exchange.into(),
+                    binding_key.into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .expect("binding the tap");
+        })
+        .await;
+        queue
     }
 
     /// Takes one message off a queue, if any.

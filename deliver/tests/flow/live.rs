@@ -63,6 +63,36 @@ async fn each_attempt_reaches_its_owner_live_and_no_other_user() {
 }
 
 #[tokio::test]
+async fn a_burst_of_lines_reaches_the_browser_whole_in_a_few_messages() {
+    let stack = spawn_stack().await;
+    stack.subscribe(json!({})).await;
+    let live = LiveClient::connect(&stack.api.base, stack.token()).await;
+    let logs = stack.broker.settings.topology().logs_exchange();
+    let tap = stack.broker.tap(&logs, "user.*").await;
+
+    let bodies: Vec<String> = (0..20).map(|n| format!(r#"{{"n": {n}}}"#)).collect();
+    let sent = futures_util::future::join_all(bodies.iter().map(|body| stack.send(body))).await;
+    for event_id in &sent {
+        live.wait_for("delivery.attempt", WAIT, |p| {
+            p["event_id"] == event_id.as_str()
+        })
+        .await;
+        live.wait_for("event.received", WAIT, |p| {
+            p["event_id"] == event_id.as_str()
+        })
+        .await;
+    }
+    // 40 lines (an event received and an attempt for each of 20 events) arrived; sent one
+    // message each they would be 40 messages.
+    let messages = stack.broker.depth(&tap).await;
+    assert!(
+        (1..=12).contains(&messages),
+        "40 lines travelled in {messages} messages"
+    );
+    live.close().await;
+}
+
+#[tokio::test]
 async fn a_browser_on_another_ingest_instance_sees_lines_of_events_sent_to_the_first() {
     let stack = spawn_stack().await;
     stack.subscribe(json!({})).await;
