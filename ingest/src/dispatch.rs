@@ -4,11 +4,16 @@
 //! broker. Whatever is not confirmed (broker down, a crash between commit and publish) stays
 //! `false` and the outbox relay publishes it later.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use deadpool_postgres::{GenericClient, Pool};
-use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
+use tokio::{
+    sync::{Semaphore, mpsc},
+    task::JoinHandle,
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 use warren_shared::{amqp::Outgoing, envelope::Envelope, publisher::Publisher};
 
@@ -31,6 +36,47 @@ pub async fn publish_now(marker: &Marker, publisher: &Publisher, envelopes: Vec<
     }
 }
 
+/// Publishes envelopes for attempts due now without waiting for their confirms: the messages
+/// are sent before this returns, and a background task waits for the broker's confirms and
+/// hands them to the marker. For ingest's answers, which promise only that the event is
+/// durable in PostgreSQL: waiting for the broker's own disk write added its latency to every
+/// answer. At most [`MAX_CONFIRMING`] envelopes wait for confirms at once; beyond that this
+/// waits for room, so a slow broker slows ingest instead of growing it without bound. A
+/// failure is logged and left to the outbox relay.
+pub async fn publish_soon(marker: &Marker, publisher: &Publisher, envelopes: Vec<Envelope>) {
+    if envelopes.is_empty() {
+        return;
+    }
+    let wanted = u32::try_from(envelopes.len().min(MAX_CONFIRMING)).unwrap_or(u32::MAX);
+    let Ok(room) = marker.room.clone().acquire_many_owned(wanted).await else {
+        return;
+    };
+    let messages: Vec<Outgoing> = envelopes
+        .iter()
+        .map(|e| Outgoing::deliver_now(publisher.topology(), e))
+        .collect();
+    let sent = match publisher.send_all(&messages).await {
+        Ok(sent) => sent,
+        Err(error) => {
+            tracing::warn!(error = %error, deliveries = envelopes.len(), "publish failed; the outbox relay will retry");
+            return;
+        }
+    };
+    let waiting = marker.clone();
+    marker.confirming.spawn(async move {
+        let _room = room;
+        match sent.confirmed().await {
+            Ok(()) => waiting.confirmed(envelopes).await,
+            Err(error) => {
+                tracing::warn!(error = %error, deliveries = envelopes.len(), "publish not confirmed; the outbox relay will retry");
+            }
+        }
+    });
+}
+
+/// Most envelopes whose confirms [`publish_soon`] awaits at once.
+pub const MAX_CONFIRMING: usize = 16_384;
+
 /// Most envelopes marked in one statement.
 const MARK_BATCH: usize = 4_096;
 
@@ -46,6 +92,10 @@ const MARK_DELAY_CAP: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct Marker {
     queue: mpsc::Sender<(Instant, Vec<Envelope>)>,
+    /// The background waits for confirms (see [`publish_soon`]).
+    confirming: TaskTracker,
+    /// Room for envelopes awaiting confirms.
+    room: Arc<Semaphore>,
 }
 
 impl Marker {
@@ -54,7 +104,19 @@ impl Marker {
     pub fn start(pool: Pool, delay: Duration, stop: CancellationToken) -> (Self, JoinHandle<()>) {
         let (queue, confirmed) = mpsc::channel(16_384);
         let task = tokio::spawn(mark(pool, confirmed, delay, stop));
-        (Self { queue }, task)
+        let marker = Self {
+            queue,
+            confirming: TaskTracker::new(),
+            room: Arc::new(Semaphore::new(MAX_CONFIRMING)),
+        };
+        (marker, task)
+    }
+
+    /// Waits, at most `limit`, for the confirms awaited in the background, so that what the
+    /// broker confirmed reaches the marker before it stops.
+    pub async fn settle(&self, limit: Duration) {
+        self.confirming.close();
+        let _ = tokio::time::timeout(limit, self.confirming.wait()).await;
     }
 
     /// How long marks wait, given the outbox relay's grace: a quarter of it, at most a

@@ -99,7 +99,7 @@ pub async fn accepted(state: &AppState, stored: Stored) -> Response {
             state.metrics.events_accepted.inc();
             state.publisher.tell(user_id, "event.received", &received);
             let deliveries = envelopes.len() as i32;
-            dispatch::publish_now(&state.marker, &state.publisher, envelopes).await;
+            dispatch::publish_soon(&state.marker, &state.publisher, envelopes).await;
             (
                 StatusCode::ACCEPTED,
                 Json(Accepted {

@@ -133,6 +133,10 @@ impl Application {
         let alerting = tokio::spawn(alerts::run(state.clone(), alert_webhook, cancel.clone()));
         let (live, live_relay) = gateway::layer(&state, cancel.clone());
         let publisher = state.publisher.clone();
+        let (dispatched, confirm_timeout) = (
+            state.marker.clone(),
+            state.settings.broker.confirm_timeout(),
+        );
         tracing::info!(addr = %listener.local_addr()?, "warren-ingest listening");
         axum::serve(listener, router(state).layer(live))
             .with_graceful_shutdown(cancel.clone().cancelled_owned())
@@ -142,7 +146,8 @@ impl Application {
         let _ = relay.await;
         let _ = retention.await;
         let _ = alerting.await;
-        // Every request has been answered: what the broker confirmed is marked now.
+        // Every request has been answered: what the broker confirms is marked now.
+        dispatched.settle(confirm_timeout).await;
         let (marker, marker_stop) = marker;
         marker_stop.cancel();
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), marker).await;

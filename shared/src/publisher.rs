@@ -11,7 +11,10 @@ use std::{
 };
 
 use futures_util::{StreamExt, future::try_join_all};
-use lapin::{Channel, Connection, options::BasicPublishOptions, options::ConfirmSelectOptions};
+use lapin::{
+    Channel, Connection, PublisherConfirm,
+    options::{BasicPublishOptions, ConfirmSelectOptions},
+};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -170,28 +173,51 @@ impl Publisher {
     /// Publishes every message and waits for all their confirms. Succeeds only when each was
     /// routed to a queue and acked; a failure of the link also schedules a reconnect.
     pub async fn publish_all(&self, messages: &[Outgoing]) -> Result<(), PublishError> {
+        self.send_all(messages).await?.confirmed().await
+    }
+
+    /// Sends every message now and returns their confirms, to be awaited (with
+    /// [`Sent::confirmed`]) where waiting suits the caller: the messages are on their way
+    /// whether or not anyone waits.
+    pub async fn send_all(&self, messages: &[Outgoing]) -> Result<Sent, PublishError> {
         let link = self.current().ok_or(PublishError::Disconnected)?;
-        let timeout = self.inner.settings.confirm_timeout();
-        let result =
-            match tokio::time::timeout(timeout, publish_confirmed(&link.channel, messages)).await {
-                Ok(result) => result,
-                Err(_) => Err(PublishError::Timeout(timeout)),
-            };
-        self.count(messages.len(), &result);
-        if let Err(error) = &result {
-            let still_current = self
-                .current()
-                .is_some_and(|c| Arc::ptr_eq(&c.connection, &link.connection));
-            let reconnect = match error {
-                PublishError::Nacked => self.nack_reconnect_due(),
-                _ => true,
-            };
-            if reconnect && still_current {
-                tracing::warn!(error = %error, "publish failed; reconnecting to RabbitMQ");
-                self.inner.broken.notify_one();
+        let deadline = tokio::time::Instant::now() + self.inner.settings.confirm_timeout();
+        let mut pending = Vec::with_capacity(messages.len());
+        for message in messages {
+            match tokio::time::timeout_at(deadline, send(&link.channel, message)).await {
+                Ok(Ok(confirm)) => pending.push((confirm, message.exchange.clone())),
+                Ok(Err(error)) => return Err(self.settle(&link, error)),
+                Err(_) => return Err(self.settle(&link, self.timeout())),
             }
         }
-        result
+        Ok(Sent {
+            publisher: self.clone(),
+            link,
+            pending,
+            deadline,
+        })
+    }
+
+    fn timeout(&self) -> PublishError {
+        PublishError::Timeout(self.inner.settings.confirm_timeout())
+    }
+
+    /// Counts a failed publish and, if the link may be at fault, schedules a reconnect;
+    /// returns the error.
+    fn settle(&self, link: &Link, error: PublishError) -> PublishError {
+        self.count_failure(&error);
+        let still_current = self
+            .current()
+            .is_some_and(|c| Arc::ptr_eq(&c.connection, &link.connection));
+        let reconnect = match &error {
+            PublishError::Nacked => self.nack_reconnect_due(),
+            _ => true,
+        };
+        if reconnect && still_current {
+            tracing::warn!(error = %error, "publish failed; reconnecting to RabbitMQ");
+            self.inner.broken.notify_one();
+        }
+        error
     }
 
     /// Whether a nack should make the publisher reconnect now (at most every
@@ -251,21 +277,14 @@ impl Publisher {
         self.publish_all(std::slice::from_ref(&message)).await
     }
 
-    fn count(&self, messages: usize, result: &Result<(), PublishError>) {
-        let metrics = &self.inner.metrics;
-        match result {
-            Ok(()) => {
-                metrics.confirms.inc_by(messages as u64);
-            }
-            Err(error) => {
-                metrics
-                    .failures
-                    .get_or_create(&ReasonLabel {
-                        reason: error.reason(),
-                    })
-                    .inc();
-            }
-        }
+    fn count_failure(&self, error: &PublishError) {
+        self.inner
+            .metrics
+            .failures
+            .get_or_create(&ReasonLabel {
+                reason: error.reason(),
+            })
+            .inc();
     }
 
     fn current(&self) -> Option<Link> {
@@ -317,33 +336,65 @@ async fn tell_in_batches(
     }
 }
 
-async fn publish_confirmed(channel: &Channel, messages: &[Outgoing]) -> Result<(), PublishError> {
-    let mut pending = Vec::with_capacity(messages.len());
-    for message in messages {
-        let confirm = channel
-            .basic_publish(
-                message.exchange.as_str().into(),
-                message.routing_key.as_str().into(),
-                // Mandatory: a message that reaches no queue comes back instead of vanishing.
-                BasicPublishOptions {
-                    mandatory: true,
-                    immediate: false,
-                },
-                &message.body,
-                message.properties(),
-            )
-            .await?;
-        pending.push(confirm);
+/// Messages sent and not yet confirmed (see [`Publisher::send_all`]).
+pub struct Sent {
+    publisher: Publisher,
+    link: Link,
+    pending: Vec<(PublisherConfirm, String)>,
+    deadline: tokio::time::Instant,
+}
+
+impl Sent {
+    /// Waits for every confirm, until the confirm timeout counted from the send. Succeeds
+    /// only when each message was routed to a queue and acked.
+    pub async fn confirmed(self) -> Result<(), PublishError> {
+        let Self {
+            publisher,
+            link,
+            pending,
+            deadline,
+        } = self;
+        let messages = pending.len();
+        let result = match tokio::time::timeout_at(deadline, all_confirmed(pending)).await {
+            Ok(result) => result,
+            Err(_) => Err(publisher.timeout()),
+        };
+        match result {
+            Ok(()) => {
+                publisher.inner.metrics.confirms.inc_by(messages as u64);
+                Ok(())
+            }
+            Err(error) => Err(publisher.settle(&link, error)),
+        }
     }
-    let confirmations = try_join_all(pending).await?;
-    for (confirmation, message) in confirmations.into_iter().zip(messages) {
+}
+
+/// Sends one message, `mandatory`: a message that reaches no queue comes back instead of
+/// vanishing.
+async fn send(channel: &Channel, message: &Outgoing) -> Result<PublisherConfirm, PublishError> {
+    Ok(channel
+        .basic_publish(
+            message.exchange.as_str().into(),
+            message.routing_key.as_str().into(),
+            BasicPublishOptions {
+                mandatory: true,
+                immediate: false,
+            },
+            &message.body,
+            message.properties(),
+        )
+        .await?)
+}
+
+async fn all_confirmed(pending: Vec<(PublisherConfirm, String)>) -> Result<(), PublishError> {
+    let (confirms, exchanges): (Vec<_>, Vec<_>) = pending.into_iter().unzip();
+    let confirmations = try_join_all(confirms).await?;
+    for (confirmation, exchange) in confirmations.into_iter().zip(exchanges) {
         if confirmation.is_nack() {
             return Err(PublishError::Nacked);
         }
         if confirmation.take_message().is_some() {
-            return Err(PublishError::Unroutable {
-                exchange: message.exchange.clone(),
-            });
+            return Err(PublishError::Unroutable { exchange });
         }
     }
     Ok(())

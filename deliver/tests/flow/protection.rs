@@ -241,14 +241,20 @@ async fn a_rate_limited_subscription_is_paced_without_failing_and_without_slowin
         slow_span >= Duration::from_millis(2_500),
         "5/s with a burst of 5 takes 3 s for 20: {slow_span:?}"
     );
+    // The receiver sees arrivals, not admissions: under load a burst admitted at once can
+    // reach it a few hundred milliseconds late, so one second of arrivals may hold the next
+    // token's delivery too (burst 5 + 5/s + 1).
     for first in &slow {
         let in_a_second = slow
             .iter()
             .filter(|t| **t >= *first && **t < *first + Duration::from_secs(1))
             .count();
         assert!(
-            in_a_second <= 10,
-            "{in_a_second} in one second (burst 5 + 5/s)"
+            in_a_second <= 11,
+            "{in_a_second} in one second (burst 5 + 5/s); arrivals at {:?}",
+            slow.iter()
+                .map(|t| t.duration_since(slow[0]))
+                .collect::<Vec<_>>()
         );
     }
 }

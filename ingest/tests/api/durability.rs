@@ -6,7 +6,9 @@ use std::time::Duration;
 use serde_json::Value;
 use warren_testkit::{broker::TestBroker, database::TestDatabase, eventually, proxy::TcpProxy};
 
-use crate::helpers::{assert_problem, spawn_app, spawn_app_with, spawn_with, test_settings};
+use crate::helpers::{
+    TestApp, assert_problem, spawn_app, spawn_app_with, spawn_with, test_settings,
+};
 
 #[tokio::test]
 async fn when_the_commit_fails_the_answer_is_5xx_and_nothing_is_stored_or_published() {
@@ -85,13 +87,18 @@ async fn when_the_database_is_down_ingest_answers_503_and_recovers_when_it_retur
     );
 }
 
-#[tokio::test]
-async fn when_the_broker_is_unreachable_ingest_still_answers_202_and_the_outbox_publishes_later() {
+/// An app reaching RabbitMQ through a proxy the test can cut or stall.
+async fn behind_a_broker_proxy() -> (TestApp, TcpProxy) {
     let db = TestDatabase::create().await;
     let broker = TestBroker::new();
     let proxy = TcpProxy::start("127.0.0.1:5672").await;
     let settings = test_settings(db.settings(), broker.settings_via(&proxy.address()));
-    let app = spawn_with(settings, db, broker).await;
+    (spawn_with(settings, db, broker).await, proxy)
+}
+
+#[tokio::test]
+async fn when_the_broker_is_unreachable_ingest_still_answers_202_and_the_outbox_publishes_later() {
+    let (app, proxy) = behind_a_broker_proxy().await;
     let (api, url) = app.source_with_subscriber().await;
 
     proxy.cut();
@@ -123,18 +130,31 @@ async fn when_the_broker_is_unreachable_ingest_still_answers_202_and_the_outbox_
         || async { (app.main_queue_depth().await == 1).then_some(()) },
     )
     .await;
-    eventually(
-        "the delivery to be marked enqueued",
-        Duration::from_secs(5),
-        || async {
-            let row = client
-                .query_one("SELECT enqueued FROM deliveries", &[])
-                .await
-                .expect("row");
-            row.get::<_, bool>(0).then_some(())
-        },
-    )
-    .await;
+    app.wait_until_enqueued().await;
+}
+
+#[tokio::test]
+async fn a_broker_that_goes_silent_does_not_hold_the_answer_and_the_envelope_still_arrives() {
+    let (app, proxy) = behind_a_broker_proxy().await;
+    let (api, url) = app.source_with_subscriber().await;
+
+    // The envelope is sent, but no confirm can come back (3 s to time out in tests).
+    proxy.stall();
+    let started = std::time::Instant::now();
+    let response = api.ingest(&url, "application/json", "{}").await;
+    let waited = started.elapsed();
+    assert_eq!(response.status(), 202);
+    assert!(
+        waited < Duration::from_secs(1),
+        "the answer waited {waited:?} for the broker"
+    );
+
+    proxy.restore();
+    app.wait_until_enqueued().await;
+    assert!(
+        app.main_queue_depth().await >= 1,
+        "the envelope is in the queue"
+    );
 }
 
 #[tokio::test]
@@ -145,19 +165,7 @@ async fn an_envelope_the_broker_lost_after_confirming_it_is_published_again() {
     .await;
     let (api, url) = app.source_with_subscriber().await;
     api.ingest(&url, "application/json", "{}").await;
-    let client = app.db.client().await;
-    eventually(
-        "the delivery to be marked enqueued",
-        Duration::from_secs(5),
-        || async {
-            let row = client
-                .query_one("SELECT enqueued FROM deliveries", &[])
-                .await
-                .expect("row");
-            row.get::<_, bool>(0).then_some(())
-        },
-    )
-    .await;
+    app.wait_until_enqueued().await;
     let queue = app.broker.settings.topology().deliver_queue();
     app.broker.purge(&queue).await;
     assert_eq!(app.main_queue_depth().await, 0, "the broker lost it");

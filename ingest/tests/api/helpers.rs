@@ -9,7 +9,9 @@ use warren_shared::{
     config::{BrokerSettings, DatabaseSettings, defaults},
     ssrf::SsrfGuard,
 };
-use warren_testkit::{api::ApiClient, broker::TestBroker, database::TestDatabase, init_logs};
+use warren_testkit::{
+    api::ApiClient, broker::TestBroker, database::TestDatabase, eventually, init_logs,
+};
 
 /// A running server and what it runs on. Dropping it stops the server and removes its
 /// database and topology.
@@ -86,6 +88,24 @@ pub async fn spawn_with(mut settings: Settings, db: TestDatabase, broker: TestBr
 }
 
 impl TestApp {
+    /// Waits (up to 20 s) until the only delivery is marked enqueued: its envelope was
+    /// confirmed by the broker.
+    pub async fn wait_until_enqueued(&self) {
+        let client = self.db.client().await;
+        eventually(
+            "the delivery to be marked enqueued",
+            Duration::from_secs(20),
+            || async {
+                let row = client
+                    .query_one("SELECT enqueued FROM deliveries", &[])
+                    .await
+                    .expect("a delivery");
+                row.get::<_, bool>(0).then_some(())
+            },
+        )
+        .await;
+    }
+
     /// A signed-up client of this server.
     pub async fn user(&self) -> ApiClient {
         let mut api = self.api.clone();

@@ -2,8 +2,10 @@
 //! creating transaction, its envelope goes to the line's shard, and the API shows the line.
 
 use serde_json::{Value, json};
+use std::time::Duration;
 use uuid::Uuid;
-use warren_testkit::api::ApiClient;
+
+use warren_testkit::{api::ApiClient, eventually};
 
 use crate::helpers::{TestApp, assert_problem, spawn_app};
 
@@ -71,16 +73,16 @@ async fn fifo_deliveries_take_their_places_in_commit_order_and_ring_their_shard(
     let topology = app.broker.settings.topology();
     let fifo_id: Uuid = fifo["id"].as_str().expect("an id").parse().expect("a uuid");
     let shard = topology.ordered_queue(topology.shard_of(fifo_id));
-    assert_eq!(
-        app.broker.depth(&shard).await,
-        5,
-        "one doorbell per FIFO delivery"
-    );
-    assert_eq!(
-        app.main_queue_depth().await,
-        5,
-        "the unordered ones in the main queue"
-    );
+    // The answers do not wait for the broker's confirms: the messages may still be landing.
+    eventually(
+        "one doorbell per FIFO delivery, the unordered ones in the main queue",
+        Duration::from_secs(5),
+        || async {
+            let depths = (app.broker.depth(&shard).await, app.main_queue_depth().await);
+            (depths == (5, 5)).then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test]

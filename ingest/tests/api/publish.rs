@@ -1,4 +1,7 @@
+use std::time::Duration;
+
 use serde_json::{Value, json};
+use warren_testkit::eventually;
 
 use crate::helpers::{assert_problem, error_fields, spawn_app};
 
@@ -40,7 +43,12 @@ async fn an_application_publishes_an_event_with_an_api_key() {
     assert_eq!(event["event_type"], "order.paid");
     assert_eq!(event["payload"], json!({"id": 7, "total": 9.5}));
     assert_eq!(event["content_type"], "application/json");
-    assert_eq!(app.main_queue_depth().await, 2);
+    eventually(
+        "both envelopes to wait in the main queue",
+        Duration::from_secs(5),
+        || async { (app.main_queue_depth().await == 2).then_some(()) },
+    )
+    .await;
 }
 
 #[tokio::test]
