@@ -206,18 +206,21 @@ async fn replay(
         parse_json(&body)?
     };
     let mut client = state.pool.get().await?;
-    let event = client
+    let tx = client.transaction().await?;
+    // Locked as a foreign key would lock it: retention cannot delete the event while its
+    // new deliveries are being made (nothing checks a delivery's event otherwise).
+    let event = tx
         .query_opt(
-            "SELECT source_id, event_type FROM events WHERE id = $1 AND user_id = $2",
+            "SELECT source_id, event_type FROM events WHERE id = $1 AND user_id = $2 FOR KEY SHARE",
             &[&id, &user.user_id],
         )
         .await?
         .ok_or(ApiError::NotFound)?;
     let subscriptions = match target.subscription_id {
-        Some(subscription_id) => vec![replay_target(&client, &user, subscription_id).await?],
+        Some(subscription_id) => vec![replay_target(&tx, &user, subscription_id).await?],
         None => {
             store::matching_subscriptions(
-                &client,
+                &tx,
                 user.user_id,
                 event.get("source_id"),
                 event.get("event_type"),
@@ -225,7 +228,6 @@ async fn replay(
             .await?
         }
     };
-    let tx = client.transaction().await?;
     let envelopes = store::insert_deliveries(&tx, user.user_id, id, &subscriptions).await?;
     tx.commit().await?;
     let deliveries = envelopes.len() as i32;

@@ -76,3 +76,25 @@ async fn removing_a_user_removes_its_events_deliveries_and_attempts_and_nobody_e
         );
     }
 }
+
+#[tokio::test]
+async fn deleting_a_subscription_removes_its_deliveries_and_their_attempts_and_keeps_the_event() {
+    let app = spawn_app().await;
+    let user = user_with_history(&app).await;
+    let other = user_with_history(&app).await;
+    let client = app.db.client().await;
+    client
+        .execute("DELETE FROM subscriptions WHERE user_id = $1", &[&user])
+        .await
+        .expect("the subscription deleted");
+    assert_eq!(owned(&app, "deliveries", user).await, 0);
+    assert_eq!(owned(&app, "delivery_attempts", user).await, 0);
+    assert_eq!(owned(&app, "events", user).await, 1, "the event stays");
+    for table in ["events", "deliveries", "delivery_attempts"] {
+        assert_eq!(
+            owned(&app, table, other).await,
+            1,
+            "{table} of the other user"
+        );
+    }
+}
