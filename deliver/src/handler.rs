@@ -17,6 +17,7 @@ use warren_shared::{
 };
 
 use crate::{
+    breakers::Breakers,
     circuit::Thresholds,
     decision::{Decision, decide},
     http::{AttemptResult, HttpClient},
@@ -51,6 +52,8 @@ pub struct Context {
     pub loader: Loader,
     /// Records attempts, in groups.
     pub recorder: Recorder,
+    /// Moves circuit breakers, in groups.
+    pub breakers: Breakers,
     /// The FIFO lines being handled, one delivery at a time each.
     pub lines: Lines,
 }

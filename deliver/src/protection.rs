@@ -141,10 +141,12 @@ pub async fn after_attempt(ctx: &Context, envelope: &DeliverV1, job: &Job, resul
     if signal == Signal::Success && loaded.state == CircuitState::Closed && loaded.failures == 0 {
         return;
     }
-    let thresholds = ctx.thresholds;
     let now = OffsetDateTime::now_utc();
-    let step = |current: &Breaker| circuit::after(current, signal, &thresholds, now);
-    match store::update_breaker(&ctx.pool, envelope.subscription_id, step).await {
+    match ctx
+        .breakers
+        .apply(envelope.subscription_id, signal, now)
+        .await
+    {
         Ok(Some((before, transition))) => report(ctx, job, &before, &transition),
         Ok(None) => {}
         Err(error) => tracing::warn!(

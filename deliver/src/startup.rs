@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use warren_shared::{db, health, metrics, publisher::Publisher};
 
 use crate::{
+    breakers::Breakers,
     config::Settings,
     handler::Context,
     http::HttpClient,
@@ -66,6 +67,7 @@ impl Worker {
         let context = Arc::new(Context {
             loader: Loader::start(pool.clone()),
             recorder: Recorder::start(pool.clone()),
+            breakers: Breakers::start(pool.clone(), settings.thresholds()),
             pool,
             publisher,
             http,

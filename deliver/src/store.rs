@@ -18,7 +18,7 @@ use warren_shared::{
     model::DeliveryStatus,
 };
 
-use crate::circuit::{Breaker, Transition};
+use crate::circuit::Breaker;
 
 /// One delivery with everything needed to attempt it.
 #[derive(Debug, Clone)]
@@ -294,7 +294,8 @@ pub async fn mark_enqueued(pool: &Pool, delivery_id: Uuid, attempt: u32) -> anyh
     Ok(())
 }
 
-fn breaker_from_row(row: &Row) -> anyhow::Result<Breaker> {
+/// A breaker as a row of `subscriptions` holds it.
+pub fn breaker_from_row(row: &Row) -> anyhow::Result<Breaker> {
     let state: String = row.get("circuit_state");
     Ok(Breaker {
         state: state.parse()?,
@@ -331,49 +332,6 @@ pub async fn claim_probe(
         )
         .await?;
     row.as_ref().map(breaker_from_row).transpose()
-}
-
-/// Moves a subscription's breaker by `step` under a row lock (so concurrent attempts count
-/// every failure), disabling the subscription when the step says so. Returns the breaker
-/// before and the transition, or `None` when nothing changed.
-pub async fn update_breaker(
-    pool: &Pool,
-    subscription_id: Uuid,
-    step: impl FnOnce(&Breaker) -> Transition,
-) -> anyhow::Result<Option<(Breaker, Transition)>> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let row = tx
-        .query_one(
-            "SELECT circuit_state, circuit_opened_at, consecutive_failures, consecutive_successes
-             FROM subscriptions WHERE id = $1 FOR NO KEY UPDATE",
-            &[&subscription_id],
-        )
-        .await?;
-    let before = breaker_from_row(&row)?;
-    let transition = step(&before);
-    if !transition.changes(&before) {
-        return Ok(None);
-    }
-    let after = &transition.breaker;
-    tx.execute(
-        "UPDATE subscriptions SET circuit_state = $2, circuit_opened_at = $3, consecutive_failures = $4,
-             consecutive_successes = $5, probe_started_at = NULL,
-             is_active = is_active AND $6::text IS NULL,
-             disabled_reason = coalesce($6, disabled_reason), updated_at = now()
-         WHERE id = $1",
-        &[
-            &subscription_id,
-            &after.state.as_str(),
-            &after.opened_at,
-            &i32::try_from(after.failures)?,
-            &i32::try_from(after.successes)?,
-            &transition.disable,
-        ],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Some((before, transition)))
 }
 
 /// Records that a delivery held back (not attempted) is due again after `wait`.
