@@ -1,6 +1,7 @@
 //! `warren-deliver`: consumes delivery envelopes, POSTs signed requests to subscribers,
 //! records every attempt, and routes failures through wait queues or to the graveyard.
 
+pub mod acks;
 pub mod breakers;
 pub mod circuit;
 pub mod config;

@@ -4,6 +4,9 @@
 //! On shutdown the consumer is cancelled first (no new deliveries), in-flight deliveries get
 //! the grace period to finish and be acked, and only then is the channel closed; messages
 //! that were prefetched but not started go back to the queue untouched.
+//!
+//! The main queue's consumer has a channel of its own, whose acks go in groups (see
+//! [`crate::acks`]); the ordered shards' consumers share another and ack one by one.
 
 use std::{
     sync::{Arc, atomic::Ordering},
@@ -21,6 +24,7 @@ use lapin::{
     },
     types::FieldTable,
 };
+use tokio::task::JoinHandle;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument;
 use warren_shared::{
@@ -30,6 +34,7 @@ use warren_shared::{
 };
 
 use crate::{
+    acks::Acks,
     handler::{Context, Outcome, handle_delivery},
     ordered::handle_doorbell,
     store::Skip,
@@ -56,7 +61,7 @@ pub async fn consume(
         // none before its publisher has a link, or a moment has passed.
         ctx.publisher.wait_connected(MAX_BACKOFF).await;
         match attach(&broker, prefetch).await {
-            Ok((connection, channel, consumers)) => {
+            Ok((connection, feeds)) => {
                 backoff = Duration::from_millis(100);
                 if attached_before {
                     ctx.metrics.consumer_reconnects.inc();
@@ -65,14 +70,19 @@ pub async fn consume(
                 ctx.consuming.store(true, Ordering::Relaxed);
                 tracing::info!(
                     queue = %broker.topology().deliver_queue(),
-                    ordered_shards = consumers.len() - 1,
+                    ordered_shards = feeds.len() - 1,
                     "consuming"
                 );
-                let tags: Vec<_> = consumers.iter().map(|(_, c)| c.tag()).collect();
-                let stopping = pump(&ctx, consumers, &tracker, &cancel).await;
+                let tags: Vec<_> = feeds
+                    .iter()
+                    .map(|f| (f.channel.clone(), f.consumer.tag()))
+                    .collect();
+                let (stopping, acking) = pump(&ctx, feeds, &tracker, &cancel).await;
                 ctx.consuming.store(false, Ordering::Relaxed);
                 if stopping {
-                    drain(&channel, tags, &tracker, grace).await;
+                    drain(tags, &tracker, grace).await;
+                    // Every delivery that finished is acked before the link goes.
+                    let _ = tokio::time::timeout(MAX_BACKOFF, acking).await;
                     let _ = connection.close(200, "shutting down".into()).await;
                     return;
                 }
@@ -107,94 +117,113 @@ enum Source {
     Shard,
 }
 
-/// Connects, declares the topology and starts consuming the main queue and every ordered
-/// shard (where the broker makes one worker at a time the active consumer).
-async fn attach(
-    broker: &BrokerSettings,
-    prefetch: u16,
-) -> anyhow::Result<(Connection, Channel, Vec<(Source, Consumer)>)> {
+/// A consumer and the channel it is on.
+struct Feed {
+    source: Source,
+    channel: Channel,
+    consumer: Consumer,
+}
+
+/// Connects, declares the topology and starts consuming the main queue (on a channel of its
+/// own) and every ordered shard (on another, where the broker makes one worker at a time the
+/// active consumer).
+async fn attach(broker: &BrokerSettings, prefetch: u16) -> anyhow::Result<(Connection, Vec<Feed>)> {
     let topology = broker.topology();
     let connection =
         amqp::connect(broker, "warren-deliver consumer", broker.confirm_timeout()).await?;
-    let channel = connection.create_channel().await?;
+    let main = connection.create_channel().await?;
     topology
-        .declare(&channel)
+        .declare(&main)
         .await
         .context("declaring the topology")?;
     // Prefetch bounds each consumer's unacknowledged messages, hence the deliveries running
     // at once.
-    channel
-        .basic_qos(prefetch, BasicQosOptions { global: false })
+    main.basic_qos(prefetch, BasicQosOptions { global: false })
         .await?;
-    let mut queues = vec![(Source::Main, topology.deliver_queue())];
-    queues.extend(
-        topology
-            .ordered_shards()
-            .map(|k| (Source::Shard, topology.ordered_queue(k))),
-    );
-    let mut consumers = Vec::with_capacity(queues.len());
-    for (source, queue) in queues {
-        if source == Source::Shard {
-            // A shard's doorbells mostly wait a moment for their line's lock (held through
-            // the head's attempt) and then go without one; a deeper prefetch keeps a busy
-            // line's waiting doorbells from taking every slot from the shard's other lines.
-            channel
-                .basic_qos(
-                    prefetch.saturating_mul(SHARD_PREFETCH_FACTOR),
-                    BasicQosOptions { global: false },
-                )
-                .await?;
-        }
-        let consumer = channel
-            .basic_consume(
-                queue.as_str().into(),
-                "".into(),
-                // Manual acks (no_ack: false): a message is acked only after its outcome is
-                // recorded. Not exclusive: every worker shares the queue.
-                BasicConsumeOptions {
-                    no_local: false,
-                    no_ack: false,
-                    exclusive: false,
-                    nowait: false,
-                },
-                FieldTable::default(),
-            )
-            .await?;
-        consumers.push((source, consumer));
+    let mut feeds = vec![consume_from(&main, Source::Main, topology.deliver_queue()).await?];
+    let shards = connection.create_channel().await?;
+    // A shard's doorbells mostly wait a moment for their line's lock (held through the head's
+    // attempt) and then go without one; a deeper prefetch keeps a busy line's waiting
+    // doorbells from taking every slot from the shard's other lines.
+    shards
+        .basic_qos(
+            prefetch.saturating_mul(SHARD_PREFETCH_FACTOR),
+            BasicQosOptions { global: false },
+        )
+        .await?;
+    for k in topology.ordered_shards() {
+        feeds.push(consume_from(&shards, Source::Shard, topology.ordered_queue(k)).await?);
     }
-    Ok((connection, channel, consumers))
+    Ok((connection, feeds))
 }
 
-/// Spawns a task per delivery until shutdown (`true`) or a broken link (`false`).
+/// Starts consuming `queue` on `channel`.
+async fn consume_from(channel: &Channel, source: Source, queue: String) -> anyhow::Result<Feed> {
+    let consumer = channel
+        .basic_consume(
+            queue.as_str().into(),
+            "".into(),
+            // Manual acks (no_ack: false): a message is acked only after its outcome is
+            // recorded. Not exclusive: every worker shares the queue.
+            BasicConsumeOptions {
+                no_local: false,
+                no_ack: false,
+                exclusive: false,
+                nowait: false,
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(Feed {
+        source,
+        channel: channel.clone(),
+        consumer,
+    })
+}
+
+/// Spawns a task per delivery until shutdown (`true`) or a broken link (`false`). Returns
+/// with the main channel's acker, which ends once every delivery it was handed has settled.
 async fn pump(
     ctx: &Arc<Context>,
-    consumers: Vec<(Source, Consumer)>,
+    feeds: Vec<Feed>,
     tracker: &TaskTracker,
     cancel: &CancellationToken,
-) -> bool {
+) -> (bool, JoinHandle<()>) {
+    // Only the main queue's channel has a single consumer, hence its messages in tag order.
+    let mut acking = None;
     // Each consumer's end is an item of its own: merged streams drop a stream that ends, so
     // a shard consumer the broker cancelled would otherwise leave its FIFO lines without a
     // reader while the main queue kept the worker looking healthy.
-    let mut merged =
-        futures_util::stream::select_all(consumers.into_iter().map(|(source, consumer)| {
-            consumer
-                .map(move |next| Some((source, next)))
-                .chain(futures_util::stream::iter([None]))
-        }));
+    let mut merged = futures_util::stream::select_all(feeds.into_iter().map(|feed| {
+        let acks = (feed.source == Source::Main).then(|| {
+            let (acks, task) = Acks::start(feed.channel.clone());
+            acking = Some(task);
+            acks
+        });
+        let source = feed.source;
+        feed.consumer
+            .map(move |next| Some((source, acks.clone(), next)))
+            .chain(futures_util::stream::iter([None]))
+    }));
+    let acking = acking.unwrap_or_else(|| tokio::spawn(async {}));
     loop {
         tokio::select! {
-            _ = cancel.cancelled() => return true,
+            _ = cancel.cancelled() => return (true, acking),
             next = merged.next() => match next.flatten() {
-                Some((source, Ok(delivery))) => {
-                    tracker.spawn(process(ctx.clone(), source, delivery));
+                Some((source, acks, Ok(delivery))) => {
+                    if let Some(acks) = &acks {
+                        acks.opened(delivery.delivery_tag);
+                    }
+                    let message = Message { delivery, acks };
+                    tracker.spawn(process(ctx.clone(), source, message));
                 }
-                Some((_, Err(error))) => {
+                Some((_, _, Err(error))) => {
                     tracing::warn!(error = %error, "consumer failed");
-                    return false;
+                    return (false, acking);
                 }
                 None => {
                     tracing::warn!("a consumer was cancelled by the broker");
-                    return false;
+                    return (false, acking);
                 }
             },
         }
@@ -203,12 +232,11 @@ async fn pump(
 
 /// Stops new deliveries, then gives those in flight the grace period to finish.
 async fn drain(
-    channel: &Channel,
-    tags: Vec<lapin::types::ShortString>,
+    consumers: Vec<(Channel, lapin::types::ShortString)>,
     tracker: &TaskTracker,
     grace: Duration,
 ) {
-    for tag in tags {
+    for (channel, tag) in consumers {
         let _ = channel
             .basic_cancel(tag, BasicCancelOptions { nowait: false })
             .await;
@@ -232,13 +260,14 @@ async fn drain(
 /// outcome could not be recorded is parked in the shortest wait queue (never requeued in a
 /// tight loop). A FIFO line's envelope in the main queue (a retry back from its wait queue)
 /// is forwarded to its shard; in a shard, it is a doorbell for its line.
-async fn process(ctx: Arc<Context>, source: Source, delivery: Delivery) {
+async fn process(ctx: Arc<Context>, source: Source, message: Message) {
+    let delivery = &message.delivery;
     let Some(Envelope::DeliverV1(envelope)) = Envelope::from_bytes(&delivery.data) else {
         tracing::warn!(
             bytes = delivery.data.len(),
             "poison message rejected to the graveyard"
         );
-        let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+        message.reject().await;
         return;
     };
     let span = tracing::info_span!(
@@ -249,7 +278,7 @@ async fn process(ctx: Arc<Context>, source: Source, delivery: Delivery) {
         attempt = envelope.attempt,
     );
     if envelope.ordered && source == Source::Main {
-        forward(&ctx, &envelope, &delivery).instrument(span).await;
+        forward(&ctx, &envelope, &message).instrument(span).await;
         return;
     }
     ctx.metrics.in_flight.inc();
@@ -270,7 +299,7 @@ async fn process(ctx: Arc<Context>, source: Source, delivery: Delivery) {
                     _ => {}
                 }
                 ctx.metrics.count(outcome.word());
-                ack(&delivery).await;
+                message.ack().await;
             }
             Err(error) => {
                 tracing::error!(
@@ -278,7 +307,7 @@ async fn process(ctx: Arc<Context>, source: Source, delivery: Delivery) {
                     "could not handle the delivery; parking it"
                 );
                 ctx.metrics.count("parked");
-                park(&ctx, &envelope, &delivery).await;
+                park(&ctx, &envelope, &message).await;
             }
         }
     }
@@ -287,54 +316,85 @@ async fn process(ctx: Arc<Context>, source: Source, delivery: Delivery) {
     ctx.metrics.in_flight.dec();
 }
 
-async fn ack(delivery: &Delivery) {
-    if let Err(error) = delivery.ack(BasicAckOptions { multiple: false }).await {
-        // The channel is gone; the broker redelivers the message and the recorded attempt
-        // makes the redelivery a no-op.
-        tracing::warn!(error = %error, "ack failed");
+/// A consumed message and how it is settled: through its channel's acker, or by itself.
+struct Message {
+    delivery: Delivery,
+    acks: Option<Acks>,
+}
+
+impl Message {
+    async fn ack(&self) {
+        match &self.acks {
+            Some(acks) => acks.ack(self.delivery.delivery_tag),
+            None => {
+                if let Err(error) = self.delivery.ack(BasicAckOptions { multiple: false }).await {
+                    // The channel is gone; the broker redelivers the message and the recorded
+                    // attempt makes the redelivery a no-op.
+                    tracing::warn!(error = %error, "ack failed");
+                }
+            }
+        }
+    }
+
+    /// Rejects poison to the graveyard.
+    async fn reject(&self) {
+        let _ = self
+            .delivery
+            .reject(BasicRejectOptions { requeue: false })
+            .await;
+        self.settled();
+    }
+
+    /// Waits a moment, then hands the message back to the broker (never a tight requeue
+    /// loop).
+    async fn hand_back_later(&self) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _ = self
+            .delivery
+            .nack(BasicNackOptions {
+                multiple: false,
+                requeue: true,
+            })
+            .await;
+        self.settled();
+    }
+
+    fn settled(&self) {
+        if let Some(acks) = &self.acks {
+            acks.settled(self.delivery.delivery_tag);
+        }
     }
 }
 
 /// Moves a FIFO line's envelope from the main queue to its line's shard: published with a
 /// confirm, then acked; if the broker does not take it, the message goes back to the main
 /// queue after a moment.
-async fn forward(ctx: &Context, envelope: &DeliverV1, delivery: &Delivery) {
+async fn forward(ctx: &Context, envelope: &DeliverV1, message: &Message) {
     let topology = ctx.publisher.topology();
-    let message = Outgoing::deliver_now(topology, &Envelope::DeliverV1(envelope.clone()));
-    if ctx.publisher.publish(message).await.is_ok() {
+    let outgoing = Outgoing::deliver_now(topology, &Envelope::DeliverV1(envelope.clone()));
+    if ctx.publisher.publish(outgoing).await.is_ok() {
         ctx.metrics.count("forwarded");
-        ack(delivery).await;
+        message.ack().await;
     } else {
         tracing::warn!("could not forward the envelope to its ordered shard");
-        hand_back_later(delivery).await;
+        message.hand_back_later().await;
     }
-}
-
-/// Waits a moment, then hands the message back to the broker (never a tight requeue loop).
-async fn hand_back_later(delivery: &Delivery) {
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let _ = delivery
-        .nack(BasicNackOptions {
-            multiple: false,
-            requeue: true,
-        })
-        .await;
 }
 
 /// Sends the same envelope (same attempt, nothing spent) to the shortest wait queue and acks;
 /// if even that fails, waits a moment and hands the message back to the broker.
-async fn park(ctx: &Context, envelope: &DeliverV1, delivery: &Delivery) {
+async fn park(ctx: &Context, envelope: &DeliverV1, message: &Message) {
     let topology = ctx.publisher.topology();
     let shortest = topology.schedule().delay_before(2);
-    let message = Outgoing::deliver_after(
+    let outgoing = Outgoing::deliver_after(
         topology,
         &Envelope::DeliverV1(envelope.clone()),
         shortest,
         &mut rand::rng(),
     );
-    if ctx.publisher.publish(message).await.is_ok() {
-        ack(delivery).await;
+    if ctx.publisher.publish(outgoing).await.is_ok() {
+        message.ack().await;
     } else {
-        hand_back_later(delivery).await;
+        message.hand_back_later().await;
     }
 }

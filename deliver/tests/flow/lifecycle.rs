@@ -161,3 +161,28 @@ async fn an_event_accepted_while_the_broker_was_unreachable_is_delivered_once_it
         delivery_id
     );
 }
+
+#[tokio::test]
+async fn a_worker_stopped_while_deliveries_finish_acks_each_before_its_link_goes() {
+    let mut stack = spawn_ingest(TEST_SCHEDULE).await;
+    // Still in flight when the stop comes: each finishes during the drain, and its ack is
+    // among the last things the worker sends.
+    stack
+        .receiver
+        .always(Reply::after(Duration::from_millis(300), 200));
+    stack.subscribe(json!({})).await;
+    let settings = stack.worker_settings();
+    stack.start_worker(settings).await;
+    for n in 0..5 {
+        stack.send(&format!(r#"{{"n": {n}}}"#)).await;
+    }
+    stack.receiver.wait_for(5, WAIT).await;
+    stack.stop_workers().await;
+
+    let main_queue = stack.broker.settings.topology().deliver_queue();
+    assert_eq!(
+        stack.broker.depth(&main_queue).await,
+        0,
+        "an unacked message would be back in the queue once the link closed"
+    );
+}
