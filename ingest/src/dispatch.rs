@@ -36,13 +36,13 @@ pub async fn publish_now(marker: &Marker, publisher: &Publisher, envelopes: Vec<
     }
 }
 
-/// Publishes envelopes for attempts due now in the background: a task sends them, waits for
-/// the broker's confirms and hands them to the marker. For ingest's answers, which promise
-/// only that the event is durable in PostgreSQL: waiting for the broker's own disk write
-/// added its latency to every answer, and waiting for the send a hop to the AMQP client's
-/// I/O thread and back. At most [`MAX_CONFIRMING`] envelopes are on their way at once;
-/// beyond that this waits for room, so a slow broker slows ingest instead of growing it
-/// without bound. A failure is logged and left to the outbox relay.
+/// Publishes envelopes for attempts due now without waiting for their confirms: the messages
+/// are sent before this returns, and a background task waits for the broker's confirms and
+/// hands them to the marker. For ingest's answers, which promise only that the event is
+/// durable in PostgreSQL: waiting for the broker's own disk write added its latency to every
+/// answer. At most [`MAX_CONFIRMING`] envelopes wait for confirms at once; beyond that this
+/// waits for room, so a slow broker slows ingest instead of growing it without bound. A
+/// failure is logged and left to the outbox relay.
 pub async fn publish_soon(marker: &Marker, publisher: &Publisher, envelopes: Vec<Envelope>) {
     if envelopes.is_empty() {
         return;
@@ -51,19 +51,21 @@ pub async fn publish_soon(marker: &Marker, publisher: &Publisher, envelopes: Vec
     let Ok(room) = marker.room.clone().acquire_many_owned(wanted).await else {
         return;
     };
+    let messages: Vec<Outgoing> = envelopes
+        .iter()
+        .map(|e| Outgoing::deliver_now(publisher.topology(), e))
+        .collect();
+    let sent = match publisher.send_all(&messages).await {
+        Ok(sent) => sent,
+        Err(error) => {
+            tracing::warn!(error = %error, deliveries = envelopes.len(), "publish failed; the outbox relay will retry");
+            return;
+        }
+    };
     let waiting = marker.clone();
-    let publisher = publisher.clone();
     marker.confirming.spawn(async move {
         let _room = room;
-        let messages: Vec<Outgoing> = envelopes
-            .iter()
-            .map(|e| Outgoing::deliver_now(publisher.topology(), e))
-            .collect();
-        let confirmed = match publisher.send_all(&messages).await {
-            Ok(sent) => sent.confirmed().await,
-            Err(error) => Err(error),
-        };
-        match confirmed {
+        match sent.confirmed().await {
             Ok(()) => waiting.confirmed(envelopes).await,
             Err(error) => {
                 tracing::warn!(error = %error, deliveries = envelopes.len(), "publish not confirmed; the outbox relay will retry");
