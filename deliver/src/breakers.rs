@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use deadpool_postgres::{GenericClient, Pool};
 use time::OffsetDateTime;
 use uuid::Uuid;
-use warren_shared::group::{Grouping, Queue};
+use warren_shared::group::{Grouping, Queue, each_failed};
 
 use crate::{
     circuit::{self, Breaker, Signal, Thresholds, Transition},
@@ -45,21 +45,13 @@ pub struct Breakers {
 impl Breakers {
     /// Starts the writers on `pool`.
     pub fn start(pool: Pool, thresholds: Thresholds) -> Self {
-        let grouping = Grouping {
-            max_items: MAX_GROUP,
-            max_weight: usize::MAX,
-            writers: WRITERS,
-            linger: std::time::Duration::ZERO,
-        };
+        let grouping = Grouping::counted(MAX_GROUP, WRITERS);
         let queue = Queue::start(grouping, move |signals: Vec<Signalled>| {
             let pool = pool.clone();
             async move {
                 match apply_group(&pool, &thresholds, &signals).await {
                     Ok(moved) => moved.into_iter().map(Ok).collect(),
-                    Err(error) => {
-                        let error = std::sync::Arc::new(error);
-                        signals.iter().map(|_| Err(error.clone())).collect()
-                    }
+                    Err(error) => each_failed(signals.len(), error),
                 }
             }
         });

@@ -78,12 +78,7 @@ pub struct Recorder {
 impl Recorder {
     /// Starts the writers on `pool`.
     pub fn start(pool: Pool) -> Self {
-        let grouping = Grouping {
-            max_items: MAX_GROUP,
-            max_weight: usize::MAX,
-            writers: WRITERS,
-            linger: std::time::Duration::ZERO,
-        };
+        let grouping = Grouping::counted(MAX_GROUP, WRITERS);
         let queue = Queue::start(grouping, move |rows| {
             let pool = pool.clone();
             async move { record_group(&pool, &rows).await }

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 use warren_shared::{
-    group::{Grouping, Queue},
+    group::{Grouping, Queue, each_failed},
     model::DeliveryStatus,
 };
 
@@ -168,12 +168,7 @@ pub struct Loader {
 impl Loader {
     /// Starts the loader's writers on `pool`.
     pub fn start(pool: Pool) -> Self {
-        let grouping = Grouping {
-            max_items: MAX_LOAD_GROUP,
-            max_weight: usize::MAX,
-            writers: LOAD_WRITERS,
-            linger: std::time::Duration::ZERO,
-        };
+        let grouping = Grouping::counted(MAX_LOAD_GROUP, LOAD_WRITERS);
         let queue = Queue::start(grouping, move |ids: Vec<Uuid>| {
             let pool = pool.clone();
             async move { load_group(&pool, &ids).await }
@@ -195,10 +190,7 @@ impl Loader {
 async fn load_group(pool: &Pool, ids: &[Uuid]) -> Vec<Result<Option<Job>, Arc<anyhow::Error>>> {
     let mut jobs = match load_rows(pool, ids).await {
         Ok(jobs) => jobs,
-        Err(error) => {
-            let error = Arc::new(error);
-            return ids.iter().map(|_| Err(error.clone())).collect();
-        }
+        Err(error) => return each_failed(ids.len(), error),
     };
     ids.iter()
         .enumerate()

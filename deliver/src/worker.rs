@@ -61,7 +61,7 @@ pub async fn consume(
         // none before its publisher has a link, or a moment has passed.
         ctx.publisher.wait_connected(MAX_BACKOFF).await;
         match attach(&broker, prefetch).await {
-            Ok((connection, feeds)) => {
+            Ok((connection, feeds, acking)) => {
                 backoff = Duration::from_millis(100);
                 if attached_before {
                     ctx.metrics.consumer_reconnects.inc();
@@ -77,7 +77,7 @@ pub async fn consume(
                     .iter()
                     .map(|f| (f.channel.clone(), f.consumer.tag()))
                     .collect();
-                let (stopping, acking) = pump(&ctx, feeds, &tracker, &cancel).await;
+                let stopping = pump(&ctx, feeds, &tracker, &cancel).await;
                 ctx.consuming.store(false, Ordering::Relaxed);
                 if stopping {
                     drain(tags, &tracker, grace).await;
@@ -117,17 +117,22 @@ enum Source {
     Shard,
 }
 
-/// A consumer and the channel it is on.
+/// A consumer, the channel it is on, and the channel's acker if its acks go in groups.
 struct Feed {
     source: Source,
     channel: Channel,
     consumer: Consumer,
+    acks: Option<Acks>,
 }
 
 /// Connects, declares the topology and starts consuming the main queue (on a channel of its
-/// own) and every ordered shard (on another, where the broker makes one worker at a time the
-/// active consumer).
-async fn attach(broker: &BrokerSettings, prefetch: u16) -> anyhow::Result<(Connection, Vec<Feed>)> {
+/// own, whose acks go in groups) and every ordered shard (on another, where the broker makes
+/// one worker at a time the active consumer). Returns the main channel's acker too, which
+/// ends once every delivery it was handed has settled.
+async fn attach(
+    broker: &BrokerSettings,
+    prefetch: u16,
+) -> anyhow::Result<(Connection, Vec<Feed>, JoinHandle<()>)> {
     let topology = broker.topology();
     let connection =
         amqp::connect(broker, "warren-deliver consumer", broker.confirm_timeout()).await?;
@@ -140,7 +145,10 @@ async fn attach(broker: &BrokerSettings, prefetch: u16) -> anyhow::Result<(Conne
     // at once.
     main.basic_qos(prefetch, BasicQosOptions { global: false })
         .await?;
-    let mut feeds = vec![consume_from(&main, Source::Main, topology.deliver_queue()).await?];
+    // Only a channel with a single consumer hands its messages over in tag order.
+    let (acks, acking) = Acks::start(main.clone());
+    let mut feeds =
+        vec![consume_from(&main, Source::Main, topology.deliver_queue(), Some(acks)).await?];
     let shards = connection.create_channel().await?;
     // A shard's doorbells mostly wait a moment for their line's lock (held through the head's
     // attempt) and then go without one; a deeper prefetch keeps a busy line's waiting
@@ -152,13 +160,18 @@ async fn attach(broker: &BrokerSettings, prefetch: u16) -> anyhow::Result<(Conne
         )
         .await?;
     for k in topology.ordered_shards() {
-        feeds.push(consume_from(&shards, Source::Shard, topology.ordered_queue(k)).await?);
+        feeds.push(consume_from(&shards, Source::Shard, topology.ordered_queue(k), None).await?);
     }
-    Ok((connection, feeds))
+    Ok((connection, feeds, acking))
 }
 
 /// Starts consuming `queue` on `channel`.
-async fn consume_from(channel: &Channel, source: Source, queue: String) -> anyhow::Result<Feed> {
+async fn consume_from(
+    channel: &Channel,
+    source: Source,
+    queue: String,
+    acks: Option<Acks>,
+) -> anyhow::Result<Feed> {
     let consumer = channel
         .basic_consume(
             queue.as_str().into(),
@@ -178,37 +191,34 @@ async fn consume_from(channel: &Channel, source: Source, queue: String) -> anyho
         source,
         channel: channel.clone(),
         consumer,
+        acks,
     })
 }
 
-/// Spawns a task per delivery until shutdown (`true`) or a broken link (`false`). Returns
-/// with the main channel's acker, which ends once every delivery it was handed has settled.
+/// Spawns a task per delivery until shutdown (`true`) or a broken link (`false`).
 async fn pump(
     ctx: &Arc<Context>,
     feeds: Vec<Feed>,
     tracker: &TaskTracker,
     cancel: &CancellationToken,
-) -> (bool, JoinHandle<()>) {
-    // Only the main queue's channel has a single consumer, hence its messages in tag order.
-    let mut acking = None;
+) -> bool {
     // Each consumer's end is an item of its own: merged streams drop a stream that ends, so
     // a shard consumer the broker cancelled would otherwise leave its FIFO lines without a
     // reader while the main queue kept the worker looking healthy.
     let mut merged = futures_util::stream::select_all(feeds.into_iter().map(|feed| {
-        let acks = (feed.source == Source::Main).then(|| {
-            let (acks, task) = Acks::start(feed.channel.clone());
-            acking = Some(task);
-            acks
-        });
-        let source = feed.source;
-        feed.consumer
+        let Feed {
+            source,
+            consumer,
+            acks,
+            ..
+        } = feed;
+        consumer
             .map(move |next| Some((source, acks.clone(), next)))
             .chain(futures_util::stream::iter([None]))
     }));
-    let acking = acking.unwrap_or_else(|| tokio::spawn(async {}));
     loop {
         tokio::select! {
-            _ = cancel.cancelled() => return (true, acking),
+            _ = cancel.cancelled() => return true,
             next = merged.next() => match next.flatten() {
                 Some((source, acks, Ok(delivery))) => {
                     if let Some(acks) = &acks {
@@ -219,11 +229,11 @@ async fn pump(
                 }
                 Some((_, _, Err(error))) => {
                     tracing::warn!(error = %error, "consumer failed");
-                    return (false, acking);
+                    return false;
                 }
                 None => {
                     tracing::warn!("a consumer was cancelled by the broker");
-                    return (false, acking);
+                    return false;
                 }
             },
         }

@@ -24,11 +24,7 @@ pub async fn publish_now(marker: &Marker, publisher: &Publisher, envelopes: Vec<
     if envelopes.is_empty() {
         return;
     }
-    let messages: Vec<Outgoing> = envelopes
-        .iter()
-        .map(|e| Outgoing::deliver_now(publisher.topology(), e))
-        .collect();
-    match publisher.publish_all(&messages).await {
+    match publisher.publish_all(&due_now(publisher, &envelopes)).await {
         Ok(()) => marker.confirmed(envelopes).await,
         Err(error) => {
             tracing::warn!(error = %error, deliveries = envelopes.len(), "publish failed; the outbox relay will retry");
@@ -51,11 +47,7 @@ pub async fn publish_soon(marker: &Marker, publisher: &Publisher, envelopes: Vec
     let Ok(room) = marker.room.clone().acquire_many_owned(wanted).await else {
         return;
     };
-    let messages: Vec<Outgoing> = envelopes
-        .iter()
-        .map(|e| Outgoing::deliver_now(publisher.topology(), e))
-        .collect();
-    let sent = match publisher.send_all(&messages).await {
+    let sent = match publisher.send_all(&due_now(publisher, &envelopes)).await {
         Ok(sent) => sent,
         Err(error) => {
             tracing::warn!(error = %error, deliveries = envelopes.len(), "publish failed; the outbox relay will retry");
@@ -72,6 +64,14 @@ pub async fn publish_soon(marker: &Marker, publisher: &Publisher, envelopes: Vec
             }
         }
     });
+}
+
+/// The messages of envelopes for attempts due now.
+fn due_now(publisher: &Publisher, envelopes: &[Envelope]) -> Vec<Outgoing> {
+    envelopes
+        .iter()
+        .map(|e| Outgoing::deliver_now(publisher.topology(), e))
+        .collect()
 }
 
 /// Most envelopes whose confirms [`publish_soon`] awaits at once.

@@ -294,12 +294,7 @@ const LOOKUP_WRITERS: usize = 2;
 impl SourceLookup {
     /// Starts the lookups on `pool`.
     pub fn start(pool: Pool) -> Self {
-        let grouping = Grouping {
-            max_items: LOOKUP_GROUP,
-            max_weight: LOOKUP_GROUP,
-            writers: LOOKUP_WRITERS,
-            linger: std::time::Duration::ZERO,
-        };
+        let grouping = Grouping::counted(LOOKUP_GROUP, LOOKUP_WRITERS);
         let queue = Queue::start(grouping, move |tokens| {
             let pool = pool.clone();
             async move { look_up(&pool, tokens).await }

@@ -23,6 +23,26 @@ pub struct Grouping {
     pub linger: Duration,
 }
 
+impl Grouping {
+    /// Groups of at most `max_items`, `writers` at once, bounded by count alone and formed
+    /// without waiting.
+    pub fn counted(max_items: usize, writers: usize) -> Self {
+        Self {
+            max_items,
+            max_weight: usize::MAX,
+            writers,
+            linger: Duration::ZERO,
+        }
+    }
+}
+
+/// The answers of a group whose one statement failed: the same error for each of its
+/// `items`.
+pub fn each_failed<R>(items: usize, error: anyhow::Error) -> Vec<Result<R, Arc<anyhow::Error>>> {
+    let error = Arc::new(error);
+    (0..items).map(|_| Err(error.clone())).collect()
+}
+
 /// One queued item and where its answer goes.
 pub struct Pending<T, R> {
     /// The item.

@@ -184,7 +184,7 @@ impl Publisher {
         let deadline = tokio::time::Instant::now() + self.inner.settings.confirm_timeout();
         let mut pending = Vec::with_capacity(messages.len());
         for message in messages {
-            match tokio::time::timeout_at(deadline, send(&link.channel, message)).await {
+            match tokio::time::timeout_at(deadline, send(&link.channel, message, true)).await {
                 Ok(Ok(confirm)) => pending.push((confirm, message.exchange.clone())),
                 Ok(Err(error)) => return Err(self.settle(&link, error)),
                 Err(_) => return Err(self.settle(&link, self.timeout())),
@@ -257,17 +257,8 @@ impl Publisher {
             return;
         };
         tokio::spawn(async move {
-            let publish = link.channel.basic_publish(
-                message.exchange.as_str().into(),
-                message.routing_key.as_str().into(),
-                // Not mandatory: a line for a user with no browser open is simply dropped.
-                BasicPublishOptions {
-                    mandatory: false,
-                    immediate: false,
-                },
-                &message.body,
-                message.properties(),
-            );
+            // Not mandatory: a line for a user with no browser open is simply dropped.
+            let publish = send(&link.channel, &message, false);
             let _ = tokio::time::timeout(Duration::from_secs(1), publish).await;
         });
     }
@@ -307,7 +298,9 @@ async fn tell_in_batches(
     cancel: CancellationToken,
 ) {
     loop {
+        // Lines already waiting go before the stop, so none told before it is left behind.
         let first = tokio::select! {
+            biased;
             first = waiting.recv() => match first {
                 Some(first) => first,
                 None => return,
@@ -369,15 +362,19 @@ impl Sent {
     }
 }
 
-/// Sends one message, `mandatory`: a message that reaches no queue comes back instead of
+/// Sends one message. A `mandatory` message that reaches no queue comes back instead of
 /// vanishing.
-async fn send(channel: &Channel, message: &Outgoing) -> Result<PublisherConfirm, PublishError> {
+async fn send(
+    channel: &Channel,
+    message: &Outgoing,
+    mandatory: bool,
+) -> Result<PublisherConfirm, PublishError> {
     Ok(channel
         .basic_publish(
             message.exchange.as_str().into(),
             message.routing_key.as_str().into(),
             BasicPublishOptions {
-                mandatory: true,
+                mandatory,
                 immediate: false,
             },
             &message.body,
