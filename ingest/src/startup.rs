@@ -29,7 +29,7 @@ use crate::{
     metrics::{self, IngestMetrics},
     openapi::ApiDoc,
     outbox, queues, retention, sources,
-    state::AppState,
+    state::{AppState, Shared},
     stats, subscriptions, web,
 };
 
@@ -86,7 +86,7 @@ impl Application {
             dispatch::Marker::delay_for(settings.outbox_grace()),
             marker_stop.clone(),
         );
-        let state = AppState {
+        let state = AppState::new(Shared {
             committer,
             sources,
             marker,
@@ -96,7 +96,7 @@ impl Application {
             metrics: Arc::new(metrics),
             registry: Arc::new(registry),
             http: reqwest::Client::new(),
-        };
+        });
         Ok(Self {
             listener,
             state,
