@@ -22,6 +22,7 @@ use crate::{
     error::{ApiError, Problem, Result},
     events::{NewEvent, Stored},
     extract::{body_error, is_json},
+    json_body::{self, Checked, nul_error},
     state::AppState,
     verify,
 };
@@ -67,17 +68,17 @@ async fn ingest(
         .ok_or(ApiError::NotFound)?;
     let body = body.map_err(body_error)?;
     let verified_by = verify::verify(&source, &headers, &body)?;
-    let payload = parse_payload(&headers, &body, state.settings.max_json_depth)?;
+    let checked = parse_payload(&headers, &body, state.settings.max_json_depth)?;
     let event = NewEvent {
         user_id: source.user_id,
         source_id: Some(source.id),
         idempotency_scope: source.id,
         idempotency_key: idempotency_key(&headers)?,
-        event_type: event_type(&headers, source.provider, payload.as_ref())?,
+        json: checked.is_some(),
+        event_type: event_type(&headers, source.provider, checked)?,
         content_type: header_text(&headers, header::CONTENT_TYPE.as_str()),
         headers: kept_headers(&headers),
         raw_body: body,
-        payload,
         verified_by,
         candidates: Some(source.subscriptions.clone()),
     };
@@ -129,19 +130,22 @@ pub async fn accepted(state: &AppState, stored: Stored) -> Response {
     }
 }
 
-/// The parsed body when the content type says JSON: 400 when it is not JSON or nests deeper
-/// than `max_depth`, 422 when it holds `\u0000` (which PostgreSQL's JSONB cannot store).
-pub fn parse_payload(headers: &HeaderMap, body: &[u8], max_depth: usize) -> Result<Option<Value>> {
+/// The body checked as JSON when the content type says JSON (see [`json_body::check`]): 400
+/// when it is not JSON or nests deeper than `max_depth`, 422 when it holds `\u0000` (which
+/// PostgreSQL's JSONB cannot store).
+pub fn parse_payload(
+    headers: &HeaderMap,
+    body: &[u8],
+    max_depth: usize,
+) -> Result<Option<Checked>> {
     if !is_json(headers) {
         return Ok(None);
     }
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-    check_json(&value, max_depth)?;
-    Ok(Some(value))
+    json_body::check(body, max_depth).map(Some)
 }
 
-/// Walks a JSON value once, checking its depth and that no string holds a NUL.
+/// Walks a JSON value once, checking its depth and that no string holds a NUL (the publish
+/// API's payload, which arrives parsed).
 pub fn check_json(value: &Value, max_depth: usize) -> Result<()> {
     let mut stack = vec![(value, 1usize)];
     while let Some((value, depth)) = stack.pop() {
@@ -165,16 +169,12 @@ pub fn check_json(value: &Value, max_depth: usize) -> Result<()> {
     Ok(())
 }
 
-fn nul_error() -> ApiError {
-    ApiError::Unprocessable("the JSON holds a \\u0000 character, which cannot be stored".into())
-}
-
 /// The event type: `X-Event-Type` wins, then the provider's own header, then the JSON body's
 /// `type` field, else [`UNKNOWN_TYPE`].
 fn event_type(
     headers: &HeaderMap,
     provider: warren_shared::model::Provider,
-    payload: Option<&Value>,
+    body: Option<Checked>,
 ) -> Result<String> {
     use warren_shared::model::Provider;
     let provider_header = match provider {
@@ -182,10 +182,7 @@ fn event_type(
         Provider::Shopify => header_text(headers, "x-shopify-topic"),
         _ => None,
     };
-    let from_body = payload
-        .and_then(|p| p.get("type"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
+    let from_body = body.and_then(|b| b.event_type);
     let event_type = header_text(headers, "x-event-type")
         .or(provider_header)
         .or(from_body)
@@ -273,8 +270,10 @@ mod tests {
             Err(ApiError::BadRequest(_))
         ));
         assert_eq!(
-            parse_payload(&json_headers(), b"{\"a\":1}", 64).expect("parsed"),
-            Some(json!({"a": 1}))
+            parse_payload(&json_headers(), b"{\"type\":\"t\"}", 64).expect("parsed"),
+            Some(Checked {
+                event_type: Some("t".into())
+            })
         );
     }
 
@@ -301,19 +300,23 @@ mod tests {
     fn the_event_type_header_wins_over_the_body() {
         use warren_shared::model::Provider;
         let mut headers = json_headers();
-        let body = json!({"type": "from.body"});
+        let body = || {
+            Some(Checked {
+                event_type: Some("from.body".into()),
+            })
+        };
         assert_eq!(
-            event_type(&headers, Provider::None, Some(&body)).expect("valid"),
+            event_type(&headers, Provider::None, body()).expect("valid"),
             "from.body"
         );
         headers.insert("x-github-event", HeaderValue::from_static("push"));
         assert_eq!(
-            event_type(&headers, Provider::Github, Some(&body)).expect("valid"),
+            event_type(&headers, Provider::Github, body()).expect("valid"),
             "push"
         );
         headers.insert("x-event-type", HeaderValue::from_static("from.header"));
         assert_eq!(
-            event_type(&headers, Provider::Github, Some(&body)).expect("valid"),
+            event_type(&headers, Provider::Github, body()).expect("valid"),
             "from.header"
         );
         assert_eq!(

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod gateway;
 pub mod health;
 pub mod ingest;
+pub mod json_body;
 pub mod lines;
 pub mod metrics;
 pub mod openapi;

@@ -69,7 +69,7 @@ pub async fn publish(
         event_type: event.event_type,
         content_type: Some("application/json".into()),
         raw_body: Bytes::from(raw_body),
-        payload: Some(event.payload),
+        json: true,
         headers: Value::Object(Default::default()),
         verified_by: None,
         candidates: None,

@@ -19,7 +19,10 @@ use warren_shared::{
     tokens::body_hash,
 };
 
-use crate::error::{ApiError, Result};
+use crate::{
+    error::{ApiError, Result},
+    json_body::JsonbText,
+};
 
 /// An event about to be stored.
 #[derive(Debug)]
@@ -38,8 +41,9 @@ pub struct NewEvent {
     pub content_type: Option<String>,
     /// The exact bytes received.
     pub raw_body: Bytes,
-    /// The parsed body, when it was JSON.
-    pub payload: Option<Value>,
+    /// Whether `raw_body` is checked JSON ([`crate::json_body::check`]), to be stored parsed
+    /// too.
+    pub json: bool,
     /// The request headers worth keeping.
     pub headers: Value,
     /// The provider whose signature was verified.
@@ -480,7 +484,7 @@ struct EventColumns<'a> {
     types: Vec<&'a str>,
     content_types: Vec<Option<&'a str>>,
     bodies: Vec<&'a [u8]>,
-    payloads: Vec<Option<&'a Value>>,
+    payloads: Vec<Option<JsonbText<'a>>>,
     headers: Vec<&'a Value>,
     scopes: Vec<Uuid>,
     keys: Vec<Option<&'a str>>,
@@ -498,7 +502,10 @@ impl<'a> EventColumns<'a> {
             types: events.iter().map(|e| e.event_type.as_str()).collect(),
             content_types: events.iter().map(|e| e.content_type.as_deref()).collect(),
             bodies: events.iter().map(|e| e.raw_body.as_ref()).collect(),
-            payloads: events.iter().map(|e| e.payload.as_ref()).collect(),
+            payloads: events
+                .iter()
+                .map(|e| e.json.then(|| JsonbText(&e.raw_body)))
+                .collect(),
             headers: events.iter().map(|e| &e.headers).collect(),
             scopes: events.iter().map(|e| e.idempotency_scope).collect(),
             keys: events

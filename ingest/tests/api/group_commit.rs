@@ -57,7 +57,7 @@ fn event(
         event_type: event_type.to_owned(),
         content_type: Some("application/json".into()),
         raw_body: Bytes::from(body.to_owned()),
-        payload: serde_json::from_str(body).ok(),
+        json: serde_json::from_str::<serde_json::Value>(body).is_ok(),
         headers: json!({}),
         verified_by: None,
         candidates: None,

@@ -144,6 +144,12 @@ impl TestApp {
             .expect("text")
     }
 
+    /// The one row `sql` finds, read straight from the database.
+    pub async fn only_row(&self, sql: &str) -> tokio_postgres::Row {
+        let client = self.db.client().await;
+        client.query_one(sql, &[]).await.expect("exactly one row")
+    }
+
     /// Rows in a table, for "nothing was stored" checks.
     pub async fn count(&self, table: &str) -> i64 {
         let client = self.db.client().await;

@@ -225,6 +225,50 @@ async fn a_nul_character_in_json_is_422_not_a_server_error() {
 }
 
 #[tokio::test]
+async fn the_parsed_body_is_the_text_as_sent_numbers_exactly() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    // Beyond a double's precision, and a key sent twice (JSON's last one counts).
+    let body =
+        r#"{"type": "a", "id": 12345678901234567890123, "price": 0.10, "type": "order.paid"}"#;
+    let response = api.ingest(&url, "application/json", body).await;
+    assert_eq!(response.status(), 202);
+    let row = app
+        .only_row(
+            "SELECT event_type, payload->>'id' AS id, payload->>'price' AS price, payload->>'type' AS t
+             FROM events",
+        )
+        .await;
+    assert_eq!(row.get::<_, String>("event_type"), "order.paid");
+    assert_eq!(row.get::<_, String>("id"), "12345678901234567890123");
+    assert_eq!(row.get::<_, String>("price"), "0.10");
+    assert_eq!(row.get::<_, String>("t"), "order.paid");
+}
+
+#[tokio::test]
+async fn json_postgresql_could_not_take_is_refused_before_anything_is_stored() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    let not_utf8: &[u8] = b"{\"note\": \"\xff\"}";
+    assert_problem(api.ingest(&url, "application/json", not_utf8).await, 400).await;
+    let lone_surrogate = r#"{"note": "\ud800"}"#;
+    assert_problem(
+        api.ingest(&url, "application/json", lone_surrogate).await,
+        400,
+    )
+    .await;
+    let nul_in_a_key = r#"{"a\u0000": 1}"#;
+    assert_problem(
+        api.ingest(&url, "application/json", nul_in_a_key).await,
+        422,
+    )
+    .await;
+    assert_eq!(app.count("events").await, 0);
+    assert_eq!(app.count("deliveries").await, 0);
+    assert_eq!(app.main_queue_depth().await, 0);
+}
+
+#[tokio::test]
 async fn a_body_over_the_limit_is_413() {
     let app = spawn_app().await;
     let (api, url) = app.source_with_subscriber().await;

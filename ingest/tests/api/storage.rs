@@ -17,16 +17,11 @@ async fn a_large_body_is_stored_exactly_and_compressed_with_lz4() {
         .expect("sent");
     assert_eq!(response.status(), 202);
     let row = app
-        .db
-        .client()
-        .await
-        .query_one(
+        .only_row(
             "SELECT raw_body, pg_column_compression(raw_body), pg_column_compression(payload)
              FROM events",
-            &[],
         )
-        .await
-        .expect("the event");
+        .await;
     assert_eq!(row.get::<_, Vec<u8>>(0), body.as_bytes(), "the exact bytes");
     assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("lz4"));
     assert_eq!(row.get::<_, Option<String>>(2).as_deref(), Some("lz4"));
