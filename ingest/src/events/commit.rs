@@ -81,15 +81,37 @@ pub async fn commit_group(
                 outcomes.push(
                     match try_commit(pool, std::slice::from_ref(event), commits).await {
                         Ok(mut outcome) => outcome.pop().unwrap_or_else(|| Err(lost())),
-                        Err(Failure::BeforeCommit(error) | Failure::Commit(error)) => Err(error),
+                        Err(Failure::BeforeCommit(error)) => Err(refused_event(error)),
+                        Err(Failure::Commit(error)) => Err(error),
                     },
                 );
             }
             outcomes
         }
+        Err(Failure::BeforeCommit(error)) if events.len() == 1 => vec![Err(refused_event(error))],
         Err(Failure::BeforeCommit(error) | Failure::Commit(error)) => {
             error.for_waiters(events.len())
         }
+    }
+}
+
+/// What an event stored alone is told when PostgreSQL refused its data (SQLSTATE class 22,
+/// a data exception): 422 with PostgreSQL's reason. Ingest's checks let through no JSON that
+/// PostgreSQL's `jsonb` refuses in its common forms, but its numeric limits (e.g. more than
+/// 16,383 digits after the point, as `1e-20000` asks) depend on the server's version, so the
+/// database stays the judge. Any other failure is left as it is.
+fn refused_event(error: ApiError) -> ApiError {
+    let ApiError::Internal(cause) = &error else {
+        return error;
+    };
+    match cause
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::as_db_error)
+    {
+        Some(db) if db.code().code().starts_with("22") => {
+            ApiError::Unprocessable(format!("the event cannot be stored: {}", db.message()))
+        }
+        _ => error,
     }
 }
 

@@ -269,6 +269,41 @@ async fn json_postgresql_could_not_take_is_refused_before_anything_is_stored() {
 }
 
 #[tokio::test]
+async fn a_number_beyond_postgresqls_numeric_is_422_and_the_rest_of_its_group_is_stored() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    // Valid JSON, but more digits after the point than PostgreSQL's numeric holds; sent
+    // among others at once, so it is likely to share their group commit.
+    let bodies: Vec<String> = (0..8)
+        .map(|i| match i {
+            3 => r#"{"type": "x", "n": 1e-20000}"#.to_owned(),
+            _ => format!(r#"{{"n": {i}}}"#),
+        })
+        .collect();
+    let answers = futures_util::future::join_all(
+        bodies
+            .iter()
+            .map(|body| api.ingest(&url, "application/json", body.clone())),
+    )
+    .await;
+    for (i, answer) in answers.into_iter().enumerate() {
+        if i == 3 {
+            let problem = assert_problem(answer, 422).await;
+            let detail = problem["detail"].as_str().unwrap_or_default();
+            assert!(detail.contains("numeric"), "{problem}");
+        } else {
+            assert_eq!(answer.status(), 202, "event {i}");
+        }
+    }
+    assert_eq!(
+        app.count("events").await,
+        7,
+        "every event but the refused one"
+    );
+    assert_eq!(app.count("deliveries").await, 7);
+}
+
+#[tokio::test]
 async fn a_body_over_the_limit_is_413() {
     let app = spawn_app().await;
     let (api, url) = app.source_with_subscriber().await;
