@@ -473,7 +473,7 @@ const INSERT_EVENTS: &str =
      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
          $6::bytea[], $7::jsonb[], $8::jsonb[], $9::uuid[], $10::text[], $11::bytea[],
          $12::int[], $13::text[])
-     ON CONFLICT ON CONSTRAINT events_idempotency_key DO NOTHING
+     ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING id";
 
 /// Events as the columns of an `unnest`.
