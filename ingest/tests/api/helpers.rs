@@ -131,17 +131,25 @@ impl TestApp {
             .to_owned()
     }
 
-    /// `GET /metrics`, as text.
+    /// `GET /metrics`, as text (answered 200).
     pub async fn metrics(&self) -> String {
-        self.api
+        let response = self
+            .api
             .http
             .get(format!("{}/metrics", self.address))
             .send()
             .await
-            .expect("sent")
-            .text()
-            .await
-            .expect("text")
+            .expect("sent");
+        assert_eq!(response.status(), 200, "GET /metrics");
+        response.text().await.expect("text")
+    }
+
+    /// Asserts that nothing of a refused request was kept: no event, no delivery, nothing
+    /// in the main queue.
+    pub async fn assert_nothing_stored(&self) {
+        assert_eq!(self.count("events").await, 0, "events");
+        assert_eq!(self.count("deliveries").await, 0, "deliveries");
+        assert_eq!(self.main_queue_depth().await, 0, "the main queue");
     }
 
     /// The one row `sql` finds, read straight from the database.

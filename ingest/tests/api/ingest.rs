@@ -206,9 +206,7 @@ async fn invalid_json_sent_as_json_is_400_and_nothing_is_stored() {
         400,
     )
     .await;
-    assert_eq!(app.count("events").await, 0);
-    assert_eq!(app.count("deliveries").await, 0);
-    assert_eq!(app.main_queue_depth().await, 0);
+    app.assert_nothing_stored().await;
 }
 
 #[tokio::test]
@@ -221,7 +219,7 @@ async fn a_nul_character_in_json_is_422_not_a_server_error() {
         422,
     )
     .await;
-    assert_eq!(app.count("events").await, 0);
+    app.assert_nothing_stored().await;
 }
 
 #[tokio::test]
@@ -263,9 +261,7 @@ async fn json_postgresql_could_not_take_is_refused_before_anything_is_stored() {
         422,
     )
     .await;
-    assert_eq!(app.count("events").await, 0);
-    assert_eq!(app.count("deliveries").await, 0);
-    assert_eq!(app.main_queue_depth().await, 0);
+    app.assert_nothing_stored().await;
 }
 
 #[tokio::test]
@@ -309,7 +305,7 @@ async fn a_body_over_the_limit_is_413() {
     let (api, url) = app.source_with_subscriber().await;
     let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(65 * 1024));
     assert_problem(api.ingest(&url, "application/json", big).await, 413).await;
-    assert_eq!(app.count("events").await, 0);
+    app.assert_nothing_stored().await;
 }
 
 #[tokio::test]

@@ -69,15 +69,7 @@ async fn metrics_count_ingest_requests_by_status_accepted_events_and_confirms() 
         "the publish confirm counted",
         Duration::from_secs(5),
         || async {
-            let response = app
-                .api
-                .http
-                .get(format!("{}/metrics", app.address))
-                .send()
-                .await
-                .expect("sent");
-            assert_eq!(response.status(), 200);
-            let text = response.text().await.expect("text");
+            let text = app.metrics().await;
             text.contains("warren_publish_confirms_total 1")
                 .then_some(text)
         },
