@@ -60,7 +60,7 @@ pub async fn consume(
         // Moving a delivery on takes publishing (a retry, a ring, a park): a worker takes
         // none before its publisher has a link, or a moment has passed.
         ctx.publisher.wait_connected(MAX_BACKOFF).await;
-        match attach(&broker, prefetch).await {
+        match amqp::set_up(attach(&broker, prefetch)).await {
             Ok((connection, feeds, acking)) => {
                 backoff = Duration::from_millis(100);
                 if attached_before {
@@ -83,15 +83,13 @@ pub async fn consume(
                     drain(tags, &tracker, grace).await;
                     // Every delivery that finished is acked before the link goes.
                     let _ = tokio::time::timeout(MAX_BACKOFF, acking).await;
-                    let _ = connection.close(200, "shutting down".into()).await;
+                    amqp::close(&connection, "shutting down").await;
                     return;
                 }
                 // A link that is still up (a consumer the broker cancelled) is closed, or its
                 // other consumers would go on taking messages nobody reads; what was in
                 // flight on it goes back to the queues.
-                let _ =
-                    tokio::time::timeout(MAX_BACKOFF, connection.close(200, "reconnecting".into()))
-                        .await;
+                amqp::close(&connection, "reconnecting").await;
                 tracing::warn!("lost the consumer's link to RabbitMQ; reconnecting");
             }
             Err(error) => {

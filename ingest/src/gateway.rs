@@ -272,7 +272,7 @@ async fn relay(io: SocketIo, state: GatewayState, cancel: CancellationToken) {
     let broker = state.app.settings.broker.clone();
     let mut backoff = Duration::from_millis(100);
     while !cancel.is_cancelled() {
-        match attach(&io, &broker, &state.bindings).await {
+        match amqp::set_up(attach(&io, &broker, &state.bindings)).await {
             Ok((connection, mut consumer)) => {
                 backoff = Duration::from_millis(100);
                 loop {
@@ -285,7 +285,7 @@ async fn relay(io: SocketIo, state: GatewayState, cancel: CancellationToken) {
                     }
                 }
                 state.bindings.detach();
-                let _ = connection.close(200, "bye".into()).await;
+                amqp::close(&connection, "bye").await;
             }
             Err(error) => tracing::warn!(
                 error = format!("{error:#}"),

@@ -154,7 +154,7 @@ async fn from_passive(broker: &BrokerSettings, queues: &mut [QueueBody]) -> anyh
             queue.consumers = declared.consumer_count().into();
         }
     }
-    let _ = connection.close(200, "bye".into()).await;
+    amqp::close(&connection, "bye").await;
     Ok(())
 }
 

@@ -29,6 +29,33 @@ pub async fn connect(
         .context("connecting to RabbitMQ")
 }
 
+/// The longest a link's setup (connection, channels, declarations, consumers) may take
+/// before it is given up and tried again.
+pub const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest a close waits for the broker's answer.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sets up a link with `setup`, giving up after [`SETUP_TIMEOUT`]: an AMQP call waits for the
+/// broker's answer without a limit of its own, and one made on a link that died under it
+/// can wait forever (see [`close`]).
+pub async fn set_up<T>(setup: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::time::timeout(SETUP_TIMEOUT, setup)
+        .await
+        .context("setting up the link to RabbitMQ timed out")?
+}
+
+/// Closes a connection, waiting at most [`CLOSE_TIMEOUT`] for the broker's `close-ok`.
+///
+/// Unbounded, a close could wait forever: when the socket dies, lapin's I/O loop ends at
+/// once but marks the connection failed a moment later (through its internal command queue),
+/// and a close sent in between still sees a connection that is up, so it waits for an
+/// answer no loop will ever read. A publisher that hit this stopped reconnecting for good
+/// after RabbitMQ restarted, and the fault suite's post-mortem caught it.
+pub async fn close(connection: &Connection, reason: &str) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, reason.into())).await;
+}
+
 /// Adds `heartbeat=<secs>` to the URL's query unless it names one already.
 fn with_heartbeat(url: &str, secs: u16) -> String {
     if url.contains("heartbeat=") {

@@ -19,7 +19,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    amqp::{Outgoing, connect},
+    amqp::{Outgoing, close, connect, set_up},
     config::BrokerSettings,
     live,
     metrics::{PublisherMetrics, ReasonLabel},
@@ -401,7 +401,7 @@ async fn all_confirmed(pending: Vec<(PublisherConfirm, String)>) -> Result<(), P
 async fn supervise(inner: Arc<Inner>, cancel: CancellationToken) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match establish(&inner).await {
+        match set_up(establish(&inner)).await {
             Ok(link) => {
                 backoff = Duration::from_millis(100);
                 *inner.link.write().expect("the link lock is never poisoned") = Some(link.clone());
@@ -410,7 +410,7 @@ async fn supervise(inner: Arc<Inner>, cancel: CancellationToken) {
                 tracing::info!(name = %inner.name, "publisher connected to RabbitMQ");
                 let cancelled = wait_until_broken(&inner, &link, &cancel).await;
                 *inner.link.write().expect("the link lock is never poisoned") = None;
-                let _ = link.connection.close(200, "bye".into()).await;
+                close(&link.connection, "bye").await;
                 if cancelled {
                     return;
                 }

@@ -25,7 +25,17 @@ pub struct TcpProxy {
     up: Arc<AtomicBool>,
     stalled: watch::Sender<bool>,
     links: Arc<Mutex<CancellationToken>>,
+    frozen: Arc<Mutex<Generations>>,
     stop: CancellationToken,
+}
+
+/// Connections opened since the last [`TcpProxy::stall_open`] share a generation, which that
+/// call freezes for good. Frozen generations are kept: dropping their sender would end
+/// their links.
+#[derive(Default)]
+struct Generations {
+    current: watch::Sender<bool>,
+    frozen: Vec<watch::Sender<bool>>,
 }
 
 impl TcpProxy {
@@ -40,6 +50,7 @@ impl TcpProxy {
             up: Arc::new(AtomicBool::new(true)),
             stalled: watch::Sender::new(false),
             links: Arc::new(Mutex::new(CancellationToken::new())),
+            frozen: Arc::new(Mutex::new(Generations::default())),
             stop: CancellationToken::new(),
         };
         tokio::spawn(accept(
@@ -48,6 +59,7 @@ impl TcpProxy {
             proxy.up.clone(),
             proxy.stalled.subscribe(),
             proxy.links.clone(),
+            proxy.frozen.clone(),
             proxy.stop.clone(),
         ));
         proxy
@@ -78,6 +90,16 @@ impl TcpProxy {
     pub fn stall(&self) {
         self.stalled.send_replace(true);
     }
+
+    /// Silences the connections open now, for good, without closing them, while new ones go
+    /// through: a link that died without a word, and a broker that is there for the next.
+    /// Only [`TcpProxy::cut`] ends the frozen ones.
+    pub fn stall_open(&self) {
+        let mut generations = self.frozen.lock().expect("the generations lock");
+        let old = std::mem::take(&mut generations.current);
+        old.send_replace(true);
+        generations.frozen.push(old);
+    }
 }
 
 impl Drop for TcpProxy {
@@ -93,6 +115,7 @@ async fn accept(
     up: Arc<AtomicBool>,
     stalled: watch::Receiver<bool>,
     links: Arc<Mutex<CancellationToken>>,
+    frozen: Arc<Mutex<Generations>>,
     stop: CancellationToken,
 ) {
     loop {
@@ -109,7 +132,14 @@ async fn accept(
         }
         let cut = links.lock().expect("the links lock").clone();
         let target = target.clone();
-        let stalled = stalled.clone();
+        let silent = Silence {
+            stalled: stalled.clone(),
+            frozen: frozen
+                .lock()
+                .expect("the generations lock")
+                .current
+                .subscribe(),
+        };
         tokio::spawn(async move {
             let Ok(outbound) = TcpStream::connect(&target).await else {
                 return;
@@ -118,28 +148,55 @@ async fn accept(
             let (from_server, to_server) = outbound.into_split();
             tokio::select! {
                 _ = cut.cancelled() => {}
-                _ = forward(from_client, to_server, stalled.clone()) => {}
-                _ = forward(from_server, to_client, stalled) => {}
+                _ = forward(from_client, to_server, silent.clone()) => {}
+                _ = forward(from_server, to_client, silent) => {}
             }
         });
     }
 }
 
-/// Copies one direction until either side closes; while stalled, reads nothing (so nothing
-/// moves and the sender's buffers fill) until the stall ends.
-async fn forward(
-    mut from: OwnedReadHalf,
-    mut to: OwnedWriteHalf,
-    mut stalled: watch::Receiver<bool>,
-) {
+/// What silences a link: a stall of every link, or its own generation's freeze.
+#[derive(Clone)]
+struct Silence {
+    stalled: watch::Receiver<bool>,
+    frozen: watch::Receiver<bool>,
+}
+
+impl Silence {
+    /// Waits until neither silences the link; `false` if the proxy is gone.
+    async fn heard(&mut self) -> bool {
+        loop {
+            if self.stalled.wait_for(|s| !*s).await.is_err()
+                || self.frozen.wait_for(|f| !*f).await.is_err()
+            {
+                return false;
+            }
+            if !*self.stalled.borrow() {
+                return true;
+            }
+        }
+    }
+
+    /// Waits until either silences the link.
+    async fn silenced(&mut self) {
+        tokio::select! {
+            _ = self.stalled.wait_for(|s| *s) => {}
+            _ = self.frozen.wait_for(|f| *f) => {}
+        }
+    }
+}
+
+/// Copies one direction until either side closes; while silenced, reads nothing (so nothing
+/// moves and the sender's buffers fill) until the silence ends.
+async fn forward(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut silence: Silence) {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
-        if stalled.wait_for(|s| !*s).await.is_err() {
+        if !silence.heard().await {
             return;
         }
         let read = tokio::select! {
             read = from.read(&mut buffer) => read,
-            _ = stalled.wait_for(|s| *s) => continue,
+            _ = silence.silenced() => continue,
         };
         match read {
             Ok(0) | Err(_) => return,

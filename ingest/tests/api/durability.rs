@@ -89,10 +89,18 @@ async fn when_the_database_is_down_ingest_answers_503_and_recovers_when_it_retur
 
 /// An app reaching RabbitMQ through a proxy the test can cut or stall.
 async fn behind_a_broker_proxy() -> (TestApp, TcpProxy) {
+    behind_a_broker_proxy_with(|_| {}).await
+}
+
+/// Like [`behind_a_broker_proxy`], with the settings changed by `configure`.
+async fn behind_a_broker_proxy_with(
+    configure: impl FnOnce(&mut warren_ingest::config::Settings),
+) -> (TestApp, TcpProxy) {
     let db = TestDatabase::create().await;
     let broker = TestBroker::new();
     let proxy = TcpProxy::start("127.0.0.1:5672").await;
-    let settings = test_settings(db.settings(), broker.settings_via(&proxy.address()));
+    let mut settings = test_settings(db.settings(), broker.settings_via(&proxy.address()));
+    configure(&mut settings);
     (spawn_with(settings, db, broker).await, proxy)
 }
 
@@ -154,6 +162,36 @@ async fn a_broker_that_goes_silent_does_not_hold_the_answer_and_the_envelope_sti
     assert!(
         app.main_queue_depth().await >= 1,
         "the envelope is in the queue"
+    );
+}
+
+#[tokio::test]
+async fn a_link_that_dies_without_a_word_is_replaced_and_the_envelope_still_arrives() {
+    // Heartbeats would notice the dead link only after two minutes: what replaces it here is
+    // the publisher giving up on its close, which the dead link never answers.
+    let (app, proxy) = behind_a_broker_proxy_with(|settings| {
+        settings.broker.heartbeat_secs = 60;
+    })
+    .await;
+    let (api, url) = app.source_with_subscriber().await;
+
+    // The open links go silent for good; the broker answers any new one.
+    proxy.stall_open();
+    let response = api.ingest(&url, "application/json", "{}").await;
+    assert_eq!(response.status(), 202);
+
+    // The confirm times out (3 s in tests), the publisher drops the link and opens another,
+    // and the outbox publishes the envelope over it.
+    app.wait_until_enqueued().await;
+    assert_eq!(
+        app.main_queue_depth().await,
+        1,
+        "the envelope is in the queue"
+    );
+    assert_eq!(
+        app.api.get("/readyz").await.status(),
+        200,
+        "the publisher is linked again"
     );
 }
 
