@@ -40,6 +40,9 @@ pub struct QueueInfo {
     /// Messages in it (ready and unacknowledged); absent until the first stats tick.
     #[serde(default)]
     pub messages: Option<u64>,
+    /// Its consumers; absent until the first stats tick.
+    #[serde(default)]
+    pub consumers: Option<u64>,
     /// Its `x-` arguments.
     #[serde(default)]
     pub arguments: serde_json::Map<String, serde_json::Value>,
@@ -107,7 +110,7 @@ impl Management {
     pub async fn queues(&self, prefix: &str) -> anyhow::Result<Vec<QueueInfo>> {
         let all: Vec<QueueInfo> = self
             .get(&format!(
-                "/api/queues/{}?columns=name,messages,arguments",
+                "/api/queues/{}?columns=name,messages,consumers,arguments",
                 self.vhost
             ))
             .await?;

@@ -304,6 +304,9 @@ pub struct FaultResult {
     pub injection_error: Option<String>,
     /// Whether duplicates are allowed under this fault (not under a graceful stop).
     pub duplicates_allowed: bool,
+    /// For a failed fault: the deliveries' states, the queues and the logs' last lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_mortem: Option<String>,
     /// For an ordered fault: first arrivals checked against their stream's order, those out
     /// of it, and those sent before the delivery ahead of them was finished.
     pub order: Option<(u64, u64, u64)>,
@@ -344,6 +347,7 @@ impl FaultResult {
             drain_seconds: phase.drain_seconds,
             injection_error,
             duplicates_allowed: fault.allows_duplicates(),
+            post_mortem: None,
             order: phase
                 .ordered
                 .as_ref()
@@ -392,6 +396,9 @@ pub async fn run_suite(
         }
         let result = run_one(options, fault, cancel).await?;
         println!("{}", result.line());
+        if let Some(post_mortem) = &result.post_mortem {
+            print!("{post_mortem}");
+        }
         results.push(result);
     }
     Ok(results)
@@ -417,6 +424,8 @@ async fn run_one(
     let mut extra_env = vec![
         // The outbox and its sweep pick up what a fault left behind within the drain.
         "WARREN_REDELIVER_AFTER_SECS=30".to_owned(),
+        // Reconnections and relays are logged at info: a failure's post-mortem shows them.
+        "RUST_LOG=info".to_owned(),
     ];
     if fault.receiver_fails() {
         // As in the bench's retry-mix: with answers failing at random the circuit would
@@ -440,7 +449,7 @@ async fn run_one(
         delivers: fault.delivers(),
     };
     let mut warren = Warren::start(&warren_options).await?;
-    let outcome = measure(
+    let mut outcome = measure(
         options,
         fault,
         &mut warren,
@@ -449,8 +458,122 @@ async fn run_one(
         cancel,
     )
     .await;
+    if let Ok(result) = &mut outcome
+        && !result.passed()
+    {
+        result.post_mortem = Some(post_mortem(&warren).await);
+    }
     warren.stop().await;
     outcome
+}
+
+/// Log lines of each process a post-mortem shows.
+const POST_MORTEM_LOG_LINES: usize = 40;
+
+/// What a failed fault leaves to look at, read before Warren stops: where the deliveries
+/// stand in PostgreSQL, what each queue holds and who consumes it, and the end of each
+/// process's log. CI keeps only its output, so this is all a failure there leaves behind.
+async fn post_mortem(warren: &Warren) -> String {
+    let mut out = String::new();
+    match delivery_states(warren).await {
+        Ok(states) => out.push_str(&format!(
+            "  deliveries (status, enqueued: count): {states}\n"
+        )),
+        Err(error) => out.push_str(&format!("  deliveries: not read ({error:#})\n")),
+    }
+    match warren.queues().await {
+        Ok(queues) => {
+            for q in queues {
+                out.push_str(&format!(
+                    "  queue {}: {} messages, {} consumers\n",
+                    q.name,
+                    q.messages.map_or("?".into(), |n| n.to_string()),
+                    q.consumers.map_or("?".into(), |n| n.to_string()),
+                ));
+            }
+        }
+        Err(error) => out.push_str(&format!("  queues: not read ({error:#})\n")),
+    }
+    for url in warren.metrics_urls() {
+        let url = url.replace("/metrics", "/readyz");
+        out.push_str(&format!("  {url}: {}\n", readiness(&url).await));
+    }
+    for process in warren.figures() {
+        out.push_str(&format!("  last lines of {}:\n", process.log));
+        let text = std::fs::read_to_string(&process.log).unwrap_or_default();
+        // A span's start and end say little; its events and every other line stay.
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|line| !line.contains(" - START]\"") && !line.contains(" - END]\""))
+            .collect();
+        for line in &lines[lines.len().saturating_sub(POST_MORTEM_LOG_LINES)..] {
+            let line: String = compact_log_line(line).chars().take(400).collect();
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
+    out
+}
+
+/// A process's answer to `/readyz` (which links are up), or why there was none.
+async fn readiness(url: &str) -> String {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build();
+    let answer = match client {
+        Ok(client) => client.get(url).send().await,
+        Err(error) => return format!("no client ({error})"),
+    };
+    match answer {
+        Ok(response) => {
+            let status = response.status();
+            format!("{status} {}", response.text().await.unwrap_or_default())
+        }
+        Err(error) => format!("no answer ({error})"),
+    }
+}
+
+/// Counts of the deliveries by status and `enqueued`.
+async fn delivery_states(warren: &Warren) -> anyhow::Result<String> {
+    let url = warren.database_url.as_deref().context("no database")?;
+    let client = crate::database::connect(url).await?;
+    let rows = client
+        .query(
+            "SELECT status::text, enqueued, count(*) FROM deliveries GROUP BY 1, 2 ORDER BY 1, 2",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{}, {}: {}",
+                r.get::<_, String>(0),
+                r.get::<_, bool>(1),
+                r.get::<_, i64>(2)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; "))
+}
+
+/// A bunyan line as `time target: msg key=value…`, without the fields every line has.
+fn compact_log_line(line: &str) -> String {
+    let Ok(serde_json::Value::Object(mut fields)) = serde_json::from_str(line) else {
+        return line.to_owned();
+    };
+    let mut take = |key: &str| match fields.remove(key) {
+        Some(serde_json::Value::String(s)) => s,
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let head = format!("{} {}: {}", take("time"), take("target"), take("msg"));
+    for key in ["v", "name", "hostname", "pid", "level", "line", "file"] {
+        fields.remove(key);
+    }
+    fields
+        .iter()
+        .fold(head, |acc, (key, value)| format!("{acc} {key}={value}"))
 }
 
 async fn measure(
@@ -538,6 +661,7 @@ mod tests {
             drain_seconds: 1.0,
             injection_error: None,
             duplicates_allowed: true,
+            post_mortem: None,
             order,
         }
     }
@@ -550,6 +674,16 @@ mod tests {
         assert!(!result(Some((10, 0, 1))).passed(), "overlapping");
         assert!(!result(Some((0, 0, 0))).passed(), "nothing checked");
         assert!(result(Some((10, 1, 0))).line().contains("1 out of order"));
+    }
+
+    #[test]
+    fn a_post_mortem_shows_a_log_line_without_the_fields_every_line_has() {
+        let line = r#"{"v":0,"name":"warren-deliver","msg":"consumer failed","level":40,"hostname":"vm","pid":7,"time":"2026-12-03T17:10:39.8Z","target":"warren_deliver::worker","line":231,"file":"deliver/src/worker.rs","error":"reset"}"#;
+        assert_eq!(
+            compact_log_line(line),
+            r#"2026-12-03T17:10:39.8Z warren_deliver::worker: consumer failed error="reset""#
+        );
+        assert_eq!(compact_log_line("not json"), "not json");
     }
 
     #[test]

@@ -15,7 +15,11 @@ use nix::{sys::signal::Signal, unistd::Pid};
 use serde::Serialize;
 use tokio::process::{Child, Command};
 
-use crate::{broker::Management, cli::Cli, database, machine};
+use crate::{
+    broker::{Management, QueueInfo},
+    cli::Cli,
+    database, machine,
+};
 
 /// The Warren a run measures.
 pub struct Warren {
@@ -271,6 +275,14 @@ impl Warren {
             ingest: pid(Service::Ingest.index()),
             deliver: pid(Service::Deliver(0).index()),
             database_backends: Vec::new(),
+        }
+    }
+
+    /// The queues of its topology, as the management API lists them (none for `--url`).
+    pub async fn queues(&self) -> anyhow::Result<Vec<QueueInfo>> {
+        match (&self.started, &self.prefix) {
+            (Some(started), Some(prefix)) => started.management.queues(prefix).await,
+            _ => Ok(Vec::new()),
         }
     }
 
