@@ -494,8 +494,7 @@ async fn post_mortem(warren: &Warren) -> String {
         }
         Err(error) => out.push_str(&format!("  queues: not read ({error:#})\n")),
     }
-    for url in warren.metrics_urls() {
-        let url = url.replace("/metrics", "/readyz");
+    for url in warren.ready_urls() {
         out.push_str(&format!("  {url}: {}\n", readiness(&url).await));
     }
     for process in warren.figures() {

@@ -250,16 +250,24 @@ impl Warren {
         env
     }
 
-    /// Every `/metrics` of this Warren: each started process's, or ingest's for `--url`.
-    pub fn metrics_urls(&self) -> Vec<String> {
+    /// Every `/readyz` of this Warren: each started process's, or ingest's for `--url`.
+    pub fn ready_urls(&self) -> Vec<String> {
         match &self.started {
             Some(started) => started
                 .processes
                 .iter()
-                .map(|p| p.ready_url.replace("/readyz", "/metrics"))
+                .map(|p| p.ready_url.clone())
                 .collect(),
-            None => vec![format!("{}/metrics", self.base_url)],
+            None => vec![format!("{}/readyz", self.base_url)],
         }
+    }
+
+    /// Every `/metrics` of this Warren, beside each `/readyz`.
+    pub fn metrics_urls(&self) -> Vec<String> {
+        self.ready_urls()
+            .iter()
+            .map(|url| url.replace("/readyz", "/metrics"))
+            .collect()
     }
 
     /// The pids of the started processes (none for `--url`): ingest and the first deliver.

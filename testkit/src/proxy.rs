@@ -25,17 +25,10 @@ pub struct TcpProxy {
     up: Arc<AtomicBool>,
     stalled: watch::Sender<bool>,
     links: Arc<Mutex<CancellationToken>>,
-    frozen: Arc<Mutex<Generations>>,
+    /// Trips, for good, the connections open at a [`TcpProxy::stall_open`]; new ones take
+    /// the next token.
+    open: Arc<Mutex<CancellationToken>>,
     stop: CancellationToken,
-}
-
-/// Connections opened since the last [`TcpProxy::stall_open`] share a generation, which that
-/// call freezes for good. Frozen generations are kept: dropping their sender would end
-/// their links.
-#[derive(Default)]
-struct Generations {
-    current: watch::Sender<bool>,
-    frozen: Vec<watch::Sender<bool>>,
 }
 
 impl TcpProxy {
@@ -50,7 +43,7 @@ impl TcpProxy {
             up: Arc::new(AtomicBool::new(true)),
             stalled: watch::Sender::new(false),
             links: Arc::new(Mutex::new(CancellationToken::new())),
-            frozen: Arc::new(Mutex::new(Generations::default())),
+            open: Arc::new(Mutex::new(CancellationToken::new())),
             stop: CancellationToken::new(),
         };
         tokio::spawn(accept(
@@ -59,7 +52,7 @@ impl TcpProxy {
             proxy.up.clone(),
             proxy.stalled.subscribe(),
             proxy.links.clone(),
-            proxy.frozen.clone(),
+            proxy.open.clone(),
             proxy.stop.clone(),
         ));
         proxy
@@ -73,9 +66,7 @@ impl TcpProxy {
     /// Drops every open connection and refuses new ones until [`TcpProxy::restore`].
     pub fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);
-        let mut links = self.links.lock().expect("the links lock");
-        links.cancel();
-        *links = CancellationToken::new();
+        trip(&self.links);
     }
 
     /// Lets connections through again (and ends a stall).
@@ -93,13 +84,17 @@ impl TcpProxy {
 
     /// Silences the connections open now, for good, without closing them, while new ones go
     /// through: a link that died without a word, and a broker that is there for the next.
-    /// Only [`TcpProxy::cut`] ends the frozen ones.
+    /// Only [`TcpProxy::cut`] ends the silenced ones.
     pub fn stall_open(&self) {
-        let mut generations = self.frozen.lock().expect("the generations lock");
-        let old = std::mem::take(&mut generations.current);
-        old.send_replace(true);
-        generations.frozen.push(old);
+        trip(&self.open);
     }
+}
+
+/// Cancels the token every connection open now holds; later ones get a fresh one.
+fn trip(token: &Mutex<CancellationToken>) {
+    let mut token = token.lock().expect("the token lock");
+    token.cancel();
+    *token = CancellationToken::new();
 }
 
 impl Drop for TcpProxy {
@@ -115,7 +110,7 @@ async fn accept(
     up: Arc<AtomicBool>,
     stalled: watch::Receiver<bool>,
     links: Arc<Mutex<CancellationToken>>,
-    frozen: Arc<Mutex<Generations>>,
+    open: Arc<Mutex<CancellationToken>>,
     stop: CancellationToken,
 ) {
     loop {
@@ -131,72 +126,41 @@ async fn accept(
             continue;
         }
         let cut = links.lock().expect("the links lock").clone();
+        let silenced = open.lock().expect("the token lock").clone();
         let target = target.clone();
-        let silent = Silence {
-            stalled: stalled.clone(),
-            frozen: frozen
-                .lock()
-                .expect("the generations lock")
-                .current
-                .subscribe(),
-        };
+        let stalled = stalled.clone();
         tokio::spawn(async move {
             let Ok(outbound) = TcpStream::connect(&target).await else {
                 return;
             };
-            let (from_client, to_client) = inbound.into_split();
-            let (from_server, to_server) = outbound.into_split();
+            let (mut from_client, mut to_client) = inbound.into_split();
+            let (mut from_server, mut to_server) = outbound.into_split();
             tokio::select! {
                 _ = cut.cancelled() => {}
-                _ = forward(from_client, to_server, silent.clone()) => {}
-                _ = forward(from_server, to_client, silent) => {}
+                // Nothing moves again, and both sockets stay open until the cut.
+                _ = silenced.cancelled() => cut.cancelled().await,
+                _ = forward(&mut from_client, &mut to_server, stalled.clone()) => {}
+                _ = forward(&mut from_server, &mut to_client, stalled) => {}
             }
         });
     }
 }
 
-/// What silences a link: a stall of every link, or its own generation's freeze.
-#[derive(Clone)]
-struct Silence {
-    stalled: watch::Receiver<bool>,
-    frozen: watch::Receiver<bool>,
-}
-
-impl Silence {
-    /// Waits until neither silences the link; `false` if the proxy is gone.
-    async fn heard(&mut self) -> bool {
-        loop {
-            if self.stalled.wait_for(|s| !*s).await.is_err()
-                || self.frozen.wait_for(|f| !*f).await.is_err()
-            {
-                return false;
-            }
-            if !*self.stalled.borrow() {
-                return true;
-            }
-        }
-    }
-
-    /// Waits until either silences the link.
-    async fn silenced(&mut self) {
-        tokio::select! {
-            _ = self.stalled.wait_for(|s| *s) => {}
-            _ = self.frozen.wait_for(|f| *f) => {}
-        }
-    }
-}
-
-/// Copies one direction until either side closes; while silenced, reads nothing (so nothing
-/// moves and the sender's buffers fill) until the silence ends.
-async fn forward(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut silence: Silence) {
+/// Copies one direction until either side closes; while stalled, reads nothing (so nothing
+/// moves and the sender's buffers fill) until the stall ends.
+async fn forward(
+    from: &mut OwnedReadHalf,
+    to: &mut OwnedWriteHalf,
+    mut stalled: watch::Receiver<bool>,
+) {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
-        if !silence.heard().await {
+        if stalled.wait_for(|s| !*s).await.is_err() {
             return;
         }
         let read = tokio::select! {
             read = from.read(&mut buffer) => read,
-            _ = silence.silenced() => continue,
+            _ = stalled.wait_for(|s| *s) => continue,
         };
         match read {
             Ok(0) | Err(_) => return,
