@@ -244,10 +244,17 @@ async fn drain(
     tracker: &TaskTracker,
     grace: Duration,
 ) {
-    for (channel, tag) in consumers {
-        let _ = channel
-            .basic_cancel(tag, BasicCancelOptions { nowait: false })
-            .await;
+    // A link that died without a word never answers a cancel: the wait is bounded like a
+    // close, and the deliveries in flight get their grace either way.
+    let cancels = async {
+        for (channel, tag) in consumers {
+            let _ = channel
+                .basic_cancel(tag, BasicCancelOptions { nowait: false })
+                .await;
+        }
+    };
+    if amqp::answered(cancels).await.is_none() {
+        tracing::warn!("RabbitMQ did not answer the consumers' cancel; stopping anyway");
     }
     tracker.close();
     let in_flight = tracker.len();

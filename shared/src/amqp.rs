@@ -33,8 +33,9 @@ pub async fn connect(
 /// before it is given up and tried again.
 pub const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The longest a close waits for the broker's answer.
-pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest a single call that is not part of a setup (a close, a consumer's cancel, a
+/// binding) waits for the broker's answer.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Sets up a link with `setup`, giving up after [`SETUP_TIMEOUT`]: an AMQP call waits for the
 /// broker's answer without a limit of its own, and one made on a link that died under it
@@ -45,7 +46,13 @@ pub async fn set_up<T>(setup: impl Future<Output = anyhow::Result<T>>) -> anyhow
         .context("setting up the link to RabbitMQ timed out")?
 }
 
-/// Closes a connection, waiting at most [`CLOSE_TIMEOUT`] for the broker's `close-ok`.
+/// Makes one AMQP call, waiting at most [`ANSWER_TIMEOUT`] for its answer: `None` when none
+/// came in time (the link may have died under it, see [`close`]).
+pub async fn answered<T>(call: impl Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(ANSWER_TIMEOUT, call).await.ok()
+}
+
+/// Closes a connection, waiting at most [`ANSWER_TIMEOUT`] for the broker's `close-ok`.
 ///
 /// Unbounded, a close could wait forever: when the socket dies, lapin's I/O loop ends at
 /// once but marks the connection failed a moment later (through its internal command queue),
@@ -53,7 +60,7 @@ pub async fn set_up<T>(setup: impl Future<Output = anyhow::Result<T>>) -> anyhow
 /// answer no loop will ever read. A publisher that hit this stopped reconnecting for good
 /// after RabbitMQ restarted, and the fault suite's post-mortem caught it.
 pub async fn close(connection: &Connection, reason: &str) {
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(200, reason.into())).await;
+    let _ = answered(connection.close(200, reason.into())).await;
 }
 
 /// Adds `heartbeat=<secs>` to the URL's query unless it names one already.

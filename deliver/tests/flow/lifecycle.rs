@@ -186,3 +186,25 @@ async fn a_worker_stopped_while_deliveries_finish_acks_each_before_its_link_goes
         "an unacked message would be back in the queue once the link closed"
     );
 }
+
+#[tokio::test]
+async fn a_worker_stopped_while_its_broker_link_is_silent_still_stops_promptly() {
+    let mut stack = spawn_ingest(TEST_SCHEDULE).await;
+    let proxy = TcpProxy::start("127.0.0.1:5672").await;
+    let mut settings = stack.worker_settings();
+    settings.broker = stack.broker.settings_via(&proxy.address());
+    // Heartbeats too slow to end the silent link within the test.
+    settings.broker.heartbeat_secs = 60;
+    stack.start_worker(settings).await;
+    stack.subscribe(json!({})).await;
+    stack.send("{}").await;
+    stack.receiver.wait_for(1, WAIT).await;
+
+    // The worker's links die without a word (as behind a dead router), then it is stopped:
+    // cancelling its consumers gets no answer, and it must not wait for one.
+    proxy.stall_open();
+    // Without a bound, the stop would wait for the heartbeats to end the link (~2 min).
+    tokio::time::timeout(Duration::from_secs(30), stack.stop_workers())
+        .await
+        .expect("the worker stopped without waiting for its silent broker");
+}
