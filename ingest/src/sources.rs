@@ -278,7 +278,7 @@ pub struct IngestSource {
 
 /// Ingest's lookup of sources by token, grouped: requests arriving together share one
 /// query (the same [`Queue`] as the group commit: a lone request is a group of one and waits
-/// on no timer). Nothing is cached, so a deleted source or a changed verification secret
+/// at most a timer tick). Nothing is cached, so a deleted source or a changed verification secret
 /// takes effect at once.
 #[derive(Clone)]
 pub struct SourceLookup {

@@ -1,8 +1,10 @@
 //! Grouping concurrent work into one database round: callers queue an item and wait for its
 //! answer; a few writers take turns at the queue, each taking every item waiting (up to a
 //! bound) and handling them together while the next writer gathers what arrives meanwhile.
-//! Unless a linger is set, nothing waits on a timer: a lone item is a group of one, and
-//! under load the groups grow by themselves.
+//! A lone item is a group of one, and under load the groups grow by themselves. Even without
+//! a linger, a group whose queue ran dry waits out one tick of tokio's timer (up to ~1 ms)
+//! for items arriving meanwhile: that tick buys larger groups at saturation and costs
+//! latency below it (BENCHMARKS.md, "groups that never wait on a timer").
 
 use std::{future::Future, sync::Arc, time::Duration};
 
