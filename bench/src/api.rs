@@ -57,6 +57,25 @@ pub struct NewSubscription<'a> {
     /// Whether it is ordered (`"ordering": "fifo"`): its deliveries one at a time, in the
     /// order ingest committed their events.
     pub fifo: bool,
+    /// Its attempts per round, if not Warren's default (8).
+    pub max_attempts: Option<u32>,
+    /// Its rate limit, deliveries a second (default: [`HIGHEST_RATE_LIMIT`]).
+    pub rate_limit_per_sec: Option<u32>,
+}
+
+/// The highest rate limit Warren allows a subscription: what the bench gives one unless it
+/// says otherwise, so the limit never shapes a figure.
+pub const HIGHEST_RATE_LIMIT: u32 = 10_000;
+
+/// What the bench reads of a subscription.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionState {
+    /// Whether deliveries are sent (false: paused by its owner or disabled by Warren).
+    pub is_active: bool,
+    /// Why it is not active (`paused`, or what disabled it).
+    pub disabled_reason: Option<String>,
+    /// Deliveries kept while it was not active and not yet released.
+    pub held_count: i64,
 }
 
 impl Api {
@@ -96,18 +115,21 @@ impl Api {
             .context("creating the source")
     }
 
-    /// Creates a subscription with the highest rate limit Warren allows, so the limit never
-    /// shapes a figure.
+    /// Creates a subscription, with the highest rate limit Warren allows unless `new` gives
+    /// one.
     pub async fn create_subscription(&self, new: &NewSubscription<'_>) -> anyhow::Result<Uuid> {
         let mut body = json!({
             "name": new.name,
             "target_url": new.target_url,
             "source_id": new.source_id,
             "event_types": new.event_types,
-            "rate_limit_per_sec": 10_000,
+            "rate_limit_per_sec": new.rate_limit_per_sec.unwrap_or(HIGHEST_RATE_LIMIT),
         });
         if let Some(timeout_ms) = new.timeout_ms {
             body["timeout_ms"] = timeout_ms.into();
+        }
+        if let Some(max_attempts) = new.max_attempts {
+            body["max_attempts"] = max_attempts.into();
         }
         if new.fifo {
             body["ordering"] = "fifo".into();
@@ -117,6 +139,41 @@ impl Api {
             .await
             .with_context(|| format!("creating subscription {}", new.name))?;
         Ok(created.id)
+    }
+
+    /// Reads a subscription.
+    pub async fn subscription(&self, id: Uuid) -> anyhow::Result<SubscriptionState> {
+        let url = format!("{}/api/v1/subscriptions/{id}", self.base);
+        let response = self
+            .client
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("GET {url}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("GET {url} answered {status}: {}", response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+
+    /// Pauses a subscription: what it matches from now on is held.
+    pub async fn pause(&self, id: Uuid) -> anyhow::Result<SubscriptionState> {
+        self.post(&format!("/api/v1/subscriptions/{id}/pause"), &json!({}))
+            .await
+            .context("pausing the subscription")
+    }
+
+    /// Enables a paused or disabled subscription with `{"held": held}` (`deliver` or
+    /// `discard`).
+    pub async fn enable(&self, id: Uuid, held: &str) -> anyhow::Result<SubscriptionState> {
+        self.post(
+            &format!("/api/v1/subscriptions/{id}/enable"),
+            &json!({ "held": held }),
+        )
+        .await
+        .context("enabling the subscription")
     }
 
     /// The URL events for `source` are posted to.

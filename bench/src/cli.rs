@@ -32,6 +32,14 @@ pub enum Scenario {
     /// stream of events one after the other; reports delivered/s per subscription and checks
     /// the order each subscription received every stream in.
     Ordered,
+    /// Releasing held deliveries: subscription A, paused, holds `--held` deliveries (default
+    /// 100,000, written straight into the database) and has a rate limit of
+    /// `--release-rate` (default 2,000/s); subscription B takes an open loop at `--rate`
+    /// (default 200) of events A does not match. B is measured once with nothing released,
+    /// then A is enabled with `{"held": "deliver"}` and B is measured again while A's
+    /// deliveries go out; reports how long the release took and B's end-to-end latency in
+    /// both phases.
+    Release,
 }
 
 impl Scenario {
@@ -45,6 +53,7 @@ impl Scenario {
             Scenario::Backlog => "backlog",
             Scenario::Stats => "stats",
             Scenario::Ordered => "ordered",
+            Scenario::Release => "release",
         }
     }
 }
@@ -111,7 +120,8 @@ pub struct Cli {
     #[arg(long)]
     pub concurrency: Option<usize>,
     /// Open loop at this many events/s (scenarios `rate`, `retry-mix` and `backlog` default
-    /// to 1,000, `ordered` to 200; given to `max` or `fanout` it makes them open loop).
+    /// to 1,000, `ordered` and `release` to 200; given to `max` or `fanout` it makes them
+    /// open loop).
     #[arg(long)]
     pub rate: Option<f64>,
     /// Open loop: requests in flight at most; later ones wait (their latency still counts
@@ -147,6 +157,13 @@ pub struct Cli {
     /// `stats`: how many times the stats call is timed (one at a time, for 60 s at most).
     #[arg(long, default_value_t = 100)]
     pub stats_calls: usize,
+    /// `release`: deliveries held for the paused subscription before it is enabled.
+    #[arg(long, default_value_t = 100_000)]
+    pub held: u64,
+    /// `release`: the paused subscription's rate limit, deliveries a second, which paces its
+    /// release (at most 10,000, Warren's highest).
+    #[arg(long, default_value_t = RELEASE_RATE_LIMIT)]
+    pub release_rate: u32,
     /// Share of the receiver's answers that are 500 (default 0.3 for `retry-mix`, else 0).
     #[arg(long)]
     pub failure_ratio: Option<f64>,
@@ -217,6 +234,10 @@ pub struct Plan {
     pub stats_attempts_per_delivery: u32,
     /// Stats calls to time.
     pub stats_calls: usize,
+    /// Deliveries held for the paused subscription (`release`).
+    pub held: u64,
+    /// Its rate limit, deliveries a second (`release`).
+    pub release_rate: u32,
     /// The retry schedule given to a started Warren, if not its default.
     pub retry_schedule: Option<String>,
     /// Settings given to a started Warren (KEY=VALUE): the scenario's, then `--warren-env`'s,
@@ -271,6 +292,8 @@ impl Plan {
             stats_attempts: cli.stats_attempts,
             stats_attempts_per_delivery: cli.stats_attempts_per_delivery,
             stats_calls: cli.stats_calls,
+            held: cli.held,
+            release_rate: cli.release_rate,
             retry_schedule: cli.retry_schedule.clone().or(match scenario {
                 Scenario::RetryMix => Some(RETRY_MIX_SCHEDULE.into()),
                 _ => None,
@@ -295,6 +318,7 @@ impl Plan {
         self.backlog = self.backlog.min(1_000);
         self.stats_attempts = self.stats_attempts.min(10_000);
         self.stats_calls = self.stats_calls.min(10);
+        self.held = self.held.min(2_000);
         self.load = match self.load {
             LoadShape::Closed { concurrency } => LoadShape::Closed {
                 concurrency: concurrency.min(4),
@@ -326,6 +350,15 @@ pub const ORDERED_STREAMS: usize = 16;
 /// leaves them most of the machine (see BENCHMARKS.md).
 pub const ORDERED_RATE: f64 = 200.0;
 
+/// Events/s the subscription measured beside a release (B) takes unless `--rate` says
+/// otherwise.
+pub const RELEASE_RATE: f64 = 200.0;
+
+/// The rate limit of the subscription `release` releases, unless `--release-rate` says
+/// otherwise: 100,000 held deliveries go out in about 50 s, well within what one worker
+/// delivers here, while the release is long enough to measure the other subscription in.
+pub const RELEASE_RATE_LIMIT: u32 = 2_000;
+
 /// Closed loop for `max` and `fanout` unless a rate is given; paced streams for `ordered`;
 /// open loop for the others.
 fn load_shape(cli: &Cli) -> LoadShape {
@@ -339,6 +372,7 @@ fn load_shape(cli: &Cli) -> LoadShape {
             rate: rate.unwrap_or(ORDERED_RATE),
         },
         (_, Some(rate)) => open(rate),
+        (Scenario::Release, None) => open(RELEASE_RATE),
         (Scenario::Max | Scenario::Fanout, None) => LoadShape::Closed {
             concurrency: cli.concurrency.unwrap_or(64),
         },
@@ -358,6 +392,9 @@ fn check_ranges(cli: &Cli) -> anyhow::Result<()> {
     }
     if cli.subscriptions == Some(0) || cli.stats_attempts_per_delivery == 0 {
         bail!("--subscriptions and --stats-attempts-per-delivery must be at least 1");
+    }
+    if cli.held == 0 || !(1..=10_000).contains(&cli.release_rate) {
+        bail!("--held must be at least 1 and --release-rate between 1 and 10000");
     }
     if cli.duration.is_zero() {
         bail!("--duration must be longer than zero");
@@ -441,6 +478,19 @@ mod tests {
         assert!(matches!(plan.load, LoadShape::Streams { rate, .. } if rate == 500.0));
         let plan = Plan::resolve(&cli(&["--smoke", "--scenario", "ordered"])).expect("a plan");
         assert!(matches!(plan.load, LoadShape::Streams { streams, .. } if streams <= 4));
+    }
+
+    #[test]
+    fn release_holds_a_hundred_thousand_beside_two_hundred_events_a_second() {
+        let plan = Plan::resolve(&cli(&["--scenario", "release"])).expect("a plan");
+        assert_eq!(plan.held, 100_000);
+        assert_eq!(plan.release_rate, RELEASE_RATE_LIMIT);
+        assert!(matches!(plan.load, LoadShape::Open { rate, .. } if rate == RELEASE_RATE));
+        let plan = Plan::resolve(&cli(&["--smoke", "--scenario", "release"])).expect("a plan");
+        assert!(plan.held <= 2_000);
+        assert!(
+            Plan::resolve(&cli(&["--scenario", "release", "--release-rate", "20000"])).is_err()
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! of the way into the load and healed, then a wait until every delivery Warren promised has
 //! arrived. Jepsen-style, it checks what the receiver got against what ingest answered:
 //!
-//! - **lost**: deliveries promised in a 202 that never arrived (must be 0);
+//! - **lost**: deliveries promised in a 202 that never arrived (must be 0); under
+//!   `receiver-outage`, those given up on count too;
 //! - **unexpected**: deliveries of events ingest never answered 202 for, beyond those whose
 //!   answer was lost in transit (a request cut off by the fault may have been committed, so
 //!   its delivery is allowed; one answered 4xx/5xx must never be delivered) (must be 0);
@@ -59,6 +60,11 @@ pub enum Fault {
     /// No process fault: the receiver flaps — each delivery's attempts meet 200, 500, 429
     /// with `Retry-After`, a timeout and a connection reset, in a turn its id picks.
     ReceiverFlaps,
+    /// The receiver goes down (every attempt reset) until Warren disables the subscription
+    /// (thresholds lowered for the run), stays down a little longer while events keep coming
+    /// (held), comes back, and the subscription is enabled with `{"held": "deliver"}`: every
+    /// accepted event must reach it, a delivery given up on counting as lost.
+    ReceiverOutage,
     /// The link to RabbitMQ (through a TCP proxy) goes silent for 25 s — heartbeats and
     /// confirm timeouts must notice — then every connection on it is reset.
     AmqpStallReset,
@@ -76,7 +82,7 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in the order the suite runs them.
-    pub const ALL: [Fault; 13] = [
+    pub const ALL: [Fault; 14] = [
         Fault::KillDeliver,
         Fault::KillIngest,
         Fault::TermDeliver,
@@ -86,6 +92,7 @@ impl Fault {
         Fault::PostgresRestart,
         Fault::ReceiverFailures,
         Fault::ReceiverFlaps,
+        Fault::ReceiverOutage,
         Fault::BrokerNacks,
         Fault::AmqpStallReset,
         Fault::OrderedKillDeliver,
@@ -98,8 +105,13 @@ impl Fault {
             .map_or_else(String::new, |v| v.get_name().to_owned())
     }
 
-    async fn inject(self, warren: &mut Warren, proxy: Option<&TcpProxy>) -> anyhow::Result<()> {
-        match self {
+    /// Injects the fault and heals it; returns what it saw, when it has something to say.
+    async fn inject(
+        self,
+        warren: &mut Warren,
+        targets: &Targets<'_>,
+    ) -> anyhow::Result<Option<String>> {
+        let done = match self {
             Fault::KillDeliver | Fault::OrderedKillDeliver => {
                 restart(warren, Service::Deliver(0), Signal::SIGKILL).await
             }
@@ -139,9 +151,10 @@ impl Fault {
                 .await
             }
             Fault::ReceiverFailures | Fault::ReceiverFlaps => Ok(()),
+            Fault::ReceiverOutage => return receiver_outage(targets).await.map(Some),
             Fault::BrokerNacks => refuse_publishes(warren).await,
             Fault::AmqpStallReset => {
-                let proxy = proxy.context("no proxy in front of RabbitMQ")?;
+                let proxy = targets.proxy.context("no proxy in front of RabbitMQ")?;
                 proxy.stall();
                 tokio::time::sleep(Duration::from_secs(25)).await;
                 proxy.cut();
@@ -149,7 +162,8 @@ impl Fault {
                 proxy.restore();
                 Ok(())
             }
-        }
+        };
+        done.map(|()| None)
     }
 
     /// Where the subscription points: a receiver that takes 500 ms when the worker is the
@@ -158,7 +172,55 @@ impl Fault {
         match self {
             Fault::KillDeliver | Fault::TermDeliver | Fault::RollingRestartDeliver => "/slow",
             Fault::ReceiverFlaps => "/flap",
+            Fault::ReceiverOutage => "/outage",
             _ => "/hook",
+        }
+    }
+
+    /// The subscription's attempts per round: Warren's most for an outage, so no delivery
+    /// is given up on before the subscription is disabled (the release starts a new round).
+    fn max_attempts(self) -> Option<u32> {
+        (self == Fault::ReceiverOutage).then_some(20)
+    }
+
+    /// Settings for this fault's Warren, beside the retry schedule and the broker's address.
+    fn warren_env(self) -> Vec<String> {
+        let mut env = vec![
+            // The outbox and its sweep pick up what a fault left behind within the drain.
+            "WARREN_REDELIVER_AFTER_SECS=30".to_owned(),
+            // Reconnections and relays are logged at info: a failure's post-mortem shows them.
+            "RUST_LOG=info".to_owned(),
+        ];
+        if self.receiver_fails() {
+            // As in the bench's retry-mix: with answers failing at random the circuit would
+            // open within seconds and hold deliveries for its recovery time (and a long
+            // enough run of failures would disable the subscription); these faults load the
+            // wait queues instead.
+            env.push("WARREN_CIRCUIT_FAILURES=1000000".to_owned());
+            env.push("WARREN_DISABLE_AFTER_FAILURES=1000000".to_owned());
+        }
+        if self == Fault::ReceiverOutage {
+            // Disabled within a couple of seconds of the outage instead of after a hundred
+            // failures an hour apart: the circuit opens after 5 failures and probes every
+            // 250 ms, each failed probe one more failure in a row.
+            env.push(format!(
+                "WARREN_DISABLE_AFTER_FAILURES={OUTAGE_DISABLE_AFTER}"
+            ));
+            env.push("WARREN_CIRCUIT_FAILURES=5".to_owned());
+            env.push("WARREN_CIRCUIT_RECOVERY_MS=250".to_owned());
+        }
+        env
+    }
+
+    /// Promised deliveries lost, of those `undelivered` by the end of the drain and those
+    /// `dead` (given up on). Dead ones count only under an outage: there every accepted
+    /// event must reach the receiver, since the subscription holds what it cannot deliver;
+    /// under the receiver's own failures, giving up after the last attempt is the promise.
+    fn lost(self, undelivered: u64, dead: u64) -> u64 {
+        if self == Fault::ReceiverOutage {
+            undelivered + dead
+        } else {
+            undelivered
         }
     }
 
@@ -204,6 +266,85 @@ impl Fault {
         } else {
             0.0
         }
+    }
+}
+
+/// What a fault acts on besides Warren's processes.
+struct Targets<'a> {
+    /// The TCP proxy in front of RabbitMQ, for the faults that stall it.
+    proxy: Option<&'a TcpProxy>,
+    /// The receiver.
+    receiver: &'a Receiver,
+    /// The suite's user on Warren's API.
+    api: &'a Api,
+    /// The subscription the load's events go to.
+    subscription_id: Uuid,
+}
+
+/// Consecutive failures that disable the subscription under [`Fault::ReceiverOutage`].
+const OUTAGE_DISABLE_AFTER: u32 = 10;
+
+/// The longest wait for Warren to disable the subscription once the receiver is down.
+const OUTAGE_DISABLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the receiver stays down after the subscription was disabled, events arriving
+/// all along (held).
+const OUTAGE_AFTER_DISABLE: Duration = Duration::from_secs(2);
+
+/// The receiver goes down; once Warren has disabled the subscription (it must, within
+/// [`OUTAGE_DISABLE_TIMEOUT`], by a run of failures, and it must hold events meanwhile) and a
+/// little longer, the receiver comes back and the subscription is enabled with
+/// `{"held": "deliver"}`. The heal runs whatever happened before it, so the drain never
+/// waits on a receiver left down. Returns how soon it was disabled and how much it held.
+async fn receiver_outage(targets: &Targets<'_>) -> anyhow::Result<String> {
+    let recorder = &targets.receiver.recorder;
+    let started = std::time::Instant::now();
+    recorder.set_down(true);
+    let disabled = wait_disabled_and_held(targets).await;
+    let disabled_after = started.elapsed();
+    if disabled.is_ok() {
+        tokio::time::sleep(OUTAGE_AFTER_DISABLE).await;
+    }
+    recorder.set_down(false);
+    let down_for = started.elapsed();
+    let enabled = targets.api.enable(targets.subscription_id, "deliver").await;
+    let reason = disabled?;
+    let enabled = enabled?;
+    if !enabled.is_active {
+        bail!("the subscription is still not active after enable");
+    }
+    Ok(format!(
+        "disabled {:.1} s into the outage ({reason}), receiver down {:.1} s, {} held when enabled",
+        disabled_after.as_secs_f64(),
+        down_for.as_secs_f64(),
+        enabled.held_count
+    ))
+}
+
+/// Polls the subscription until Warren has disabled it (not active, for a reason other than
+/// a pause) and holds at least one delivery for it; returns why it was disabled.
+async fn wait_disabled_and_held(targets: &Targets<'_>) -> anyhow::Result<String> {
+    let started = std::time::Instant::now();
+    loop {
+        let state = targets.api.subscription(targets.subscription_id).await?;
+        if !state.is_active {
+            let reason = state.disabled_reason.unwrap_or_default();
+            if reason == "paused" {
+                bail!("the subscription was paused, not disabled by Warren");
+            }
+            if state.held_count > 0 {
+                return Ok(reason);
+            }
+        }
+        if started.elapsed() >= OUTAGE_DISABLE_TIMEOUT {
+            bail!(
+                "the subscription was not disabled with deliveries held within {} s of the outage (is_active {}, held {})",
+                OUTAGE_DISABLE_TIMEOUT.as_secs(),
+                state.is_active,
+                state.held_count
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -302,6 +443,10 @@ pub struct FaultResult {
     pub drain_seconds: f64,
     /// Why the fault could not be injected, if it could not.
     pub injection_error: Option<String>,
+    /// What the fault saw, when it has something to say (`receiver-outage`: how soon Warren
+    /// disabled the subscription, and how many deliveries it held).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Whether duplicates are allowed under this fault (not under a graceful stop).
     pub duplicates_allowed: bool,
     /// For a failed fault: the deliveries' states, the queues and the logs' last lines.
@@ -326,7 +471,11 @@ impl FaultResult {
                 })
     }
 
-    fn of(fault: Fault, phase: &PhaseResult, injection_error: Option<String>) -> Self {
+    fn of(fault: Fault, phase: &PhaseResult, injected: anyhow::Result<Option<String>>) -> Self {
+        let (note, injection_error) = match injected {
+            Ok(note) => (note, None),
+            Err(error) => (None, Some(format!("{error:#}"))),
+        };
         let indeterminate = phase
             .errors
             .iter()
@@ -338,7 +487,7 @@ impl FaultResult {
             sent: phase.sent,
             accepted: phase.accepted,
             promised: phase.expected_deliveries,
-            lost: phase.undelivered,
+            lost: fault.lost(phase.undelivered, phase.dead),
             unexpected: phase.unaccounted.saturating_sub(indeterminate),
             indeterminate,
             duplicates: phase.duplicates,
@@ -346,6 +495,7 @@ impl FaultResult {
             errors: phase.errors.clone(),
             drain_seconds: phase.drain_seconds,
             injection_error,
+            note,
             duplicates_allowed: fault.allows_duplicates(),
             post_mortem: None,
             order: phase
@@ -379,6 +529,11 @@ impl FaultResult {
                     .injection_error
                     .as_ref()
                     .map(|e| format!("; injection failed: {e}"))
+                    .unwrap_or_default()
+                + &self
+                    .note
+                    .as_ref()
+                    .map(|n| format!("; {n}"))
                     .unwrap_or_default()
         )
     }
@@ -421,20 +576,7 @@ async fn run_one(
         Fault::AmqpStallReset => Some(TcpProxy::start("127.0.0.1:5672").await),
         _ => None,
     };
-    let mut extra_env = vec![
-        // The outbox and its sweep pick up what a fault left behind within the drain.
-        "WARREN_REDELIVER_AFTER_SECS=30".to_owned(),
-        // Reconnections and relays are logged at info: a failure's post-mortem shows them.
-        "RUST_LOG=info".to_owned(),
-    ];
-    if fault.receiver_fails() {
-        // As in the bench's retry-mix: with answers failing at random the circuit would
-        // open within seconds and hold deliveries for its recovery time (and a long enough
-        // run of failures would disable the subscription); these faults load the wait
-        // queues instead.
-        extra_env.push("WARREN_CIRCUIT_FAILURES=1000000".to_owned());
-        extra_env.push("WARREN_DISABLE_AFTER_FAILURES=1000000".to_owned());
-    }
+    let mut extra_env = fault.warren_env();
     if let Some(proxy) = &proxy {
         extra_env.push(format!(
             "AMQP_URL=amqp://guest:guest@{}/%2f",
@@ -590,15 +732,18 @@ async fn measure(
     } else {
         receiver.url(fault.target_path())
     };
-    api.create_subscription(&NewSubscription {
-        name: "fault-suite",
-        target_url: &target,
-        source_id: source.id,
-        event_types: &[],
-        timeout_ms: fault.timeout_ms(),
-        fifo: fault.ordered(),
-    })
-    .await?;
+    let subscription_id = api
+        .create_subscription(&NewSubscription {
+            name: "fault-suite",
+            target_url: &target,
+            source_id: source.id,
+            event_types: &[],
+            timeout_ms: fault.timeout_ms(),
+            fifo: fault.ordered(),
+            max_attempts: fault.max_attempts(),
+            rate_limit_per_sec: None,
+        })
+        .await?;
     let ctx = PhaseContext {
         client: load::client()?,
         ingest_url: api.ingest_url(&source),
@@ -629,16 +774,18 @@ async fn measure(
         drain_timeout: options.drain_timeout,
         ordered: fault.ordered().then_some(1),
     };
+    let targets = Targets {
+        proxy,
+        receiver,
+        api: &api,
+        subscription_id,
+    };
     let inject = async {
         tokio::time::sleep(options.duration / 3).await;
-        fault
-            .inject(warren, proxy)
-            .await
-            .err()
-            .map(|e| format!("{e:#}"))
+        fault.inject(warren, &targets).await
     };
-    let (phase, injection_error) = tokio::join!(phase::run(&ctx, &spec), inject);
-    Ok(FaultResult::of(fault, &phase, injection_error))
+    let (phase, injected) = tokio::join!(phase::run(&ctx, &spec), inject);
+    Ok(FaultResult::of(fault, &phase, injected))
 }
 
 #[cfg(test)]
@@ -659,6 +806,7 @@ mod tests {
             errors: Default::default(),
             drain_seconds: 1.0,
             injection_error: None,
+            note: None,
             duplicates_allowed: true,
             post_mortem: None,
             order,
@@ -683,6 +831,37 @@ mod tests {
             r#"2026-12-03T17:10:39.8Z warren_deliver::worker: consumer failed error="reset""#
         );
         assert_eq!(compact_log_line("not json"), "not json");
+    }
+
+    #[test]
+    fn a_receiver_outage_lowers_the_thresholds_and_counts_a_dead_delivery_as_lost() {
+        let outage = Fault::ReceiverOutage;
+        let env = outage.warren_env();
+        let setting = |key: &str| {
+            env.iter()
+                .rev()
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        let disable_after = setting("WARREN_DISABLE_AFTER_FAILURES").expect("lowered");
+        let circuit_failures = setting("WARREN_CIRCUIT_FAILURES").expect("set");
+        assert!(
+            circuit_failures < disable_after && disable_after <= 20,
+            "the circuit opens, then a few probes disable it"
+        );
+        assert!(setting("WARREN_CIRCUIT_RECOVERY_MS").expect("short") <= 1_000);
+        // No delivery may run out of attempts before the subscription is disabled.
+        assert!(outage.max_attempts().expect("set") > u32::try_from(disable_after).expect("small"));
+        assert_eq!(outage.target_path(), "/outage");
+        assert!(outage.allows_duplicates() && !outage.receiver_fails());
+        assert_eq!(outage.lost(0, 2), 2, "given up on is lost");
+        assert_eq!(
+            Fault::ReceiverFailures.lost(0, 2),
+            0,
+            "the last attempt failed"
+        );
+        assert!(Fault::ALL.contains(&outage));
+        assert_eq!(outage.name(), "receiver-outage");
     }
 
     #[test]

@@ -8,14 +8,17 @@
 //! after half a second; `POST /fail` always answers 500 (the subscription the backlog is
 //! parked for); `POST /flap` walks each delivery through 200, 500, 429 with `Retry-After`, a
 //! timeout and a connection reset (see [`Flap`]); `POST /ordered/{k}` is `/hook` for the
-//! `k`-th ordered subscription, its deliveries recorded with `k` and their order of arrival.
+//! `k`-th ordered subscription, its deliveries recorded with `k` and their order of arrival;
+//! `POST /outage` is `/hook` while the receiver is up and, while it is down
+//! ([`Recorder::set_down`]), resets the connection without an answer, as a receiver whose
+//! process is gone would (the attempt recorded as failed).
 
 use std::{
     collections::HashMap,
     net::SocketAddr,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -80,6 +83,8 @@ pub struct Recorder {
     sequence: AtomicU64,
     /// Attempts recorded so far (taken under the deliveries' lock, so it orders them).
     arrivals: AtomicU64,
+    /// Whether `/outage` is down.
+    down: AtomicBool,
 }
 
 /// What one request said about itself.
@@ -101,7 +106,18 @@ impl Recorder {
             failure_per_mille: (failure_ratio * 1_000.0).round() as u64,
             sequence: AtomicU64::new(0),
             arrivals: AtomicU64::new(0),
+            down: AtomicBool::new(false),
         }
+    }
+
+    /// Takes `/outage` down (every request on it reset without an answer) or brings it back.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Whether `/outage` is down.
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::SeqCst)
     }
 
     /// Whether the next `/hook` answer is a 500. A multiplier coprime with 1,000 spreads the
@@ -275,6 +291,8 @@ async fn respond(
             StatusCode::INTERNAL_SERVER_ERROR
         }
         "/flap" => return flap(&recorder, &parts.headers, &socket).await,
+        "/outage" if recorder.is_down() => return outage(&recorder, &parts.headers, &socket),
+        "/outage" => hook(&recorder, &parts.headers, None),
         _ => match ordered_line(path) {
             Some(line) => hook(&recorder, &parts.headers, Some(line)),
             None => StatusCode::NOT_FOUND,
@@ -389,12 +407,33 @@ async fn flap(
             tokio::time::sleep(FLAP_HOLD).await;
             Ok(answer(StatusCode::GATEWAY_TIMEOUT))
         }
-        Flap::Reset => {
-            // A zero linger turns the close that follows the error into a reset.
-            let _ = socket2::SockRef::from(socket).set_linger(Some(Duration::ZERO));
-            Err(Reset)
+        Flap::Reset => reset(socket),
+    }
+}
+
+/// `/outage` while it is down: the attempt recorded as failed, the connection reset.
+fn outage(
+    recorder: &Recorder,
+    headers: &HeaderMap,
+    socket: &std::net::TcpStream,
+) -> Result<Response<Full<Bytes>>, Reset> {
+    let at = Instant::now();
+    recorder.counters.requests.fetch_add(1, Ordering::Relaxed);
+    match arrival(headers) {
+        Some(arrival) => recorder.record(arrival, at, false),
+        None => {
+            recorder.counters.foreign.fetch_add(1, Ordering::Relaxed);
         }
     }
+    reset(socket)
+}
+
+/// Ends the request with a reset (RST) of its connection instead of an answer.
+fn reset(socket: &std::net::TcpStream) -> Result<Response<Full<Bytes>>, Reset> {
+    // A zero linger turns the close that follows the error into a reset. Should setting it
+    // fail, the close is an orderly one: still no answer, which is all a caller needs.
+    let _ = socket2::SockRef::from(socket).set_linger(Some(Duration::ZERO));
+    Err(Reset)
 }
 
 /// The delivery, event and attempt headers every Warren request carries.
@@ -476,6 +515,42 @@ mod tests {
                 assert_eq!(d[delivery].finished_arrival, Some(i as u64));
             }
         });
+    }
+
+    #[tokio::test]
+    async fn outage_resets_every_request_while_down_and_answers_once_back_up() {
+        let receiver = Receiver::start(0.0).expect("a receiver");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("a client");
+        let delivery = Uuid::now_v7();
+        let send = || {
+            client
+                .post(receiver.url("/outage"))
+                .header("webhook-id", delivery.to_string())
+                .header("x-warren-event-id", Uuid::now_v7().to_string())
+                .body("{}")
+                .send()
+        };
+        receiver.recorder.set_down(true);
+        for _ in 0..2 {
+            let error = send().await.expect_err("no answer while down");
+            assert!(
+                format!("{error:?}").contains("ConnectionReset"),
+                "{error:?}"
+            );
+        }
+        receiver.recorder.set_down(false);
+        assert_eq!(send().await.expect("an answer").status(), 200);
+        receiver.recorder.with_deliveries(|d| {
+            assert_eq!(d[&delivery].answers, 3);
+            assert_eq!(d[&delivery].ok_answers, 1);
+        });
+        assert_eq!(
+            receiver.recorder.counters.succeeded.load(Ordering::Relaxed),
+            1
+        );
     }
 
     #[test]

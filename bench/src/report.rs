@@ -65,6 +65,57 @@ pub struct StatsFigures {
     pub latency_ms: Option<Percentiles>,
 }
 
+/// One look at a release under way.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ReleaseSample {
+    /// Seconds since the subscription was enabled.
+    pub seconds: f64,
+    /// Its `held_count` then.
+    pub held_count: i64,
+    /// Deliveries its receiver had answered 2xx by then.
+    pub delivered: u64,
+}
+
+/// The `release` scenario's figures: the release of subscription A's held deliveries, and
+/// what it did to subscription B's end-to-end latency (the run's two phases).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseFigures {
+    /// Held deliveries written for A while it was paused.
+    pub held: u64,
+    /// A's rate limit, deliveries a second, which paces its release.
+    pub rate_limit_per_sec: u32,
+    /// Seconds spent writing them (and vacuuming).
+    pub seed_seconds: f64,
+    /// A's `held_count` before it was enabled.
+    pub held_count_before: i64,
+    /// Seconds from enabling A until its `held_count` was 0 (all released).
+    pub held_count_zero_seconds: Option<f64>,
+    /// Seconds from enabling A until its receiver had answered every one 2xx.
+    pub all_delivered_seconds: Option<f64>,
+    /// Of the held deliveries, those A's receiver answered 2xx.
+    pub delivered: u64,
+    /// 2xx answers beyond the first for one of them.
+    pub duplicates: u64,
+    /// `held / all_delivered_seconds`.
+    pub delivered_per_sec: Option<f64>,
+    /// Whether B's measured window during the release ended before the release did, so all
+    /// of it was measured while A's deliveries went out.
+    pub window_inside_release: bool,
+    /// B's end-to-end p50 during the release over its p50 without one.
+    pub p50_ratio: Option<f64>,
+    /// B's end-to-end p99 during the release over its p99 without one.
+    pub p99_ratio: Option<f64>,
+    /// `held_count` and A's deliveries, about every second of the release.
+    pub timeline: Vec<ReleaseSample>,
+}
+
+impl ReleaseFigures {
+    /// Whether B's end-to-end p99 during the release stayed within twice its value without.
+    pub fn within_twice(&self) -> Option<bool> {
+        self.p99_ratio.map(|r| r <= 2.0)
+    }
+}
+
 /// A whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -82,6 +133,8 @@ pub struct Report {
     pub backlog: Option<BacklogSetup>,
     /// `stats` only.
     pub stats: Option<StatsFigures>,
+    /// `release` only.
+    pub release: Option<ReleaseFigures>,
     /// With `--observe`: what the live log and the metrics scraper saw.
     pub observers: Option<crate::observe::ObserverFigures>,
     /// The started Warren processes, read at the end of the run.
@@ -104,6 +157,9 @@ impl Report {
         }
         if let Some(stats) = &self.stats {
             stats_table(&mut out, stats);
+        }
+        if let Some(release) = &self.release {
+            release_table(&mut out, release, &self.phases);
         }
         if let Some(seen) = &self.observers {
             let _ = writeln!(
@@ -402,6 +458,78 @@ fn stats_table(out: &mut String, s: &StatsFigures) {
     );
     row(out, "first call ms", format!("{:.2}", s.first_call_ms));
     row(out, "calls ms", percentiles(s.latency_ms));
+}
+
+fn seconds(value: Option<f64>) -> String {
+    value.map_or("not within the wait".into(), |v| format!("{v:.1} s"))
+}
+
+fn release_table(out: &mut String, r: &ReleaseFigures, phases: &[PhaseResult]) {
+    let _ = writeln!(out, "\n== release ==");
+    row(
+        out,
+        "held deliveries",
+        format!(
+            "{} (held_count {}), written in {:.1} s; rate limit {}/s",
+            r.held, r.held_count_before, r.seed_seconds, r.rate_limit_per_sec
+        ),
+    );
+    row(
+        out,
+        "held_count 0 after",
+        seconds(r.held_count_zero_seconds),
+    );
+    row(
+        out,
+        "all delivered after",
+        format!(
+            "{}  ({} of {} delivered, {}/s on average, duplicates {})",
+            seconds(r.all_delivered_seconds),
+            r.delivered,
+            r.held,
+            r.delivered_per_sec
+                .map_or("-".into(), |v| format!("{v:.0}")),
+            r.duplicates
+        ),
+    );
+    let e2e = |i: usize| phases.get(i).and_then(|p| p.e2e_latency_ms);
+    let pair = |pick: fn(&Percentiles) -> f64, ratio: Option<f64>| match (e2e(0), e2e(1)) {
+        (Some(before), Some(during)) => format!(
+            "{:.2} → {:.2}  (×{:.2})",
+            pick(&before),
+            pick(&during),
+            ratio.unwrap_or(f64::NAN)
+        ),
+        _ => "-".into(),
+    };
+    row(
+        out,
+        "B e2e p50 ms, without → during",
+        pair(|p| p.p50, r.p50_ratio),
+    );
+    row(
+        out,
+        "B e2e p99 ms, without → during",
+        pair(|p| p.p99, r.p99_ratio),
+    );
+    row(
+        out,
+        "B's p99 within 2×",
+        match r.within_twice() {
+            Some(true) => "yes".into(),
+            Some(false) => "no".into(),
+            None => "-".into(),
+        },
+    );
+    row(
+        out,
+        "B's window inside the release",
+        if r.window_inside_release {
+            "yes".into()
+        } else {
+            "no: the release ended first (part of the window had nothing released)".into()
+        },
+    );
 }
 
 /// Whether the ordered subscriptions were the bottleneck: each event goes to each of them, so

@@ -1,6 +1,6 @@
 //! Rows written straight into the bench database with `COPY`, shaped as Warren writes them
-//! (see `migrations/`): the deliveries the `backlog` scenario parks, and the attempt history
-//! the `stats` scenario reads. Bodies are small here: these rows stand for history, and
+//! (see `migrations/`): the deliveries the `backlog` scenario parks, those the `release`
+//! scenario holds, and the attempt history the `stats` scenario reads. Bodies are small here: these rows stand for history, and
 //! what they cost is their count, not their payload.
 
 use std::time::{Duration, Instant};
@@ -102,6 +102,32 @@ fn parked_one(rng: &mut StdRng, now: OffsetDateTime, wait: Duration) -> Planned 
             error_kind: Some("http_status"),
         }],
     }
+}
+
+/// `n` events with one delivery each, `held` for the subscription (never attempted, nothing
+/// published), as Warren keeps them while the subscription is not active: received a
+/// millisecond apart up to now, oldest first. Returns how many.
+pub async fn held(client: &Client, owner: &Owner, n: u64) -> anyhow::Result<u64> {
+    let now = OffsetDateTime::now_utc();
+    let mut index = 0;
+    while index < n {
+        let size = (n - index).min(CHUNK as u64);
+        let chunk: Vec<Planned> = (index..index + size)
+            .map(|i| Planned {
+                event_id: Uuid::now_v7(),
+                delivery_id: Uuid::now_v7(),
+                received_at: now - Duration::from_millis(n - i),
+                status: "held",
+                next_attempt_at: None,
+                enqueued: false,
+                attempts: Vec::new(),
+            })
+            .collect();
+        copy(client, owner, &chunk).await?;
+        index += size;
+    }
+    vacuum(client).await?;
+    Ok(n)
 }
 
 /// `total` attempts spread evenly at random over the last 7 days, `per_delivery` for each

@@ -5,17 +5,22 @@
 //! backends in `Lock:tuple` at 200 events/s with 30 % failures). Signals that arrive together
 //! now share one transaction: it locks their subscriptions in id order, folds each
 //! subscription's signals through [`circuit::after`] in arrival order (each attempt still gets
-//! the breaker before and after its own step), and stores each breaker once.
+//! the breaker before and after its own step), and stores each breaker once. The
+//! notifications its transitions call for (see [`crate::notices`]) commit with it.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use deadpool_postgres::{GenericClient, Pool};
 use time::OffsetDateTime;
 use uuid::Uuid;
-use warren_shared::group::{Grouping, Queue, each_failed};
+use warren_shared::{
+    group::{Grouping, Queue, each_failed},
+    notify::DEFAULT_MIN_INTERVAL,
+};
 
 use crate::{
     circuit::{self, Breaker, Signal, Thresholds, Transition},
+    notices,
     store::breaker_from_row,
 };
 
@@ -43,13 +48,21 @@ pub struct Breakers {
 }
 
 impl Breakers {
-    /// Starts the writers on `pool`.
+    /// Starts the writers on `pool`, telling owners of transitions at most once per
+    /// [`DEFAULT_MIN_INTERVAL`] per subscription and kind.
     pub fn start(pool: Pool, thresholds: Thresholds) -> Self {
+        Self::start_notifying(pool, thresholds, DEFAULT_MIN_INTERVAL)
+    }
+
+    /// Starts the writers on `pool`, telling owners of transitions (circuit opened, closed
+    /// again, subscription disabled) at most once per `notify_interval` per subscription and
+    /// kind.
+    pub fn start_notifying(pool: Pool, thresholds: Thresholds, notify_interval: Duration) -> Self {
         let grouping = Grouping::counted(MAX_GROUP, WRITERS);
         let queue = Queue::start(grouping, move |signals: Vec<Signalled>| {
             let pool = pool.clone();
             async move {
-                match apply_group(&pool, &thresholds, &signals).await {
+                match apply_group(&pool, &thresholds, notify_interval, &signals).await {
                     Ok(moved) => moved.into_iter().map(Ok).collect(),
                     Err(error) => each_failed(signals.len(), error),
                 }
@@ -86,10 +99,12 @@ struct Folding {
     changed: bool,
 }
 
-/// One transaction for the group; one answer per signal, in order.
+/// One transaction for the group, which also raises the notifications its transitions
+/// call for; one answer per signal, in order.
 async fn apply_group(
     pool: &Pool,
     thresholds: &Thresholds,
+    notify_interval: Duration,
     signals: &[Signalled],
 ) -> anyhow::Result<Vec<Moved>> {
     let mut ids: Vec<Uuid> = signals.iter().map(|s| s.subscription_id).collect();
@@ -98,10 +113,15 @@ async fn apply_group(
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let mut folding = lock(&tx, &ids).await?;
-    let moved = signals
+    let moved: Vec<Moved> = signals
         .iter()
         .map(|s| step(folding.get_mut(&s.subscription_id), s, thresholds))
         .collect();
+    let told = signals.iter().zip(&moved).filter_map(|(signal, moved)| {
+        let (before, transition) = moved.as_ref()?;
+        notices::of_transition(signal.subscription_id, before, transition)
+    });
+    notices::raise_transitions(&tx, told.collect(), notify_interval).await?;
     store(&tx, &folding).await?;
     tx.commit().await?;
     Ok(moved)
@@ -178,7 +198,13 @@ async fn store(
                  consecutive_failures = x.failures, consecutive_successes = x.successes,
                  probe_started_at = NULL,
                  is_active = s.is_active AND x.disable IS NULL,
-                 disabled_reason = coalesce(x.disable, s.disabled_reason), updated_at = now()
+                 disabled_reason = coalesce(x.disable, s.disabled_reason),
+                 -- A subscription disabled now holds its waiting deliveries (ingest's held
+                 -- sweeper turns them `held`); one that stays as it was keeps its sweep.
+                 held_sweep = CASE WHEN x.disable IS NOT NULL AND s.is_active THEN 'hold' ELSE s.held_sweep END,
+                 held_sweep_since = CASE WHEN x.disable IS NOT NULL AND s.is_active THEN now()
+                                         ELSE s.held_sweep_since END,
+                 updated_at = now()
              FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::int[], $5::int[], $6::text[])
                  AS x(id, state, opened_at, failures, successes, disable)
              WHERE s.id = x.id",

@@ -76,6 +76,14 @@ pub struct Settings {
         default_value = ""
     )]
     pub allow_target_cidrs: SsrfGuard,
+    /// The least time between two notifications of one type about one subscription, in
+    /// seconds; what comes sooner is counted into the next. Set it as on `warren-ingest`.
+    #[arg(
+        long = "notify-min-interval-secs",
+        env = "WARREN_NOTIFY_MIN_INTERVAL_SECS",
+        default_value_t = 600
+    )]
+    pub notify_min_interval_secs: u64,
 }
 
 impl Settings {
@@ -87,6 +95,11 @@ impl Settings {
             successes: self.circuit_successes.max(1),
             disable_after: self.disable_after_failures.max(1),
         }
+    }
+
+    /// The least time between two notifications of one type about one subscription.
+    pub fn notify_min_interval(&self) -> Duration {
+        Duration::from_secs(self.notify_min_interval_secs)
     }
 
     /// The shutdown grace period.

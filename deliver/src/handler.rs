@@ -23,6 +23,7 @@ use crate::{
     http::{AttemptResult, HttpClient},
     limits::{Bulkhead, RateLimiter},
     metrics::DeliverMetrics,
+    notices,
     ordered::{InLine, Lines},
     outbound,
     protection::{self, Admission, Park},
@@ -56,6 +57,8 @@ pub struct Context {
     pub breakers: Breakers,
     /// The FIFO lines being handled, one delivery at a time each.
     pub lines: Lines,
+    /// The least time between two notifications of one type about one subscription.
+    pub notify_min_interval: std::time::Duration,
 }
 
 impl Context {
@@ -75,8 +78,10 @@ pub enum Outcome {
     Succeeded,
     /// It failed and another attempt is scheduled.
     Retrying(Decision),
-    /// It failed for the last time (or its subscription is disabled).
+    /// It failed for the last time.
     Dead,
+    /// Its subscription is not active: kept as `held`, not attempted.
+    Held,
 }
 
 impl Outcome {
@@ -88,6 +93,7 @@ impl Outcome {
             Outcome::Succeeded => "succeeded",
             Outcome::Retrying(_) => "retrying",
             Outcome::Dead => "dead",
+            Outcome::Held => "held",
         }
     }
 }
@@ -115,11 +121,18 @@ pub async fn handle_in_line(
         return Ok(Outcome::Skipped(skip));
     }
     if !job.subscription.is_active {
-        if let Some(line) = in_line {
-            line.decided(ctx, envelope, Decision::Dead).await?;
-        }
-        return Ok(if store::bury_unattempted(&ctx.pool, &job).await? {
-            Outcome::Dead
+        // Held, not dropped: a FIFO line stops here too (nothing rings the next), and the
+        // release that follows enabling the subscription restarts it in order.
+        return Ok(if store::hold(&ctx.pool, &job).await? {
+            let line = live::DeliveryHeld {
+                delivery_id: job.delivery_id,
+                event_id: job.event_id,
+                event_type: job.event.event_type.clone(),
+                subscription_id: job.subscription_id,
+                at: OffsetDateTime::now_utc(),
+            };
+            ctx.publisher.tell(job.user_id, "delivery.held", &line);
+            Outcome::Held
         } else {
             Outcome::Skipped(Skip::Stale)
         });
@@ -167,6 +180,16 @@ pub async fn handle_in_line(
         "attempt recorded"
     );
     protection::after_attempt(ctx, envelope, &job, &result).await;
+    if decision == Decision::Dead {
+        notices::delivery_dead(
+            &ctx.pool,
+            ctx.notify_min_interval,
+            &job,
+            envelope.attempt,
+            &result,
+        )
+        .await;
+    }
     publish_line(ctx, &job, envelope, &result, decision);
     follow_up(ctx, envelope, decision).await;
     Ok(match decision {

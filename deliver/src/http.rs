@@ -3,20 +3,15 @@
 //! connected to) and to IP-literal targets, and at most 16 KiB of any answer read.
 
 use std::{
-    net::{IpAddr, SocketAddr},
     sync::Arc,
     time::{Duration, Instant},
 };
 
-use reqwest::{
-    Client,
-    dns::{Addrs, Name, Resolve, Resolving},
-    redirect,
-};
+use reqwest::{Client, redirect};
 use time::OffsetDateTime;
 use warren_shared::{
     model::ErrorKind,
-    ssrf::{Blocked, SsrfGuard},
+    ssrf::{Blocked, GuardedResolver, SsrfGuard, check_literal},
 };
 
 use crate::outbound::Outbound;
@@ -66,9 +61,7 @@ impl HttpClient {
         let client = Client::builder()
             .redirect(redirect::Policy::none())
             .no_proxy()
-            .dns_resolver(Arc::new(GuardedResolver {
-                guard: guard.clone(),
-            }))
+            .dns_resolver(Arc::new(GuardedResolver::new(guard.clone())))
             .connect_timeout(Duration::from_secs(10))
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(64)
@@ -136,14 +129,7 @@ impl HttpClient {
 
     /// IP-literal targets never reach the resolver, so they are checked here.
     fn check_literal(&self, url: &str) -> Result<(), Blocked> {
-        let Ok(url) = url::Url::parse(url) else {
-            return Ok(());
-        };
-        match url.host() {
-            Some(url::Host::Ipv4(ip)) => self.guard.check(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => self.guard.check(IpAddr::V6(ip)),
-            _ => Ok(()),
-        }
+        check_literal(&self.guard, url)
     }
 }
 
@@ -248,33 +234,6 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = current.source();
     }
     text
-}
-
-/// Resolves names and keeps only the addresses the guard allows; refuses when none is left.
-struct GuardedResolver {
-    guard: SsrfGuard,
-}
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let guard = self.guard.clone();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
-            let first = found.first().map(SocketAddr::ip);
-            let allowed: Vec<SocketAddr> = found
-                .into_iter()
-                .filter(|a| guard.check(a.ip()).is_ok())
-                .collect();
-            match (allowed.is_empty(), first) {
-                (false, _) => Ok(Box::new(allowed.into_iter()) as Addrs),
-                (true, Some(ip)) => {
-                    Err(Box::new(Blocked(ip)) as Box<dyn std::error::Error + Send + Sync>)
-                }
-                (true, None) => Err(format!("{} has no address", name.as_str()).into()),
-            }
-        })
-    }
 }
 
 #[cfg(test)]

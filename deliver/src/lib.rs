@@ -10,6 +10,7 @@ pub mod handler;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod notices;
 pub mod ordered;
 pub mod outbound;
 pub mod protection;

@@ -67,7 +67,11 @@ impl Worker {
         let context = Arc::new(Context {
             loader: Loader::start(pool.clone()),
             recorder: Recorder::start(pool.clone()),
-            breakers: Breakers::start(pool.clone(), settings.thresholds()),
+            breakers: Breakers::start_notifying(
+                pool.clone(),
+                settings.thresholds(),
+                settings.notify_min_interval(),
+            ),
             pool,
             publisher,
             http,
@@ -77,6 +81,7 @@ impl Worker {
             limiter: RateLimiter::default(),
             bulkhead: Bulkhead::new(settings.max_in_flight_per_subscription),
             lines: Lines::default(),
+            notify_min_interval: settings.notify_min_interval(),
         });
         Ok(Self {
             settings,

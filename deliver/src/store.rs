@@ -99,6 +99,8 @@ pub enum Skip {
     Behind,
     /// A doorbell of a FIFO line stopped on a dead head (`on_dead: pause`).
     Paused,
+    /// Held while its subscription is not active: enabling the subscription sends it again.
+    Held,
 }
 
 impl Job {
@@ -106,9 +108,11 @@ impl Job {
     pub fn skip_reason(&self, attempt: u32) -> Option<Skip> {
         if matches!(
             self.status,
-            DeliveryStatus::Succeeded | DeliveryStatus::Dead
+            DeliveryStatus::Succeeded | DeliveryStatus::Dead | DeliveryStatus::Discarded
         ) {
             Some(Skip::Finished)
+        } else if self.status == DeliveryStatus::Held {
+            Some(Skip::Held)
         } else if attempt != self.attempt_count + 1 {
             Some(Skip::Stale)
         } else {
@@ -254,13 +258,14 @@ const JOB_COLUMNS: &str = "SELECT d.id, d.event_id, d.subscription_id, d.user_id
              JOIN events e ON e.id = d.event_id
              JOIN subscriptions s ON s.id = d.subscription_id";
 
-/// Marks a delivery dead without an attempt (its subscription is disabled). The user can
-/// replay it once the subscription is enabled again.
-pub async fn bury_unattempted(pool: &Pool, job: &Job) -> anyhow::Result<bool> {
+/// Holds a delivery without an attempt: its subscription is not active (paused, or disabled
+/// since the delivery was made). Enabling the subscription releases it. Returns whether it
+/// was still waiting for this attempt.
+pub async fn hold(pool: &Pool, job: &Job) -> anyhow::Result<bool> {
     let client = pool.get().await?;
     let moved = client
         .execute(
-            "UPDATE deliveries SET status = 'dead', dead_at = now(), next_attempt_at = NULL, updated_at = now()
+            "UPDATE deliveries SET status = 'held', next_attempt_at = NULL, enqueued = false, updated_at = now()
              WHERE id = $1 AND attempt_count = $2 AND status IN ('pending', 'retrying')",
             &[&job.delivery_id, &i32::try_from(job.attempt_count)?],
         )

@@ -7,10 +7,15 @@
 //
 // Flow: sign up through the form; create a source and a subscription to the local receiver;
 // POST an event to the ingest URL and watch the delivery appear in the live log without a
-// reload; make the receiver fail, let a max_attempts=1 subscription kill a delivery, find it
-// in Dead letters, replay it from there once the receiver answers 200, and see it succeed.
+// reload; pause the subscription, post events while it is paused and see them held, resume it
+// with "Deliver held" and see the receiver get them; replay a time range to it; create a
+// webhook notification channel to the receiver and send it a test; make the receiver fail,
+// let a max_attempts=1 subscription kill a delivery, see the delivery.dead notification in the
+// app (unread badge, live) and at the channel, find the delivery in Dead letters, replay it
+// from there once the receiver answers 200, and see it succeed.
 // A screenshot of each page goes to ../target/screenshots/<page>.png (phone width too).
 // Exits non-zero on the first failure.
+import { createHmac } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import http from 'node:http'
 import { fileURLToPath } from 'node:url'
@@ -21,8 +26,12 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const SHOTS = fileURLToPath(new URL('../../target/screenshots/', import.meta.url))
 const WAIT = Number(process.env.E2E_TIMEOUT_MS ?? 20_000)
 const RUN = Date.now().toString(36)
+const STARTED = Date.now()
 
 // ---- the receiver: a webhook endpoint on the loopback that answers what we tell it ---------
+
+/** Where the notification channel points: it always answers 200, whatever `status` says. */
+const NOTIFY_PATH = '/notify'
 
 function startReceiver() {
   const state = { status: 200, requests: [] }
@@ -30,9 +39,10 @@ function startReceiver() {
     const chunks = []
     req.on('data', (c) => chunks.push(c))
     req.on('end', () => {
-      state.requests.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), answered: state.status })
-      res.writeHead(state.status, { 'content-type': 'text/plain' })
-      res.end(state.status < 300 ? 'ok' : 'receiver says no')
+      const status = req.url === NOTIFY_PATH ? 200 : state.status
+      state.requests.push({ path: req.url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), answered: status })
+      res.writeHead(status, { 'content-type': 'text/plain' })
+      res.end(status < 300 ? 'ok' : 'receiver says no')
     })
   })
   return new Promise((resolve) => {
@@ -49,6 +59,26 @@ async function received(receiver, pred, what) {
     await new Promise((r) => setTimeout(r, 100))
   }
   throw new Error(`the receiver never got ${what}`)
+}
+
+/** A request's body as JSON, or null. */
+function jsonOf(request) {
+  try {
+    return JSON.parse(request.body)
+  } catch {
+    return null
+  }
+}
+
+/** The notifications the receiver got at NOTIFY_PATH of this type. */
+const notified = (type) => (r) => r.path === NOTIFY_PATH && jsonOf(r)?.type === type
+
+/** Standard Webhooks: v1,<base64 HMAC-SHA256 of id.timestamp.body> with the base64 key after whsec_. */
+function signedWith(secret, request) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64')
+  const { 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': signatures = '' } = request.headers
+  const expected = `v1,${createHmac('sha256', key).update(`${id}.${ts}.${request.body}`).digest('base64')}`
+  return signatures.split(' ').includes(expected)
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -74,6 +104,25 @@ function assert(cond, message) {
 
 async function nav(page, name) {
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click()
+}
+
+/** The navigation's Notifications link: "Notifications", or "Notifications 3 unread" with its badge. */
+const notificationsLink = (page) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Notifications( \d+ unread)?$/ })
+
+/** Waits until `fn()` is true. */
+async function until(fn, what) {
+  const deadline = Date.now() + WAIT
+  while (Date.now() < deadline) {
+    if (await fn()) return
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+/** A time as a datetime-local input wants it, in the browser's (this machine's) time zone. */
+function localInput(date) {
+  const pad = (n) => String(n).padStart(2, '0')
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`
 }
 
 /** POSTs an event to a source's ingest URL (its path, on WARREN_URL) from node. */
@@ -216,11 +265,102 @@ async function main() {
       await shot(page, 'event')
     })
 
-    const deadDelivery = await step('make the receiver fail and let a max_attempts=1 subscription kill a delivery', async () => {
+    const okRequests = () => receiver.state.requests.filter((r) => r.path === '/ok')
+
+    const heldEvents = await step('pause the subscription, post events while it is paused, and see them held, not delivered', async () => {
+      await page.goto(`/subscriptions/${okSubscription}`)
+      await page.getByRole('button', { name: 'Pause', exact: true }).click()
+      await page.getByRole('button', { name: 'Resume', exact: true }).waitFor()
+      await page.getByText('paused', { exact: true }).waitFor()
+      const before = okRequests().length
+      const ids = []
+      for (const id of [101, 102]) {
+        const accepted = await ingest(ingestUrl, { type: 'order.paid', id })
+        assert(accepted.deliveries === 1, `a paused subscription should still get a (held) delivery, got ${accepted.deliveries}`)
+        ids.push(accepted.id)
+      }
+      // The page asks again every few seconds while the subscription holds deliveries.
+      await page.getByText('2 deliveries held.').waitFor()
+      await page.getByText('2 held', { exact: true }).waitFor()
+      await page.getByLabel('Status', { exact: true }).selectOption('held')
+      const held = page.getByRole('list', { name: 'Deliveries' }).getByRole('listitem')
+      await until(async () => (await held.count()) === 2, 'two held deliveries in the list')
+      assert((await held.filter({ hasText: 'held' }).count()) === 2, 'the listed deliveries are not held')
+      assert(okRequests().length === before, 'the receiver got a delivery while the subscription was paused')
+      await shot(page, 'subscription-paused')
+      return ids
+    })
+
+    await step('resume it with "Deliver held" and see the receiver get the held events', async () => {
+      await page.getByLabel('Deliver held', { exact: true }).check()
+      await page.getByRole('button', { name: 'Resume', exact: true }).click()
+      for (const id of heldEvents) {
+        await received(receiver, (r) => r.path === '/ok' && r.headers['x-warren-event-id'] === id, `the held event ${id}`)
+      }
+      await page.getByRole('button', { name: 'Pause', exact: true }).waitFor()
+      await page.getByText(/^Releasing \d+ held$/).waitFor({ state: 'detached' })
+      await page.getByLabel('Status', { exact: true }).selectOption({ label: 'Any status' })
+      await shot(page, 'subscription-resumed')
+    })
+
+    await step('replay a time range to the subscription and see the receiver get its events again', async () => {
+      const events = [...new Set(okRequests().map((r) => r.headers['x-warren-event-id']))]
+      assert(events.length === 3, `expected 3 order.paid events delivered so far, the receiver saw ${events.length}`)
+      const card = page.locator('section').filter({ has: page.getByRole('heading', { name: 'Replay a time range' }) })
+      // From a minute before this run began (the input takes minutes); To empty means now.
+      await card.getByLabel('From', { exact: true }).fill(localInput(new Date(STARTED - 60_000)))
+      await card.getByRole('button', { name: 'Replay', exact: true }).click()
+      const notice = card.getByText(/^Replayed \d+ events?\.$/)
+      const refused = card.locator('[data-field-error], [role=alert]').first()
+      await notice.or(refused).waitFor()
+      if (!(await notice.isVisible())) throw new Error(`Warren refused the replay: ${(await card.locator('[data-field-error], [role=alert]').allTextContents()).join('; ')}`)
+      const replayed = Number((await notice.textContent()).match(/\d+/)[0])
+      assert(replayed === 3, `expected 3 events replayed, Warren says ${replayed}`)
+      for (const id of events) {
+        const deliveries = () => new Set(okRequests().filter((r) => r.headers['x-warren-event-id'] === id).map((r) => r.headers['webhook-id']))
+        await until(() => deliveries().size >= 2, `a replayed delivery (a new webhook-id) of event ${id} at the receiver`)
+      }
+      await shot(page, 'subscription-replayed')
+    })
+
+    const notifySecret = await step('create a webhook notification channel to the receiver and send it a test', async () => {
+      await notificationsLink(page).click()
+      await page.getByRole('heading', { name: 'Notifications', exact: true }).waitFor()
+      await page.getByRole('link', { name: 'Notification settings' }).click()
+      const name = `e2e pager ${RUN}`
+      await page.getByLabel('Name', { exact: true }).fill(name)
+      await page.getByLabel('Kind', { exact: true }).selectOption('webhook')
+      await page.getByLabel('Target URL', { exact: true }).fill(`${receiver.url}${NOTIFY_PATH}`)
+      await page.getByRole('button', { name: 'Create channel' }).click()
+      const secretBox = page.getByLabel('Signing secret')
+      const refused = page.locator('[data-field-error], [role=alert]').first()
+      await secretBox.or(refused).waitFor()
+      if (!(await secretBox.isVisible())) throw new Error(`Warren refused the channel: ${(await page.locator('[data-field-error], [role=alert]').allTextContents()).join('; ')}`)
+      const secret = (await secretBox.textContent()).trim()
+      assert(/^whsec_\S+$/.test(secret), `not a signing secret: ${secret}`)
+      const row = page.getByRole('list', { name: 'Notification channels' }).getByRole('listitem').filter({ hasText: name })
+      await row.waitFor()
+      await shot(page, 'notification-settings')
+      await row.getByRole('button', { name: 'Send test' }).click()
+      await row.getByText(/^Test sent/).waitFor()
+      const test = await received(receiver, notified('notification.test'), 'the notification.test')
+      assert(signedWith(secret, test), 'the notification.test is not signed with the channel’s secret (Standard Webhooks)')
+      // Start the in-app list from nothing unread, so the badge that comes next is the dead letter's.
+      await notificationsLink(page).click()
+      const markAll = page.getByRole('button', { name: 'Mark all read' })
+      await page.getByText(/^(Nothing unread|\d+ unread)\.$/).waitFor()
+      if (await markAll.isEnabled()) await markAll.click()
+      await page.getByText('Nothing unread.').waitFor()
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Notifications', exact: true }).waitFor()
+      return secret
+    })
+
+    const [deadSubscription, deadDelivery] = await step('make the receiver fail and let a max_attempts=1 subscription kill a delivery', async () => {
       receiver.state.status = 500
-      await createSubscription(page, { name: `e2e dead ${RUN}`, targetUrl: `${receiver.url}/dead`, sourceName, eventTypes: 'order.failed', maxAttempts: 1 })
+      const subscriptionId = await createSubscription(page, { name: `e2e dead ${RUN}`, targetUrl: `${receiver.url}/dead`, sourceName, eventTypes: 'order.failed', maxAttempts: 1 })
       await nav(page, 'Live log')
       await liveConnected(page)
+      await page.evaluate(() => (window.__e2eNoReload = true))
       await ingest(ingestUrl, { type: 'order.failed', id: 43 })
       const hit = await received(receiver, (r) => r.path === '/dead', 'the order.failed delivery')
       const deliveryId = hit.headers['webhook-id']
@@ -228,7 +368,27 @@ async function main() {
       await line.waitFor()
       assert((await line.textContent()).includes('HTTP 500'), 'the dead line lacks HTTP 500')
       await shot(page, 'live-dead')
-      return deliveryId
+      return [subscriptionId, deliveryId]
+    })
+
+    await step('see the delivery.dead notification: the unread badge (live), the in-app list, and the channel', async () => {
+      // Still on the live log: the badge comes over the socket, without a reload.
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Notifications \d+ unread$/ }).waitFor()
+      assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded')
+      await notificationsLink(page).click()
+      const item = page
+        .getByRole('list', { name: 'Notifications' })
+        .getByRole('listitem')
+        .filter({ hasText: 'delivery.dead' })
+        .filter({ has: page.getByRole('link', { name: `e2e dead ${RUN}`, exact: true }) })
+      await item.first().waitFor()
+      assert((await item.first().textContent()).includes('ran out of attempts'), 'the notification does not say the delivery ran out of attempts')
+      await shot(page, 'notifications')
+      const hook = await received(receiver, (r) => notified('delivery.dead')(r) && jsonOf(r)?.subscription?.id === deadSubscription, 'the delivery.dead notification at the channel')
+      assert(signedWith(notifySecret, hook), 'the delivery.dead notification is not signed with the channel’s secret')
+      await page.getByRole('button', { name: 'Mark all read' }).click()
+      await page.getByText('Nothing unread.').waitFor()
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Notifications', exact: true }).waitFor()
     })
 
     await step('see the dead letter in Dead letters and replay it once the receiver answers 200', async () => {
@@ -277,6 +437,8 @@ async function main() {
         ['events', '/events', 'Events'],
         ['delivery', `/deliveries/${deadDelivery}`, 'Delivery'],
         ['dead-letters', '/dead-letters', 'Dead letters'],
+        ['notifications', '/notifications', 'Notifications'],
+        ['notification-settings', '/notifications/settings', 'Notification settings'],
       ]
       for (const [name, path, heading] of pages) {
         await page.goto(path)

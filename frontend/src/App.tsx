@@ -12,6 +12,8 @@ import { EventDetailPage } from './pages/events/EventDetailPage'
 import { EventsPage } from './pages/events/EventsPage'
 import { LiveLogPage } from './pages/live/LiveLogPage'
 import { NotFoundPage } from './pages/not-found/NotFoundPage'
+import { NotificationSettingsPage } from './pages/notifications/NotificationSettingsPage'
+import { NotificationsPage } from './pages/notifications/NotificationsPage'
 import { SourceDetailPage } from './pages/sources/SourceDetailPage'
 import { SourcesPage } from './pages/sources/SourcesPage'
 import { NewSubscriptionPage } from './pages/subscriptions/NewSubscriptionPage'
@@ -57,6 +59,8 @@ export function App() {
         <Route path="events/:id" element={<EventDetailPage />} />
         <Route path="deliveries/:id" element={<DeliveryPage />} />
         <Route path="dead-letters" element={<DeadLettersPage />} />
+        <Route path="notifications" element={<NotificationsPage />} />
+        <Route path="notifications/settings" element={<NotificationSettingsPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

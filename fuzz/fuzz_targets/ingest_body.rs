@@ -27,6 +27,7 @@ fuzz_target!(|input: (u8, &[u8])| {
     assert!(warren_ingest::ingest::check_json(&value, 16).is_ok());
     assert!(!has_nul(&value), "an accepted body holds a NUL, which JSONB cannot store");
     assert_eq!(checked.event_type.as_deref(), value.get("type").and_then(|t| t.as_str()));
+    assert_eq!(checked.id.as_deref(), value.get("id").and_then(|t| t.as_str()));
 });
 
 fn has_nul(value: &serde_json::Value) -> bool {

@@ -7,7 +7,8 @@
 //! - `backlog_stale`: a delivery in the broker has been due longer than the threshold
 //!   without being attempted (no worker consuming, or workers far behind);
 //! - `tier_deep`: a wait tier holds more messages than the threshold (one per tier);
-//! - `subscription_disabled`: a subscription is disabled (one per subscription).
+//! - `subscription_disabled`: Warren disabled a subscription (one per subscription; one its
+//!   owner paused is no alert).
 //!
 //! Each alert is sent once when it starts firing (`alert.fired`) and once when it stops
 //! (`alert.resolved`). Every ingest process checks on its own.
@@ -181,7 +182,8 @@ pub async fn check(state: &AppState) -> anyhow::Result<Vec<Condition>> {
     let disabled = client
         .query(
             "SELECT id, name, coalesce(disabled_reason, '') AS reason FROM subscriptions
-             WHERE NOT is_active ORDER BY id LIMIT 1000",
+             WHERE NOT is_active AND disabled_reason IS DISTINCT FROM 'paused'
+             ORDER BY id LIMIT 1000",
             &[],
         )
         .await?;

@@ -4,6 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use warren_shared::{
     config::{BrokerSettings, DatabaseSettings},
+    retry::RetrySchedule,
     ssrf::SsrfGuard,
 };
 
@@ -113,6 +114,14 @@ pub struct Settings {
         default_value_t = 300
     )]
     pub retention_interval_secs: u64,
+    /// How often (in ms) the held sweeper looks for subscriptions whose held deliveries are to
+    /// be held, released or discarded (`ingest/src/held.rs`).
+    #[arg(
+        long = "held-sweep-interval-ms",
+        env = "WARREN_HELD_SWEEP_INTERVAL_MS",
+        default_value_t = 250
+    )]
+    pub held_sweep_interval_ms: u64,
     /// Where alerts are POSTed, signed per Standard Webhooks with `--alert-webhook-secret`
     /// (alerts are also logged at warn and counted in `warren_alerts_firing`).
     #[arg(long = "alert-webhook-url", env = "WARREN_ALERT_WEBHOOK_URL")]
@@ -182,6 +191,51 @@ pub struct Settings {
         default_value_t = 24
     )]
     pub secret_rotation_overlap_hours: u32,
+    /// The SMTP server email notification channels are sent through: `smtp://host:port`
+    /// (plain), `smtp://host:port?tls=required` (STARTTLS) or `smtps://host:port`, with
+    /// `user:password@` when it needs a login. Without it, email channels cannot be created.
+    #[arg(long = "smtp-url", env = "WARREN_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of notification mails.
+    #[arg(
+        long = "smtp-from",
+        env = "WARREN_SMTP_FROM",
+        default_value = "warren@localhost"
+    )]
+    pub smtp_from: String,
+    /// The least time between two notifications of one type about one subscription, in
+    /// seconds; what comes sooner is counted into the next, or sent as a digest once the
+    /// interval has passed. Set it alike on `warren-deliver`.
+    #[arg(
+        long = "notify-min-interval-secs",
+        env = "WARREN_NOTIFY_MIN_INTERVAL_SECS",
+        default_value_t = 600
+    )]
+    pub notify_min_interval_secs: u64,
+    /// How often (in ms) the notification sender looks for sends that are due, digests to
+    /// flush and notifications to announce live.
+    #[arg(
+        long = "notify-poll-ms",
+        env = "WARREN_NOTIFY_POLL_MS",
+        default_value_t = 1_000
+    )]
+    pub notify_poll_ms: u64,
+    /// The waits between tries of a notification send that failed (its channel's endpoint or
+    /// the SMTP server away); after the last, the send is marked failed.
+    #[arg(
+        long = "notify-retry-schedule",
+        env = "WARREN_NOTIFY_RETRY_SCHEDULE",
+        default_value = "5s,15s,30s,1m,2m,5m"
+    )]
+    pub notify_retry_schedule: RetrySchedule,
+    /// How often (in seconds) one ingest process checks for subscriptions that started
+    /// failing (at least 10 attempts in 15 min, under half of them successful).
+    #[arg(
+        long = "notify-failing-check-secs",
+        env = "WARREN_NOTIFY_FAILING_CHECK_SECS",
+        default_value_t = 60
+    )]
+    pub notify_failing_check_secs: u64,
 }
 
 impl Settings {
@@ -198,6 +252,11 @@ impl Settings {
     /// The outbox relay's scan interval.
     pub fn outbox_interval(&self) -> Duration {
         Duration::from_millis(self.outbox_interval_ms)
+    }
+
+    /// The least time between two notifications of one type about one subscription.
+    pub fn notify_min_interval(&self) -> Duration {
+        Duration::from_secs(self.notify_min_interval_secs)
     }
 
     /// The outbox relay's grace period.

@@ -117,7 +117,8 @@ pub struct BulkReplay {
 /// How many dead letters a bulk replay put back in line.
 #[derive(Serialize, ToSchema)]
 pub struct Replayed {
-    replayed: usize,
+    /// How many.
+    pub replayed: usize,
 }
 
 /// Envelopes published per broker round trip in a bulk replay.

@@ -32,6 +32,45 @@ pub async fn publish_now(marker: &Marker, publisher: &Publisher, envelopes: Vec<
     }
 }
 
+/// How often a paced publish ([`publish_paced`]) sends what has come due.
+const PACE_TICK: Duration = Duration::from_millis(10);
+
+/// Publishes envelopes each once its wait is over, from a background task that sends what
+/// has come due every [`PACE_TICK`] (as [`publish_now`] does, marks included), so a batch
+/// reaches the main queue as a steady stream rather than a burst in front of everyone else's
+/// deliveries. Returns at once. Should ingest stop before the last is sent, the outbox relay
+/// publishes the rest (they are not marked enqueued).
+pub fn publish_paced(
+    marker: &Marker,
+    publisher: &Publisher,
+    mut envelopes: Vec<(Envelope, Duration)>,
+) {
+    if envelopes.is_empty() {
+        return;
+    }
+    envelopes.sort_by_key(|(_, wait)| *wait);
+    let (paced_marker, publisher) = (marker.clone(), publisher.clone());
+    let started = Instant::now();
+    marker.confirming.spawn(async move {
+        let mut tick = tokio::time::interval(PACE_TICK);
+        let mut sent = 0;
+        while sent < envelopes.len() {
+            tick.tick().await;
+            let elapsed = started.elapsed();
+            let due = envelopes[sent..]
+                .iter()
+                .take_while(|(_, wait)| *wait <= elapsed)
+                .count();
+            let chunk: Vec<Envelope> = envelopes[sent..sent + due]
+                .iter()
+                .map(|(envelope, _)| envelope.clone())
+                .collect();
+            sent += due;
+            publish_now(&paced_marker, &publisher, chunk).await;
+        }
+    });
+}
+
 /// Publishes envelopes for attempts due now without waiting for their confirms: the messages
 /// are sent before this returns, and a background task waits for the broker's confirms and
 /// hands them to the marker. For ingest's answers, which promise only that the event is

@@ -69,11 +69,13 @@ async fn ingest(
     let body = body.map_err(body_error)?;
     let verified_by = verify::verify(&source, &headers, &body)?;
     let checked = parse_payload(&headers, &body, state.settings.max_json_depth)?;
+    // A provider that retries sends its own id again: the same event, not a second one.
+    let provider_id = verify::provider_event_id(verified_by, &headers, checked.as_ref());
     let event = NewEvent {
         user_id: source.user_id,
         source_id: Some(source.id),
         idempotency_scope: source.id,
-        idempotency_key: idempotency_key(&headers)?,
+        idempotency_key: idempotency_key(&headers)?.or(provider_id),
         json: checked.is_some(),
         event_type: event_type(&headers, source.provider, checked)?,
         content_type: header_text(&headers, header::CONTENT_TYPE.as_str()),
@@ -92,14 +94,19 @@ pub async fn accepted(state: &AppState, stored: Stored) -> Response {
     match stored {
         Stored::Created {
             event_id,
+            deliveries,
             envelopes,
             user_id,
             received,
+            held,
         } => {
             tracing::Span::current().record("event_id", tracing::field::display(event_id));
             state.metrics.events_accepted.inc();
             state.publisher.tell(user_id, "event.received", &received);
-            let deliveries = envelopes.len() as i32;
+            for line in &held {
+                state.publisher.tell(user_id, "delivery.held", line);
+            }
+            let deliveries = i32::try_from(deliveries).unwrap_or(i32::MAX);
             dispatch::publish_soon(&state.marker, &state.publisher, envelopes).await;
             (
                 StatusCode::ACCEPTED,
@@ -272,7 +279,8 @@ mod tests {
         assert_eq!(
             parse_payload(&json_headers(), b"{\"type\":\"t\"}", 64).expect("parsed"),
             Some(Checked {
-                event_type: Some("t".into())
+                event_type: Some("t".into()),
+                id: None,
             })
         );
     }
@@ -303,6 +311,7 @@ mod tests {
         let body = || {
             Some(Checked {
                 event_type: Some("from.body".into()),
+                id: None,
             })
         };
         assert_eq!(

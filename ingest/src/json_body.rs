@@ -2,7 +2,7 @@
 //!
 //! Ingest stores the body twice: the exact bytes, and parsed (`jsonb`) by PostgreSQL. What it
 //! needs to know first is only whether PostgreSQL can take the text (valid JSON, no `\u0000`),
-//! whether it nests too deep, and the top-level `type`. A streaming pass answers all three
+//! whether it nests too deep, and the top-level `type` (and `id`, a Stripe event's own id). A streaming pass answers all three
 //! without allocating a tree, and the body's own text is what goes to PostgreSQL
 //! ([`JsonbText`]): no second serialization, and numbers arrive exactly as sent.
 
@@ -19,6 +19,8 @@ use crate::error::{ApiError, Result};
 pub struct Checked {
     /// The top-level object's `type`, when it is a string (the last one, if repeated).
     pub event_type: Option<String>,
+    /// The top-level object's `id`, when it is a string (the last one, if repeated).
+    pub id: Option<String>,
 }
 
 /// Checks that `body` is JSON that PostgreSQL's `jsonb` can store and that it nests at most
@@ -26,18 +28,23 @@ pub struct Checked {
 /// 422 when a string or key holds `\u0000`.
 pub fn check(body: &[u8], max_depth: usize) -> Result<Checked> {
     let refusal = Cell::new(None);
+    let id = Cell::new(None);
     let level = Level {
         depth: 1,
         max_depth,
         keep: false,
         refusal: &refusal,
+        id: &id,
     };
     let mut parser = serde_json::Deserializer::from_slice(body);
     let found = level
         .deserialize(&mut parser)
         .and_then(|found| parser.end().map(|()| found));
     match (found, refusal.get()) {
-        (Ok(event_type), _) => Ok(Checked { event_type }),
+        (Ok(event_type), _) => Ok(Checked {
+            event_type,
+            id: id.take(),
+        }),
         (Err(_), Some(Refusal::TooDeep)) => Err(ApiError::BadRequest(format!(
             "the JSON nests deeper than {max_depth} levels"
         ))),
@@ -84,13 +91,15 @@ enum Refusal {
 }
 
 /// One value at `depth`. Its answer is the top-level `type`: an object at the top level
-/// answers with its `type`'s, and a string read with `keep` (that `type` itself) with its text.
+/// answers with its `type`'s, and a string read with `keep` (that `type`, or the top-level
+/// `id`) with its text. The top-level `id` is left in `id`.
 #[derive(Clone, Copy)]
 struct Level<'r> {
     depth: usize,
     max_depth: usize,
     keep: bool,
     refusal: &'r Cell<Option<Refusal>>,
+    id: &'r Cell<Option<String>>,
 }
 
 impl Level<'_> {
@@ -173,37 +182,52 @@ impl<'de> Visitor<'de> for Level<'_> {
     ) -> std::result::Result<Self::Value, A::Error> {
         let top = self.depth == 1;
         let mut event_type = None;
-        while let Some(is_type) = map.next_key_seed(Key(self))? {
-            let kept = map.next_value_seed(self.inner(top && is_type))?;
-            if top && is_type {
-                event_type = kept;
+        while let Some(key) = map.next_key_seed(Key(self))? {
+            let wanted = top && key != Named::Other;
+            let kept = map.next_value_seed(self.inner(wanted))?;
+            match key {
+                Named::Type if top => event_type = kept,
+                Named::Id if top => self.id.set(kept),
+                _ => {}
             }
         }
         Ok(event_type)
     }
 }
 
-/// A key of an object: checked like any string; the answer says whether it is `type`.
+/// The keys whose values the pass keeps (at the top level).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Named {
+    Type,
+    Id,
+    Other,
+}
+
+/// A key of an object: checked like any string; the answer says which key it is.
 struct Key<'r>(Level<'r>);
 
 impl<'de> DeserializeSeed<'de> for Key<'_> {
-    type Value = bool;
+    type Value = Named;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<bool, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Named, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for Key<'_> {
-    type Value = bool;
+    type Value = Named;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a key")
     }
 
-    fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<bool, E> {
+    fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<Named, E> {
         self.0.check_str(s)?;
-        Ok(s == "type")
+        Ok(match s {
+            "type" => Named::Type,
+            "id" => Named::Id,
+            _ => Named::Other,
+        })
     }
 }
 
@@ -220,6 +244,15 @@ mod tests {
         let found =
             checked(r#"{"type":"invoice.paid","data":{"type":"inner"}}"#, 64).expect("valid");
         assert_eq!(found.event_type.as_deref(), Some("invoice.paid"));
+        assert_eq!(found.id, None);
+        let stripe =
+            checked(r#"{"id":"evt_1","data":{"id":"in_1"},"type":"t"}"#, 64).expect("valid");
+        assert_eq!(stripe.id.as_deref(), Some("evt_1"), "the top-level id only");
+        assert_eq!(
+            checked(r#"{"id": 42}"#, 64).expect("valid").id,
+            None,
+            "an id that is not a string"
+        );
         assert_eq!(
             checked("[1, 2.5, -3, true, null, \"x\"]", 64)
                 .expect("valid")

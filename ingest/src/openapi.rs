@@ -24,6 +24,7 @@ use utoipa::{
         (name = "deliveries", description = "One event on its way to one subscription"),
         (name = "dead-letters", description = "Deliveries out of attempts"),
         (name = "operations", description = "What the broker holds"),
+        (name = "notifications", description = "Telling owners when a receiver is in trouble"),
     )
 )]
 pub struct ApiDoc;

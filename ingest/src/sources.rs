@@ -340,6 +340,7 @@ async fn by_tokens(pool: &Pool, tokens: &[String]) -> Result<HashMap<String, Ing
                     fifo: row.get("fifo"),
                 },
                 event_types: row.get("event_types"),
+                active: row.get("is_active"),
             });
         }
     }
@@ -358,13 +359,14 @@ async fn by_tokens(pool: &Pool, tokens: &[String]) -> Result<HashMap<String, Ing
         .collect())
 }
 
-/// Sources by token, one row per active subscription that takes their events (or one row
-/// without a subscription): those of the owner bound to the source or to every source.
+/// Sources by token, one row per subscription that takes their events, active or not (an
+/// inactive one holds them), or one row without a subscription: those of the owner bound to
+/// the source or to every source.
 const BY_TOKENS: &str =
     "SELECT src.token, src.id, src.user_id, src.provider, src.verification_secret,
-            s.id AS subscription_id, s.event_types, s.ordering = 'fifo' AS fifo
+            s.id AS subscription_id, s.event_types, s.ordering = 'fifo' AS fifo, s.is_active
      FROM sources src
-     LEFT JOIN subscriptions s ON s.user_id = src.user_id AND s.is_active
+     LEFT JOIN subscriptions s ON s.user_id = src.user_id
          AND (s.source_id IS NULL OR s.source_id = src.id)
      WHERE src.token = ANY($1)";
 

@@ -25,8 +25,9 @@ use crate::{
     config::Settings,
     dead_letters, deliveries, dispatch,
     error::ApiError,
-    events, gateway, health, ingest, lines,
+    events, gateway, health, held, ingest, lines,
     metrics::{self, IngestMetrics},
+    notifications,
     openapi::ApiDoc,
     outbox, queues, retention, sources,
     state::{AppState, Shared},
@@ -38,6 +39,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     alert_webhook: Option<alerts::Webhook>,
+    /// Sends notifications to their channels.
+    notifier: notifications::send::Sender,
     /// The enqueued marker's task and what stops it, once no request can hand it more.
     marker: (tokio::task::JoinHandle<()>, CancellationToken),
     cancel: CancellationToken,
@@ -63,6 +66,9 @@ impl Application {
     ) -> anyhow::Result<Self> {
         // Read first, so a misconfigured alert webhook stops the start-up before anything runs.
         let alert_webhook = alerts::Webhook::from_settings(&settings)?;
+        // Likewise the SMTP settings, so a typo does not silently lose mails.
+        let notifier = notifications::send::Sender::from_settings(&settings)
+            .context("the notification sender's settings")?;
         db::migrate(&settings.database)
             .await
             .context("migrating the database")?;
@@ -101,6 +107,7 @@ impl Application {
             listener,
             state,
             alert_webhook,
+            notifier,
             marker: (marker_task, marker_stop),
             cancel,
         })
@@ -125,12 +132,21 @@ impl Application {
             listener,
             state,
             alert_webhook,
+            notifier,
             marker,
             cancel,
         } = self;
         let relay = tokio::spawn(outbox::run(state.clone(), cancel.clone()));
         let retention = tokio::spawn(retention::run(state.clone(), cancel.clone()));
+        let held_sweeper = tokio::spawn(held::sweep::run(state.clone(), cancel.clone()));
         let alerting = tokio::spawn(alerts::run(state.clone(), alert_webhook, cancel.clone()));
+        let notifying = tokio::spawn(notifications::send::run(
+            state.clone(),
+            notifier,
+            cancel.clone(),
+        ));
+        let failing = tokio::spawn(notifications::failing::run(state.clone(), cancel.clone()));
+        let pruning = tokio::spawn(notifications::retention::run(state.clone(), cancel.clone()));
         let (live, live_relay) = gateway::layer(&state, cancel.clone());
         let publisher = state.publisher.clone();
         let (dispatched, confirm_timeout) = (
@@ -143,9 +159,14 @@ impl Application {
             .await
             .context("serving HTTP")?;
         cancel.cancel();
+        // The background tasks end with the token; one that panicked has said so already,
+        // and stopping goes on either way.
         let _ = relay.await;
         let _ = retention.await;
+        let _ = held_sweeper.await;
         let _ = alerting.await;
+        // Each ends when the token trips; a panic in one was already reported by its task.
+        let _ = tokio::join!(notifying, failing, pruning);
         // Every request has been answered: what the broker confirms is marked now.
         dispatched.settle(confirm_timeout).await;
         let (marker, marker_stop) = marker;
@@ -170,12 +191,14 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(sources::router())
         .merge(subscriptions::router())
+        .merge(held::router())
         .merge(lines::router())
         .merge(stats::router())
         .merge(events::router())
         .merge(deliveries::router())
         .merge(dead_letters::router())
         .merge(queues::router())
+        .merge(notifications::router())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     Router::new()

@@ -1,6 +1,6 @@
 //! A subscription's delivery stats over a window, computed in SQL: attempt totals, success
-//! rate, latency average and percentiles, deliveries that went dead, and a time series for
-//! charts. Attempts are read through `delivery_attempts_stats_idx` (an index-only range
+//! rate, latency average and percentiles, deliveries that went dead or were discarded (and
+//! those held now), and a time series for charts. Attempts are read through `delivery_attempts_stats_idx` (an index-only range
 //! scan), so a window of a million attempts never touches the table.
 
 use std::time::Duration;
@@ -103,6 +103,10 @@ pub struct Stats {
     failed: i64,
     /// Deliveries that went dead in the window.
     dead: i64,
+    /// Deliveries held now (the subscription is not active, or releases them).
+    held: i64,
+    /// Deliveries discarded in the window (held, then discarded when it was enabled).
+    discarded: i64,
     /// `succeeded / total`, from 0 to 1 (0 when there were no attempts).
     success_rate: f64,
     latency_ms: Latency,
@@ -156,13 +160,18 @@ pub async fn compute(
     // Buckets are aligned to whole minutes, quarters or hours since the epoch.
     let start = align(now - span, bucket) + bucket;
     let totals = client.query_one(TOTALS, &[&id, &start]).await?;
-    let dead: i64 = client
+    let statuses = client
         .query_one(
-            "SELECT count(*) FROM deliveries WHERE subscription_id = $1 AND status = 'dead' AND dead_at >= $2",
+            "SELECT (SELECT count(*) FROM deliveries
+                     WHERE subscription_id = $1 AND status = 'dead' AND dead_at >= $2) AS dead,
+                    (SELECT count(*) FROM deliveries
+                     WHERE subscription_id = $1 AND status = 'held') AS held,
+                    (SELECT count(*) FROM deliveries
+                     WHERE subscription_id = $1 AND status = 'discarded' AND discarded_at >= $2)
+                     AS discarded",
             &[&id, &start],
         )
-        .await?
-        .get(0);
+        .await?;
     let rows = client
         .query(
             "SELECT date_bin(make_interval(secs => $3), started_at, TIMESTAMPTZ 'epoch') AS t,
@@ -185,7 +194,9 @@ pub async fn compute(
         total,
         succeeded,
         failed: total - succeeded,
-        dead,
+        dead: statuses.get("dead"),
+        held: statuses.get("held"),
+        discarded: statuses.get("discarded"),
         success_rate: if total == 0 {
             0.0
         } else {

@@ -22,7 +22,6 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 use warren_shared::{
-    live::SubscriptionUpdated,
     model::{CircuitState, OnDead, Ordering},
     signing::{SigningAlgorithm, SigningSecret},
     ssrf::SsrfGuard,
@@ -45,7 +44,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(read, replace, update, delete))
         .routes(routes!(rotate_secret))
-        .routes(routes!(enable))
 }
 
 /// Everything a user sets on a subscription: the body of POST and PUT, and what PATCH merges
@@ -188,17 +186,26 @@ pub struct SubscriptionBody {
     /// The `whpk_` public key receivers verify `v1a` signatures with; `null` for HMAC.
     public_key: Option<String>,
     is_active: bool,
+    /// Why it is not active: `paused` (its owner paused it), or what made Warren disable it.
     disabled_reason: Option<String>,
     circuit_state: CircuitState,
+    /// Deliveries held while it was not active: released (or discarded) once it is enabled.
+    /// Counting down while `is_active` is true: a release is under way.
+    held_count: i64,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     updated_at: OffsetDateTime,
 }
 
-const COLUMNS: &str = "id, name, target_url, source_id, event_types, timeout_ms, max_attempts, \
+/// What [`SubscriptionBody::from_row`] reads, from `subscriptions` (a `SELECT`, or the
+/// `RETURNING` of a write). The held count reads `deliveries_held_idx`: nothing for a
+/// subscription that holds nothing.
+pub const COLUMNS: &str = "id, name, target_url, source_id, event_types, timeout_ms, max_attempts, \
      rate_limit_per_sec, payload_template, headers, ordering, on_dead, signing_secret, is_active, \
-     disabled_reason, circuit_state, created_at, updated_at";
+     disabled_reason, circuit_state, created_at, updated_at, \
+     (SELECT count(*) FROM deliveries d \
+      WHERE d.subscription_id = subscriptions.id AND d.status = 'held') AS held_count";
 
 impl SubscriptionInput {
     fn from_row(row: &Row) -> Result<Self> {
@@ -221,7 +228,8 @@ impl SubscriptionInput {
 }
 
 impl SubscriptionBody {
-    fn from_row(row: &Row) -> Result<Self> {
+    /// Reads the [`COLUMNS`] of a row.
+    pub fn from_row(row: &Row) -> Result<Self> {
         let key = stored_secret(row.get("signing_secret"))?;
         Ok(Self {
             id: row.get("id"),
@@ -232,6 +240,7 @@ impl SubscriptionBody {
             is_active: row.get("is_active"),
             disabled_reason: row.get("disabled_reason"),
             circuit_state: stored_word(row.get("circuit_state"))?,
+            held_count: row.get("held_count"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
         })
@@ -350,7 +359,8 @@ async fn read(
     Ok(Json(SubscriptionBody::from_row(&row)?))
 }
 
-async fn owned_row(client: &impl GenericClient, user: &AuthUser, id: Uuid) -> Result<Row> {
+/// One of the user's subscriptions as a row of [`COLUMNS`]; 404 when it is not theirs.
+pub async fn owned_row(client: &impl GenericClient, user: &AuthUser, id: Uuid) -> Result<Row> {
     client
         .query_opt(
             &format!("SELECT {COLUMNS} FROM subscriptions WHERE id = $1 AND user_id = $2"),
@@ -535,39 +545,4 @@ async fn rotate_secret(
         signing_secret: shared_secret(&secret),
         public_key: secret.public_key(),
     }))
-}
-
-/// Re-enables a disabled subscription and closes its circuit.
-#[utoipa::path(post, path = "/api/v1/subscriptions/{id}/enable", tag = "subscriptions", params(("id" = Uuid, Path)),
-    responses((status = 200, body = SubscriptionBody), (status = 404, body = Problem)), security(("bearer" = [])))]
-async fn enable(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Path(id): Path<Uuid>,
-) -> Result<Json<SubscriptionBody>> {
-    let client = state.pool.get().await?;
-    let row = client
-        .query_opt(
-            &format!(
-                "UPDATE subscriptions SET is_active = true, disabled_reason = NULL, circuit_state = 'closed',
-                     circuit_opened_at = NULL, consecutive_failures = 0, consecutive_successes = 0,
-                     probe_started_at = NULL, updated_at = now()
-                 WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
-            ),
-            &[&id, &user.user_id],
-        )
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let subscription = SubscriptionBody::from_row(&row)?;
-    let line = SubscriptionUpdated {
-        subscription_id: subscription.id,
-        is_active: true,
-        circuit_state: CircuitState::Closed.as_str().to_owned(),
-        reason: Some("enabled".into()),
-        at: OffsetDateTime::now_utc(),
-    };
-    state
-        .publisher
-        .tell(user.user_id, "subscription.updated", &line);
-    Ok(Json(subscription))
 }

@@ -1,6 +1,7 @@
 //! garde validation, reported as 422 with one entry per field.
 
 use garde::Validate;
+use warren_shared::ssrf::SsrfGuard;
 
 use crate::error::{ApiError, FieldError};
 
@@ -26,4 +27,32 @@ pub fn validate_with<T: Validate>(input: &T, context: &T::Context) -> Result<(),
             .collect();
         ApiError::Validation(errors)
     })
+}
+
+/// A URL Warren will POST to: http(s), with a host, and not an address the SSRF guard
+/// refuses on sight (IP literals, `localhost`; names are checked again at each connection).
+pub fn target_url(value: &str, guard: &SsrfGuard) -> garde::Result {
+    let url = url::Url::parse(value).map_err(|e| garde::Error::new(format!("not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(garde::Error::new("must be an http or https URL"));
+    }
+    let host = url
+        .host()
+        .ok_or_else(|| garde::Error::new("must have a host"))?;
+    guard.check_host(&host).map_err(|blocked| {
+        garde::Error::new(format!(
+            "points at a non-public address ({}); an operator can allow it with WARREN_ALLOW_TARGET_CIDRS",
+            blocked.0
+        ))
+    })
+}
+
+/// Text PostgreSQL can store: no `\u0000`.
+pub fn no_nul(value: &str) -> garde::Result {
+    if value.contains('\0') {
+        return Err(garde::Error::new(
+            "must not contain a \\u0000 character, which cannot be stored",
+        ));
+    }
+    Ok(())
 }

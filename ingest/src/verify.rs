@@ -12,7 +12,7 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 use warren_shared::{model::Provider, signing::SigningSecret};
 
-use crate::{error::ApiError, sources::IngestSource};
+use crate::{error::ApiError, json_body::Checked, sources::IngestSource};
 
 /// How far a signed timestamp may be from now (Stripe's and Standard Webhooks' default).
 const TOLERANCE_SECS: i64 = 300;
@@ -41,6 +41,27 @@ pub fn verify(
         Provider::None => Ok(()),
     };
     verified.map(|()| Some(source.provider))
+}
+
+/// The provider's own id of a verified event, which its retries repeat: Stripe's event `id`
+/// (in the body), GitHub's `X-GitHub-Delivery`, Shopify's `X-Shopify-Webhook-Id`, Standard
+/// Webhooks' `webhook-id`. `None` for an unverified event, a provider without one, or an id
+/// that is not 1 to 255 visible characters (such an event is simply not deduplicated).
+pub fn provider_event_id(
+    verified_by: Option<Provider>,
+    headers: &HeaderMap,
+    body: Option<&Checked>,
+) -> Option<String> {
+    let id = match verified_by? {
+        Provider::Stripe => body?.id.clone()?,
+        Provider::Github => header(headers, "x-github-delivery").ok()?.to_owned(),
+        Provider::Shopify => header(headers, "x-shopify-webhook-id").ok()?.to_owned(),
+        Provider::StandardWebhooks => header(headers, "webhook-id").ok()?.to_owned(),
+        Provider::HmacSha256 | Provider::None => return None,
+    };
+    let id = id.trim();
+    let usable = !id.is_empty() && id.len() <= 255 && !id.chars().any(char::is_control);
+    usable.then(|| id.to_owned())
 }
 
 fn refused(why: &str) -> ApiError {

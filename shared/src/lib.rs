@@ -1,6 +1,6 @@
 //! What both Warren services share: configuration, the PostgreSQL pool and migrations, the
 //! RabbitMQ connection, topology and publisher, the envelope, the domain vocabulary, Standard
-//! Webhooks signing, the SSRF guard, and telemetry.
+//! Webhooks signing, the SSRF guard, raising notifications, and telemetry.
 
 pub mod amqp;
 pub mod config;
@@ -12,6 +12,7 @@ pub mod live;
 pub mod matching;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod publisher;
 pub mod retry;
 pub mod shutdown;

@@ -12,7 +12,8 @@ use crate::{amqp::Outgoing, topology::Topology};
 /// A line on the bus: the socket.io event name and its payload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LiveLine {
-    /// `delivery.attempt`, `event.received` or `subscription.updated`.
+    /// `delivery.attempt`, `delivery.held`, `event.received` or `subscription.updated` (or
+    /// another event the gateway passes on as it is).
     pub event: String,
     /// The payload, as API.md describes it for that event.
     pub data: Value,
@@ -66,9 +67,29 @@ pub struct EventReceived {
     pub source_id: Option<Uuid>,
     /// Its type.
     pub event_type: String,
-    /// Deliveries it made.
+    /// Deliveries it made, held ones included.
     pub deliveries: usize,
+    /// Of those, how many are held (their subscription is not active).
+    #[serde(default)]
+    pub held: usize,
     /// When it was stored.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// A delivery kept as `held`: its subscription is not active (paused or disabled), so it is
+/// not attempted until the subscription is enabled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryHeld {
+    /// The delivery.
+    pub delivery_id: Uuid,
+    /// Its event.
+    pub event_id: Uuid,
+    /// The event's type.
+    pub event_type: String,
+    /// Its subscription.
+    pub subscription_id: Uuid,
+    /// When it was held.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
 }

@@ -64,6 +64,12 @@ text_enum! {
         Succeeded => "succeeded",
         /// Out of attempts (or the subscription refused it); replayable.
         Dead => "dead",
+        /// Kept while its subscription is not active (paused or disabled), never attempted;
+        /// enabling the subscription releases or discards it.
+        Held => "held",
+        /// Held, then discarded when its subscription was enabled: never attempted, not a
+        /// dead letter.
+        Discarded => "discarded",
     }
 }
 
@@ -140,6 +146,35 @@ text_enum! {
         Body => "body",
         /// The subscription's payload template could not be rendered.
         Template => "template",
+    }
+}
+
+text_enum! {
+    /// What a notification tells its owner.
+    NotificationType {
+        /// Many of a subscription's recent attempts failed (at least 10 in 15 min, under half
+        /// of them successful).
+        SubscriptionFailing => "subscription.failing",
+        /// A subscription's circuit opened: its deliveries wait.
+        SubscriptionCircuitOpened => "subscription.circuit_opened",
+        /// Warren disabled a subscription (a 410, or a long run of failures).
+        SubscriptionDisabled => "subscription.disabled",
+        /// A subscription's circuit closed again, or it was enabled again.
+        SubscriptionRecovered => "subscription.recovered",
+        /// A delivery ran out of attempts.
+        DeliveryDead => "delivery.dead",
+        /// A test a user asked for, to one channel.
+        NotificationTest => "notification.test",
+    }
+}
+
+text_enum! {
+    /// How a notification channel reaches its owner.
+    ChannelKind {
+        /// A POST signed with Standard Webhooks.
+        Webhook => "webhook",
+        /// A plain-text mail through the instance's SMTP server.
+        Email => "email",
     }
 }
 

@@ -53,6 +53,11 @@ impl RetrySchedule {
         Ok(Self { delays })
     }
 
+    /// The waits, in order.
+    pub fn waits(&self) -> &[Duration] {
+        &self.delays
+    }
+
     /// The nominal wait before `attempt` (1-based within the current round of attempts).
     /// Attempt 1 goes out immediately.
     pub fn delay_before(&self, attempt: u32) -> Duration {

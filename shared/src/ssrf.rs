@@ -3,15 +3,17 @@
 //! Targets that resolve to loopback, private, link-local (cloud metadata), CGNAT, unique-local,
 //! unspecified, multicast or otherwise reserved addresses are refused, unless an operator
 //! allow-lists the range (`WARREN_ALLOW_TARGET_CIDRS`; local development and tests do).
-//! The deliver worker applies it to every address DNS returns and to IP-literal targets, so
-//! the address checked is the address connected to.
+//! The deliver worker (and ingest's notification sender) applies it to every address DNS
+//! returns, through [`GuardedResolver`], and to IP-literal targets, so the address checked is
+//! the address connected to.
 
 use std::{
-    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
     str::FromStr,
 };
 
 use ipnet::IpNet;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// The guard with its allow-list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -144,6 +146,55 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
         // `::` and `::1` are IPv6's own unspecified and loopback, judged as such.
         [0, 0, 0, 0, 0, 0, ..] if !ip.is_loopback() && !ip.is_unspecified() => Some(last_32),
         _ => None,
+    }
+}
+
+/// A DNS resolver for reqwest that keeps only the addresses the guard allows and refuses a
+/// name when none is left (with [`Blocked`] as the error's source, so a caller can tell an
+/// SSRF refusal from a failed lookup).
+pub struct GuardedResolver {
+    guard: SsrfGuard,
+}
+
+impl GuardedResolver {
+    /// A resolver applying `guard`.
+    pub fn new(guard: SsrfGuard) -> Self {
+        Self { guard }
+    }
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let guard = self.guard.clone();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let first = found.first().map(SocketAddr::ip);
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| guard.check(a.ip()).is_ok())
+                .collect();
+            match (allowed.is_empty(), first) {
+                (false, _) => Ok(Box::new(allowed.into_iter()) as Addrs),
+                (true, Some(ip)) => {
+                    Err(Box::new(Blocked(ip)) as Box<dyn std::error::Error + Send + Sync>)
+                }
+                (true, None) => Err(format!("{} has no address", name.as_str()).into()),
+            }
+        })
+    }
+}
+
+/// Whether a URL names an IP literal the guard refuses (such hosts never reach a resolver,
+/// so a client checks them itself before sending).
+pub fn check_literal(guard: &SsrfGuard, url: &str) -> Result<(), Blocked> {
+    let Ok(url) = url::Url::parse(url) else {
+        return Ok(());
+    };
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => guard.check(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => guard.check(IpAddr::V6(ip)),
+        _ => Ok(()),
     }
 }
 

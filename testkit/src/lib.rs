@@ -8,6 +8,7 @@ pub mod database;
 pub mod live;
 pub mod proxy;
 pub mod receiver;
+pub mod smtp;
 
 use std::{future::Future, sync::Once, time::Duration};
 

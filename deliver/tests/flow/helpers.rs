@@ -75,11 +75,29 @@ async fn spawn_ingest_with(
     reach: impl FnOnce(&TestBroker) -> warren_shared::config::BrokerSettings,
     allow: &str,
 ) -> Stack {
+    spawn_ingest_configured(schedule, reach, allow, |_| {}).await
+}
+
+/// Ingest with its settings changed by `configure` (say, fast notification rounds), a user
+/// with a source, and a receiver.
+pub async fn spawn_ingest_notifying(
+    schedule: &str,
+    configure: impl FnOnce(&mut IngestSettings),
+) -> Stack {
+    spawn_ingest_configured(schedule, |b| b.settings.clone(), "127.0.0.1/32", configure).await
+}
+
+async fn spawn_ingest_configured(
+    schedule: &str,
+    reach: impl FnOnce(&TestBroker) -> warren_shared::config::BrokerSettings,
+    allow: &str,
+    configure: impl FnOnce(&mut IngestSettings),
+) -> Stack {
     init_logs();
     let db = TestDatabase::create().await;
     let broker = TestBroker::with_schedule(schedule);
     let cancel = CancellationToken::new();
-    let address = start_ingest(&db, reach(&broker), allow, cancel.clone()).await;
+    let address = start_ingest(&db, reach(&broker), allow, cancel.clone(), configure).await;
 
     let mut api = ApiClient::new(address);
     api.signup().await;
@@ -104,6 +122,7 @@ async fn start_ingest(
     broker: warren_shared::config::BrokerSettings,
     allow: &str,
     cancel: CancellationToken,
+    configure: impl FnOnce(&mut IngestSettings),
 ) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -116,6 +135,7 @@ async fn start_ingest(
     settings.outbox_interval_ms = 100;
     settings.outbox_grace_ms = 2_000;
     settings.allow_target_cidrs = allow.parse().expect("a CIDR list");
+    configure(&mut settings);
     let app = Application::build_on(settings, listener, cancel)
         .await
         .expect("ingest builds");
@@ -138,6 +158,7 @@ impl Stack {
             self.broker.settings.clone(),
             "127.0.0.1/32",
             self.cancel.clone(),
+            |_| {},
         )
         .await
     }

@@ -4,10 +4,12 @@
 mod breakers;
 mod delivery;
 mod failures;
+mod held;
 mod helpers;
 mod lifecycle;
 mod live;
 mod loads;
+mod notifications;
 mod ordered;
 mod protection;
 mod records;

@@ -2,7 +2,7 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api } from './client'
 import { keys } from './keys'
-import type { Accepted, EventFilters, EventSummary, Page, PublishInput, WarrenEvent } from './types'
+import type { Accepted, EventFilters, EventSummary, Page, PublishInput, ReplayRangeInput, WarrenEvent } from './types'
 
 /** `GET /events` with filters, a page at a time (`fetchNextPage` follows `next_cursor`). */
 export function useEvents(filters: EventFilters, limit = 50) {
@@ -44,5 +44,18 @@ export function useReplayEvent(eventId: string) {
         body: subscriptionId ? { subscription_id: subscriptionId } : {},
       }),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: keys.event(eventId) }),
+  })
+}
+
+/**
+ * `POST /events/replay`: one new delivery to the subscription for each event of the time
+ * range it matches (a backfill, or a recovery after an outage).
+ */
+export function useReplayTimeRange() {
+  const queryClient = useQueryClient()
+  return useMutation({
+    mutationFn: (input: ReplayRangeInput) =>
+      api<{ replayed: number }>('/events/replay', { method: 'POST', body: input }),
+    onSuccess: (_, input) => queryClient.invalidateQueries({ queryKey: ['subscriptions', input.subscription_id, 'deliveries'] }),
   })
 }

@@ -20,4 +20,8 @@ export const keys = {
   delivery: (id: string) => ['deliveries', id] as const,
   deadLetters: (filters: DeadLetterFilters) => ['dead-letters', filters] as const,
   allDeadLetters: ['dead-letters'] as const,
+  notificationChannels: ['notification-channels'] as const,
+  notifications: ['notifications', 'list'] as const,
+  unreadNotifications: ['notifications', 'unread'] as const,
+  allNotifications: ['notifications'] as const,
 }

@@ -20,5 +20,9 @@ export function useLiveCacheSync(): SocketState {
       queryClient.invalidateQueries({ queryKey: keys.subscriptions })
       queryClient.invalidateQueries({ queryKey: keys.subscription(m.subscription_id) })
     },
+    // The in-app list and the navigation's unread badge.
+    notification: () => {
+      queryClient.invalidateQueries({ queryKey: keys.allNotifications })
+    },
   })
 }

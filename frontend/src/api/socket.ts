@@ -6,7 +6,7 @@ import { io, type Socket } from 'socket.io-client'
 import { useSession } from './session'
 import type { ServerEvents } from './types'
 
-export const SERVER_EVENTS = ['delivery.attempt', 'event.received', 'subscription.updated'] as const
+export const SERVER_EVENTS = ['delivery.attempt', 'delivery.held', 'event.received', 'subscription.updated', 'notification'] as const
 
 // Untyped events: listeners are attached by name from SERVER_EVENTS below.
 type WarrenSocket = Socket

@@ -2,13 +2,26 @@
 import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api, fetchAll } from './client'
 import { keys } from './keys'
-import type { DeliverySummary, Page, Stats, StatsWindow, Subscription, SubscriptionInput } from './types'
+import type { DeliverySummary, HeldChoice, Page, Stats, StatsWindow, Subscription, SubscriptionInput } from './types'
+
+/**
+ * How often a subscription is asked again while its held count moves: it grows with every
+ * event while the subscription is not active and shrinks while they are released, and no
+ * socket event says so.
+ */
+export const HELD_REFRESH_MS = 3_000
+
+/** Not active (collecting held deliveries), or releasing the ones it held. */
+export function holdsDeliveries(s: Pick<Subscription, 'is_active' | 'held_count'> | undefined): boolean {
+  return Boolean(s && (!s.is_active || (s.held_count ?? 0) > 0))
+}
 
 /** Every subscription of the user (all pages). */
 export function useSubscriptions() {
   return useQuery({
     queryKey: keys.subscriptions,
     queryFn: () => fetchAll<Subscription>('/subscriptions'),
+    refetchInterval: (query) => (query.state.data?.some(holdsDeliveries) ? 10_000 : false),
   })
 }
 
@@ -16,6 +29,7 @@ export function useSubscription(id: string) {
   return useQuery({
     queryKey: keys.subscription(id),
     queryFn: () => api<Subscription>(`/subscriptions/${id}`),
+    refetchInterval: (query) => (holdsDeliveries(query.state.data) ? HELD_REFRESH_MS : false),
   })
 }
 
@@ -25,6 +39,7 @@ function useSubscriptionMutation<TVars, TResult>(
   const queryClient = useQueryClient()
   return useMutation({
     mutationFn,
+    // Every subscription query, its deliveries and its line included.
     onSuccess: () => queryClient.invalidateQueries({ queryKey: keys.subscriptions }),
   })
 }
@@ -54,21 +69,44 @@ export function useRotateSecret(id: string) {
   )
 }
 
-/** `POST /subscriptions/{id}/enable`: re-enables it and closes its circuit. */
-export function useEnableSubscription() {
-  return useSubscriptionMutation((id: string) =>
-    api<Subscription>(`/subscriptions/${id}/enable`, { method: 'POST' }),
+/** Pause and enable answer the subscription as it now is: shown at once, then everything of it is read again. */
+function useSubscriptionStateMutation<TVars>(mutationFn: (vars: TVars) => Promise<Subscription>) {
+  const queryClient = useQueryClient()
+  return useMutation({
+    mutationFn,
+    onSuccess: (subscription) => {
+      if (subscription?.id) queryClient.setQueryData(keys.subscription(subscription.id), subscription)
+      return queryClient.invalidateQueries({ queryKey: keys.subscriptions })
+    },
+  })
+}
+
+/** `POST /subscriptions/{id}/pause`: new events are held, not delivered, until it is enabled. */
+export function usePauseSubscription() {
+  return useSubscriptionStateMutation((id: string) =>
+    api<Subscription>(`/subscriptions/${id}/pause`, { method: 'POST' }),
   )
 }
 
-/** The latest deliveries of one subscription. */
-export function useSubscriptionDeliveries(id: string, status?: string) {
+/**
+ * `POST /subscriptions/{id}/enable`: re-enables it and closes its circuit; what it held is
+ * delivered (`deliver`, the server's default when `held` is left out) or discarded.
+ */
+export function useEnableSubscription() {
+  return useSubscriptionStateMutation(({ id, held }: { id: string; held?: HeldChoice }) =>
+    api<Subscription>(`/subscriptions/${id}/enable`, { method: 'POST', body: held ? { held } : undefined }),
+  )
+}
+
+/** The latest deliveries of one subscription, of one status or all; `refetchInterval` while they move unseen. */
+export function useSubscriptionDeliveries(id: string, status?: string, { refetchInterval }: { refetchInterval?: number | false } = {}) {
   return useQuery({
     queryKey: keys.subscriptionDeliveries(id, status),
     queryFn: () =>
       api<Page<DeliverySummary>>(`/subscriptions/${id}/deliveries`, {
         query: { limit: 20, status },
       }),
+    refetchInterval,
   })
 }
 

@@ -80,10 +80,26 @@ export interface Subscription extends SubscriptionInput {
   /** The `whpk_` public key receivers verify Ed25519 signatures with; null for HMAC. */
   public_key?: string | null
   is_active: boolean
+  /** Why it is not active: `paused` when its owner paused it; otherwise Warren's reason (a 410, a run of failures). */
   disabled_reason?: string | null
   circuit_state: CircuitState
+  /**
+   * Deliveries held while it was not active. While it is active again and this is above
+   * zero, they are being released.
+   */
+  held_count?: number
   created_at: string
   updated_at: string
+}
+
+/** What enabling a subscription does with the deliveries held while it was not active. */
+export type HeldChoice = 'deliver' | 'discard'
+
+/** `POST /events/replay`: every event of `[from, to)` (to: now) the subscription matches, again. */
+export interface ReplayRangeInput {
+  subscription_id: string
+  from: string
+  to?: string
 }
 
 export type StatsWindow = '1h' | '24h' | '7d'
@@ -123,7 +139,9 @@ export interface QueueInfo {
   tier?: string | null
 }
 
-export type DeliveryStatus = 'pending' | 'retrying' | 'succeeded' | 'dead'
+export const DELIVERY_STATUSES = ['pending', 'retrying', 'succeeded', 'dead', 'held', 'discarded'] as const
+/** `held`: kept, never attempted, while its subscription is not active; `discarded`: dropped when it was enabled again. */
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number]
 
 export type ErrorKind =
   | 'http_status'
@@ -234,6 +252,55 @@ export interface Accepted {
   deliveries: number
 }
 
+// Notifications: telling a user that a receiver is in trouble.
+
+export const NOTIFICATION_TYPES = [
+  'subscription.failing',
+  'subscription.circuit_opened',
+  'subscription.disabled',
+  'subscription.recovered',
+  'delivery.dead',
+] as const
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number]
+
+export type ChannelKind = 'webhook' | 'email'
+
+export interface NotificationChannel {
+  id: string
+  name: string
+  kind: ChannelKind
+  /** A webhook channel's URL. */
+  target_url?: string | null
+  /** An email channel's address. */
+  email?: string | null
+  /** Empty means every type. */
+  types: NotificationType[]
+  /** A webhook channel's Standard Webhooks secret: in the answer to its creation only. */
+  signing_secret?: string | null
+  created_at: string
+}
+
+/** The body of `POST /notification-channels`. */
+export type NewNotificationChannel =
+  | { name: string; kind: 'webhook'; target_url: string; types?: NotificationType[] }
+  | { name: string; kind: 'email'; email: string; types?: NotificationType[] }
+
+export interface WarrenNotification {
+  id: string
+  /** One of NOTIFICATION_TYPES, or a type this app does not know yet. */
+  type: string
+  at: string
+  subscription_id: string | null
+  /** `count`: how many occurrences it stands for; also `reason`, `delivery_id`, … */
+  data: { count?: number; reason?: string; delivery_id?: string; [key: string]: unknown } | null
+  read?: boolean
+}
+
+/** `GET /notifications`: a page, and how many of all of them are unread. */
+export interface NotificationPage extends Page<WarrenNotification> {
+  unread?: number
+}
+
 // socket.io payloads
 
 export type AttemptOutcome = 'succeeded' | 'failed' | 'dead'
@@ -253,11 +320,22 @@ export interface DeliveryAttemptMessage {
   event_type?: string
 }
 
+/** A delivery kept as `held`: its subscription is paused or disabled, so it is not attempted yet. */
+export interface DeliveryHeldMessage {
+  delivery_id: string
+  event_id: string
+  event_type: string
+  subscription_id: string
+  at: string
+}
+
 export interface EventReceivedMessage {
   event_id: string
   source_id: string | null
   event_type: string
   deliveries: number
+  /** How many of those deliveries are held. */
+  held?: number
   at: string
 }
 
@@ -271,6 +349,8 @@ export interface SubscriptionUpdatedMessage {
 
 export interface ServerEvents {
   'delivery.attempt': (message: DeliveryAttemptMessage) => void
+  'delivery.held': (message: DeliveryHeldMessage) => void
   'event.received': (message: EventReceivedMessage) => void
   'subscription.updated': (message: SubscriptionUpdatedMessage) => void
+  notification: (message: WarrenNotification) => void
 }

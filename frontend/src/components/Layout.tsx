@@ -1,7 +1,7 @@
-// The frame around every signed-in page: the navigation, who is signed in, Log out, and
-// whether live updates are flowing.
+// The frame around every signed-in page: the navigation (with the count of unread
+// notifications), who is signed in, Log out, and whether live updates are flowing.
 import { NavLink, Outlet, useNavigate } from 'react-router-dom'
-import { useLiveCacheSync, useLogout, useMe } from '../api'
+import { useLiveCacheSync, useLogout, useMe, useUnreadNotifications } from '../api'
 import { cx } from './ui'
 
 const NAV = [
@@ -11,6 +11,7 @@ const NAV = [
   { to: '/live', label: 'Live log' },
   { to: '/events', label: 'Events' },
   { to: '/dead-letters', label: 'Dead letters' },
+  { to: '/notifications', label: 'Notifications', badge: 'unread' },
 ]
 
 export function Layout() {
@@ -18,6 +19,7 @@ export function Layout() {
   const logout = useLogout()
   const navigate = useNavigate()
   const live = useLiveCacheSync()
+  const unread = useUnreadNotifications().data ?? 0
 
   return (
     <div className="min-h-screen">
@@ -55,6 +57,7 @@ export function Layout() {
                 <NavLink
                   to={item.to}
                   end={item.end}
+                  aria-label={item.badge === 'unread' && unread > 0 ? `${item.label} ${unread} unread` : undefined}
                   className={({ isActive }) =>
                     cx(
                       'inline-block border-b-2 px-2.5 py-2 text-sm sm:px-3',
@@ -63,6 +66,7 @@ export function Layout() {
                   }
                 >
                   {item.label}
+                  {item.badge === 'unread' && unread > 0 && <UnreadBadge count={unread} />}
                 </NavLink>
               </li>
             ))}
@@ -73,5 +77,14 @@ export function Layout() {
         <Outlet />
       </main>
     </div>
+  )
+}
+
+/** The eye sees a red 3; the link's own name says "Notifications 3 unread". */
+function UnreadBadge({ count }: { count: number }) {
+  return (
+    <span aria-hidden className="ml-1 inline-block min-w-5 rounded-full bg-red-600 px-1.5 text-center text-xs font-semibold leading-5 text-white" data-unread-badge>
+      {count > 99 ? '99+' : count}
+    </span>
   )
 }

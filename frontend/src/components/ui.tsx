@@ -120,6 +120,27 @@ export function SelectField({
   )
 }
 
+/** A radio button or checkbox with its label beside it and a hint under the label. */
+export function ChoiceField({ label, hint, className, ...input }: { label: string; hint?: ReactNode; className?: string } & InputHTMLAttributes<HTMLInputElement> & { type: 'radio' | 'checkbox' }) {
+  const id = useId()
+  const hintId = hint ? `${id}-hint` : undefined
+  return (
+    <div className={cx('flex items-start gap-2', className)}>
+      <input id={id} aria-describedby={hintId} className="mt-0.5 h-4 w-4 shrink-0 accent-teal-700" {...input} />
+      <div className="min-w-0">
+        <label htmlFor={id} className="text-sm text-slate-800">
+          {label}
+        </label>
+        {hint && (
+          <p id={hintId} className="text-xs text-slate-500">
+            {hint}
+          </p>
+        )}
+      </div>
+    </div>
+  )
+}
+
 export function PageHeader({ title, children }: { title: string; children?: ReactNode }) {
   return (
     <div className="mb-4 flex flex-wrap items-center justify-between gap-3">
@@ -191,13 +212,18 @@ const badgeColors: Record<string, string> = {
   closed: 'bg-emerald-100 text-emerald-800',
   active: 'bg-emerald-100 text-emerald-800',
   disabled: 'bg-slate-200 text-slate-700',
+  paused: 'bg-amber-100 text-amber-800',
+  held: 'bg-violet-100 text-violet-800',
+  releasing: 'bg-sky-100 text-sky-800',
+  discarded: 'bg-slate-200 text-slate-700',
+  unread: 'bg-teal-100 text-teal-800',
 }
 
-/** A status word in a coloured pill; the word itself is the text. */
-export function Badge({ value, className }: { value: string; className?: string }) {
+/** A status word in a coloured pill; the word itself is the text unless `label` says more. */
+export function Badge({ value, label, className }: { value: string; label?: string; className?: string }) {
   return (
     <span className={cx('inline-block rounded-full px-2 py-0.5 text-xs font-medium', badgeColors[value] ?? 'bg-slate-100 text-slate-700', className)}>
-      {value.replace('_', ' ')}
+      {label ?? value.replace('_', ' ')}
     </span>
   )
 }

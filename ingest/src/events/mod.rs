@@ -1,6 +1,7 @@
 //! Events: listed and shown with their deliveries, published by a user's own application,
 //! and replayed to their subscriptions.
 
+mod backfill;
 mod commit;
 mod publish;
 pub mod store;
@@ -40,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, publish::publish))
         .routes(routes!(read))
         .routes(routes!(replay))
+        .routes(routes!(backfill::replay_range))
 }
 
 /// An event in a list (its body is in the event's own page).

@@ -13,7 +13,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 use warren_shared::{
     envelope::{DeliverV1, Envelope},
-    live::EventReceived,
+    live::{DeliveryHeld, EventReceived},
     matching::event_type_matches,
     model::Provider,
     tokens::body_hash,
@@ -56,16 +56,20 @@ pub struct NewEvent {
 /// What storing an event came to.
 #[derive(Debug)]
 pub enum Stored {
-    /// A new event, durable, with one envelope to publish per delivery.
+    /// A new event, durable, with one envelope to publish per delivery that is not held.
     Created {
         /// The event id.
         event_id: Uuid,
-        /// One per delivery created.
+        /// Deliveries created, held ones included.
+        deliveries: usize,
+        /// One per delivery created and not held.
         envelopes: Vec<Envelope>,
         /// Its owner.
         user_id: Uuid,
         /// What the live log says of it.
         received: EventReceived,
+        /// What the live log says of each of its held deliveries.
+        held: Vec<DeliveryHeld>,
     },
     /// The idempotency key was seen before with the same body: the original answer.
     Replayed {
@@ -119,7 +123,7 @@ pub async fn stage_group(
         .filter(|((_, id), _)| inserted.contains(id))
         .flat_map(|((event, &id), subs)| delivery_rows(event.user_id, id, subs))
         .collect();
-    insert_delivery_rows(tx, &mut rows).await?;
+    let rows = insert_delivery_rows(tx, &mut rows).await?;
     Ok(answers(tx, events, plan, &inserted, &rows).await)
 }
 
@@ -172,37 +176,58 @@ pub async fn store_at_once(
     let written = client
         .query(&client.prepare_cached(&STORE_AT_ONCE).await?, &params)
         .await?;
-    let (mut inserted, mut made) = (HashSet::new(), HashSet::new());
+    let (mut inserted, mut made) = (HashSet::new(), HashMap::new());
     for row in &written {
         let id: Uuid = row.get("id");
         if row.get::<_, bool>("is_event") {
             inserted.insert(id);
         } else {
-            made.insert(id);
+            made.insert(id, row.get::<_, bool>("held"));
         }
     }
-    let rows: Vec<DeliveryRow> = rows.into_iter().filter(|r| made.contains(&r.id)).collect();
+    let rows = made_rows(rows, &made);
     Ok(answers(client, events, plan, &inserted, &rows).await)
 }
 
 /// Events and their deliveries in one statement: the events whose idempotency key is new,
-/// then the deliveries of those events whose subscription still exists. Returns the ids
-/// written, each saying whether it is an event's.
+/// then the deliveries of those events whose subscription still exists, each `pending` or
+/// `held` as its subscription stands ([`STATUS_OF_NEW`]). Returns the ids written, each
+/// saying whether it is an event's, and a delivery's whether it is held.
 static STORE_AT_ONCE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH ev AS ({INSERT_EVENTS}),
               made AS (
-                  INSERT INTO deliveries (id, user_id, event_id, subscription_id)
-                  SELECT d.id, d.user_id, d.event_id, d.subscription_id
+                  INSERT INTO deliveries (id, user_id, event_id, subscription_id, status)
+                  SELECT d.id, d.user_id, d.event_id, d.subscription_id, {STATUS_OF_NEW}
                   FROM unnest($14::uuid[], $15::uuid[], $16::uuid[], $17::uuid[])
                       AS d(id, user_id, event_id, subscription_id)
+                  JOIN subscriptions s ON s.id = d.subscription_id
                   WHERE d.event_id IN (SELECT id FROM ev)
-                    AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.id = d.subscription_id)
-                  RETURNING id)
-         SELECT id, true AS is_event FROM ev
-         UNION ALL SELECT id, false FROM made"
+                  RETURNING id, status = 'held' AS held)
+         SELECT id, true AS is_event, false AS held FROM ev
+         UNION ALL SELECT id, false, held FROM made"
     )
 });
+
+/// A new delivery's status, from its subscription `s` as the inserting statement sees it:
+/// `held` while the subscription is not active, and while it releases deliveries held
+/// before (a new one waits behind them, so a FIFO line keeps its order and the release its
+/// pace); `pending` otherwise. Decided by the insert itself, not when the subscriptions were
+/// read: a FIFO delivery's statement runs after its place in line is taken, under the line's
+/// lock, which the sweeper also takes before it ends a release (`ingest/src/held.rs`).
+const STATUS_OF_NEW: &str = "CASE WHEN s.is_active AND s.held_sweep IS DISTINCT FROM 'release' \
+     THEN 'pending' ELSE 'held' END";
+
+/// The rows the database made, each marked held or not; those it did not make (their
+/// subscription was deleted since the plan was read) are left out.
+fn made_rows(rows: Vec<DeliveryRow>, made: &HashMap<Uuid, bool>) -> Vec<DeliveryRow> {
+    rows.into_iter()
+        .filter_map(|row| {
+            let held = *made.get(&row.id)?;
+            Some(DeliveryRow { held, ..row })
+        })
+        .collect()
+}
 
 /// The subscriptions each event goes to: from the candidates read with its source, or asking
 /// once per owner and source in the group.
@@ -244,6 +269,9 @@ pub struct Candidate {
     pub target: Target,
     /// Its event-type filter.
     pub event_types: Vec<String>,
+    /// Whether it was active when read. Events still go to one that is not (as `held`
+    /// deliveries); only a replay to every subscription leaves it out.
+    pub active: bool,
 }
 
 /// The candidates that take events of this type.
@@ -258,15 +286,30 @@ fn taking(candidates: &[Candidate], event_type: &str) -> Vec<Target> {
 /// What the committed event is answered with.
 fn created(event: &NewEvent, event_id: Uuid, rows: &[DeliveryRow]) -> Stored {
     let envelopes = first_attempts(rows);
+    let at = OffsetDateTime::now_utc();
+    let held = rows
+        .iter()
+        .filter(|row| row.held)
+        .map(|row| DeliveryHeld {
+            delivery_id: row.id,
+            event_id,
+            event_type: event.event_type.clone(),
+            subscription_id: row.target.id,
+            at,
+        })
+        .collect();
     Stored::Created {
         event_id,
+        held,
         received: EventReceived {
             event_id,
             source_id: event.source_id,
             event_type: event.event_type.clone(),
-            deliveries: envelopes.len(),
-            at: OffsetDateTime::now_utc(),
+            deliveries: rows.len(),
+            held: rows.iter().filter(|row| row.held).count(),
+            at,
         },
+        deliveries: rows.len(),
         envelopes,
         user_id: event.user_id,
     }
@@ -281,6 +324,8 @@ struct DeliveryRow {
     target: Target,
     /// Its place in a FIFO line, taken just before the insert.
     fifo_seq: Option<i64>,
+    /// Made `held` (its subscription is not active): no envelope is published for it.
+    held: bool,
 }
 
 /// One new pending delivery of the event per subscription.
@@ -293,6 +338,7 @@ fn delivery_rows(user_id: Uuid, event_id: Uuid, targets: &[Target]) -> Vec<Deliv
             event_id,
             target,
             fifo_seq: None,
+            held: false,
         })
         .collect()
 }
@@ -330,27 +376,44 @@ async fn take_places(client: &impl GenericClient, rows: &mut [DeliveryRow]) -> R
     Ok(())
 }
 
-/// Inserts pending deliveries, all in one statement, FIFO ones with their places.
-async fn insert_delivery_rows(client: &impl GenericClient, rows: &mut [DeliveryRow]) -> Result<()> {
+/// Inserts deliveries, all in one statement, FIFO ones with their places, each pending or
+/// held as its subscription stands; returns those made (not those whose subscription was
+/// deleted since it was read), marked.
+async fn insert_delivery_rows(
+    client: &impl GenericClient,
+    rows: &mut Vec<DeliveryRow>,
+) -> Result<Vec<DeliveryRow>> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     take_places(client, rows).await?;
     let columns = DeliveryColumns::of(rows);
     let places: Vec<Option<i64>> = rows.iter().map(|r| r.fifo_seq).collect();
-    client
-        .execute(
-            &client
-                .prepare_cached(
-                    "INSERT INTO deliveries (id, user_id, event_id, subscription_id, fifo_seq)
-                     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int8[])",
-                )
-                .await?,
+    let made = client
+        .query(
+            &client.prepare_cached(&INSERT_DELIVERIES).await?,
             &[&columns.params()[..], &[&places]].concat(),
         )
         .await?;
-    Ok(())
+    let made: HashMap<Uuid, bool> = made
+        .iter()
+        .map(|row| (row.get("id"), row.get("held")))
+        .collect();
+    Ok(made_rows(std::mem::take(rows), &made))
 }
+
+/// Inserts the deliveries of `$1`…`$5` whose subscription exists; returns their ids and
+/// whether each is held.
+static INSERT_DELIVERIES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO deliveries (id, user_id, event_id, subscription_id, fifo_seq, status)
+         SELECT d.id, d.user_id, d.event_id, d.subscription_id, d.fifo_seq, {STATUS_OF_NEW}
+         FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::int8[])
+             AS d(id, user_id, event_id, subscription_id, fifo_seq)
+         JOIN subscriptions s ON s.id = d.subscription_id
+         RETURNING id, status = 'held' AS held"
+    )
+});
 
 /// Deliveries as the columns of an `unnest`.
 struct DeliveryColumns {
@@ -377,8 +440,8 @@ impl DeliveryColumns {
     }
 }
 
-/// Inserts one pending delivery of the event per subscription; returns the envelopes of
-/// their first attempts, to publish once the transaction commits.
+/// Inserts one delivery of the event per subscription; returns the envelopes of their first
+/// attempts (none for a held one), to publish once the transaction commits.
 pub async fn insert_deliveries(
     client: &impl GenericClient,
     user_id: Uuid,
@@ -386,13 +449,30 @@ pub async fn insert_deliveries(
     targets: &[Target],
 ) -> Result<Vec<Envelope>> {
     let mut rows = delivery_rows(user_id, event_id, targets);
-    insert_delivery_rows(client, &mut rows).await?;
+    let rows = insert_delivery_rows(client, &mut rows).await?;
     Ok(first_attempts(&rows))
 }
 
-/// The envelopes of new deliveries' first attempts.
+/// Inserts one delivery to `target` for each of `event_ids`, in that order (a FIFO
+/// subscription's places follow it); returns the envelopes of their first attempts.
+pub async fn insert_for_events(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    target: Target,
+    event_ids: &[Uuid],
+) -> Result<Vec<Envelope>> {
+    let mut rows: Vec<DeliveryRow> = event_ids
+        .iter()
+        .flat_map(|&event_id| delivery_rows(user_id, event_id, &[target]))
+        .collect();
+    let rows = insert_delivery_rows(client, &mut rows).await?;
+    Ok(first_attempts(&rows))
+}
+
+/// The envelopes of new deliveries' first attempts; held ones have none.
 fn first_attempts(rows: &[DeliveryRow]) -> Vec<Envelope> {
     rows.iter()
+        .filter(|row| !row.held)
         .map(|row| {
             Envelope::DeliverV1(DeliverV1 {
                 delivery_id: row.id,
@@ -415,14 +495,13 @@ pub async fn matching_subscriptions(
     source_id: Option<Uuid>,
     event_type: &str,
 ) -> Result<Vec<Target>> {
-    Ok(taking(
-        &subscriptions_of(client, user_id, source_id).await?,
-        event_type,
-    ))
+    let mut candidates = subscriptions_of(client, user_id, source_id).await?;
+    candidates.retain(|c| c.active);
+    Ok(taking(&candidates, event_type))
 }
 
-/// The owner's active subscriptions that take events from this source, with their event
-/// types.
+/// The owner's subscriptions that take events from this source, active or not, with their
+/// event types.
 async fn subscriptions_of(
     client: &impl GenericClient,
     user_id: Uuid,
@@ -432,8 +511,8 @@ async fn subscriptions_of(
         .query(
             &client
                 .prepare_cached(
-                    "SELECT id, event_types, ordering = 'fifo' AS fifo FROM subscriptions
-             WHERE user_id = $1 AND is_active AND (source_id IS NULL OR source_id = $2)",
+                    "SELECT id, event_types, ordering = 'fifo' AS fifo, is_active FROM subscriptions
+             WHERE user_id = $1 AND (source_id IS NULL OR source_id = $2)",
                 )
                 .await?,
             &[&user_id, &source_id],
@@ -447,6 +526,7 @@ async fn subscriptions_of(
                 fifo: row.get("fifo"),
             },
             event_types: row.get("event_types"),
+            active: row.get("is_active"),
         })
         .collect())
 }

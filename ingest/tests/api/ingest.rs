@@ -84,7 +84,7 @@ async fn only_subscriptions_whose_filters_match_get_a_delivery() {
 }
 
 #[tokio::test]
-async fn disabled_subscriptions_and_other_users_subscriptions_get_no_delivery() {
+async fn an_inactive_subscription_holds_its_delivery_and_other_users_subscriptions_get_none() {
     let app = spawn_app().await;
     let api = app.user().await;
     let source = api.create_source().await;
@@ -118,26 +118,34 @@ async fn disabled_subscriptions_and_other_users_subscriptions_get_no_delivery() 
 
     assert_eq!(
         deliveries_made(&api, &source, "a").await,
-        1,
-        "only the active subscription of the owner"
+        2,
+        "the owner's two subscriptions, the inactive one's held"
     );
-    let targets: Vec<String> = app
+    let made: Vec<(String, String, bool)> = app
         .db
         .client()
         .await
         .query(
-            "SELECT s.target_url FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id",
+            "SELECT s.target_url, d.status, d.enqueued FROM deliveries d
+             JOIN subscriptions s ON s.id = d.subscription_id ORDER BY s.target_url",
             &[],
         )
         .await
         .expect("the deliveries")
         .iter()
-        .map(|row| row.get(0))
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
         .collect();
-    assert_eq!(
-        targets,
-        vec![kept["target_url"].as_str().expect("a URL").to_owned()]
-    );
+    let url = |s: &Value| s["target_url"].as_str().expect("a URL").to_owned();
+    assert_eq!(made[0].0, url(&disabled));
+    assert_eq!(made[0].1, "held", "kept, not attempted");
+    assert!(!made[0].2, "nothing published for a held delivery");
+    assert_eq!(made[1].0, url(&kept));
+    assert_eq!(made[1].1, "pending");
+    assert_eq!(made.len(), 2, "nothing for the stranger");
+    let held = api
+        .get_json(&format!("/api/v1/subscriptions/{disabled_id}"))
+        .await;
+    assert_eq!(held["held_count"], 1);
 
     let kept_id = kept["id"].as_str().expect("an id");
     let deleted = api
@@ -146,8 +154,8 @@ async fn disabled_subscriptions_and_other_users_subscriptions_get_no_delivery() 
     assert_eq!(deleted.status(), 204);
     assert_eq!(
         deliveries_made(&api, &bare, "a").await,
-        0,
-        "no active subscription is left"
+        1,
+        "only the inactive catch-all is left, and it holds the event"
     );
     assert_eq!(app.count("events").await, 2, "both events are stored");
 }

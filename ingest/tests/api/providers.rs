@@ -17,6 +17,17 @@ fn signed(
     payload: &str,
     timestamp: Option<i64>,
 ) -> Vec<(String, String)> {
+    signed_as(provider, secret, payload, timestamp, None)
+}
+
+/// [`signed`], with the message id the library signs (Standard Webhooks' `webhook-id`).
+fn signed_as(
+    provider: &str,
+    secret: &str,
+    payload: &str,
+    timestamp: Option<i64>,
+    id: Option<&str>,
+) -> Vec<(String, String)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/verifiers");
     let mut child = Command::new("node")
         .arg("sign.mjs")
@@ -25,8 +36,8 @@ fn signed(
         .stdout(Stdio::piped())
         .spawn()
         .expect("running node tests/verifiers/sign.mjs (see scripts/test)");
-    let input =
-        json!({"provider": provider, "secret": secret, "payload": payload, "timestamp": timestamp});
+    let input = json!({"provider": provider, "secret": secret, "payload": payload,
+                       "timestamp": timestamp, "id": id});
     child
         .stdin
         .take()
@@ -228,4 +239,81 @@ async fn github_and_shopify_events_are_typed_by_their_headers() {
             .await;
         assert_eq!(event["event_type"], kind);
     }
+}
+
+/// A provider's retry of one event, as that provider sends it: the body (Stripe's carries
+/// its own `id`) and the headers its library signs it with, `seconds_later` than the first
+/// try (each retry is signed afresh), plus the header that carries the provider's own id.
+fn retry_of(
+    provider: &str,
+    secret: &str,
+    id: &str,
+    seconds_later: i64,
+) -> (String, Vec<(String, String)>) {
+    let body = match provider {
+        "stripe" => format!(r#"{{"id": "{id}", "type": "invoice.paid", "object": "event"}}"#),
+        _ => r#"{"type": "order.paid", "n": 1}"#.to_owned(),
+    };
+    let at = time::OffsetDateTime::now_utc().unix_timestamp() - 60 + seconds_later;
+    let mut headers = signed_as(provider, secret, &body, Some(at), Some(id));
+    match provider {
+        "github" => headers.push(("x-github-delivery".into(), id.into())),
+        "shopify" => headers.push(("x-shopify-webhook-id".into(), id.into())),
+        _ => {}
+    }
+    (body, headers)
+}
+
+#[tokio::test]
+async fn a_providers_retry_is_the_event_already_accepted_and_makes_no_second_delivery() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    api.create_subscription("http://127.0.0.1:9/hook", json!({}))
+        .await;
+    for (provider, secret) in &PROVIDERS[..4] {
+        let url = source(&api, provider, secret).await;
+        let id = format!("{provider}_delivery_1");
+        let (body, first) = retry_of(provider, secret, &id, 0);
+        let accepted = post(&api, &url, &body, &first).await;
+        assert_eq!(accepted.status(), 202, "{provider}");
+        let accepted: Value = accepted.json().await.expect("JSON");
+
+        let (body, again) = retry_of(provider, secret, &id, 30);
+        let replayed = post(&api, &url, &body, &again).await;
+        assert_eq!(replayed.status(), 200, "{provider}'s retry");
+        assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+        let replayed: Value = replayed.json().await.expect("JSON");
+        assert_eq!(replayed, accepted, "{provider}: the original answer");
+
+        // The same id with another body is not a retry: refused, like a reused key.
+        let other = body.replace("paid", "failed");
+        let headers = signed_as(provider, secret, &other, None, Some(&id));
+        let headers: Vec<_> = again
+            .iter()
+            .filter(|(name, _)| !headers.iter().any(|(n, _)| n == name))
+            .cloned()
+            .chain(headers.iter().cloned())
+            .collect();
+        assert_problem(post(&api, &url, &other, &headers).await, 422).await;
+    }
+    assert_eq!(app.count("events").await, 4, "one event per provider");
+    assert_eq!(app.count("deliveries").await, 4, "each delivered once");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_wins_over_the_providers_own_id() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let (provider, secret) = PROVIDERS[3];
+    let url = source(&api, provider, secret).await;
+    let (body, headers) = retry_of(provider, secret, "msg_same", 0);
+    assert_eq!(post(&api, &url, &body, &headers).await.status(), 202);
+    let mut keyed = headers.clone();
+    keyed.push(("idempotency-key".into(), "my-own-key".into()));
+    assert_eq!(
+        post(&api, &url, &body, &keyed).await.status(),
+        202,
+        "another key: another event"
+    );
+    assert_eq!(app.count("events").await, 2);
 }

@@ -180,3 +180,51 @@ async fn a_retention_of_zero_days_keeps_everything() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_held_delivery_goes_with_its_event_at_the_end_of_the_window() {
+    let app = spawn_app_with(|settings| {
+        settings.retention_days = 30;
+        settings.retention_interval_secs = 1;
+    })
+    .await;
+    let (_, url) = app.source_with_subscriber().await;
+    let (_, old) = ingest(&app, &url, "old-held", r#"{"n": 1}"#).await;
+    let old = age(&app, old, 31).await;
+    let (_, recent) = ingest(&app, &url, "recent-held", r#"{"n": 2}"#).await;
+    app.db
+        .client()
+        .await
+        .execute("UPDATE deliveries SET status = 'held'", &[])
+        .await
+        .expect("holding both");
+    eventually(
+        "retention to remove the old event, held delivery and all",
+        Duration::from_secs(15),
+        || async {
+            (count(
+                &app,
+                "SELECT count(*) FROM deliveries WHERE event_id = $1",
+                old,
+            )
+            .await
+                == 0)
+                .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM events WHERE id = $1", old).await,
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM deliveries WHERE event_id = $1",
+            recent
+        )
+        .await,
+        1,
+        "a recent held delivery stays"
+    );
+}

@@ -117,7 +117,7 @@ function TroubleCard({ troubles }: { troubles: Trouble[] }) {
   const enable = useEnableSubscription()
   return (
     <Card title="Subscriptions in trouble">
-      <ErrorMessage error={enable.error} title="Could not re-enable" />
+      <ErrorMessage error={enable.error} title="Could not enable" />
       {troubles.length === 0 ? (
         <p className="text-sm text-emerald-700">All subscriptions are healthy.</p>
       ) : (
@@ -132,8 +132,9 @@ function TroubleCard({ troubles }: { troubles: Trouble[] }) {
               </div>
               <div className="flex gap-2">
                 {(!s.is_active || s.circuit_state !== 'closed') && (
-                  <Button onClick={() => enable.mutate(s.id)} disabled={enable.isPending}>
-                    Re-enable
+                  // Enabling delivers what it held (the API's default); discarding is offered on its own page.
+                  <Button onClick={() => enable.mutate({ id: s.id })} disabled={enable.isPending}>
+                    {s.is_active ? 'Re-enable' : 'Resume'}
                   </Button>
                 )}
                 <ButtonLink to={`/dead-letters?subscription_id=${s.id}`}>Dead letters</ButtonLink>

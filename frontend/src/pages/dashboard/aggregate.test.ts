@@ -94,6 +94,19 @@ describe('troubled', () => {
   })
 })
 
+describe('troubled, with receiver outages', () => {
+  it('says Paused for a paused subscription, and how many deliveries are held or being released', () => {
+    const paused = sub({ id: 'p', is_active: false, disabled_reason: 'paused', held_count: 12 })
+    const releasing = sub({ id: 'r', held_count: 3 })
+    const idle = sub({ id: 'i', held_count: 0 })
+
+    expect(troubled([paused, releasing, idle], new Map()).map((t) => [t.subscription.id, t.reasons])).toEqual([
+      ['p', ['Paused', '12 held']],
+      ['r', ['Releasing 3 held']],
+    ])
+  })
+})
+
 describe('queues', () => {
   it('orders deliver, then wait tiers from the shortest, then the graveyard', () => {
     const q = (name: string, kind: QueueInfo['kind']): QueueInfo => ({ name, kind, messages: 0, messages_unacked: 0, consumers: 0 })

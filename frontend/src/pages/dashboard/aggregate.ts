@@ -109,7 +109,11 @@ export function troubled(subscriptions: Subscription[], statsById: Map<string, S
   const out: Trouble[] = []
   for (const subscription of subscriptions) {
     const reasons: string[] = []
-    if (!subscription.is_active) reasons.push(`Disabled${subscription.disabled_reason ? `: ${subscription.disabled_reason}` : ''}`)
+    if (!subscription.is_active) {
+      reasons.push(subscription.disabled_reason === 'paused' ? 'Paused' : `Disabled${subscription.disabled_reason ? `: ${subscription.disabled_reason}` : ''}`)
+    }
+    const held = subscription.held_count ?? 0
+    if (held > 0) reasons.push(subscription.is_active ? `Releasing ${held} held` : `${held} held`)
     if (subscription.circuit_state === 'open') reasons.push('Circuit open')
     if (subscription.circuit_state === 'half_open') reasons.push('Circuit half open')
     const stats = statsById.get(subscription.id)

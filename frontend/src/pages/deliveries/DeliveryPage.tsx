@@ -4,6 +4,12 @@ import { useDelivery, useEvent, useRetryDelivery, useSubscriptions, type Attempt
 import { Badge, Button, Card, EmptyState, ErrorMessage, Facts, Loading, Notice, PageHeader, TextLink } from '../../components/ui'
 import { formatMs, formatRelative, formatTime } from '../../lib/format'
 
+/** Why a delivery was never attempted, for the statuses that say so. */
+const NOT_TRIED: Partial<Record<string, string>> = {
+  held: 'Held while its subscription is not active: it is sent when the subscription is resumed with its held deliveries delivered.',
+  discarded: 'Discarded when its subscription was resumed: it was never sent.',
+}
+
 export function DeliveryPage() {
   const { id = '' } = useParams()
   const delivery = useDelivery(id)
@@ -46,7 +52,7 @@ function DeliveryDetail({ delivery: d }: { delivery: Delivery }) {
         </Card>
         <Card title="Attempts">
           {d.attempts.length === 0 ? (
-            <EmptyState title="No attempts yet.">{waiting ? `The first attempt is due ${formatRelative(d.next_attempt_at)}.` : 'Warren has not tried this delivery yet.'}</EmptyState>
+            <EmptyState title="No attempts yet.">{NOT_TRIED[d.status] ?? (waiting ? `The first attempt is due ${formatRelative(d.next_attempt_at)}.` : 'Warren has not tried this delivery yet.')}</EmptyState>
           ) : (
             <ol aria-label="Attempt timeline" className="relative ml-2 border-l-2 border-slate-200">
               {d.attempts.map((a) => (

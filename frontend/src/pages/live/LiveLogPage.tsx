@@ -73,6 +73,7 @@ export function LiveLogPage() {
               { value: 'succeeded', label: 'Succeeded' },
               { value: 'failed', label: 'Failed' },
               { value: 'dead', label: 'Dead' },
+              { value: 'held', label: 'Held' },
             ]}
           />
         </div>
@@ -116,14 +117,14 @@ function LogLine({ line, subscriptions }: { line: LiveLine; subscriptions?: Subs
       <span className="min-w-0">
         <EventType line={line} />
         <span className="block truncate text-xs text-slate-500">
-          {subscription?.name ?? 'subscription'} · attempt {line.attempt} · {formatMs(line.duration_ms)}
+          {subscription?.name ?? 'subscription'} · {line.outcome === 'held' ? 'held while the subscription is stopped' : `attempt ${line.attempt} · ${formatMs(line.duration_ms)}`}
         </span>
       </span>
       <span>
         <Badge value={line.outcome} />
       </span>
       <span className="text-slate-700">
-        {line.status_code !== null && line.status_code !== undefined ? `HTTP ${line.status_code}` : 'no response'}
+        {line.outcome === 'held' ? 'not attempted' : line.status_code !== null && line.status_code !== undefined ? `HTTP ${line.status_code}` : 'no response'}
         {line.error_kind && line.error_kind !== 'http_status' && <span className="block text-xs text-slate-500">{line.error_kind}</span>}
       </span>
       <Link to={`/deliveries/${line.delivery_id}`} className="min-w-0 break-all font-mono text-xs text-teal-800 hover:underline" aria-label={`Delivery ${line.delivery_id}`}>

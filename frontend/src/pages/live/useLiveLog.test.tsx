@@ -53,6 +53,16 @@ describe('useLiveLog', () => {
     expect(result.current.lines[0]).toMatchObject({ outcome: 'failed', status_code: 500, event_type: 'order.paid' })
   })
 
+  it('shows a held delivery as a line of its own, not attempted, that the outcome filter finds', () => {
+    const { emit, result, rerender } = setup()
+    emit('delivery.attempt', attempt({ delivery_id: 'sent' }))
+    emit('delivery.held', { delivery_id: 'kept', event_id: 'e-1', event_type: 'order.paid', subscription_id: 'sub-a', at: '2025-01-01T00:00:01Z' })
+
+    expect(result.current.lines[0]).toMatchObject({ delivery_id: 'kept', outcome: 'held', status_code: null, event_type: 'order.paid' })
+    rerender({ outcome: 'held' })
+    expect(result.current.lines.map((l) => l.delivery_id)).toEqual(['kept'])
+  })
+
   it('takes the event type from an earlier event.received when the attempt lacks it', () => {
     const { emit, result } = setup()
     emit('event.received', { event_id: 'e-9', source_id: null, event_type: 'invoice.created', deliveries: 1, at: '2025-01-01T00:00:00Z' })

@@ -1,18 +1,22 @@
-// The live log's state: `delivery.attempt` events as they arrive (newest first), the
-// filters, and pause. While paused nothing is appended; what was missed is counted.
+// The live log's state: `delivery.attempt` and `delivery.held` events as they arrive (newest
+// first), the filters, and pause. While paused nothing is appended; what was missed is counted.
 import { useCallback, useMemo, useRef, useState } from 'react'
 import { useWarrenSocket, type AttemptOutcome, type DeliveryAttemptMessage, type SocketState } from '../../api'
 
 export type StatusFilter = '' | '2xx' | '3xx' | '4xx' | '5xx' | 'none'
 
+/** An attempt's outcome, or `held`: a delivery kept, not attempted, while its subscription is stopped. */
+export type LiveOutcome = AttemptOutcome | 'held'
+
 export interface LiveFilters {
   subscription_id?: string
   status?: StatusFilter
-  outcome?: AttemptOutcome | ''
+  outcome?: LiveOutcome | ''
 }
 
-export interface LiveLine extends DeliveryAttemptMessage {
-  /** Unique per line: a delivery has one line per attempt. */
+export interface LiveLine extends Omit<DeliveryAttemptMessage, 'outcome'> {
+  outcome: LiveOutcome
+  /** Unique per line: a delivery has one line per attempt (and one when it is held). */
   key: string
 }
 
@@ -35,7 +39,7 @@ export function matchesStatus(code: number | null, status: StatusFilter | undefi
   return code !== null && code !== undefined && String(code)[0] === status[0]
 }
 
-export function matchesFilters(line: DeliveryAttemptMessage, filters: LiveFilters): boolean {
+export function matchesFilters(line: Pick<LiveLine, 'subscription_id' | 'outcome' | 'status_code'>, filters: LiveFilters): boolean {
   if (filters.subscription_id && line.subscription_id !== filters.subscription_id) return false
   if (filters.outcome && line.outcome !== filters.outcome) return false
   return matchesStatus(line.status_code, filters.status)
@@ -48,21 +52,35 @@ export function useLiveLog(filters: LiveFilters, max = 500): LiveLog {
   const pausedRef = useRef(false)
   const eventTypes = useRef(new Map<string, string>())
 
+  const add = useCallback(
+    (line: LiveLine) => {
+      if (pausedRef.current) {
+        setMissed((n) => n + 1)
+        return
+      }
+      setAll((lines) => (lines.some((l) => l.key === line.key) ? lines : [line, ...lines].slice(0, max)))
+    },
+    [max],
+  )
+
   const connection = useWarrenSocket({
     'event.received': (m) => {
       eventTypes.current.set(m.event_id, m.event_type)
     },
     'delivery.attempt': (m) => {
-      if (pausedRef.current) {
-        setMissed((n) => n + 1)
-        return
-      }
-      const line: LiveLine = {
+      add({ ...m, event_type: m.event_type ?? eventTypes.current.get(m.event_id), key: `${m.delivery_id}:${m.attempt}:${m.at}` })
+    },
+    'delivery.held': (m) => {
+      add({
         ...m,
-        event_type: m.event_type ?? eventTypes.current.get(m.event_id),
-        key: `${m.delivery_id}:${m.attempt}:${m.at}`,
-      }
-      setAll((lines) => (lines.some((l) => l.key === line.key) ? lines : [line, ...lines].slice(0, max)))
+        attempt: 0,
+        status_code: null,
+        duration_ms: 0,
+        outcome: 'held',
+        error_kind: null,
+        next_attempt_at: null,
+        key: `${m.delivery_id}:held:${m.at}`,
+      })
     },
   })
 

@@ -1,9 +1,13 @@
-// One subscription: its health, its FIFO line when it is ordered, secret, recent deliveries,
-// a test event, and its settings.
+// One subscription: its health, pausing and resuming it, its FIFO line when it is ordered,
+// secret, recent deliveries by status, a test event, replaying a time range, and its settings.
+import { useState } from 'react'
 import { Link, useLocation, useNavigate, useParams } from 'react-router-dom'
 import {
+  DELIVERY_STATUSES,
+  HELD_REFRESH_MS,
+  holdsDeliveries,
   useDeleteSubscription,
-  useEnableSubscription,
+  usePauseSubscription,
   usePublishEvent,
   useSources,
   useSubscription,
@@ -12,10 +16,12 @@ import {
   useUpdateSubscription,
   type Subscription,
 } from '../../api'
-import { Badge, Button, Card, EmptyState, ErrorMessage, Facts, Loading, Notice, PageHeader, TextLink } from '../../components/ui'
+import { Badge, Button, Card, EmptyState, ErrorMessage, Facts, Loading, Notice, PageHeader, SelectField, TextLink } from '../../components/ui'
 import { formatMs, formatPercent, formatTime } from '../../lib/format'
 import { FifoLineCard } from './FifoLineCard'
+import { ReplayRangeCard } from './ReplayRangeCard'
 import { SecretPanel } from './SecretPanel'
+import { StateBanner } from './StateBanner'
 import { SubscriptionForm } from './SubscriptionForm'
 import { SubscriptionStateBadges } from './SubscriptionStateBadges'
 import { takesEventType, toForm } from './formModel'
@@ -37,6 +43,7 @@ function SubscriptionDetail({ subscription: s, justCreated }: { subscription: Su
   const navigate = useNavigate()
   const update = useUpdateSubscription(s.id)
   const remove = useDeleteSubscription()
+  const pause = usePauseSubscription()
   const sources = useSources()
   const sourceName = s.source_id ? (sources.data?.find((x) => x.id === s.source_id)?.name ?? s.source_id) : 'Every source'
 
@@ -49,6 +56,11 @@ function SubscriptionDetail({ subscription: s, justCreated }: { subscription: Su
     <>
       <PageHeader title={s.name}>
         <SubscriptionStateBadges subscription={s} />
+        {s.is_active && (
+          <Button onClick={() => pause.mutate(s.id)} disabled={pause.isPending}>
+            Pause
+          </Button>
+        )}
         <Button variant="danger" onClick={onDelete} disabled={remove.isPending}>
           Delete subscription
         </Button>
@@ -56,7 +68,8 @@ function SubscriptionDetail({ subscription: s, justCreated }: { subscription: Su
       <div className="flex flex-col gap-4">
         {justCreated && <Notice>Subscription created. Give its signing secret to the receiver so it can verify requests.</Notice>}
         <ErrorMessage error={remove.error} title="Could not delete" />
-        <TroubleBanner subscription={s} />
+        <ErrorMessage error={pause.error} title="Could not pause" />
+        <StateBanner subscription={s} />
         {s.ordering === 'fifo' && <FifoLineCard subscriptionId={s.id} />}
         <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
           <Card title="Overview">
@@ -67,6 +80,7 @@ function SubscriptionDetail({ subscription: s, justCreated }: { subscription: Su
                 ['Event types', s.event_types.length ? s.event_types.join(', ') : 'Every type'],
                 ['Attempts', `up to ${s.max_attempts}, ${formatMs(s.timeout_ms)} timeout`],
                 ['Rate limit', `${s.rate_limit_per_sec}/s`],
+                ...(s.held_count !== undefined ? [['Held', String(s.held_count)] as [string, string]] : []),
                 ['Updated', formatTime(s.updated_at)],
               ]}
             />
@@ -77,7 +91,8 @@ function SubscriptionDetail({ subscription: s, justCreated }: { subscription: Su
           </Card>
         </div>
         <TestEventCard subscription={s} />
-        <RecentDeliveries id={s.id} />
+        <RecentDeliveries subscription={s} />
+        <ReplayRangeCard subscription={s} />
         <Card title="Settings">
           <SubscriptionForm
             key={s.id}
@@ -95,28 +110,6 @@ function SubscriptionDetail({ subscription: s, justCreated }: { subscription: Su
         </Card>
       </div>
     </>
-  )
-}
-
-/** Why the subscription is not delivering, and the button that fixes it. */
-function TroubleBanner({ subscription: s }: { subscription: Subscription }) {
-  const enable = useEnableSubscription()
-  if (s.is_active && s.circuit_state === 'closed') return null
-  const reason = !s.is_active
-    ? `Disabled${s.disabled_reason ? `: ${s.disabled_reason}` : ''}. It gets no new deliveries.`
-    : s.circuit_state === 'open'
-      ? 'The circuit is open: the target kept failing, so deliveries are held back.'
-      : 'The circuit is half open: Warren is trying the target again.'
-  return (
-    <div role="status" className="flex flex-col gap-2 rounded-md border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900 sm:flex-row sm:items-center sm:justify-between">
-      <span>{reason}</span>
-      <div className="flex flex-col gap-1">
-        <Button variant="primary" onClick={() => enable.mutate(s.id)} disabled={enable.isPending}>
-          Re-enable
-        </Button>
-        <ErrorMessage error={enable.error} />
-      </div>
-    </div>
   )
 }
 
@@ -171,18 +164,24 @@ function TestEventCard({ subscription: s }: { subscription: Subscription }) {
   )
 }
 
-function RecentDeliveries({ id }: { id: string }) {
-  const deliveries = useSubscriptionDeliveries(id)
+const STATUS_OPTIONS = [{ value: '', label: 'Any status' }, ...DELIVERY_STATUSES.map((status) => ({ value: status, label: status }))]
+
+/** The latest deliveries, of one status or all; read again while held ones come in or go out unseen. */
+function RecentDeliveries({ subscription: s }: { subscription: Subscription }) {
+  const { id } = s
+  const [status, setStatus] = useState('')
+  const deliveries = useSubscriptionDeliveries(id, status || undefined, { refetchInterval: holdsDeliveries(s) ? HELD_REFRESH_MS : false })
   return (
     <Card title="Recent deliveries" actions={<TextLink to={`/live?subscription_id=${id}`}>Live log</TextLink>}>
+      <SelectField label="Status" className="mb-3 sm:max-w-48" value={status} onChange={(e) => setStatus(e.target.value)} options={STATUS_OPTIONS} />
       {deliveries.isPending ? (
         <Loading label="Loading deliveries…" />
       ) : deliveries.isError ? (
         <ErrorMessage error={deliveries.error} title="Could not load deliveries" />
       ) : deliveries.data.data.length === 0 ? (
-        <EmptyState title="No deliveries yet." />
+        <EmptyState title={status ? `No ${status} deliveries.` : 'No deliveries yet.'} />
       ) : (
-        <ul className="divide-y divide-slate-100">
+        <ul aria-label="Deliveries" className="divide-y divide-slate-100">
           {deliveries.data.data.map((d) => (
             <li key={d.id} className="flex flex-wrap items-center gap-x-4 gap-y-1 py-2 text-sm">
               <Badge value={d.status} />

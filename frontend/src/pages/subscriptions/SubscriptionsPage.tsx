@@ -2,7 +2,7 @@
 import { Link } from 'react-router-dom'
 import { useSources, useSubscriptions } from '../../api'
 import { ButtonLink, Card, EmptyState, ErrorMessage, Loading, PageHeader } from '../../components/ui'
-import { SubscriptionStateBadges } from './SubscriptionStateBadges'
+import { isPaused, SubscriptionStateBadges } from './SubscriptionStateBadges'
 
 export function SubscriptionsPage() {
   const subscriptions = useSubscriptions()
@@ -42,7 +42,7 @@ export function SubscriptionsPage() {
                 </code>
                 <div className="flex flex-wrap items-center gap-2">
                   <SubscriptionStateBadges subscription={s} />
-                  {!s.is_active && s.disabled_reason && <span className="text-xs text-slate-500">{s.disabled_reason}</span>}
+                  {!s.is_active && s.disabled_reason && !isPaused(s) && <span className="text-xs text-slate-500">{s.disabled_reason}</span>}
                 </div>
               </li>
             ))}

@@ -193,8 +193,8 @@ describe('a subscription’s page', () => {
     expect(body.payload).toBeTypeOf('object')
   })
 
-  it('offers Re-enable for a disabled subscription and calls enable', async () => {
-    const disabled = { ...SUB, is_active: false, disabled_reason: 'receiver gone (410)', circuit_state: 'open' as const }
+  it('offers Resume for a subscription Warren disabled, and enables it', async () => {
+    const disabled = { ...SUB, is_active: false, disabled_reason: 'receiver gone (410)', circuit_state: 'open' as const, held_count: 0 }
     const http = mockApi({
       ...base,
       [`GET /api/v1/subscriptions/${SUB.id}`]: json(disabled),
@@ -203,7 +203,23 @@ describe('a subscription’s page', () => {
     renderApp(`/subscriptions/${SUB.id}`)
 
     const banner = await screen.findByText(/Disabled: receiver gone \(410\)/)
-    await userEvent.click(within(banner.parentElement!).getByRole('button', { name: 'Re-enable' }))
+    await userEvent.click(within(banner.closest('[role=status]') as HTMLElement).getByRole('button', { name: 'Resume' }))
+
+    await waitFor(() => expect(http.callsTo(`POST /api/v1/subscriptions/${SUB.id}/enable`)).toHaveLength(1))
+    expect(http.callsTo(`POST /api/v1/subscriptions/${SUB.id}/enable`)[0].body).toEqual({ held: 'deliver' })
+  })
+
+  it('offers Re-enable for an active subscription whose circuit is open', async () => {
+    const http = mockApi({
+      ...base,
+      [`GET /api/v1/subscriptions/${SUB.id}`]: json({ ...SUB, circuit_state: 'open' }),
+      [`POST /api/v1/subscriptions/${SUB.id}/enable`]: json(SUB),
+    })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const banner = (await screen.findByText(/The circuit is open/)).closest('[role=status]') as HTMLElement
+    expect(within(banner).queryByRole('button', { name: 'Resume' })).toBeNull()
+    await userEvent.click(within(banner).getByRole('button', { name: 'Re-enable' }))
 
     await waitFor(() => expect(http.callsTo(`POST /api/v1/subscriptions/${SUB.id}/enable`)).toHaveLength(1))
   })
