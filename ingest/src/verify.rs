@@ -10,7 +10,10 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use time::OffsetDateTime;
-use warren_shared::{model::Provider, signing::SigningSecret};
+use warren_shared::{
+    model::Provider,
+    signing::{self, MAX_SIGNATURES, SigningSecret},
+};
 
 use crate::{error::ApiError, json_body::Checked, sources::IngestSource};
 
@@ -68,6 +71,13 @@ fn refused(why: &str) -> ApiError {
     ApiError::Unauthorized(format!("signature verification failed: {why}"))
 }
 
+/// A signature header of more entries than any rotation needs: refused before any is checked.
+fn too_many() -> ApiError {
+    refused(&format!(
+        "the signature header holds more than {MAX_SIGNATURES} signatures"
+    ))
+}
+
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, ApiError> {
     headers
         .get(name)
@@ -106,6 +116,9 @@ fn stripe(secret: &str, header: &str, body: &[u8], now: i64) -> Result<(), ApiEr
     let timestamp = timestamp.ok_or_else(|| refused("the signature has no timestamp"))?;
     if signatures.is_empty() {
         return Err(refused("the signature has no v1 entry"));
+    }
+    if signatures.len() > MAX_SIGNATURES {
+        return Err(too_many());
     }
     within_tolerance(timestamp, now)?;
     let mut signed = mac(secret.as_bytes());
@@ -151,6 +164,9 @@ fn standard_webhooks(
         .parse()
         .map_err(|_| refused("webhook-timestamp is not a number"))?;
     let signature = header(headers, "webhook-signature")?;
+    if signing::candidates(signature).is_none() {
+        return Err(too_many());
+    }
     within_tolerance(timestamp, now)?;
     if secret.verify(id, timestamp, body, signature) {
         Ok(())

@@ -136,24 +136,42 @@ impl SigningSecret {
     }
 
     /// Whether a `webhook-signature` header value (several space-separated signatures) holds
-    /// a valid signature by this key. Constant-time per HMAC comparison.
+    /// a valid signature by this key. The body is hashed once whatever the header holds, each
+    /// HMAC comparison is constant-time, and a header of more than [`MAX_SIGNATURES`] entries
+    /// is refused unread, so the work a request can cause is bounded.
     pub fn verify(&self, msg_id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
+        let Some(candidates) = candidates(header) else {
+            return false;
+        };
         match &self.key {
-            Key::Hmac(key) => header
-                .split(' ')
-                .filter_map(|candidate| decoded(candidate, "v1,"))
-                .any(|tag| mac(key, msg_id, timestamp, body).verify_slice(&tag).is_ok()),
+            Key::Hmac(key) => {
+                let signed = mac(key, msg_id, timestamp, body);
+                candidates
+                    .filter_map(|candidate| decoded(candidate, "v1,"))
+                    .fold(false, |found, tag| {
+                        signed.clone().verify_slice(&tag).is_ok() | found
+                    })
+            }
             Key::Ed25519(key) => {
                 let content = signed_content(msg_id, timestamp, body);
                 let verifying = key.verifying_key();
-                header
-                    .split(' ')
+                candidates
                     .filter_map(|candidate| decoded(candidate, "v1a,"))
                     .filter_map(|bytes| ed25519_dalek::Signature::from_slice(&bytes).ok())
                     .any(|signature| verifying.verify(&content, &signature).is_ok())
             }
         }
     }
+}
+
+/// The most entries a `webhook-signature` header may hold for it to be checked at all: one
+/// per secret of a rotation is a handful, never more.
+pub const MAX_SIGNATURES: usize = 16;
+
+/// A header's non-empty entries, or `None` if there are more than [`MAX_SIGNATURES`].
+pub fn candidates(header: &str) -> Option<impl Iterator<Item = &str> + Clone> {
+    let entries = header.split(' ').filter(|entry| !entry.is_empty());
+    (entries.clone().count() <= MAX_SIGNATURES).then_some(entries)
 }
 
 fn decoded(candidate: &str, prefix: &str) -> Option<Vec<u8>> {
@@ -225,6 +243,22 @@ mod tests {
         assert!(new.verify("msg_1", 1_700_000_000, b"{}", &header));
         assert!(!new.verify("msg_1", 1_700_000_000, b"{ }", &header));
         assert!(!new.verify("msg_1", 1_700_000_001, b"{}", &header));
+    }
+
+    #[test]
+    fn a_header_of_more_than_max_signatures_entries_is_refused_even_with_the_right_one() {
+        let secret = SigningSecret::generate();
+        let good = secret.sign("msg_1", 1_700_000_000, b"{}");
+        let within = format!("{} {good}", vec!["v1,"; MAX_SIGNATURES - 1].join(" "));
+        assert!(secret.verify("msg_1", 1_700_000_000, b"{}", &within));
+        let over = format!("{} {good}", vec!["v1,AAAA"; MAX_SIGNATURES].join(" "));
+        assert!(!secret.verify("msg_1", 1_700_000_000, b"{}", &over));
+        let spaced = format!("  {good}   {good}  ");
+        assert_eq!(
+            candidates(&spaced).map(Iterator::count),
+            Some(2),
+            "empty entries skipped"
+        );
     }
 
     #[test]

@@ -153,6 +153,60 @@ async fn a_wrong_missing_or_tampered_signature_is_401_and_nothing_is_stored() {
     assert_eq!(app.count("events").await, 0);
 }
 
+/// `header`'s value with `padding` extra signature entries before the real ones.
+fn padded(headers: &[(String, String)], header: &str, padding: &str) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| match k.eq_ignore_ascii_case(header) {
+            true if header == "stripe-signature" => {
+                let (timestamp, signatures) = v.split_once(',').expect("t=…,v1=…");
+                (k.clone(), format!("{timestamp},{padding},{signatures}"))
+            }
+            true => (k.clone(), format!("{padding} {v}")),
+            false => (k.clone(), v.clone()),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_signature_header_of_thousands_of_candidates_is_401_unchecked() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let body = format!(r#"{{"type": "x", "pad": "{}"}}"#, "a".repeat(20_000));
+    for (provider, secret, header, entry, separator) in [
+        (
+            "standard_webhooks",
+            PROVIDERS[3].1,
+            "webhook-signature",
+            "v1,",
+            " ",
+        ),
+        ("stripe", PROVIDERS[0].1, "stripe-signature", "v1=00", ","),
+    ] {
+        let url = source(&api, provider, secret).await;
+        let headers = signed(provider, secret, &body, None);
+        let few = padded(&headers, header, &vec![entry; 15].join(separator));
+        assert_eq!(
+            post(&api, &url, &body, &few).await.status(),
+            202,
+            "{provider}: a rotation's few signatures are checked"
+        );
+        let many = padded(&headers, header, &vec![entry; 10_000].join(separator));
+        let problem = assert_problem(post(&api, &url, &body, &many).await, 401).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("more than 16 signatures")),
+            "{provider}: {problem}"
+        );
+    }
+    assert_eq!(
+        app.count("events").await,
+        2,
+        "only the two rotations' events"
+    );
+}
+
 #[tokio::test]
 async fn a_signature_timestamped_outside_five_minutes_is_401() {
     let app = spawn_app().await;
