@@ -31,6 +31,30 @@ pub struct Settings {
         default_value = "http://localhost:8080"
     )]
     pub public_url: String,
+    /// Connections open at once; more wait in the kernel's accept queue until one closes.
+    /// The process needs a file descriptor limit above it.
+    #[arg(
+        long = "max-connections",
+        env = "WARREN_MAX_CONNECTIONS",
+        default_value_t = 10_000
+    )]
+    pub max_connections: usize,
+    /// Seconds a connection may take to send a request's headers, or stay idle between
+    /// requests, before it is closed.
+    #[arg(
+        long = "header-read-timeout-secs",
+        env = "WARREN_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = 15
+    )]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request's whole body may take to arrive once its headers have (longer gets
+    /// 408).
+    #[arg(
+        long = "body-read-timeout-secs",
+        env = "WARREN_BODY_READ_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
+    pub body_read_timeout_secs: u64,
     /// Largest request body accepted, in bytes (larger gets 413).
     #[arg(long = "max-body-bytes", env = "WARREN_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -239,6 +263,19 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// What one connection may take (`serve::serve`).
+    pub fn connection_limits(&self) -> crate::serve::ConnectionLimits {
+        crate::serve::ConnectionLimits {
+            max_connections: self.max_connections.max(1),
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+        }
+    }
+
+    /// How long a request's body may take to arrive.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs.max(1))
+    }
+
     /// How ingest groups its commits.
     pub fn group_commit(&self) -> crate::events::GroupCommit {
         crate::events::GroupCommit {

@@ -47,6 +47,9 @@ pub enum ApiError {
     /// 405: the route exists, but not with this method.
     #[error("this route does not take that method")]
     MethodNotAllowed,
+    /// 408: the request's body did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 409: conflicts with what exists.
     #[error("{0}")]
     Conflict(String),
@@ -59,6 +62,15 @@ pub enum ApiError {
     /// 422: well-formed but not acceptable as a whole.
     #[error("{0}")]
     Unprocessable(String),
+    /// 429: too many requests (failed logins, or a source over its rate limit); try again
+    /// after `retry_after` seconds (sent as `Retry-After`).
+    #[error("{detail}")]
+    TooManyRequests {
+        /// What was limited.
+        detail: String,
+        /// Whole seconds until a request may succeed (at least 1).
+        retry_after: u64,
+    },
     /// 503: a dependency (the database) is unavailable; the client should retry.
     #[error("a dependency is unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -92,11 +104,13 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) | ApiError::Unprocessable(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -108,10 +122,12 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::NotFound => "not-found",
             ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::RequestTimeout(_) => "request-timeout",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::Validation(_) => "validation",
             ApiError::Unprocessable(_) => "unprocessable",
+            ApiError::TooManyRequests { .. } => "too-many-requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -153,6 +169,10 @@ impl IntoResponse for ApiError {
             );
         }
         let status = self.status();
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let problem = Problem {
             kind: format!("urn:warren:problem:{}", self.kind()),
             title: status.canonical_reason().unwrap_or("Error"),
@@ -168,6 +188,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
         response
     }
 }

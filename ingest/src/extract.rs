@@ -65,13 +65,28 @@ fn clean_message(error: &serde_json::Error) -> String {
     }
 }
 
-/// Maps a failure to read the body: over the limit is 413, anything else 400.
+/// Maps a failure to read the body: over the limit is 413, not there by the body deadline
+/// 408, anything else 400.
 pub fn body_error(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge("the body is over the size limit".into())
+    } else if timed_out(&rejection) {
+        ApiError::RequestTimeout("the body did not arrive in time".into())
     } else {
         ApiError::BadRequest(rejection.body_text())
     }
+}
+
+/// Whether the body failed because the body deadline (`RequestBodyDeadlineLayer`) passed.
+fn timed_out(rejection: &BytesRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(rejection);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// Whether the request says its body is JSON (`application/json` or `…+json`).

@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod pagination;
 pub mod queues;
 pub mod retention;
+pub mod serve;
 pub mod sources;
 pub mod startup;
 pub mod state;

@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::RequestBodyDeadlineLayer,
     trace::TraceLayer,
 };
 use utoipa::OpenApi;
@@ -29,7 +30,7 @@ use crate::{
     metrics::{self, IngestMetrics},
     notifications,
     openapi::ApiDoc,
-    outbox, queues, retention, sources,
+    outbox, queues, retention, serve, sources,
     state::{AppState, Shared},
     stats, subscriptions, web,
 };
@@ -154,10 +155,8 @@ impl Application {
             state.settings.broker.confirm_timeout(),
         );
         tracing::info!(addr = %listener.local_addr()?, "warren-ingest listening");
-        axum::serve(listener, router(state).layer(live))
-            .with_graceful_shutdown(cancel.clone().cancelled_owned())
-            .await
-            .context("serving HTTP")?;
+        let limits = state.settings.connection_limits();
+        serve::serve(listener, router(state).layer(live), limits, cancel.clone()).await;
         cancel.cancel();
         // The background tasks end with the token; one that panicked has said so already,
         // and stopping goes on either way.
@@ -182,6 +181,7 @@ impl Application {
 /// Every route, with request ids, a span per request and the body limit.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
+    let body_deadline = state.settings.body_read_timeout();
     let ingest = ingest::router().layer(axum::middleware::from_fn_with_state(
         state.clone(),
         metrics::count_ingest,
@@ -213,6 +213,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestBodyDeadlineLayer::new(body_deadline))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
