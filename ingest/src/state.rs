@@ -8,7 +8,7 @@ use warren_shared::publisher::Publisher;
 
 use crate::{
     config::Settings, dispatch::Marker, events::Committer, metrics::IngestMetrics,
-    sources::SourceLookup,
+    origin::TrustedOrigins, sources::SourceLookup,
 };
 
 /// Shared by all handlers. A clone is one reference count: axum clones the state for every
@@ -52,4 +52,6 @@ pub struct Shared {
     pub registry: Arc<Registry>,
     /// An HTTP client for the broker's management API.
     pub http: reqwest::Client,
+    /// The origins whose pages may write with the session cookie.
+    pub origins: TrustedOrigins,
 }

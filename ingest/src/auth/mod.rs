@@ -130,8 +130,7 @@ async fn session_response(
 ) -> Result<Response> {
     let ttl = time::Duration::hours(state.settings.session_ttl_hours.into());
     let token = session::open(client, user.id, ttl).await?;
-    let secure = state.settings.public_url.starts_with("https://");
-    let cookie = session::set_cookie(&token, ttl, secure);
+    let cookie = session::set_cookie(&token, ttl, state.origins.public_is_https());
     Ok((
         status,
         [(header::SET_COOKIE, cookie)],
@@ -152,11 +151,8 @@ async fn logout(State(state): State<AppState>, user: AuthUser) -> Result<Respons
     };
     let client = state.pool.get().await?;
     session::close(&client, session_id).await?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, session::clear_cookie())],
-    )
-        .into_response())
+    let cookie = session::clear_cookie(state.origins.public_is_https());
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
 /// Who the request is made by.

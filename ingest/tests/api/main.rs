@@ -3,6 +3,7 @@
 mod alerts;
 mod api_keys;
 mod auth;
+mod cookie_writes;
 mod durability;
 mod enqueued;
 mod erasure;
