@@ -23,11 +23,23 @@ pub struct LiveClient {
 impl LiveClient {
     /// Connects to `base` (`http://127.0.0.1:<port>`) with `auth: {token}`.
     pub async fn connect(base: &str, token: &str) -> Self {
+        Self::connect_with(ClientBuilder::new(base).auth(json!({"token": token}))).await
+    }
+
+    /// Connects to `base` as a browser does: no `auth`, the session cookie
+    /// (`warren_session=<token>`) and its page's `Origin` on the handshake.
+    pub async fn connect_with_cookie(base: &str, cookie: &str, origin: &str) -> Self {
+        let builder = ClientBuilder::new(base)
+            .opening_header("cookie", cookie)
+            .opening_header("origin", origin);
+        Self::connect_with(builder).await
+    }
+
+    async fn connect_with(builder: ClientBuilder) -> Self {
         let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
         let sink = received.clone();
-        let client = ClientBuilder::new(base)
+        let client = builder
             .namespace("/")
-            .auth(json!({"token": token}))
             .reconnect(false)
             .on_any(move |event, payload, _| {
                 let sink = sink.clone();
@@ -119,10 +131,19 @@ impl Polling {
     /// returns the session and the server's answer to the join (`40…` accepted, `44…`
     /// refused).
     pub async fn join(base: &str, token: &str) -> (Self, String) {
+        Self::join_with(base, json!({"token": token}), &[]).await
+    }
+
+    /// Like [`Polling::join`], with any `auth` payload (`null` sends none) and these headers
+    /// on the handshake (`cookie`, `origin`).
+    pub async fn join_with(base: &str, auth: Value, headers: &[(&str, &str)]) -> (Self, String) {
         let http = reqwest::Client::new();
         let open = format!("{base}/socket.io/?EIO=4&transport=polling");
-        let handshake = http
-            .get(&open)
+        let mut handshake = http.get(&open);
+        for (name, value) in headers {
+            handshake = handshake.header(*name, *value);
+        }
+        let handshake = handshake
             .send()
             .await
             .expect("the handshake")
@@ -133,7 +154,10 @@ impl Polling {
             serde_json::from_str(handshake.trim_start_matches('0')).expect("an open packet");
         let sid = open_packet["sid"].as_str().expect("a session id");
         let url = format!("{open}&sid={sid}");
-        let auth = format!("40{}", json!({"token": token}));
+        let auth = match auth {
+            Value::Null => "40".to_owned(),
+            auth => format!("40{auth}"),
+        };
         http.post(&url)
             .body(auth)
             .send()
