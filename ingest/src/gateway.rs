@@ -3,7 +3,8 @@
 //!
 //! A client connects with `auth: {"token"}` (a session token or an API key), or, as the web
 //! app does, with the session cookie from a page of a trusted origin; anything else is refused
-//! at connect. Each socket joins its user's room.
+//! at connect. Each socket joins its user's room, and ends within a few seconds of its
+//! credential ending (logout, key deleted, session expired: see `revocation`).
 //!
 //! This instance keeps one exclusive, auto-delete queue bound to `warren.logs` under the keys
 //! of the users connected to it, and emits each line to that user's room. A socket that
@@ -42,10 +43,12 @@ use warren_shared::{
 };
 
 use crate::{
-    auth::{self, session},
+    auth::{self, AuthUser, session},
     origin::Provenance,
     state::AppState,
 };
+
+mod revocation;
 
 /// The event telling a socket its lines now flow (its user's key is bound); sent again after
 /// the gateway reconnects to RabbitMQ, since lines in between were lost.
@@ -70,6 +73,8 @@ pub struct GatewayMetrics {
     pub dropped: Counter,
     /// Sockets connected to this instance.
     pub sockets: Gauge,
+    /// Sockets ended because their credential ended (logout, key deleted, session expired).
+    pub revoked: Counter,
 }
 
 impl GatewayMetrics {
@@ -90,12 +95,17 @@ impl GatewayMetrics {
             "Sockets connected",
             self.sockets.clone(),
         );
+        registry.register(
+            "warren_gateway_sockets_revoked",
+            "Sockets ended because their credential ended",
+            self.revoked.clone(),
+        );
     }
 }
 
-/// The user a socket belongs to, kept in its extensions.
+/// Whose a socket is and what it connected with, kept in its extensions.
 #[derive(Debug, Clone, Copy)]
-struct SocketUser(Uuid);
+struct SocketUser(AuthUser);
 
 /// The connect payload: `{"token": "<session token or API key>"}`, or nothing when the
 /// session cookie is to be used.
@@ -137,11 +147,14 @@ pub fn layer(
         .with_state(state.clone())
         .build_layer();
     io.ns("/", on_connect.with(authenticate));
-    let relay = tokio::spawn(relay(io, state, cancel));
+    let revocation = revocation::run(io.clone(), app.clone(), cancel.clone());
+    let relay = tokio::spawn(async move {
+        tokio::join!(relay(io, state, cancel), revocation);
+    });
     (layer, relay)
 }
 
-/// Refuses a socket without a valid credential; remembers whose it is.
+/// Refuses a socket without a valid credential; remembers whose it is and what it used.
 async fn authenticate(
     socket: SocketRef,
     TryData(auth): TryData<ConnectAuth>,
@@ -158,7 +171,7 @@ async fn authenticate(
         .await
         .map_err(|_| "the database is unavailable".to_owned())?
         .ok_or_else(|| "the token is invalid, expired or revoked".to_owned())?;
-    socket.extensions.insert(SocketUser(user.user_id));
+    socket.extensions.insert(SocketUser(user));
     Ok(())
 }
 
@@ -188,7 +201,8 @@ fn connect_token(
 }
 
 async fn on_connect(socket: SocketRef, State(state): State<GatewayState>) {
-    let Some(SocketUser(user)) = socket.extensions.get::<SocketUser>() else {
+    let Some(SocketUser(AuthUser { user_id: user, .. })) = socket.extensions.get::<SocketUser>()
+    else {
         // Only `authenticate` lets a socket in, and it always says whose: a socket without
         // one is closed, and if the close cannot be sent now it has nothing to hear anyway.
         let _ = socket.disconnect();

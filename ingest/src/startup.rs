@@ -104,6 +104,7 @@ impl Application {
             registry: Arc::new(registry),
             http: reqwest::Client::new(),
             origins,
+            revocations: Default::default(),
         });
         Ok(Self {
             listener,

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 use prometheus_client::registry::Registry;
+use tokio::sync::Notify;
 use warren_shared::publisher::Publisher;
 
 use crate::{
@@ -54,4 +55,26 @@ pub struct Shared {
     pub http: reqwest::Client,
     /// The origins whose pages may write with the session cookie.
     pub origins: TrustedOrigins,
+    /// Where revoking a credential tells this process's live gateway.
+    pub revocations: Revocations,
+}
+
+/// Tells this process's live gateway that a credential was revoked (a logout, an API key
+/// deleted; later an operator disabling a user), so it re-checks its sockets now instead of at
+/// its next sweep. The gateways of other processes notice at their own sweep, a few seconds
+/// on: the database, not this nudge, says which credentials stand.
+#[derive(Debug, Default)]
+pub struct Revocations(Notify);
+
+impl Revocations {
+    /// Says a credential was revoked. Several nudges before the gateway looks make one
+    /// re-check.
+    pub fn revoked(&self) {
+        self.0.notify_one();
+    }
+
+    /// Waits for the next nudge.
+    pub async fn next(&self) {
+        self.0.notified().await;
+    }
 }

@@ -3,7 +3,10 @@
 //! for a "browser" that connects and then never reads.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -18,6 +21,7 @@ use serde_json::{Value, json};
 pub struct LiveClient {
     client: Client,
     received: Arc<Mutex<Vec<(String, Value)>>>,
+    closed: Arc<AtomicBool>,
 }
 
 impl LiveClient {
@@ -37,10 +41,15 @@ impl LiveClient {
 
     async fn connect_with(builder: ClientBuilder) -> Self {
         let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
-        let sink = received.clone();
+        let closed = Arc::new(AtomicBool::new(false));
+        let (sink, close_flag) = (received.clone(), closed.clone());
         let client = builder
             .namespace("/")
             .reconnect(false)
+            .on("close", move |_, _| {
+                close_flag.store(true, Ordering::SeqCst);
+                async {}.boxed()
+            })
             .on_any(move |event, payload, _| {
                 let sink = sink.clone();
                 async move {
@@ -56,7 +65,11 @@ impl LiveClient {
             .connect()
             .await
             .expect("the socket.io client connects");
-        let live = Self { client, received };
+        let live = Self {
+            client,
+            received,
+            closed,
+        };
         // Lines flow once the gateway has bound this user's key; it says so.
         live.wait_for("live.ready", Duration::from_secs(15), |_| true)
             .await;
@@ -112,6 +125,18 @@ impl LiveClient {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Whether the server disconnected this client within `timeout`.
+    pub async fn closed_within(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.closed.load(Ordering::SeqCst) {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
     }
 
     /// Disconnects.

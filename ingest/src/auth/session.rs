@@ -15,18 +15,30 @@ pub const COOKIE: &str = "warren_session";
 /// The prefix of session tokens.
 const SESSION_PREFIX: &str = "wrn_sess_";
 
-/// The session a token opens, and whose it is: `(session id, user id)`.
-pub async fn find(
-    client: &impl GenericClient,
-    token: &str,
-) -> Result<Option<(Uuid, Uuid)>, ApiError> {
+/// A session a token opens.
+#[derive(Debug, Clone, Copy)]
+pub struct Found {
+    /// The session.
+    pub id: Uuid,
+    /// Whose it is.
+    pub user_id: Uuid,
+    /// When it ends by itself.
+    pub expires_at: OffsetDateTime,
+}
+
+/// The live session a token opens, if any.
+pub async fn find(client: &impl GenericClient, token: &str) -> Result<Option<Found>, ApiError> {
     let row = client
         .query_opt(
-            "SELECT id, user_id FROM sessions WHERE token_hash = $1 AND expires_at > now()",
+            "SELECT id, user_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > now()",
             &[&token_hash(token)],
         )
         .await?;
-    Ok(row.map(|row| (row.get("id"), row.get("user_id"))))
+    Ok(row.map(|row| Found {
+        id: row.get("id"),
+        user_id: row.get("user_id"),
+        expires_at: row.get("expires_at"),
+    }))
 }
 
 /// A request's token, and how it travelled.

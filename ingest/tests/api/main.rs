@@ -20,6 +20,7 @@ mod ordering;
 mod providers;
 mod publish;
 mod retention;
+mod revocation;
 mod scoping;
 mod sources;
 mod storage;
