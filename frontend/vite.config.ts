@@ -1,7 +1,9 @@
 /// <reference types="vitest/config" />
 // Vite builds the app into dist/, which `warren-ingest` serves at `/` (index.html for any
 // client-side route). In development the dev server forwards the API, ingest and socket.io
-// to a Warren running on :8080, so the app always talks to its own origin.
+// to a Warren running on :8080, so the app always talks to its own origin. The browser still
+// names this server's origin (http://localhost:5173) in `Origin`, which Warren must trust for
+// the session cookie's writes and sockets: scripts/run sets WARREN_ALLOWED_ORIGINS to include it.
 import react from '@vitejs/plugin-react'
 import { defineConfig } from 'vite'
 

@@ -12,7 +12,9 @@
 // webhook notification channel to the receiver and send it a test; make the receiver fail,
 // let a max_attempts=1 subscription kill a delivery, see the delivery.dead notification in the
 // app (unread badge, live) and at the channel, find the delivery in Dead letters, replay it
-// from there once the receiver answers 200, and see it succeed.
+// from there once the receiver answers 200, and see it succeed. Along the way: the session
+// lives only in an HttpOnly cookie (no token where scripts can read it), a cookie-carried
+// write from another origin is refused, and logging out ends the session on the server.
 // A screenshot of each page goes to ../target/screenshots/<page>.png (phone width too).
 // Exits non-zero on the first failure.
 import { createHmac } from 'node:crypto'
@@ -157,6 +159,13 @@ async function createSubscription(page, { name, targetUrl, sourceName, eventType
   return page.url().split('/').pop()
 }
 
+/** The browser's session cookie for Warren. */
+async function sessionCookie(context) {
+  const cookie = (await context.cookies(BASE)).find((c) => c.name === 'warren_session' && c.value)
+  assert(cookie, 'the browser holds no warren_session cookie')
+  return cookie
+}
+
 /** Waits for the live log to say it is connected to socket.io. */
 async function liveConnected(page) {
   await page
@@ -207,6 +216,21 @@ async function main() {
       await shot(page, 'signup')
       await page.getByRole('button', { name: 'Sign up' }).click()
       await page.getByRole('heading', { name: 'Dashboard' }).waitFor()
+    })
+
+    await step('the session lives in an HttpOnly cookie, and no token is where scripts can read it', async () => {
+      const cookie = await sessionCookie(context)
+      assert(cookie.httpOnly, 'the session cookie is not HttpOnly')
+      assert(cookie.sameSite === 'Lax' || cookie.sameSite === 'Strict', `the session cookie is SameSite=${cookie.sameSite}`)
+      assert(cookie.path === '/', `the session cookie's path is ${cookie.path}`)
+      assert(cookie.secure === BASE.startsWith('https:'), `the session cookie's Secure is ${cookie.secure} for ${BASE}`)
+      const readable = await page.evaluate(() => [
+        document.cookie,
+        ...Object.keys(localStorage).map((k) => `${k}=${localStorage.getItem(k)}`),
+        ...Object.keys(sessionStorage).map((k) => `${k}=${sessionStorage.getItem(k)}`),
+      ])
+      assert(!readable.join(' ').includes(cookie.value), `scripts can read the session token: ${readable.join(' ')}`)
+      assert(!readable.join(' ').includes('wrn_sess_'), `a session token is where scripts can read it: ${readable.join(' ')}`)
     })
 
     const ingestUrl = await step('create a source and read its ingest URL', async () => {
@@ -451,10 +475,25 @@ async function main() {
       await page.setViewportSize({ width: 1280, height: 900 })
     })
 
-    await step('log out, and log back in through the form', async () => {
+    await step('a write with the session cookie from another origin is refused (403)', async () => {
+      const { value } = await sessionCookie(context)
+      const forged = await fetch(`${BASE}/api/v1/auth/logout`, {
+        method: 'POST',
+        headers: { cookie: `warren_session=${value}`, origin: 'https://evil.example', 'content-type': 'text/plain' },
+      })
+      assert(forged.status === 403, `a forged cookie write answered ${forged.status}`)
+      const me = await fetch(`${BASE}/api/v1/me`, { headers: { cookie: `warren_session=${value}` } })
+      assert(me.status === 200, `the session did not survive the forged logout (${me.status})`)
+    })
+
+    await step('log out (the session ends on the server), and log back in through the form', async () => {
+      const { value } = await sessionCookie(context)
       await page.getByRole('button', { name: 'Log out' }).click()
       await page.getByRole('heading', { name: 'Log in to Warren' }).waitFor()
       await shot(page, 'login')
+      const after = await fetch(`${BASE}/api/v1/me`, { headers: { cookie: `warren_session=${value}` } })
+      assert(after.status === 401, `the logged-out session still answers ${after.status}`)
+      assert(!(await context.cookies(BASE)).some((c) => c.name === 'warren_session' && c.value), 'the session cookie was not cleared')
       await page.goto('/dead-letters')
       await page.getByRole('heading', { name: 'Log in to Warren' }).waitFor()
       await page.getByLabel('Email').fill(email)

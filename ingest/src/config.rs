@@ -2,11 +2,15 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use anyhow::Context;
+
 use warren_shared::{
     config::{BrokerSettings, DatabaseSettings},
     retry::RetrySchedule,
     ssrf::SsrfGuard,
 };
+
+use crate::origin::{AllowedOrigins, TrustedOrigins};
 
 /// Everything `warren-ingest serve` needs.
 #[derive(Clone, clap::Args)]
@@ -55,6 +59,15 @@ pub struct Settings {
         default_value_t = 30
     )]
     pub body_read_timeout_secs: u64,
+    /// Origins besides the public URL's whose pages may write with the session cookie
+    /// (comma-separated, e.g. a Vite dev server's `http://localhost:5173`); a cookie-carried
+    /// write from any other origin is 403.
+    #[arg(
+        long = "allowed-origins",
+        env = "WARREN_ALLOWED_ORIGINS",
+        default_value = ""
+    )]
+    pub allowed_origins: AllowedOrigins,
     /// Largest request body accepted, in bytes (larger gets 413).
     #[arg(long = "max-body-bytes", env = "WARREN_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -274,6 +287,14 @@ impl Settings {
     /// How long a request's body may take to arrive.
     pub fn body_read_timeout(&self) -> Duration {
         Duration::from_secs(self.body_read_timeout_secs.max(1))
+    }
+
+    /// The origins whose pages may write with the session cookie: the public URL's and the
+    /// allowed ones.
+    pub fn trusted_origins(&self) -> anyhow::Result<TrustedOrigins> {
+        TrustedOrigins::new(&self.public_url, &self.allowed_origins)
+            .map_err(anyhow::Error::msg)
+            .context("WARREN_PUBLIC_URL must be an http or https URL")
     }
 
     /// How ingest groups its commits.

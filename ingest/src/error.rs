@@ -41,6 +41,10 @@ pub enum ApiError {
     /// 401: no or bad credentials, or a provider signature missing or wrong.
     #[error("{0}")]
     Unauthorized(String),
+    /// 403: authenticated, but not allowed this way (a cookie-carried write from a page
+    /// that is not Warren's).
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: not found, or owned by someone else (the two are never told apart).
     #[error("not found")]
     NotFound,
@@ -102,6 +106,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -120,6 +125,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad-request",
             ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not-found",
             ApiError::MethodNotAllowed => "method-not-allowed",
             ApiError::RequestTimeout(_) => "request-timeout",

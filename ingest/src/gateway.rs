@@ -1,11 +1,15 @@
 //! The live log gateway: socket.io at `/socket.io/`, fed through RabbitMQ, not process
 //! memory, so any number of ingest instances can serve browsers.
 //!
-//! A browser connects with `auth: {"token"}` (a session token or an API key; refused at
-//! connect otherwise) and joins its user's room. This instance keeps one exclusive,
-//! auto-delete queue bound to `warren.logs` under the keys of the users connected to it, and
-//! emits each line to that user's room. A socket that cannot keep up loses lines (counted),
-//! never slowing anything else: emitting never waits, and the queue itself is capped.
+//! A client connects with `auth: {"token"}` (a session token or an API key), or, as the web
+//! app does, with the session cookie from a page of a trusted origin; anything else is refused
+//! at connect. Each socket joins its user's room, and ends within a few seconds of its
+//! credential ending (logout, key deleted, session expired: see `revocation`).
+//!
+//! This instance keeps one exclusive, auto-delete queue bound to `warren.logs` under the keys
+//! of the users connected to it, and emits each line to that user's room. A socket that
+//! cannot keep up loses lines (counted), never slowing anything else: emitting never waits,
+//! and the queue itself is capped.
 
 use std::{
     collections::HashMap,
@@ -38,7 +42,13 @@ use warren_shared::{
     live::{Lines, user_key, user_of_key},
 };
 
-use crate::{auth, state::AppState};
+use crate::{
+    auth::{self, AuthUser, session},
+    origin::Provenance,
+    state::AppState,
+};
+
+mod revocation;
 
 /// The event telling a socket its lines now flow (its user's key is bound); sent again after
 /// the gateway reconnects to RabbitMQ, since lines in between were lost.
@@ -63,6 +73,8 @@ pub struct GatewayMetrics {
     pub dropped: Counter,
     /// Sockets connected to this instance.
     pub sockets: Gauge,
+    /// Sockets ended because their credential ended (logout, key deleted, session expired).
+    pub revoked: Counter,
 }
 
 impl GatewayMetrics {
@@ -83,17 +95,23 @@ impl GatewayMetrics {
             "Sockets connected",
             self.sockets.clone(),
         );
+        registry.register(
+            "warren_gateway_sockets_revoked",
+            "Sockets ended because their credential ended",
+            self.revoked.clone(),
+        );
     }
 }
 
-/// The user a socket belongs to, kept in its extensions.
+/// Whose a socket is and what it connected with, kept in its extensions.
 #[derive(Debug, Clone, Copy)]
-struct SocketUser(Uuid);
+struct SocketUser(AuthUser);
 
-/// The connect payload: `{"token": "<session token or API key>"}`.
+/// The connect payload: `{"token": "<session token or API key>"}`, or nothing when the
+/// session cookie is to be used.
 #[derive(Debug, Deserialize)]
 struct ConnectAuth {
-    token: String,
+    token: Option<String>,
 }
 
 /// Which users have sockets here, and the queue their keys are bound to.
@@ -129,19 +147,20 @@ pub fn layer(
         .with_state(state.clone())
         .build_layer();
     io.ns("/", on_connect.with(authenticate));
-    let relay = tokio::spawn(relay(io, state, cancel));
+    let revocation = revocation::run(io.clone(), app.clone(), cancel.clone());
+    let relay = tokio::spawn(async move {
+        tokio::join!(relay(io, state, cancel), revocation);
+    });
     (layer, relay)
 }
 
-/// Refuses a socket without a valid token; remembers whose it is.
+/// Refuses a socket without a valid credential; remembers whose it is and what it used.
 async fn authenticate(
     socket: SocketRef,
     TryData(auth): TryData<ConnectAuth>,
     State(state): State<GatewayState>,
 ) -> Result<(), String> {
-    let token = auth
-        .map_err(|_| "send auth: {token} with a session token or API key".to_owned())?
-        .token;
+    let token = connect_token(&socket, auth.ok().and_then(|auth| auth.token), &state.app)?;
     let client = state
         .app
         .pool
@@ -152,12 +171,40 @@ async fn authenticate(
         .await
         .map_err(|_| "the database is unavailable".to_owned())?
         .ok_or_else(|| "the token is invalid, expired or revoked".to_owned())?;
-    socket.extensions.insert(SocketUser(user.user_id));
+    socket.extensions.insert(SocketUser(user));
     Ok(())
 }
 
+/// The token a socket connects with: `auth: {token}`, else the session cookie of its
+/// handshake, which only a page of a trusted origin may use (a browser sends the cookie to
+/// sockets that other sites' pages open, and the live log is private).
+fn connect_token(
+    socket: &SocketRef,
+    token: Option<String>,
+    app: &AppState,
+) -> Result<String, String> {
+    if let Some(token) = token {
+        return Ok(token);
+    }
+    let headers = &socket.req_parts().headers;
+    let token = session::cookie_token(headers).ok_or_else(|| {
+        "send auth: {token} with a session token or API key, or the session cookie".to_owned()
+    })?;
+    // A browser always names the origin of a WebSocket's page, and of a cross-origin
+    // request; a same-origin polling request may name none.
+    match app.origins.provenance(headers) {
+        Provenance::Foreign(origin) => Err(format!(
+            "the session cookie opens a socket only from Warren's own pages, not from `{origin}`"
+        )),
+        Provenance::Trusted | Provenance::Unknown => Ok(token),
+    }
+}
+
 async fn on_connect(socket: SocketRef, State(state): State<GatewayState>) {
-    let Some(SocketUser(user)) = socket.extensions.get::<SocketUser>() else {
+    let Some(SocketUser(AuthUser { user_id: user, .. })) = socket.extensions.get::<SocketUser>()
+    else {
+        // Only `authenticate` lets a socket in, and it always says whose: a socket without
+        // one is closed, and if the close cannot be sent now it has nothing to hear anyway.
         let _ = socket.disconnect();
         return;
     };

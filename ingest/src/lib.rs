@@ -20,6 +20,7 @@ pub mod lines;
 pub mod metrics;
 pub mod notifications;
 pub mod openapi;
+pub mod origin;
 pub mod outbox;
 pub mod pagination;
 pub mod queues;

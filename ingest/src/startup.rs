@@ -70,6 +70,7 @@ impl Application {
         // Likewise the SMTP settings, so a typo does not silently lose mails.
         let notifier = notifications::send::Sender::from_settings(&settings)
             .context("the notification sender's settings")?;
+        let origins = settings.trusted_origins()?;
         db::migrate(&settings.database)
             .await
             .context("migrating the database")?;
@@ -103,6 +104,8 @@ impl Application {
             metrics: Arc::new(metrics),
             registry: Arc::new(registry),
             http: reqwest::Client::new(),
+            origins,
+            revocations: Default::default(),
         });
         Ok(Self {
             listener,

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use deadpool_postgres::Pool;
 use prometheus_client::registry::Registry;
+use tokio::sync::Notify;
 use warren_shared::publisher::Publisher;
 
 use crate::{
     config::Settings, dispatch::Marker, events::Committer, metrics::IngestMetrics,
-    sources::SourceLookup,
+    origin::TrustedOrigins, sources::SourceLookup,
 };
 
 /// Shared by all handlers. A clone is one reference count: axum clones the state for every
@@ -52,4 +53,28 @@ pub struct Shared {
     pub registry: Arc<Registry>,
     /// An HTTP client for the broker's management API.
     pub http: reqwest::Client,
+    /// The origins whose pages may write with the session cookie.
+    pub origins: TrustedOrigins,
+    /// Where revoking a credential tells this process's live gateway.
+    pub revocations: Revocations,
+}
+
+/// Tells this process's live gateway that a credential was revoked (a logout, an API key
+/// deleted; later an operator disabling a user), so it re-checks its sockets now instead of at
+/// its next sweep. The gateways of other processes notice at their own sweep, a few seconds
+/// on: the database, not this nudge, says which credentials stand.
+#[derive(Debug, Default)]
+pub struct Revocations(Notify);
+
+impl Revocations {
+    /// Says a credential was revoked. Several nudges before the gateway looks make one
+    /// re-check.
+    pub fn revoked(&self) {
+        self.0.notify_one();
+    }
+
+    /// Waits for the next nudge.
+    pub async fn next(&self) {
+        self.0.notified().await;
+    }
 }

@@ -3,7 +3,10 @@
 //! for a "browser" that connects and then never reads.
 
 use std::{
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -18,17 +21,35 @@ use serde_json::{Value, json};
 pub struct LiveClient {
     client: Client,
     received: Arc<Mutex<Vec<(String, Value)>>>,
+    closed: Arc<AtomicBool>,
 }
 
 impl LiveClient {
     /// Connects to `base` (`http://127.0.0.1:<port>`) with `auth: {token}`.
     pub async fn connect(base: &str, token: &str) -> Self {
+        Self::connect_with(ClientBuilder::new(base).auth(json!({"token": token}))).await
+    }
+
+    /// Connects to `base` as a browser does: no `auth`, the session cookie
+    /// (`warren_session=<token>`) and its page's `Origin` on the handshake.
+    pub async fn connect_with_cookie(base: &str, cookie: &str, origin: &str) -> Self {
+        let builder = ClientBuilder::new(base)
+            .opening_header("cookie", cookie)
+            .opening_header("origin", origin);
+        Self::connect_with(builder).await
+    }
+
+    async fn connect_with(builder: ClientBuilder) -> Self {
         let received: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
-        let sink = received.clone();
-        let client = ClientBuilder::new(base)
+        let closed = Arc::new(AtomicBool::new(false));
+        let (sink, close_flag) = (received.clone(), closed.clone());
+        let client = builder
             .namespace("/")
-            .auth(json!({"token": token}))
             .reconnect(false)
+            .on("close", move |_, _| {
+                close_flag.store(true, Ordering::SeqCst);
+                async {}.boxed()
+            })
             .on_any(move |event, payload, _| {
                 let sink = sink.clone();
                 async move {
@@ -44,7 +65,11 @@ impl LiveClient {
             .connect()
             .await
             .expect("the socket.io client connects");
-        let live = Self { client, received };
+        let live = Self {
+            client,
+            received,
+            closed,
+        };
         // Lines flow once the gateway has bound this user's key; it says so.
         live.wait_for("live.ready", Duration::from_secs(15), |_| true)
             .await;
@@ -102,6 +127,18 @@ impl LiveClient {
         }
     }
 
+    /// Whether the server disconnected this client within `timeout`.
+    pub async fn closed_within(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.closed.load(Ordering::SeqCst) {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        true
+    }
+
     /// Disconnects.
     pub async fn close(self) {
         let _ = self.client.disconnect().await;
@@ -119,10 +156,19 @@ impl Polling {
     /// returns the session and the server's answer to the join (`40…` accepted, `44…`
     /// refused).
     pub async fn join(base: &str, token: &str) -> (Self, String) {
+        Self::join_with(base, json!({"token": token}), &[]).await
+    }
+
+    /// Like [`Polling::join`], with any `auth` payload (`null` sends none) and these headers
+    /// on the handshake (`cookie`, `origin`).
+    pub async fn join_with(base: &str, auth: Value, headers: &[(&str, &str)]) -> (Self, String) {
         let http = reqwest::Client::new();
         let open = format!("{base}/socket.io/?EIO=4&transport=polling");
-        let handshake = http
-            .get(&open)
+        let mut handshake = http.get(&open);
+        for (name, value) in headers {
+            handshake = handshake.header(*name, *value);
+        }
+        let handshake = handshake
             .send()
             .await
             .expect("the handshake")
@@ -133,7 +179,10 @@ impl Polling {
             serde_json::from_str(handshake.trim_start_matches('0')).expect("an open packet");
         let sid = open_packet["sid"].as_str().expect("a session id");
         let url = format!("{open}&sid={sid}");
-        let auth = format!("40{}", json!({"token": token}));
+        let auth = match auth {
+            Value::Null => "40".to_owned(),
+            auth => format!("40{auth}"),
+        };
         http.post(&url)
             .body(auth)
             .send()

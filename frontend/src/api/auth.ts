@@ -15,9 +15,9 @@ function useAuthMutation(path: '/auth/signup' | '/auth/login') {
   return useMutation({
     mutationFn: (credentials: Credentials) =>
       api<AuthResponse>(path, { method: 'POST', body: credentials, anonymous: true }),
-    onSuccess: ({ token, user }) => {
+    onSuccess: ({ user }) => {
       queryClient.clear()
-      startSession(token, user)
+      startSession(user)
     },
   })
 }
@@ -32,7 +32,7 @@ export function useLogin() {
   return useAuthMutation('/auth/login')
 }
 
-/** `POST /auth/logout`; the session ends here whatever the server says. */
+/** `POST /auth/logout`: ends the session (and its cookie) on the server, and here whatever the server says. */
 export function useLogout() {
   const queryClient = useQueryClient()
   return useMutation({
@@ -44,7 +44,7 @@ export function useLogout() {
   })
 }
 
-/** `GET /me`: who is signed in (and a check that the stored token still works). */
+/** `GET /me`: who is signed in (and a check that the session cookie still works). */
 export function useMe() {
   const session = useSession()
   return useQuery({

@@ -1,42 +1,42 @@
 import { screen, waitFor } from '@testing-library/react'
 import { describe, expect, it } from 'vitest'
 import { mockApi, page, problem, json } from '../test/http'
-import { renderApp, signIn } from '../test/render'
+import { renderApp, signIn, USER } from '../test/render'
 import { ApiError, api } from './client'
-import { getSession, startSession } from './session'
+import { getSession } from './session'
 
 describe('the api client', () => {
-  it('sends the session token as a bearer token to a relative /api/v1 URL', async () => {
+  it('calls a relative /api/v1 URL with the session cookie and no token of its own', async () => {
     const http = mockApi({ 'GET /api/v1/sources': json(page([])) })
-    signIn('tok_123')
+    signIn()
 
     await api('/sources', { query: { limit: 10, cursor: undefined } })
 
     const [call] = http.calls
     expect(call.url).toBe('/api/v1/sources?limit=10')
-    expect(call.headers.authorization).toBe('Bearer tok_123')
+    expect(call.credentials).toBe('same-origin')
+    expect(call.headers.authorization).toBeUndefined()
   })
 
-  it('does not send a token to login, and a wrong password there keeps the session untouched', async () => {
-    const http = mockApi({ 'POST /api/v1/auth/login': problem(401, 'wrong email or password') })
-    startSession('existing', null)
+  it('keeps the session when a wrong password at login answers 401', async () => {
+    mockApi({ 'POST /api/v1/auth/login': problem(401, 'wrong email or password') })
+    signIn()
 
     await expect(api('/auth/login', { method: 'POST', body: {}, anonymous: true })).rejects.toThrow('wrong email or password')
 
-    expect(http.calls[0].headers.authorization).toBeUndefined()
-    expect(getSession()?.token).toBe('existing')
+    expect(getSession()?.user).toEqual(USER)
   })
 
-  it('ends the session on a 401 from an authenticated call', async () => {
+  it('ends the session on a 401 from an authenticated call (the cookie expired or was revoked)', async () => {
     mockApi({ 'GET /api/v1/subscriptions': problem(401, 'session expired') })
-    signIn('stale')
+    signIn()
 
     const error = (await api('/subscriptions').catch((e: unknown) => e)) as ApiError
 
     expect(error).toBeInstanceOf(ApiError)
     expect(error.status).toBe(401)
     expect(getSession()).toBeNull()
-    expect(localStorage.getItem('warren.token')).toBeNull()
+    expect(localStorage.getItem('warren.user')).toBeNull()
   })
 
   it('maps a 422 problem to messages by bare field name', async () => {

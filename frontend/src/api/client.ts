@@ -1,7 +1,8 @@
-// The one place that talks HTTP to Warren: relative `/api/v1/...` URLs, the bearer token,
-// JSON in and out, and problem+json errors turned into `ApiError`. A 401 on an
+// The one place that talks HTTP to Warren: relative `/api/v1/...` URLs, JSON in and out, and
+// problem+json errors turned into `ApiError`. The credential is the HttpOnly session cookie,
+// which the browser sends by itself (no token is ever held by scripts). A 401 on an
 // authenticated call ends the session, which sends the person back to the login page.
-import { endSession, getSession } from './session'
+import { endSession } from './session'
 import type { FieldError, Page, Problem } from './types'
 
 /** An error answer from the API (or no answer at all: status 0). */
@@ -38,7 +39,7 @@ export interface RequestOptions {
   /** Query parameters; undefined, null and '' are left out. */
   query?: Record<string, string | number | undefined | null>
   headers?: Record<string, string>
-  /** Signup and login: no token is sent and a 401 is just a wrong password. */
+  /** Signup and login: a 401 is just a wrong password, not an ended session. */
   anonymous?: boolean
 }
 
@@ -60,8 +61,6 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
   const { method = 'GET', body, query, anonymous = false } = options
   const headers: Record<string, string> = { accept: 'application/json', ...options.headers }
   if (body !== undefined) headers['content-type'] = 'application/json'
-  const token = getSession()?.token
-  if (token && !anonymous) headers.authorization = `Bearer ${token}`
 
   let response: Response
   try {
@@ -69,6 +68,7 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
+      // The session cookie goes with every call to Warren's own origin (and only there).
       credentials: 'same-origin',
     })
   } catch {

@@ -1,14 +1,18 @@
-// The signed-in session: the token and user, kept in localStorage so a reload stays signed
-// in. Components read it through `useSession`; the api client clears it on a 401.
+// The signed-in session. The credential itself is Warren's HttpOnly session cookie, which
+// scripts cannot read (so an injected script cannot steal it); this module keeps only who is
+// signed in (id and email, nothing secret) in localStorage, so a reload stays signed in and
+// other tabs follow. Components read it through `useSession`; the api client ends it on a 401,
+// which is how an expired or revoked cookie is noticed.
 import { useSyncExternalStore } from 'react'
 import type { User } from './types'
 
-const TOKEN_KEY = 'warren.token'
 const USER_KEY = 'warren.user'
 
+/** Where versions before the cookie kept the session token; removed on sight. */
+const LEGACY_TOKEN_KEY = 'warren.token'
+
 export interface Session {
-  token: string
-  user: User | null
+  user: User
 }
 
 type Listener = () => void
@@ -17,10 +21,9 @@ let current: Session | null = read()
 
 function read(): Session | null {
   try {
-    const token = localStorage.getItem(TOKEN_KEY)
-    if (!token) return null
+    localStorage.removeItem(LEGACY_TOKEN_KEY)
     const user = localStorage.getItem(USER_KEY)
-    return { token, user: user ? (JSON.parse(user) as User) : null }
+    return user ? { user: JSON.parse(user) as User } : null
   } catch {
     return null
   }
@@ -35,19 +38,17 @@ export function getSession(): Session | null {
   return current
 }
 
-/** Starts a session (after signup or login). */
-export function startSession(token: string, user: User | null) {
-  localStorage.setItem(TOKEN_KEY, token)
-  if (user) localStorage.setItem(USER_KEY, JSON.stringify(user))
-  else localStorage.removeItem(USER_KEY)
-  current = { token, user }
+/** Starts a session (after signup or login; the server has set the cookie). */
+export function startSession(user: User) {
+  localStorage.setItem(USER_KEY, JSON.stringify({ id: user.id, email: user.email }))
+  current = { user }
   notify()
 }
 
-/** Ends the session: on logout, and whenever the API answers 401. */
+/** Ends the session here: on logout, and whenever the API answers 401. */
 export function endSession() {
-  localStorage.removeItem(TOKEN_KEY)
   localStorage.removeItem(USER_KEY)
+  localStorage.removeItem(LEGACY_TOKEN_KEY)
   if (current === null) return
   current = null
   notify()
@@ -62,7 +63,7 @@ export function reloadSession() {
 function subscribe(listener: Listener) {
   listeners.add(listener)
   const onStorage = (e: StorageEvent) => {
-    if (e.key === TOKEN_KEY || e.key === null) reloadSession()
+    if (e.key === USER_KEY || e.key === null) reloadSession()
   }
   window.addEventListener('storage', onStorage)
   return () => {

@@ -1,6 +1,8 @@
 // The one hook through which the app hears Warren's socket.io events. One connection per
-// signed-in token is shared by every component that listens; it closes when the last one
-// stops listening or the session ends.
+// signed-in user is shared by every component that listens; it closes when the last one
+// stops listening or the session ends. It authenticates with the HttpOnly session cookie the
+// browser sends with the handshake (same origin), never with a token of its own. The server
+// ends it when its session ends (logout elsewhere, expiry): that is not retried.
 import { useEffect, useRef, useState } from 'react'
 import { io, type Socket } from 'socket.io-client'
 import { useSession } from './session'
@@ -11,22 +13,26 @@ export const SERVER_EVENTS = ['delivery.attempt', 'delivery.held', 'event.receiv
 // Untyped events: listeners are attached by name from SERVER_EVENTS below.
 type WarrenSocket = Socket
 
-let shared: { token: string; socket: WarrenSocket; refs: number } | null = null
+let shared: { userId: string; socket: WarrenSocket; refs: number } | null = null
 
 const RETRY_REFUSED_MS = 5_000
 
-function acquire(token: string): WarrenSocket {
-  if (shared && shared.token !== token) {
+/** Why socket.io says a connection closed when the server ended it. */
+const SERVER_ENDED = 'io server disconnect'
+
+function acquire(userId: string): WarrenSocket {
+  if (shared && shared.userId !== userId) {
     shared.socket.disconnect()
     shared = null
   }
   if (!shared) {
     const socket: WarrenSocket = io({
       path: '/socket.io/',
-      auth: { token },
+      // The session cookie goes with the handshake; nothing secret is passed here.
+      withCredentials: true,
       transports: ['websocket', 'polling'],
     })
-    shared = { token, socket, refs: 0 }
+    shared = { userId, socket, refs: 0 }
     // socket.io retries lost connections by itself, but not one the server refused at
     // connect (its gateway not up yet, say): try again every few seconds while wanted.
     socket.on('connect_error', () => {
@@ -58,6 +64,8 @@ export interface SocketState {
   status: SocketStatus
   /** Why the last connection attempt failed, if it did. */
   error: string | null
+  /** The server ended the connection: the session it was opened with may have ended. */
+  ended?: boolean
 }
 
 /**
@@ -65,20 +73,23 @@ export interface SocketState {
  * latest ones are called.
  */
 export function useWarrenSocket(handlers: Partial<ServerEvents>): SocketState {
-  const token = useSession()?.token
+  const userId = useSession()?.user.id
   const handlersRef = useRef(handlers)
   handlersRef.current = handlers
   const [state, setState] = useState<SocketState>({ status: 'connecting', error: null })
 
   useEffect(() => {
-    if (!token) {
+    if (!userId) {
       setState({ status: 'disconnected', error: null })
       return
     }
-    const socket = acquire(token)
+    const socket = acquire(userId)
     setState({ status: socket.connected ? 'connected' : 'connecting', error: null })
     const onConnect = () => setState({ status: 'connected', error: null })
-    const onDisconnect = () => setState((s) => ({ ...s, status: 'disconnected' }))
+    const onDisconnect = (reason?: string) => {
+      if (reason === SERVER_ENDED) setState({ status: 'disconnected', error: 'The server ended the live connection.', ended: true })
+      else setState((s) => ({ ...s, status: 'disconnected' }))
+    }
     const onError = (err: Error) => setState({ status: 'disconnected', error: err.message })
     socket.on('connect', onConnect)
     socket.on('disconnect', onDisconnect)
@@ -98,7 +109,7 @@ export function useWarrenSocket(handlers: Partial<ServerEvents>): SocketState {
       for (const [name, listener] of listeners) socket.off(name, listener)
       release(socket)
     }
-  }, [token])
+  }, [userId])
 
   return state
 }

@@ -25,9 +25,12 @@ export interface User {
   email: string
 }
 
+/**
+ * Signup's and login's answer. It also carries the session `token`, for scripts; the web app
+ * leaves it alone: its session is the HttpOnly cookie the same answer sets.
+ */
 export interface AuthResponse {
   user: User
-  token: string
 }
 
 export const PROVIDERS = ['none', 'stripe', 'github', 'shopify', 'standard_webhooks', 'hmac_sha256'] as const

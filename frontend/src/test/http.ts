@@ -8,6 +8,8 @@ export interface Call {
   path: string
   query: URLSearchParams
   headers: Record<string, string>
+  /** Whether the browser would send cookies with it (`same-origin`, `include`, `omit`). */
+  credentials: RequestCredentials | undefined
   body: unknown
 }
 
@@ -41,6 +43,7 @@ export function mockApi(routes: Record<string, Route | Reply>) {
       path: parsed.pathname,
       query: parsed.searchParams,
       headers,
+      credentials: init.credentials,
       body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
     }
     calls.push(call)

@@ -7,8 +7,9 @@ import { endSession, startSession } from '../api/session'
 
 export const USER = { id: '0190a000-0000-7000-8000-000000000001', email: 'me@example.com' }
 
-export function signIn(token = 'test-token') {
-  startSession(token, USER)
+/** Signs in as `USER`: as after a login, whose answer set the (HttpOnly) session cookie. */
+export function signIn() {
+  startSession(USER)
 }
 
 export function renderApp(path: string, { signedIn = true } = {}) {

@@ -130,7 +130,8 @@ async fn list(
     Ok(Json(paginate(keys, page, |k| k.id)))
 }
 
-/// Revokes an API key: requests made with it are refused from now on.
+/// Revokes an API key: requests made with it are refused from now on, and live sockets
+/// opened with it end.
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys",
     params(("id" = Uuid, Path, description = "The key's id")),
     responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
@@ -149,6 +150,7 @@ async fn delete(
     if deleted == 0 {
         return Err(ApiError::NotFound);
     }
+    state.revocations.revoked();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-pub use user::{AuthUser, Credential, resolve};
+pub use user::{AuthUser, Credential, resolve, standing};
 
 use crate::{
     error::{ApiError, Problem, Result, violated_constraint},
@@ -130,8 +130,7 @@ async fn session_response(
 ) -> Result<Response> {
     let ttl = time::Duration::hours(state.settings.session_ttl_hours.into());
     let token = session::open(client, user.id, ttl).await?;
-    let secure = state.settings.public_url.starts_with("https://");
-    let cookie = session::set_cookie(&token, ttl, secure);
+    let cookie = session::set_cookie(&token, ttl, state.origins.public_is_https());
     Ok((
         status,
         [(header::SET_COOKIE, cookie)],
@@ -140,7 +139,7 @@ async fn session_response(
         .into_response())
 }
 
-/// Ends the session the request was made with.
+/// Ends the session the request was made with, and the live sockets opened with it.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("bearer" = [])))]
@@ -152,11 +151,9 @@ async fn logout(State(state): State<AppState>, user: AuthUser) -> Result<Respons
     };
     let client = state.pool.get().await?;
     session::close(&client, session_id).await?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, session::clear_cookie())],
-    )
-        .into_response())
+    state.revocations.revoked();
+    let cookie = session::clear_cookie(state.origins.public_is_https());
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 
 /// Who the request is made by.

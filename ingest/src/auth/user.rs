@@ -1,17 +1,31 @@
 //! The extractor that turns a request's credential (a session token or an API key, as a
-//! bearer token or the session cookie) into the user it belongs to.
+//! bearer token or the session cookie) into the user it belongs to, and the check of which
+//! credentials still stand that ends live sockets opened with the others.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use std::collections::HashSet;
+
+use axum::{
+    extract::FromRequestParts,
+    http::{HeaderMap, Method, request::Parts},
+};
 use deadpool_postgres::GenericClient;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{api_keys, session};
-use crate::{error::ApiError, state::AppState};
+use super::{
+    api_keys,
+    session::{self, Carried},
+};
+use crate::{
+    error::ApiError,
+    origin::{Provenance, TrustedOrigins},
+    state::AppState,
+};
 
 /// What a request authenticated with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Credential {
-    /// A login session (ended by logout).
+    /// A login session (ended by logout, or when it expires).
     Session(Uuid),
     /// An API key (revoked by deleting it).
     ApiKey(Uuid),
@@ -24,6 +38,8 @@ pub struct AuthUser {
     pub user_id: Uuid,
     /// How they authenticated.
     pub credential: Credential,
+    /// When the credential ends by itself (a session's expiry; an API key has none).
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -33,15 +49,38 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = session::request_token(&parts.headers).ok_or_else(|| {
+        let carried = session::request_token(&parts.headers).ok_or_else(|| {
             ApiError::Unauthorized(
                 "authentication required: send `Authorization: Bearer <token>`".into(),
             )
         })?;
+        if matches!(carried, Carried::Cookie(_)) && changes_state(&parts.method) {
+            from_our_pages(&state.origins, &parts.headers)?;
+        }
         let client = state.pool.get().await?;
-        resolve(&client, &token).await?.ok_or_else(|| {
+        resolve(&client, carried.token()).await?.ok_or_else(|| {
             ApiError::Unauthorized("the token is invalid, expired or revoked".into())
         })
+    }
+}
+
+/// Whether a request of this method may change something: Warren's GET, HEAD and OPTIONS
+/// routes never do.
+fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Refuses (403) a cookie-carried write whose `Origin` (or, lacking one, `Referer`) is not
+/// a trusted origin: a page elsewhere could have made the browser send it.
+fn from_our_pages(origins: &TrustedOrigins, headers: &HeaderMap) -> Result<(), ApiError> {
+    match origins.provenance(headers) {
+        Provenance::Trusted => Ok(()),
+        Provenance::Foreign(origin) => Err(ApiError::Forbidden(format!(
+            "a change made with the session cookie must come from Warren's own pages, not from `{origin}`; scripts use `Authorization: Bearer <token>`"
+        ))),
+        Provenance::Unknown => Err(ApiError::Forbidden(
+            "a change made with the session cookie must carry an `Origin` (or `Referer`) of Warren's own pages; scripts use `Authorization: Bearer <token>`".into(),
+        )),
     }
 }
 
@@ -50,17 +89,57 @@ pub async fn resolve(
     client: &impl GenericClient,
     token: &str,
 ) -> Result<Option<AuthUser>, ApiError> {
-    let found = if token.starts_with(api_keys::PREFIX) {
-        api_keys::authenticate(client, token)
-            .await?
-            .map(|(key, user)| (Credential::ApiKey(key), user))
-    } else {
-        session::find(client, token)
-            .await?
-            .map(|(session, user)| (Credential::Session(session), user))
-    };
-    Ok(found.map(|(credential, user_id)| AuthUser {
-        user_id,
-        credential,
+    if token.starts_with(api_keys::PREFIX) {
+        let found = api_keys::authenticate(client, token).await?;
+        return Ok(found.map(|(key, user_id)| AuthUser {
+            user_id,
+            credential: Credential::ApiKey(key),
+            expires_at: None,
+        }));
+    }
+    let found = session::find(client, token).await?;
+    Ok(found.map(|session| AuthUser {
+        user_id: session.user_id,
+        credential: Credential::Session(session.id),
+        expires_at: Some(session.expires_at),
     }))
+}
+
+/// Of `credentials`, those that still stand: sessions neither ended nor expired, API keys not
+/// deleted. The live gateway asks this about its sockets every few seconds, so whatever ends a
+/// credential in the database ends its sockets too, whichever process did it. An operator
+/// disabling a user is one more condition here (and in [`resolve`]).
+pub async fn standing(
+    client: &impl GenericClient,
+    credentials: &[Credential],
+) -> Result<HashSet<Credential>, ApiError> {
+    let (sessions, keys) = split(credentials);
+    let rows = client
+        .query(
+            "SELECT id, true AS is_session FROM sessions WHERE id = ANY($1) AND expires_at > now()
+             UNION ALL
+             SELECT id, false FROM api_keys WHERE id = ANY($2)",
+            &[&sessions, &keys],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| match row.get::<_, bool>("is_session") {
+            true => Credential::Session(row.get("id")),
+            false => Credential::ApiKey(row.get("id")),
+        })
+        .collect())
+}
+
+/// The session ids and the API-key ids.
+fn split(credentials: &[Credential]) -> (Vec<Uuid>, Vec<Uuid>) {
+    let mut sessions = Vec::new();
+    let mut keys = Vec::new();
+    for credential in credentials {
+        match *credential {
+            Credential::Session(id) => sessions.push(id),
+            Credential::ApiKey(id) => keys.push(id),
+        }
+    }
+    (sessions, keys)
 }

@@ -55,3 +55,49 @@ async fn an_event_received_reaches_its_owners_sockets_and_no_one_elses() {
     alice_live.close().await;
     bob_live.close().await;
 }
+
+#[tokio::test]
+async fn a_browser_connects_with_the_session_cookie_from_warrens_own_origin() {
+    let app = spawn_app().await;
+    let (alice, url) = app.source_with_subscriber().await;
+    let cookie = format!(
+        "warren_session={}",
+        alice.token.as_deref().expect("a token")
+    );
+
+    let live = LiveClient::connect_with_cookie(&app.address, &cookie, &app.address).await;
+
+    let accepted: Value = alice
+        .ingest(&url, "application/json", r#"{"type": "order.paid"}"#)
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    live.wait_for("event.received", Duration::from_secs(10), |p| {
+        p["event_id"] == accepted["id"]
+    })
+    .await;
+    live.close().await;
+}
+
+#[tokio::test]
+async fn the_session_cookie_opens_no_socket_for_a_page_of_another_origin() {
+    let app = spawn_app().await;
+    let user = app.user().await;
+    let cookie = format!("warren_session={}", user.token.as_deref().expect("a token"));
+
+    let (_, refused) = Polling::join_with(
+        &app.address,
+        Value::Null,
+        &[("cookie", &cookie), ("origin", "https://evil.example")],
+    )
+    .await;
+
+    assert!(
+        refused.starts_with("44"),
+        "a connect_error packet: {refused}"
+    );
+    assert!(refused.contains("evil.example"), "{refused}");
+    let (_, nothing) = Polling::join_with(&app.address, Value::Null, &[]).await;
+    assert!(nothing.starts_with("44"), "no credential at all: {nothing}");
+}

@@ -1,7 +1,8 @@
-import { screen, waitFor } from '@testing-library/react'
+import { act, screen, waitFor } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
-import { getSession } from '../../api/session'
+import { getSession, reloadSession } from '../../api/session'
+import { openSocket } from '../../test/fakeSocket'
 import { json, mockApi, page, problem } from '../../test/http'
 import { renderApp, USER } from '../../test/render'
 
@@ -12,7 +13,7 @@ const emptyDashboard = {
 }
 
 describe('signing up and in', () => {
-  it('signs up through the form, keeps the token and lands on the dashboard', async () => {
+  it('signs up through the form, keeps no token where scripts could read it, and lands on the dashboard', async () => {
     const http = mockApi({
       ...emptyDashboard,
       'POST /api/v1/auth/signup': json({ user: USER, token: 'new-token' }, 201),
@@ -25,11 +26,26 @@ describe('signing up and in', () => {
 
     expect(await screen.findByRole('heading', { name: 'Dashboard' })).toBeInTheDocument()
     expect(http.callsTo('POST /api/v1/auth/signup')[0].body).toEqual({ email: 'me@example.com', password: 'correct horse battery' })
-    expect(getSession()?.token).toBe('new-token')
-    expect(localStorage.getItem('warren.token')).toBe('new-token')
-    // Later calls carry it (the dashboard asks for its subscriptions once it has rendered).
+    expect(getSession()).toEqual({ user: USER })
+    // The session is the HttpOnly cookie the answer set; only who is signed in is kept.
+    const stored = Object.keys(localStorage).map((key) => localStorage.getItem(key)).join(' ')
+    expect(stored).not.toContain('new-token')
+    expect(JSON.parse(localStorage.getItem('warren.user') ?? 'null')).toEqual(USER)
+    // Later calls carry the cookie, not the token (the dashboard asks for its subscriptions once it has rendered).
     await waitFor(() => expect(http.callsTo('GET /api/v1/subscriptions')).not.toHaveLength(0))
-    expect(http.callsTo('GET /api/v1/subscriptions')[0].headers.authorization).toBe('Bearer new-token')
+    const [later] = http.callsTo('GET /api/v1/subscriptions')
+    expect(later.headers.authorization).toBeUndefined()
+    expect(later.credentials).toBe('same-origin')
+  })
+
+  it('forgets a session token an older version kept in localStorage', () => {
+    localStorage.setItem('warren.token', 'wrn_sess_old')
+    localStorage.setItem('warren.user', JSON.stringify(USER))
+
+    reloadSession()
+
+    expect(localStorage.getItem('warren.token')).toBeNull()
+    expect(getSession()).toEqual({ user: USER })
   })
 
   it('shows the API’s detail for a wrong password and stays on the login page', async () => {
@@ -63,7 +79,37 @@ describe('signing up and in', () => {
     await userEvent.click(await screen.findByRole('button', { name: 'Log out' }))
 
     expect(await screen.findByRole('heading', { name: 'Log in to Warren' })).toBeInTheDocument()
-    expect(http.callsTo('POST /api/v1/auth/logout')).toHaveLength(1)
+    const [logout] = http.callsTo('POST /api/v1/auth/logout')
+    expect(logout.credentials).toBe('same-origin')
+    expect(getSession()).toBeNull()
+    expect(localStorage.getItem('warren.user')).toBeNull()
+  })
+
+  it('logs out here even when the server refuses the logout', async () => {
+    mockApi({ ...emptyDashboard, 'POST /api/v1/auth/logout': problem(403, 'not from Warren’s own pages') })
+    renderApp('/')
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Log out' }))
+
+    expect(await screen.findByRole('heading', { name: 'Log in to Warren' })).toBeInTheDocument()
+    expect(getSession()).toBeNull()
+  })
+
+  it('signs out when the server ends the live connection because the session ended', async () => {
+    let loggedOutElsewhere = false
+    mockApi({
+      ...emptyDashboard,
+      'GET /api/v1/me': () => (loggedOutElsewhere ? problem(401, 'the token is invalid, expired or revoked') : json(USER)),
+    })
+    renderApp('/')
+    expect(await screen.findByRole('heading', { name: 'Dashboard' })).toBeInTheDocument()
+    const socket = openSocket()
+    act(() => socket.acceptConnection())
+
+    loggedOutElsewhere = true
+    act(() => socket.serverEmit('disconnect', 'io server disconnect'))
+
+    expect(await screen.findByRole('heading', { name: 'Log in to Warren' })).toBeInTheDocument()
     expect(getSession()).toBeNull()
   })
 

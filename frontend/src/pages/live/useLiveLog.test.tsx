@@ -24,7 +24,7 @@ const attempt = (over: Partial<DeliveryAttemptMessage> = {}): DeliveryAttemptMes
 })
 
 function setup(initial: LiveFilters = {}) {
-  signIn('live-token')
+  signIn()
   const client = makeQueryClient({ retry: false })
   const wrapper = ({ children }: { children: ReactNode }) => <QueryClientProvider client={client}>{children}</QueryClientProvider>
   const hook = renderHook((filters: LiveFilters) => useLiveLog(filters), { wrapper, initialProps: initial })
@@ -34,9 +34,10 @@ function setup(initial: LiveFilters = {}) {
 }
 
 describe('useLiveLog', () => {
-  it('connects to /socket.io/ with the session token', () => {
+  it('connects to /socket.io/ with the session cookie, sending no token of its own', () => {
     const { socket, emit, result } = setup()
-    expect(socket.options).toMatchObject({ path: '/socket.io/', auth: { token: 'live-token' } })
+    expect(socket.options).toMatchObject({ path: '/socket.io/', withCredentials: true })
+    expect(socket.options).not.toHaveProperty('auth')
     expect(result.current.connection.status).toBe('connecting')
     act(() => socket.acceptConnection())
     expect(result.current.connection.status).toBe('connected')

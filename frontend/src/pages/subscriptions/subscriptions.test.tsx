@@ -276,7 +276,7 @@ describe('a FIFO subscription’s line', () => {
     expect(head).toHaveTextContent('Next attempt')
     // Nothing to resume while the head is only retrying.
     expect(within(line).queryByRole('button', { name: 'Replay dead head' })).toBeNull()
-    expect(http.callsTo(LINE)[0].headers.authorization).toBe('Bearer test-token')
+    expect(http.callsTo(LINE)[0].credentials).toBe('same-origin')
   })
 
   it('is not shown, nor asked for, for an unordered subscription', async () => {
