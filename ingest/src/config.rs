@@ -1,6 +1,6 @@
 //! `warren-ingest` settings: flags with environment fallbacks, defaults for local use.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, num::NonZeroU32, time::Duration};
 
 use anyhow::Context;
 
@@ -110,6 +110,21 @@ pub struct Settings {
         default_value_t = 1_000
     )]
     pub group_commit_linger_us: u64,
+    /// Failed logins allowed per email in 15 minutes; more lock that email (429) until the
+    /// quota lets one more through.
+    #[arg(
+        long = "login-failures-per-email",
+        env = "WARREN_LOGIN_FAILURES_PER_EMAIL",
+        default_value_t = NonZeroU32::new(10).expect("non-zero")
+    )]
+    pub login_failures_per_email: NonZeroU32,
+    /// Failed logins allowed per client address in 15 minutes (whatever the emails).
+    #[arg(
+        long = "login-failures-per-address",
+        env = "WARREN_LOGIN_FAILURES_PER_ADDRESS",
+        default_value_t = NonZeroU32::new(100).expect("non-zero")
+    )]
+    pub login_failures_per_address: NonZeroU32,
     /// How long a login session lasts, in hours.
     #[arg(long = "session-ttl-hours", env = "WARREN_SESSION_TTL_HOURS", default_value_t = 24 * 30)]
     pub session_ttl_hours: u32,
@@ -281,6 +296,14 @@ impl Settings {
         crate::serve::ConnectionLimits {
             max_connections: self.max_connections.max(1),
             header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+        }
+    }
+
+    /// How many failed logins lock an email or a client address.
+    pub fn login_limits(&self) -> crate::throttle::LoginLimits {
+        crate::throttle::LoginLimits {
+            per_email: self.login_failures_per_email,
+            per_address: self.login_failures_per_address,
         }
     }
 

@@ -1,7 +1,9 @@
 //! Request extractors whose every rejection is a problem+json answer.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::{
-    extract::{FromRequest, FromRequestParts, Request, rejection::BytesRejection},
+    extract::{ConnectInfo, FromRequest, FromRequestParts, Request, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header, request::Parts},
 };
 use bytes::Bytes;
@@ -116,6 +118,19 @@ where
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
         serde_urlencoded_from_str(query).map(ApiQuery)
+    }
+}
+
+/// The client's address, as the connection gives it (`serve::serve` puts it on every
+/// request); `None` where no connection told it. A proxy in front makes it the proxy's.
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>();
+        Ok(ClientAddress(peer.map(|ConnectInfo(peer)| peer.ip())))
     }
 }
 

@@ -31,6 +31,7 @@ pub mod startup;
 pub mod state;
 pub mod stats;
 pub mod subscriptions;
+pub mod throttle;
 pub mod validation;
 pub mod verify;
 pub mod web;

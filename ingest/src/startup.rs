@@ -32,7 +32,9 @@ use crate::{
     openapi::ApiDoc,
     outbox, queues, retention, serve, sources,
     state::{AppState, Shared},
-    stats, subscriptions, web,
+    stats, subscriptions,
+    throttle::{self, Throttles},
+    web,
 };
 
 /// A built server, bound and ready to run.
@@ -94,6 +96,7 @@ impl Application {
             dispatch::Marker::delay_for(settings.outbox_grace()),
             marker_stop.clone(),
         );
+        let login_limits = settings.login_limits();
         let state = AppState::new(Shared {
             committer,
             sources,
@@ -106,6 +109,7 @@ impl Application {
             http: reqwest::Client::new(),
             origins,
             revocations: Default::default(),
+            throttles: Throttles::new(login_limits),
         });
         Ok(Self {
             listener,
@@ -151,6 +155,7 @@ impl Application {
         ));
         let failing = tokio::spawn(notifications::failing::run(state.clone(), cancel.clone()));
         let pruning = tokio::spawn(notifications::retention::run(state.clone(), cancel.clone()));
+        let forgetting = tokio::spawn(throttle::prune(state.clone(), cancel.clone()));
         let (live, live_relay) = gateway::layer(&state, cancel.clone());
         let publisher = state.publisher.clone();
         let (dispatched, confirm_timeout) = (
@@ -168,7 +173,7 @@ impl Application {
         let _ = held_sweeper.await;
         let _ = alerting.await;
         // Each ends when the token trips; a panic in one was already reported by its task.
-        let _ = tokio::join!(notifying, failing, pruning);
+        let _ = tokio::join!(notifying, failing, pruning, forgetting);
         // Every request has been answered: what the broker confirms is marked now.
         dispatched.settle(confirm_timeout).await;
         let (marker, marker_stop) = marker;

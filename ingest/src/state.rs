@@ -9,7 +9,7 @@ use warren_shared::publisher::Publisher;
 
 use crate::{
     config::Settings, dispatch::Marker, events::Committer, metrics::IngestMetrics,
-    origin::TrustedOrigins, sources::SourceLookup,
+    origin::TrustedOrigins, sources::SourceLookup, throttle::Throttles,
 };
 
 /// Shared by all handlers. A clone is one reference count: axum clones the state for every
@@ -57,6 +57,8 @@ pub struct Shared {
     pub origins: TrustedOrigins,
     /// Where revoking a credential tells this process's live gateway.
     pub revocations: Revocations,
+    /// Failed logins and sources' ingest rates, counted.
+    pub throttles: Throttles,
 }
 
 /// Tells this process's live gateway that a credential was revoked (a logout, an API key

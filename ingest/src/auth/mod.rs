@@ -21,7 +21,7 @@ pub use user::{AuthUser, Credential, resolve, standing};
 
 use crate::{
     error::{ApiError, Problem, Result, violated_constraint},
-    extract::ApiJson,
+    extract::{ApiJson, ClientAddress},
     state::AppState,
     validation::validate,
 };
@@ -91,21 +91,28 @@ async fn signup(
     session_response(&state, &client, user, StatusCode::CREATED).await
 }
 
-/// Logs in; also sets an HttpOnly session cookie.
+/// Logs in; also sets an HttpOnly session cookie. Failed logins are throttled per email and
+/// per client address (`throttle`): once locked, even the right password is a 429.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Credentials,
-    responses((status = 200, body = SessionBody), (status = 401, body = Problem)))]
+    responses((status = 200, body = SessionBody), (status = 401, body = Problem),
+        (status = 429, body = Problem, headers(("Retry-After" = u64, description = "Seconds until a login may be tried again")))))]
 async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ApiJson(input): ApiJson<Credentials>,
 ) -> Result<Response> {
     let email = input.email.trim().to_lowercase();
-    let client = state.pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT id, password_hash FROM users WHERE email = $1",
-            &[&email],
-        )
-        .await?;
+    state.throttles.login_allowed(&email, address)?;
+    let row = {
+        let client = state.pool.get().await?;
+        client
+            .query_opt(
+                "SELECT id, password_hash FROM users WHERE email = $1",
+                &[&email],
+            )
+            .await?
+    };
+    // No connection is held while the password is hashed.
     let matches = match &row {
         Some(row) => password::verify(input.password, row.get("password_hash")).await,
         // Spend the same time on an unknown email, so timing does not reveal who has an account.
@@ -113,12 +120,14 @@ async fn login(
     }
     .map_err(ApiError::Internal)?;
     let Some(row) = row.filter(|_| matches) else {
+        state.throttles.login_failed(&email, address);
         return Err(ApiError::Unauthorized("wrong email or password".into()));
     };
     let user = UserBody {
         id: row.get("id"),
         email,
     };
+    let client = state.pool.get().await?;
     session_response(&state, &client, user, StatusCode::OK).await
 }
 

@@ -1,6 +1,6 @@
 use serde_json::json;
 
-use crate::helpers::{assert_problem, error_fields, spawn_app};
+use crate::helpers::{assert_problem, error_fields, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_new_user_signs_up_and_their_token_says_who_they_are() {
@@ -146,4 +146,80 @@ async fn no_token_a_bad_token_and_a_logged_out_token_are_401() {
         204
     );
     assert_problem(api.get("/api/v1/me").await, 401).await;
+}
+
+/// A login attempt's status, and its `Retry-After` if any.
+async fn try_login(
+    api: &warren_testkit::api::ApiClient,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    api.post(
+        "/api/v1/auth/login",
+        &json!({"email": email, "password": password}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn failed_logins_lock_the_email_even_for_the_right_password_and_successes_do_not_count() {
+    let app = spawn_app_with(|settings| {
+        settings.login_failures_per_email = 3.try_into().expect("non-zero");
+    })
+    .await;
+    let mut api = app.api.clone();
+    let signup = api.signup().await;
+    let email = signup["user"]["email"].as_str().expect("an email");
+    for _ in 0..5 {
+        assert_eq!(
+            try_login(&api, email, "correct horse battery")
+                .await
+                .status(),
+            200
+        );
+    }
+    for _ in 0..4 {
+        assert_problem(try_login(&api, email, "wrong password!").await, 401).await;
+    }
+    let locked = try_login(&api, email, "correct horse battery").await;
+    let retry_after: u64 = locked.headers()["retry-after"]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!((1..=300).contains(&retry_after), "{retry_after}");
+    assert_problem(locked, 429).await;
+    let mut other = app.api.clone();
+    let other_email = other.signup().await["user"]["email"]
+        .as_str()
+        .expect("an email")
+        .to_owned();
+    assert_eq!(
+        try_login(&other, &other_email, "correct horse battery")
+            .await
+            .status(),
+        200,
+        "another email is not locked"
+    );
+}
+
+#[tokio::test]
+async fn failed_logins_from_one_address_lock_it_for_every_email() {
+    let app = spawn_app_with(|settings| {
+        settings.login_failures_per_address = 3.try_into().expect("non-zero");
+    })
+    .await;
+    let mut api = app.api.clone();
+    let email = api.signup().await["user"]["email"]
+        .as_str()
+        .expect("an email")
+        .to_owned();
+    for n in 0..4 {
+        assert_problem(
+            try_login(&api, &format!("nobody{n}@example.com"), "guess guess").await,
+            401,
+        )
+        .await;
+    }
+    assert_problem(try_login(&api, &email, "correct horse battery").await, 429).await;
 }
