@@ -54,7 +54,10 @@ const DROPPED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorizati
     request_body(content = String, description = "Any body up to the limit; parsed when sent as JSON"),
     responses((status = 202, body = Accepted), (status = 200, body = Accepted, description = "Idempotent replay"),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
-        (status = 413, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+        (status = 413, body = Problem), (status = 422, body = Problem),
+        (status = 429, body = Problem, description = "The source is over its `rate_limit_per_sec`",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, body = Problem)))]
 async fn ingest(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -66,6 +69,10 @@ async fn ingest(
         .by_token(token)
         .await?
         .ok_or(ApiError::NotFound)?;
+    // Before any verification work: a flood at a source's URL costs it nothing past its limit.
+    if let Some(per_sec) = source.rate_limit_per_sec {
+        state.throttles.ingest(source.id, per_sec)?;
+    }
     let body = body.map_err(body_error)?;
     let verified_by = verify::verify(&source, &headers, &body)?;
     let checked = parse_payload(&headers, &body, state.settings.max_json_depth)?;

@@ -3,6 +3,7 @@
 
 use std::{
     collections::{HashMap, hash_map::Entry},
+    num::NonZeroU32,
     sync::Arc,
 };
 
@@ -52,6 +53,11 @@ pub struct NewSource {
     provider: Provider,
     #[garde(length(min = 1, max = 1024))]
     verification_secret: Option<String>,
+    /// Events accepted per second at most (a second's worth at once); above it ingest
+    /// answers 429 with `Retry-After`. None: no limit.
+    #[garde(range(min = 1, max = 100_000))]
+    #[schema(minimum = 1, maximum = 100_000)]
+    rate_limit_per_sec: Option<i32>,
 }
 
 /// Changes to a source; absent fields stay as they are.
@@ -61,6 +67,20 @@ pub struct SourcePatch {
     name: Option<String>,
     #[garde(length(min = 1, max = 1024))]
     verification_secret: Option<String>,
+    /// A new limit, or `null` to remove it; absent leaves it as it is.
+    #[serde(default, deserialize_with = "present")]
+    #[garde(inner(inner(range(min = 1, max = 100_000))))]
+    #[schema(value_type = Option<i32>, nullable, minimum = 1, maximum = 100_000)]
+    rate_limit_per_sec: Option<Option<i32>>,
+}
+
+/// A field that is present, `null` included (`Some(None)`), as opposed to absent (`None`).
+fn present<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// A source as the API shows it. The verification secret is write-only.
@@ -72,13 +92,15 @@ pub struct SourceBody {
     token: String,
     ingest_url: String,
     has_verification_secret: bool,
+    /// Events accepted per second at most; null: no limit.
+    rate_limit_per_sec: Option<i32>,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     updated_at: OffsetDateTime,
 }
 
-const COLUMNS: &str = "id, name, provider, token, verification_secret IS NOT NULL AS has_secret, created_at, updated_at";
+const COLUMNS: &str = "id, name, provider, token, verification_secret IS NOT NULL AS has_secret, rate_limit_per_sec, created_at, updated_at";
 
 impl SourceBody {
     fn from_row(row: &Row, public_url: &str) -> Result<Self> {
@@ -90,6 +112,7 @@ impl SourceBody {
             ingest_url: format!("{}/ingest/{token}", public_url.trim_end_matches('/')),
             token,
             has_verification_secret: row.get("has_secret"),
+            rate_limit_per_sec: row.get("rate_limit_per_sec"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
         })
@@ -126,8 +149,9 @@ async fn create(
     let row = client
         .query_one(
             &format!(
-                "INSERT INTO sources (id, user_id, name, provider, verification_secret, token)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+                "INSERT INTO sources (id, user_id, name, provider, verification_secret, token,
+                                      rate_limit_per_sec)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
             ),
             &[
                 &Uuid::now_v7(),
@@ -136,6 +160,7 @@ async fn create(
                 &input.provider.as_str(),
                 &input.verification_secret,
                 &random_token("src_"),
+                &input.rate_limit_per_sec,
             ],
         )
         .await?;
@@ -218,10 +243,19 @@ async fn update(
         .query_opt(
             &format!(
                 "UPDATE sources SET name = COALESCE($3, name),
-                        verification_secret = COALESCE($4, verification_secret), updated_at = now()
+                        verification_secret = COALESCE($4, verification_secret),
+                        rate_limit_per_sec = CASE WHEN $5 THEN $6 ELSE rate_limit_per_sec END,
+                        updated_at = now()
                  WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
             ),
-            &[&id, &user.user_id, &patch.name, &patch.verification_secret],
+            &[
+                &id,
+                &user.user_id,
+                &patch.name,
+                &patch.verification_secret,
+                &patch.rate_limit_per_sec.is_some(),
+                &patch.rate_limit_per_sec.flatten(),
+            ],
         )
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -271,6 +305,8 @@ pub struct IngestSource {
     pub provider: Provider,
     /// The provider's shared secret.
     pub verification_secret: Option<String>,
+    /// Events accepted per second at most, if limited.
+    pub rate_limit_per_sec: Option<NonZeroU32>,
     /// The owner's active subscriptions that take this source's events (whatever their
     /// type), read in the same query: matching an event to them needs no query of its own.
     pub subscriptions: Arc<[Candidate]>,
@@ -364,6 +400,7 @@ async fn by_tokens(pool: &Pool, tokens: &[String]) -> Result<HashMap<String, Ing
 /// the source or to every source.
 const BY_TOKENS: &str =
     "SELECT src.token, src.id, src.user_id, src.provider, src.verification_secret,
+            src.rate_limit_per_sec,
             s.id AS subscription_id, s.event_types, s.ordering = 'fifo' AS fifo, s.is_active
      FROM sources src
      LEFT JOIN subscriptions s ON s.user_id = src.user_id
@@ -376,6 +413,10 @@ fn source_of(row: &Row) -> Result<IngestSource> {
         user_id: row.get("user_id"),
         provider: stored_word(row.get("provider"))?,
         verification_secret: row.get("verification_secret"),
+        rate_limit_per_sec: row
+            .get::<_, Option<i32>>("rate_limit_per_sec")
+            .and_then(|n| u32::try_from(n).ok())
+            .and_then(NonZeroU32::new),
         subscriptions: Arc::new([]),
     })
 }

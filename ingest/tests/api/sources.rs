@@ -158,3 +158,81 @@ async fn a_source_with_subscriptions_cannot_be_deleted() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_source_over_its_rate_limit_is_429_with_retry_after_and_stores_nothing_more() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let response = api
+        .post(
+            "/api/v1/sources",
+            &json!({"name": "limited", "provider": "none", "rate_limit_per_sec": 5}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let source: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(source["rate_limit_per_sec"], 5);
+    let url = source["ingest_url"].as_str().expect("an ingest URL");
+    let mut statuses = Vec::new();
+    for n in 0..20 {
+        let response = api
+            .ingest(
+                url,
+                "application/json",
+                format!(r#"{{"type": "t", "n": {n}}}"#),
+            )
+            .await;
+        if response.status() == 429 {
+            let retry_after = response.headers()["retry-after"]
+                .to_str()
+                .expect("text")
+                .to_owned();
+            assert_eq!(retry_after, "1");
+            assert_problem(response, 429).await;
+            statuses.push(429);
+        } else {
+            statuses.push(response.status().as_u16());
+        }
+    }
+    let accepted = statuses.iter().filter(|s| **s == 202).count();
+    assert!((5..=7).contains(&accepted), "{statuses:?}");
+    assert_eq!(
+        app.count("events").await,
+        accepted as i64,
+        "nothing stored past the limit"
+    );
+
+    let id = source["id"].as_str().expect("id");
+    let patch = |body: serde_json::Value| {
+        api.authorized(
+            api.http
+                .patch(format!("{}/api/v1/sources/{id}", app.address)),
+        )
+        .json(&body)
+        .send()
+    };
+    let renamed = patch(json!({"name": "still limited"})).await.expect("sent");
+    assert_eq!(
+        renamed.json::<serde_json::Value>().await.expect("JSON")["rate_limit_per_sec"],
+        5
+    );
+    let problem = assert_problem(
+        patch(json!({"rate_limit_per_sec": 0})).await.expect("sent"),
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&problem), ["rate_limit_per_sec"]);
+    let lifted = patch(json!({"rate_limit_per_sec": null}))
+        .await
+        .expect("sent");
+    assert_eq!(
+        lifted.json::<serde_json::Value>().await.expect("JSON")["rate_limit_per_sec"],
+        serde_json::Value::Null
+    );
+    for n in 0..20 {
+        let response = api
+            .ingest(url, "application/json", format!(r#"{{"n": {n}}}"#))
+            .await;
+        assert_eq!(response.status(), 202, "no limit any more");
+    }
+}
