@@ -3,12 +3,7 @@
 //! keeps the old ones); discarding takes it off the list and keeps its log. Either one
 //! restarts a FIFO line that paused on it.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
-use bytes::Bytes;
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -20,7 +15,7 @@ use crate::{
     deliveries::{DeliverySummary, SUMMARY_COLUMNS, recovery},
     dispatch,
     error::{ApiError, Problem, Result},
-    extract::{ApiQuery, parse_json},
+    extract::{ApiPath, ApiQuery, OptionalJson},
     lines,
     pagination::{Page, PageQuery, Paginated, TimeRange, paginate},
     state::AppState,
@@ -95,7 +90,7 @@ async fn list(
 async fn replay_one(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<DeliverySummary>)> {
     let summary = recovery::requeue_one(&state, &user, id, recovery::RESTART, DEAD).await?;
     Ok((StatusCode::ACCEPTED, Json(summary)))
@@ -130,13 +125,8 @@ const PUBLISH_CHUNK: usize = 500;
 async fn replay_many(
     State(state): State<AppState>,
     user: AuthUser,
-    body: Bytes,
+    OptionalJson(filter): OptionalJson<BulkReplay>,
 ) -> Result<(StatusCode, Json<Replayed>)> {
-    let filter: BulkReplay = if body.is_empty() {
-        BulkReplay::default()
-    } else {
-        parse_json(&body)?
-    };
     TimeRange {
         from: filter.from,
         to: filter.to,
@@ -182,7 +172,7 @@ async fn replay_many(
 async fn discard(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
     let discarded = client

@@ -7,7 +7,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State, rejection::BytesRejection},
+    extract::{State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -21,7 +21,7 @@ use crate::{
     dispatch,
     error::{ApiError, Problem, Result},
     events::{NewEvent, Stored},
-    extract::{body_error, is_json},
+    extract::{ApiPath, body_error, is_json},
     json_body::{self, Checked, nul_error},
     state::AppState,
     verify,
@@ -57,7 +57,7 @@ const DROPPED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorizati
         (status = 413, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn ingest(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response> {

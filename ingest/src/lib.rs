@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod pagination;
 pub mod queues;
+pub mod refusals;
 pub mod retention;
 pub mod sources;
 pub mod startup;

@@ -6,11 +6,7 @@ use std::{
     sync::Arc,
 };
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use deadpool_postgres::Pool;
 use garde::Validate;
 use serde::{Deserialize, Serialize};
@@ -30,7 +26,7 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, Problem, Result, stored_word, violated_constraint},
     events::store::{Candidate, Target},
-    extract::{ApiJson, ApiQuery},
+    extract::{ApiJson, ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
     validation::validate,
@@ -174,7 +170,7 @@ async fn list(
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<SourceBody>> {
     let client = state.pool.get().await?;
     let row = client
@@ -198,7 +194,7 @@ async fn read(
 async fn update(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<SourcePatch>,
 ) -> Result<Json<SourceBody>> {
     validate(&patch)?;
@@ -238,7 +234,7 @@ async fn update(
 async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
     let deleted = client

@@ -29,7 +29,9 @@ use crate::{
     metrics::{self, IngestMetrics},
     notifications,
     openapi::ApiDoc,
-    outbox, queues, retention, sources,
+    outbox, queues,
+    refusals::{self, ProblemListener},
+    retention, sources,
     state::{AppState, Shared},
     stats, subscriptions, web,
 };
@@ -154,7 +156,7 @@ impl Application {
             state.settings.broker.confirm_timeout(),
         );
         tracing::info!(addr = %listener.local_addr()?, "warren-ingest listening");
-        axum::serve(listener, router(state).layer(live))
+        axum::serve(ProblemListener(listener), router(state).layer(live))
             .with_graceful_shutdown(cancel.clone().cancelled_owned())
             .await
             .context("serving HTTP")?;
@@ -179,7 +181,8 @@ impl Application {
     }
 }
 
-/// Every route, with request ids, a span per request and the body limit.
+/// Every route, with request ids, a span per request, the body limit, and every error
+/// answered as problem+json.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
     let ingest = ingest::router().layer(axum::middleware::from_fn_with_state(
@@ -212,6 +215,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(web::fallback(&state.settings.web_dir))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
+        .layer(axum::middleware::map_response(refusals::problem_body))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use axum::{
     Json,
-    body::Bytes,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderName, HeaderValue, StatusCode},
 };
 use deadpool_postgres::GenericClient;
@@ -31,7 +30,7 @@ use warren_shared::{
 use crate::{
     auth::AuthUser,
     error::{ApiError, Problem, Result, stored_word},
-    extract::{ApiJson, ApiQuery, parse_json},
+    extract::{ApiJson, ApiPath, ApiQuery, OptionalJson, parse_json},
     lines,
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
@@ -352,7 +351,7 @@ async fn list(
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<SubscriptionBody>> {
     let client = state.pool.get().await?;
     let row = owned_row(&client, &user, id).await?;
@@ -377,7 +376,7 @@ pub async fn owned_row(client: &impl GenericClient, user: &AuthUser, id: Uuid) -
 async fn replace(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<SubscriptionInput>,
 ) -> Result<Json<SubscriptionBody>> {
     let client = state.pool.get().await?;
@@ -393,7 +392,7 @@ async fn replace(
 async fn update(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<serde_json::Map<String, Value>>,
 ) -> Result<Json<SubscriptionBody>> {
     let client = state.pool.get().await?;
@@ -466,7 +465,7 @@ async fn store(
 async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
     let deleted = client
@@ -508,14 +507,9 @@ pub struct RotatedSecret {
 async fn rotate_secret(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
-    body: Bytes,
+    ApiPath(id): ApiPath<Uuid>,
+    OptionalJson(wanted): OptionalJson<RotateSecret>,
 ) -> Result<Json<RotatedSecret>> {
-    let wanted: RotateSecret = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateSecret::default()
-    } else {
-        parse_json(&body)?
-    };
     let client = state.pool.get().await?;
     let current = client
         .query_opt(

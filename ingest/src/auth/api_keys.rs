@@ -1,11 +1,7 @@
 //! API keys: long-lived bearer tokens for a user's own applications (the publish API, CI
 //! scripts). Shown once at creation, stored as SHA-256, revoked by deleting them.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use deadpool_postgres::GenericClient;
 use garde::Validate;
 use serde::{Deserialize, Serialize};
@@ -18,7 +14,7 @@ use warren_shared::tokens::{random_token, token_hash};
 use super::AuthUser;
 use crate::{
     error::{ApiError, Problem, Result},
-    extract::{ApiJson, ApiQuery},
+    extract::{ApiJson, ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
     validation::validate,
@@ -137,7 +133,7 @@ async fn list(
 async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
     let deleted = client

@@ -3,11 +3,7 @@
 
 pub mod recovery;
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use deadpool_postgres::GenericClient;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -20,7 +16,7 @@ use warren_shared::model::{DeliveryStatus, ErrorKind};
 use crate::{
     auth::AuthUser,
     error::{ApiError, Problem, Result, stored_word},
-    extract::ApiQuery,
+    extract::{ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, TimeRange, paginate},
     state::AppState,
 };
@@ -146,7 +142,7 @@ impl AttemptBody {
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<DeliveryBody>> {
     let client = state.pool.get().await?;
     let row = client
@@ -182,7 +178,7 @@ async fn read(
 async fn retry(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<DeliverySummary>)> {
     let summary = recovery::requeue_one(&state, &user, id, recovery::ATTEMPT_NOW, "true").await?;
     Ok((StatusCode::ACCEPTED, Json(summary)))
@@ -217,7 +213,7 @@ pub struct DeliveryFilters {
 async fn list_for_subscription(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageQuery>,
     ApiQuery(filters): ApiQuery<DeliveryFilters>,
     ApiQuery(range): ApiQuery<TimeRange>,

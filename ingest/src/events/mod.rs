@@ -6,12 +6,7 @@ mod commit;
 mod publish;
 pub mod store;
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
-use bytes::Bytes;
+use axum::{Json, extract::State, http::StatusCode};
 use deadpool_postgres::GenericClient;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,7 +24,7 @@ use crate::{
     deliveries::{DeliverySummary, SUMMARY_COLUMNS},
     dispatch,
     error::{ApiError, Problem, Result},
-    extract::{ApiQuery, parse_json},
+    extract::{ApiPath, ApiQuery, OptionalJson},
     ingest::Accepted,
     pagination::{Page, PageQuery, Paginated, TimeRange, paginate},
     state::AppState,
@@ -151,7 +146,7 @@ async fn list(
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<EventBody>> {
     let client = state.pool.get().await?;
     let row = client
@@ -198,15 +193,10 @@ pub struct ReplayTarget {
 async fn replay(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Accepted>)> {
+    ApiPath(id): ApiPath<Uuid>,
     // The body is optional: none (or `{}`) replays to every matching subscription.
-    let target: ReplayTarget = if body.is_empty() {
-        ReplayTarget::default()
-    } else {
-        parse_json(&body)?
-    };
+    OptionalJson(target): OptionalJson<ReplayTarget>,
+) -> Result<(StatusCode, Json<Accepted>)> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     // Locked as a foreign key would lock it: retention cannot delete the event while its

@@ -4,7 +4,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{StatusCode, header},
 };
 use garde::Validate;
@@ -25,7 +25,7 @@ use crate::{
     auth::AuthUser,
     config::Settings,
     error::{ApiError, FieldError, Problem, Result, stored_word},
-    extract::{ApiJson, ApiQuery},
+    extract::{ApiJson, ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
     validation::{self, validate_with},
@@ -253,7 +253,7 @@ async fn list_channels(
 async fn delete_channel(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
     let deleted = client
@@ -281,7 +281,7 @@ pub struct TestSent {
 async fn test_channel(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<TestSent>)> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;

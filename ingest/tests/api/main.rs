@@ -18,6 +18,7 @@ mod observe;
 mod ordering;
 mod providers;
 mod publish;
+mod refusals;
 mod retention;
 mod scoping;
 mod sources;
