@@ -42,7 +42,7 @@ pub struct DeadLetterFilters {
 }
 
 /// The user's dead letters, newest first; `from` and `to` bound when they died.
-#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "dead-letters",
+#[utoipa::path(get, path = "/api/v1/dead-letters", operation_id = "list_dead_letters", tag = "dead-letters",
     params(PageQuery, DeadLetterFilters, TimeRange),
     responses((status = 200, body = Paginated<DeliverySummary>), (status = 400, body = Problem)),
     security(("bearer" = [])))]
@@ -120,7 +120,7 @@ pub struct Replayed {
 const PUBLISH_CHUNK: usize = 500;
 
 /// Replays every dead letter of the user's that matches, in one statement.
-#[utoipa::path(post, path = "/api/v1/dead-letters/replay", tag = "dead-letters", request_body = BulkReplay,
+#[utoipa::path(post, path = "/api/v1/dead-letters/replay", tag = "dead-letters", request_body(content = Option<BulkReplay>),
     responses((status = 202, body = Replayed), (status = 400, body = Problem)), security(("bearer" = [])))]
 async fn replay_many(
     State(state): State<AppState>,

@@ -47,7 +47,7 @@ pub struct LineBody {
 }
 
 /// A subscription's FIFO line: its head and how many wait behind it.
-#[utoipa::path(get, path = "/api/v1/subscriptions/{id}/line", tag = "subscriptions", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/subscriptions/{id}/line", operation_id = "read_line", tag = "subscriptions", params(("id" = Uuid, Path)),
     responses((status = 200, body = LineBody), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn read(
     State(state): State<AppState>,

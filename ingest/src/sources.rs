@@ -42,20 +42,26 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A new source.
 #[derive(Deserialize, Validate, ToSchema)]
 pub struct NewSource {
-    #[garde(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     #[garde(skip)]
     provider: Provider,
-    #[garde(length(min = 1, max = 1024))]
+    /// The provider's shared secret: needed by every provider but `none`; for
+    /// `standard_webhooks`, a `whsec_` secret.
+    #[garde(length(chars, min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     verification_secret: Option<String>,
 }
 
 /// Changes to a source; absent fields stay as they are.
 #[derive(Deserialize, Validate, ToSchema)]
 pub struct SourcePatch {
-    #[garde(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     name: Option<String>,
-    #[garde(length(min = 1, max = 1024))]
+    #[garde(length(chars, min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     verification_secret: Option<String>,
 }
 
@@ -109,7 +115,7 @@ fn check_secret(provider: Provider, secret: Option<&str>) -> Result<()> {
 }
 
 /// Creates a source with an unguessable ingest URL.
-#[utoipa::path(post, path = "/api/v1/sources", tag = "sources", request_body = NewSource,
+#[utoipa::path(post, path = "/api/v1/sources", operation_id = "create_source", tag = "sources", request_body = NewSource,
     responses((status = 201, body = SourceBody), (status = 422, body = Problem)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
@@ -142,7 +148,7 @@ async fn create(
 }
 
 /// Lists the user's sources, newest first.
-#[utoipa::path(get, path = "/api/v1/sources", tag = "sources", params(PageQuery),
+#[utoipa::path(get, path = "/api/v1/sources", operation_id = "list_sources", tag = "sources", params(PageQuery),
     responses((status = 200, body = Paginated<SourceBody>), (status = 400, body = Problem)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
@@ -165,7 +171,7 @@ async fn list(
 }
 
 /// One source.
-#[utoipa::path(get, path = "/api/v1/sources/{id}", tag = "sources", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/sources/{id}", operation_id = "read_source", tag = "sources", params(("id" = Uuid, Path)),
     responses((status = 200, body = SourceBody), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn read(
     State(state): State<AppState>,
@@ -187,7 +193,7 @@ async fn read(
 }
 
 /// Renames a source or changes its verification secret.
-#[utoipa::path(patch, path = "/api/v1/sources/{id}", tag = "sources", params(("id" = Uuid, Path)),
+#[utoipa::path(patch, path = "/api/v1/sources/{id}", operation_id = "update_source", tag = "sources", params(("id" = Uuid, Path)),
     request_body = SourcePatch,
     responses((status = 200, body = SourceBody), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
@@ -228,7 +234,7 @@ async fn update(
 }
 
 /// Deletes a source (409 while subscriptions take its events); its events stay.
-#[utoipa::path(delete, path = "/api/v1/sources/{id}", tag = "sources", params(("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/v1/sources/{id}", operation_id = "delete_source", tag = "sources", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 async fn delete(

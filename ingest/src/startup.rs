@@ -28,7 +28,7 @@ use crate::{
     events, gateway, health, held, ingest, lines,
     metrics::{self, IngestMetrics},
     notifications,
-    openapi::ApiDoc,
+    openapi::{self, ApiDoc},
     outbox, queues,
     refusals::{self, ProblemListener},
     retention, sources,
@@ -189,7 +189,7 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         metrics::count_ingest,
     ));
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ingest)
         .merge(auth::router())
         .merge(sources::router())
@@ -203,14 +203,14 @@ pub fn router(state: AppState) -> Router {
         .merge(queues::router())
         .merge(notifications::router())
         .split_for_parts();
-    let openapi = Arc::new(openapi);
+    let document = Arc::new(openapi::finish(document));
     Router::new()
         .merge(api)
         .merge(health::router())
         .merge(metrics::router())
         .route(
             "/api/openapi.json",
-            get(move || async move { Json(openapi.as_ref().clone()) }),
+            get(move || async move { Json(document.as_ref().clone()) }),
         )
         .fallback(web::fallback(&state.settings.web_dir))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

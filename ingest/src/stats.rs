@@ -65,7 +65,7 @@ impl Window {
 #[into_params(parameter_in = Query)]
 pub struct WindowQuery {
     /// `1h` (default), `24h` or `7d`.
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     window: Option<Window>,
 }
 

@@ -137,7 +137,7 @@ impl AttemptBody {
 }
 
 /// One delivery of the user's, with its attempts.
-#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", operation_id = "read_delivery", tag = "deliveries", params(("id" = Uuid, Path)),
     responses((status = 200, body = DeliveryBody), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn read(
     State(state): State<AppState>,

@@ -101,7 +101,7 @@ pub struct EventFilters {
 }
 
 /// The user's events, newest first; `from` and `to` bound when they were received.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(PageQuery, EventFilters, TimeRange),
+#[utoipa::path(get, path = "/api/v1/events", operation_id = "list_events", tag = "events", params(PageQuery, EventFilters, TimeRange),
     responses((status = 200, body = Paginated<EventSummary>), (status = 400, body = Problem)),
     security(("bearer" = [])))]
 async fn list(
@@ -141,7 +141,7 @@ async fn list(
 }
 
 /// One event with its body and deliveries.
-#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/events/{id}", operation_id = "read_event", tag = "events", params(("id" = Uuid, Path)),
     responses((status = 200, body = EventBody), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn read(
     State(state): State<AppState>,
@@ -186,7 +186,7 @@ pub struct ReplayTarget {
 /// Delivers an event again, as new deliveries (new ids, fresh attempts), to every matching
 /// subscription or to one.
 #[utoipa::path(post, path = "/api/v1/events/{id}/replay", tag = "events", params(("id" = Uuid, Path)),
-    request_body = ReplayTarget,
+    request_body(content = Option<ReplayTarget>),
     responses((status = 202, body = Accepted), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]

@@ -49,21 +49,25 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[garde(context(SsrfGuard))]
 pub struct NewChannel {
-    #[garde(length(min = 1, max = 200), custom(text))]
+    #[garde(length(chars, min = 1, max = 200), custom(text))]
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     #[garde(skip)]
     kind: ChannelKind,
     /// For a webhook channel: where to POST (http(s), a public address).
     #[serde(default)]
-    #[garde(inner(length(max = 2048), custom(webhook_url)))]
+    #[garde(inner(length(chars, max = 2048), custom(webhook_url)))]
+    #[schema(max_length = 2048, example = "https://example.com/hooks/warren-alerts")]
     target_url: Option<String>,
     /// For an email channel: where to mail.
     #[serde(default)]
-    #[garde(inner(length(max = 254), custom(mail_address)))]
+    #[garde(inner(length(chars, max = 254), custom(mail_address)))]
+    #[schema(max_length = 254)]
     email: Option<String>,
     /// The notification types to send; empty or absent means every type.
     #[serde(default)]
     #[garde(length(max = 20), inner(custom(notification_type)))]
+    #[schema(value_type = Vec<NotificationType>, max_items = 20)]
     types: Vec<String>,
 }
 

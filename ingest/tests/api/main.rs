@@ -15,6 +15,7 @@ mod ingest;
 mod lists;
 mod notifications;
 mod observe;
+mod openapi;
 mod ordering;
 mod providers;
 mod publish;

@@ -289,3 +289,12 @@ async fn an_optional_body_may_be_null() {
         assert_eq!(response.status(), status, "{path}");
     }
 }
+
+#[tokio::test]
+async fn an_empty_cursor_is_the_first_page() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    api.create_source().await;
+    let page = api.get_json("/api/v1/sources?cursor=").await;
+    assert_eq!(page["data"].as_array().expect("data").len(), 1);
+}
