@@ -210,9 +210,10 @@ fn with_problem_body(written: &[u8]) -> Option<Vec<u8>> {
         answer.extend_from_slice(line);
         answer.extend_from_slice(b"\r\n");
     }
+    // No layer sees this answer, so it carries here what every answer carries.
     answer.extend_from_slice(
         format!(
-            "content-type: {PROBLEM_JSON}\r\ncontent-length: {}\r\n\r\n",
+            "content-type: {PROBLEM_JSON}\r\nx-content-type-options: nosniff\r\ncontent-length: {}\r\n\r\n",
             body.len()
         )
         .as_bytes(),
@@ -235,6 +236,7 @@ mod tests {
         assert!(head.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
         assert!(head.contains("\r\ndate: Sat, 06 Dec 2025 04:00:00 GMT\r\n"));
         assert!(head.contains("\r\ncontent-type: application/problem+json\r\n"));
+        assert!(head.contains("\r\nx-content-type-options: nosniff\r\n"));
         assert!(head.ends_with(&format!("content-length: {}", body.len())));
         let problem: serde_json::Value = serde_json::from_str(body).expect("JSON");
         assert_eq!(problem["status"], 431);

@@ -33,6 +33,10 @@ fn assert_raw_problem((status, head, body): (u16, String, Vec<u8>), expected: u1
         head.contains("\r\ncontent-type: application/problem+json\r\n"),
         "{head}"
     );
+    assert!(
+        head.contains("\r\nx-content-type-options: nosniff\r\n"),
+        "{head}"
+    );
     let problem: Value = serde_json::from_slice(&body).expect("a JSON body");
     assert_eq!(problem["status"], expected);
     assert!(problem["title"].is_string() && problem["detail"].is_string());
