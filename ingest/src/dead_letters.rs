@@ -3,12 +3,7 @@
 //! keeps the old ones); discarding takes it off the list and keeps its log. Either one
 //! restarts a FIFO line that paused on it.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
-use bytes::Bytes;
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -20,7 +15,7 @@ use crate::{
     deliveries::{DeliverySummary, SUMMARY_COLUMNS, recovery},
     dispatch,
     error::{ApiError, Problem, Result},
-    extract::{ApiQuery, parse_json},
+    extract::{ApiPath, ApiQuery, OptionalJson},
     lines,
     pagination::{Page, PageQuery, Paginated, TimeRange, paginate},
     state::AppState,
@@ -47,7 +42,7 @@ pub struct DeadLetterFilters {
 }
 
 /// The user's dead letters, newest first; `from` and `to` bound when they died.
-#[utoipa::path(get, path = "/api/v1/dead-letters", tag = "dead-letters",
+#[utoipa::path(get, path = "/api/v1/dead-letters", operation_id = "list_dead_letters", tag = "dead-letters",
     params(PageQuery, DeadLetterFilters, TimeRange),
     responses((status = 200, body = Paginated<DeliverySummary>), (status = 400, body = Problem)),
     security(("bearer" = [])))]
@@ -95,7 +90,7 @@ async fn list(
 async fn replay_one(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<DeliverySummary>)> {
     let summary = recovery::requeue_one(&state, &user, id, recovery::RESTART, DEAD).await?;
     Ok((StatusCode::ACCEPTED, Json(summary)))
@@ -125,18 +120,13 @@ pub struct Replayed {
 const PUBLISH_CHUNK: usize = 500;
 
 /// Replays every dead letter of the user's that matches, in one statement.
-#[utoipa::path(post, path = "/api/v1/dead-letters/replay", tag = "dead-letters", request_body = BulkReplay,
+#[utoipa::path(post, path = "/api/v1/dead-letters/replay", tag = "dead-letters", request_body(content = Option<BulkReplay>),
     responses((status = 202, body = Replayed), (status = 400, body = Problem)), security(("bearer" = [])))]
 async fn replay_many(
     State(state): State<AppState>,
     user: AuthUser,
-    body: Bytes,
+    OptionalJson(filter): OptionalJson<BulkReplay>,
 ) -> Result<(StatusCode, Json<Replayed>)> {
-    let filter: BulkReplay = if body.is_empty() {
-        BulkReplay::default()
-    } else {
-        parse_json(&body)?
-    };
     TimeRange {
         from: filter.from,
         to: filter.to,
@@ -182,7 +172,7 @@ async fn replay_many(
 async fn discard(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
     let discarded = client

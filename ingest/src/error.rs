@@ -60,6 +60,12 @@ pub enum ApiError {
     /// 413: the body is over the limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 414: the request's URI is longer than the HTTP layer reads.
+    #[error("the request's URI is too long")]
+    UriTooLong,
+    /// 431: too many request headers, or too large ones.
+    #[error("the request's headers are too many or too large")]
+    HeadersTooLarge,
     /// 422: well-formed but invalid, field by field.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
@@ -81,6 +87,9 @@ pub enum ApiError {
     /// 500: anything else.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+    /// Any other status the HTTP layer answered with on its own.
+    #[error("the request was refused")]
+    Http(StatusCode),
 }
 
 impl ApiError {
@@ -102,6 +111,21 @@ impl ApiError {
         (0..waiters).map(|_| Err(copy())).collect()
     }
 
+    /// What a bare error answer of the HTTP layer (one without a problem body) stands for.
+    pub fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::BAD_REQUEST => ApiError::BadRequest("the request is malformed".into()),
+            StatusCode::NOT_FOUND => ApiError::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge("the body is over the size limit".into())
+            }
+            StatusCode::URI_TOO_LONG => ApiError::UriTooLong,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ApiError::HeadersTooLarge,
+            other => ApiError::Http(other),
+        }
+    }
+
     fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -112,12 +136,15 @@ impl ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UriTooLong => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::Validation(_) | ApiError::Unprocessable(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Http(status) => *status,
         }
     }
 
@@ -131,11 +158,14 @@ impl ApiError {
             ApiError::RequestTimeout(_) => "request-timeout",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
+            ApiError::UriTooLong => "uri-too-long",
+            ApiError::HeadersTooLarge => "headers-too-large",
             ApiError::Validation(_) => "validation",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::TooManyRequests { .. } => "too-many-requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
+            ApiError::Http(_) => "http",
         }
     }
 
@@ -143,6 +173,10 @@ impl ApiError {
         match self {
             ApiError::Unavailable(_) => "The database is unavailable; retry later.".into(),
             ApiError::Internal(_) => "Something went wrong on our side.".into(),
+            ApiError::Http(status) => format!(
+                "the request was refused: {}",
+                status.canonical_reason().unwrap_or("an error")
+            ),
             other => other.to_string(),
         }
     }
@@ -165,8 +199,10 @@ pub struct Problem {
     errors: Option<Vec<FieldError>>,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The status and the problem+json document this error is answered with; a 5xx is
+    /// logged here with its cause.
+    pub fn problem(self) -> (StatusCode, Problem) {
         if let ApiError::Unavailable(cause) | ApiError::Internal(cause) = &self {
             tracing::error!(
                 error = format!("{cause:#}"),
@@ -175,10 +211,6 @@ impl IntoResponse for ApiError {
             );
         }
         let status = self.status();
-        let retry_after = match &self {
-            ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
-            _ => None,
-        };
         let problem = Problem {
             kind: format!("urn:warren:problem:{}", self.kind()),
             title: status.canonical_reason().unwrap_or("Error"),
@@ -189,11 +221,24 @@ impl IntoResponse for ApiError {
                 _ => None,
             },
         };
+        (status, problem)
+    }
+}
+
+/// The media type of every error answer.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
+        let (status, problem) = self.problem();
         let mut response = (status, Json(problem)).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()

@@ -1,15 +1,23 @@
-//! Request extractors whose every rejection is a problem+json answer.
+//! Request extractors whose every rejection is a problem+json answer, and which refuse text
+//! PostgreSQL cannot store (a `\u0000`) with a 422 naming the field or query parameter.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::{
-    extract::{ConnectInfo, FromRequest, FromRequestParts, Request, rejection::BytesRejection},
+    extract::{
+        ConnectInfo, FromRequest, FromRequestParts, Path, RawPathParams, Request,
+        rejection::BytesRejection,
+    },
     http::{HeaderMap, StatusCode, header, request::Parts},
 };
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-use crate::error::{ApiError, FieldError};
+use crate::{
+    error::{ApiError, FieldError},
+    validation::{NUL_MESSAGE, field_with_nul},
+};
 
 /// A JSON body: 400 when it is not JSON or not sent as JSON, 413 when too large, 422 naming
 /// the field when a field is missing or of the wrong type.
@@ -33,23 +41,50 @@ where
     }
 }
 
-/// Parses a JSON document into `T`, telling syntax errors (400) from shape errors (422).
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let inner = error.inner();
-        if inner.is_data() {
-            let message = clean_message(inner);
-            let path = error.path().to_string();
-            let field = match path.split(['.', '[']).next() {
-                Some(field) if !field.is_empty() => field.to_owned(),
-                _ => missing_field(&message).unwrap_or_default(),
-            };
-            ApiError::Validation(vec![FieldError::new(field, message)])
-        } else {
-            ApiError::BadRequest(format!("the body is not valid JSON: {inner}"))
+/// A JSON body that may be left out: an empty (or blank) body, or `null`, is `T::default()`.
+/// 413 when too large; otherwise as [`ApiJson`], whatever the content type says.
+pub struct OptionalJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = Bytes::from_request(req, state).await.map_err(body_error)?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
         }
-    })
+        parse_json::<Option<T>>(&body).map(|value| OptionalJson(value.unwrap_or_default()))
+    }
+}
+
+/// Parses a JSON document into `T`, telling syntax errors (400) from shape errors (422); a
+/// string anywhere in it that holds `\u0000` is a 422 naming the top-level field it is in.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    if value.is_array() {
+        // serde would read a struct from an array, field by field in order.
+        return Err(ApiError::Unprocessable(
+            "the body must be a JSON object".into(),
+        ));
+    }
+    let parsed = serde_path_to_error::deserialize(&value).map_err(|error| {
+        let message = clean_message(error.inner());
+        let path = error.path().to_string();
+        let field = match path.split(['.', '[']).next() {
+            Some(field) if !field.is_empty() && field != "?" => field.to_owned(),
+            _ => missing_field(&message).unwrap_or_default(),
+        };
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    })?;
+    match field_with_nul(&value) {
+        Some(field) => Err(ApiError::field(&field, NUL_MESSAGE)),
+        None => Ok(parsed),
+    }
 }
 
 /// The field a "missing field `name`" message is about.
@@ -117,7 +152,43 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
-        serde_urlencoded_from_str(query).map(ApiQuery)
+        let parsed = serde_urlencoded_from_str(query)?;
+        match parameter_with_nul(query) {
+            Some(name) => Err(ApiError::field(&name, NUL_MESSAGE)),
+            None => Ok(ApiQuery(parsed)),
+        }
+    }
+}
+
+/// The first query parameter whose name or value holds `\u0000`, once decoded.
+fn parameter_with_nul(query: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        .map(|(name, _)| name.into_owned())
+}
+
+/// Path parameters: a value that does not parse (a path id that is not a UUID) or that holds
+/// `\u0000` names nothing that exists, so 404.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::NotFound)?;
+        if raw.iter().any(|(_, value)| value.contains('\0')) {
+            return Err(ApiError::NotFound);
+        }
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|_| ApiError::NotFound)
     }
 }
 
@@ -172,6 +243,21 @@ mod tests {
         };
         assert_eq!(errors[0].field, "timeout_ms");
         assert!(!errors[0].message.contains("line"));
+    }
+
+    #[test]
+    fn a_nul_anywhere_names_the_top_level_field() {
+        let Err(ApiError::Validation(errors)) =
+            parse_json::<Input>(br#"{"name": "n", "extra": {"a": ["\u0000"]}}"#)
+        else {
+            panic!("expected a validation error");
+        };
+        assert_eq!(errors[0].field, "extra");
+        assert_eq!(
+            parameter_with_nul("limit=5&event_type=a%00b").as_deref(),
+            Some("event_type")
+        );
+        assert_eq!(parameter_with_nul("limit=5&event_type=ab"), None);
     }
 
     #[test]

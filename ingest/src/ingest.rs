@@ -7,7 +7,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State, rejection::BytesRejection},
+    extract::{State, rejection::BytesRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -21,7 +21,7 @@ use crate::{
     dispatch,
     error::{ApiError, Problem, Result},
     events::{NewEvent, Stored},
-    extract::{body_error, is_json},
+    extract::{ApiPath, body_error, is_json},
     json_body::{self, Checked, nul_error},
     state::AppState,
     verify,
@@ -50,7 +50,8 @@ const DROPPED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorizati
 /// Receives an event from a provider. Answers 202 once it is durable.
 #[utoipa::path(post, path = "/ingest/{source_token}", tag = "ingest",
     params(("source_token" = String, Path, description = "The source's token, from its ingest URL"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, unique per source")),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, unique per source",
+            max_length = 255, pattern = r"^[!-~]([\t -~]*[!-~])?$")),
     request_body(content = String, description = "Any body up to the limit; parsed when sent as JSON"),
     responses((status = 202, body = Accepted), (status = 200, body = Accepted, description = "Idempotent replay"),
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
@@ -60,7 +61,7 @@ const DROPPED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorizati
         (status = 503, body = Problem)))]
 async fn ingest(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
@@ -207,7 +208,8 @@ fn event_type(
 
 /// An event type is 1 to 255 characters without control characters.
 pub fn check_event_type(event_type: &str) -> Result<()> {
-    if event_type.is_empty() || event_type.len() > 255 || event_type.chars().any(char::is_control) {
+    let characters = event_type.chars().count();
+    if !(1..=255).contains(&characters) || event_type.chars().any(char::is_control) {
         return Err(ApiError::Unprocessable(
             "the event type must be 1 to 255 characters without control characters".into(),
         ));

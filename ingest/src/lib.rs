@@ -24,6 +24,7 @@ pub mod origin;
 pub mod outbox;
 pub mod pagination;
 pub mod queues;
+pub mod refusals;
 pub mod retention;
 pub mod serve;
 pub mod sources;

@@ -2,10 +2,7 @@
 //! back in motion (docs/ordering.md). The worker moves lines; here a replay, a discard or a
 //! change of the subscription's settings can restart one.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -19,6 +16,7 @@ use crate::{
     deliveries::{DeliverySummary, recovery, summary},
     dispatch,
     error::{ApiError, Problem, Result, stored_word},
+    extract::ApiPath,
     state::AppState,
 };
 
@@ -49,12 +47,12 @@ pub struct LineBody {
 }
 
 /// A subscription's FIFO line: its head and how many wait behind it.
-#[utoipa::path(get, path = "/api/v1/subscriptions/{id}/line", tag = "subscriptions", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/subscriptions/{id}/line", operation_id = "read_line", tag = "subscriptions", params(("id" = Uuid, Path)),
     responses((status = 200, body = LineBody), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<LineBody>> {
     let client = state.pool.get().await?;
     let row = client

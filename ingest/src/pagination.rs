@@ -21,8 +21,11 @@ const MAX_LIMIT: i64 = 200;
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Rows per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
-    /// Where the previous page ended: a `next_cursor` this API gave out.
+    /// Where the previous page ended: a `next_cursor` this API gave out. Empty: the first
+    /// page, as without it.
+    #[param(pattern = r"^([A-Za-z0-9_-]{21}[AQgw])?$")]
     pub cursor: Option<String>,
 }
 
@@ -71,7 +74,12 @@ impl TryFrom<&PageQuery> for Page {
                 "`limit` must be between 1 and {MAX_LIMIT}"
             )));
         }
-        let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        let before = query
+            .cursor
+            .as_deref()
+            .filter(|cursor| !cursor.is_empty())
+            .map(decode_cursor)
+            .transpose()?;
         Ok(Page { limit, before })
     }
 }
@@ -110,6 +118,8 @@ pub fn paginate<T>(mut rows: Vec<T>, page: Page, id_of: impl Fn(&T) -> Uuid) -> 
     }
 }
 
+/// A cursor is the id's 16 bytes in unpadded URL-safe base64: 22 characters, the last one
+/// carrying two bits (the pattern of `cursor` above says as much).
 fn encode_cursor(id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(id.as_bytes())
 }
@@ -148,6 +158,24 @@ mod tests {
         assert_eq!(page(None, Some(&cursor)).expect("valid").before, Some(id));
         assert!(page(None, Some("not-a-cursor")).is_err());
         assert!(page(None, Some("AAAA")).is_err());
+        assert_eq!(page(None, Some("")).expect("the first page").before, None);
+    }
+
+    /// Every string the documented pattern admits is a cursor, and every cursor matches it.
+    #[test]
+    fn the_cursor_pattern_is_exactly_the_cursors() {
+        let id = Uuid::now_v7();
+        let cursor = encode_cursor(id);
+        assert_eq!(cursor.len(), 22);
+        assert!(cursor.ends_with(['A', 'Q', 'g', 'w']), "{cursor}");
+        for last in ['A', 'Q', 'g', 'w'] {
+            let cursor = format!("{}{last}", "_-09azAZ".repeat(3).get(..21).expect("21"));
+            assert!(decode_cursor(&cursor).is_ok(), "{cursor}");
+        }
+        for last in ['B', 'R', 'h', 'x', '-', '_'] {
+            let cursor = format!("{}{last}", "A".repeat(21));
+            assert!(decode_cursor(&cursor).is_err(), "{cursor}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!   queue until one closes, so a flood of connections cannot exhaust file descriptors or
 //!   memory.
 //! - The body's deadline is a layer of the router (`startup::router`), answered with a 408.
+//! - hyper's own bare refusals (431, 400, 414) get a problem body ([`ProblemIo`]).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -23,6 +24,8 @@ use tokio::{
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
+
+use crate::refusals::ProblemIo;
 
 /// What a connection may take.
 #[derive(Debug, Clone, Copy)]
@@ -60,7 +63,10 @@ pub async fn serve(
                 request.map(Body::new)
             });
         let connection = builder
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+            .serve_connection(
+                TokioIo::new(ProblemIo::new(stream)),
+                TowerToHyperService::new(service),
+            )
             .with_upgrades();
         let shutdown = shutdown.clone();
         connections.spawn(async move {

@@ -7,11 +7,7 @@ use std::{
     sync::Arc,
 };
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use deadpool_postgres::Pool;
 use garde::Validate;
 use serde::{Deserialize, Serialize};
@@ -31,7 +27,7 @@ use crate::{
     auth::AuthUser,
     error::{ApiError, Problem, Result, stored_word, violated_constraint},
     events::store::{Candidate, Target},
-    extract::{ApiJson, ApiQuery},
+    extract::{ApiJson, ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
     validation::validate,
@@ -47,11 +43,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A new source.
 #[derive(Deserialize, Validate, ToSchema)]
 pub struct NewSource {
-    #[garde(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     #[garde(skip)]
     provider: Provider,
-    #[garde(length(min = 1, max = 1024))]
+    /// The provider's shared secret: needed by every provider but `none`; for
+    /// `standard_webhooks`, a `whsec_` secret.
+    #[garde(length(chars, min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     verification_secret: Option<String>,
     /// Events accepted per second at most (a second's worth at once); above it ingest
     /// answers 429 with `Retry-After`. None: no limit.
@@ -63,9 +63,11 @@ pub struct NewSource {
 /// Changes to a source; absent fields stay as they are.
 #[derive(Deserialize, Validate, ToSchema)]
 pub struct SourcePatch {
-    #[garde(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     name: Option<String>,
-    #[garde(length(min = 1, max = 1024))]
+    #[garde(length(chars, min = 1, max = 1024))]
+    #[schema(min_length = 1, max_length = 1024)]
     verification_secret: Option<String>,
     /// A new limit, or `null` to remove it; absent leaves it as it is.
     #[serde(default, deserialize_with = "present")]
@@ -136,7 +138,7 @@ fn check_secret(provider: Provider, secret: Option<&str>) -> Result<()> {
 }
 
 /// Creates a source with an unguessable ingest URL.
-#[utoipa::path(post, path = "/api/v1/sources", tag = "sources", request_body = NewSource,
+#[utoipa::path(post, path = "/api/v1/sources", operation_id = "create_source", tag = "sources", request_body = NewSource,
     responses((status = 201, body = SourceBody), (status = 422, body = Problem)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
@@ -171,7 +173,7 @@ async fn create(
 }
 
 /// Lists the user's sources, newest first.
-#[utoipa::path(get, path = "/api/v1/sources", tag = "sources", params(PageQuery),
+#[utoipa::path(get, path = "/api/v1/sources", operation_id = "list_sources", tag = "sources", params(PageQuery),
     responses((status = 200, body = Paginated<SourceBody>), (status = 400, body = Problem)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
@@ -194,12 +196,12 @@ async fn list(
 }
 
 /// One source.
-#[utoipa::path(get, path = "/api/v1/sources/{id}", tag = "sources", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/sources/{id}", operation_id = "read_source", tag = "sources", params(("id" = Uuid, Path)),
     responses((status = 200, body = SourceBody), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<SourceBody>> {
     let client = state.pool.get().await?;
     let row = client
@@ -216,14 +218,14 @@ async fn read(
 }
 
 /// Renames a source or changes its verification secret.
-#[utoipa::path(patch, path = "/api/v1/sources/{id}", tag = "sources", params(("id" = Uuid, Path)),
+#[utoipa::path(patch, path = "/api/v1/sources/{id}", operation_id = "update_source", tag = "sources", params(("id" = Uuid, Path)),
     request_body = SourcePatch,
     responses((status = 200, body = SourceBody), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 async fn update(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<SourcePatch>,
 ) -> Result<Json<SourceBody>> {
     validate(&patch)?;
@@ -266,13 +268,13 @@ async fn update(
 }
 
 /// Deletes a source (409 while subscriptions take its events); its events stay.
-#[utoipa::path(delete, path = "/api/v1/sources/{id}", tag = "sources", params(("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/v1/sources/{id}", operation_id = "delete_source", tag = "sources", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = [])))]
 async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
     let deleted = client

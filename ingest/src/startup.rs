@@ -29,8 +29,8 @@ use crate::{
     events, gateway, health, held, ingest, lines,
     metrics::{self, IngestMetrics},
     notifications,
-    openapi::ApiDoc,
-    outbox, queues, retention, serve, sources,
+    openapi::{self, ApiDoc},
+    outbox, queues, refusals, retention, serve, sources,
     state::{AppState, Shared},
     stats, subscriptions,
     throttle::{self, Throttles},
@@ -186,7 +186,8 @@ impl Application {
     }
 }
 
-/// Every route, with request ids, a span per request and the body limit.
+/// Every route, with request ids, a span per request, the body limit, and every error
+/// answered as problem+json.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
     let body_deadline = state.settings.body_read_timeout();
@@ -194,7 +195,7 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         metrics::count_ingest,
     ));
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ingest)
         .merge(auth::router())
         .merge(sources::router())
@@ -208,18 +209,19 @@ pub fn router(state: AppState) -> Router {
         .merge(queues::router())
         .merge(notifications::router())
         .split_for_parts();
-    let openapi = Arc::new(openapi);
+    let document = Arc::new(openapi::finish(document));
     Router::new()
         .merge(api)
         .merge(health::router())
         .merge(metrics::router())
         .route(
             "/api/openapi.json",
-            get(move || async move { Json(openapi.as_ref().clone()) }),
+            get(move || async move { Json(document.as_ref().clone()) }),
         )
         .fallback(web::fallback(&state.settings.web_dir))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)
+        .layer(axum::middleware::map_response(refusals::problem_body))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyDeadlineLayer::new(body_deadline))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))

@@ -5,10 +5,7 @@
 
 use std::time::Duration;
 
-use axum::{
-    Json,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
 use deadpool_postgres::GenericClient;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -19,7 +16,7 @@ use uuid::Uuid;
 use crate::{
     auth::AuthUser,
     error::{ApiError, Problem, Result},
-    extract::ApiQuery,
+    extract::{ApiPath, ApiQuery},
     state::AppState,
 };
 
@@ -68,7 +65,7 @@ impl Window {
 #[into_params(parameter_in = Query)]
 pub struct WindowQuery {
     /// `1h` (default), `24h` or `7d`.
-    #[param(value_type = Option<String>)]
+    #[param(inline)]
     window: Option<Window>,
 }
 
@@ -121,7 +118,7 @@ pub struct Stats {
 async fn stats(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<WindowQuery>,
 ) -> Result<Json<Stats>> {
     let window = query.window.unwrap_or_default();

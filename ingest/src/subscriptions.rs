@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 
 use axum::{
     Json,
-    body::Bytes,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderName, HeaderValue, StatusCode},
 };
 use deadpool_postgres::GenericClient;
@@ -18,7 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
-use utoipa::ToSchema;
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{Array, ArrayBuilder, Object, ObjectBuilder, RefOr, Schema, Type},
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 use warren_shared::{
@@ -31,7 +33,7 @@ use warren_shared::{
 use crate::{
     auth::AuthUser,
     error::{ApiError, Problem, Result, stored_word},
-    extract::{ApiJson, ApiQuery, parse_json},
+    extract::{ApiJson, ApiPath, ApiQuery, OptionalJson, parse_json},
     lines,
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
@@ -51,30 +53,43 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[garde(context(SsrfGuard))]
 pub struct SubscriptionInput {
-    #[garde(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
-    #[garde(length(max = 2048), custom(check_target_url))]
+    /// An http(s) URL with a host that is not a non-public address.
+    #[garde(length(chars, max = 2048), custom(check_target_url))]
+    #[schema(max_length = 2048, example = "https://example.com/hooks/warren")]
     target_url: String,
+    /// Only this source's events; absent: every source of the user's.
     #[serde(default)]
     #[garde(skip)]
     source_id: Option<Uuid>,
+    /// Exact types or prefixes ending in `*`; empty: every type.
     #[serde(default)]
     #[garde(length(max = 100), inner(custom(event_type_pattern)))]
+    #[schema(schema_with = event_types_schema)]
     event_types: Vec<String>,
     #[serde(default = "default_timeout_ms")]
     #[garde(range(min = 1000, max = 30000))]
+    #[schema(minimum = 1000, maximum = 30000, default = 10000)]
     timeout_ms: i32,
     #[serde(default = "default_max_attempts")]
     #[garde(range(min = 1, max = 20))]
+    #[schema(minimum = 1, maximum = 20, default = 8)]
     max_attempts: i32,
     #[serde(default = "default_rate_limit")]
     #[garde(range(min = 1, max = 10000))]
+    #[schema(minimum = 1, maximum = 10000, default = 100)]
     rate_limit_per_sec: i32,
+    /// A template the body is rendered from (minijinja), instead of the event's own bytes.
     #[serde(default)]
-    #[garde(inner(length(max = 65536), custom(check_template)))]
+    #[garde(inner(length(chars, max = 65536), custom(check_template)))]
+    #[schema(max_length = 65536)]
     payload_template: Option<String>,
+    /// Headers sent with each delivery (not those Warren sets itself).
     #[serde(default)]
     #[garde(length(max = 20), custom(custom_headers))]
+    #[schema(schema_with = headers_schema)]
     headers: BTreeMap<String, String>,
     #[serde(default)]
     #[garde(skip)]
@@ -118,10 +133,42 @@ fn check_target_url(value: &str, guard: &SsrfGuard) -> garde::Result {
     })
 }
 
+/// Unicode's white space (what [`char::is_whitespace`] finds), for patterns.
+const WHITE_SPACE: &str =
+    r"\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// `event_types` as the document shows it: what [`event_type_pattern`] accepts.
+fn event_types_schema() -> Array {
+    let item = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(255))
+        .pattern(Some(format!(r"^[^*{WHITE_SPACE}]*\*?$")));
+    ArrayBuilder::new().items(item).max_items(Some(100)).build()
+}
+
+/// `headers` as the document shows it: what [`custom_headers`] accepts, but for the names
+/// Warren sets itself.
+fn headers_schema() -> Object {
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"));
+    let value = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(4096))
+        .pattern(Some(r"^[^\u0000-\u0008\u000a-\u001f\u007f]*$"));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(name))
+        .additional_properties(Some(value))
+        .max_properties(Some(20))
+        .build()
+}
+
 /// An exact type or a prefix ending in `*`: no blanks, `*` only at the end.
 fn event_type_pattern(value: &str, _: &SsrfGuard) -> garde::Result {
     let body = value.strip_suffix('*').unwrap_or(value);
-    if value.is_empty() || value.len() > 255 {
+    if value.is_empty() || value.chars().count() > 255 {
         return Err(garde::Error::new("must be 1 to 255 characters"));
     }
     if body.contains('*') || value.chars().any(char::is_whitespace) {
@@ -163,7 +210,7 @@ fn custom_headers(headers: &BTreeMap<String, String>, _: &SsrfGuard) -> garde::R
                 "`{name}` is set by Warren and cannot be overridden"
             )));
         }
-        if value.len() > 4096 || HeaderValue::from_str(value).is_err() {
+        if value.chars().count() > 4096 || HeaderValue::from_str(value).is_err() {
             return Err(garde::Error::new(format!(
                 "the value of `{name}` is not a valid header value"
             )));
@@ -281,7 +328,7 @@ async fn check_input(
 
 /// Creates a subscription; its signing key (a `whsec_` secret, or an Ed25519 key whose
 /// `public_key` receivers verify with) signs every delivery.
-#[utoipa::path(post, path = "/api/v1/subscriptions", tag = "subscriptions", request_body = SubscriptionInput,
+#[utoipa::path(post, path = "/api/v1/subscriptions", operation_id = "create_subscription", tag = "subscriptions", request_body = SubscriptionInput,
     responses((status = 201, body = SubscriptionBody), (status = 422, body = Problem)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
@@ -324,7 +371,7 @@ fn headers_json(headers: &BTreeMap<String, String>) -> Value {
 }
 
 /// Lists the user's subscriptions, newest first.
-#[utoipa::path(get, path = "/api/v1/subscriptions", tag = "subscriptions", params(PageQuery),
+#[utoipa::path(get, path = "/api/v1/subscriptions", operation_id = "list_subscriptions", tag = "subscriptions", params(PageQuery),
     responses((status = 200, body = Paginated<SubscriptionBody>), (status = 400, body = Problem)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
@@ -347,12 +394,12 @@ async fn list(
 }
 
 /// One subscription.
-#[utoipa::path(get, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/subscriptions/{id}", operation_id = "read_subscription", tag = "subscriptions", params(("id" = Uuid, Path)),
     responses((status = 200, body = SubscriptionBody), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<SubscriptionBody>> {
     let client = state.pool.get().await?;
     let row = owned_row(&client, &user, id).await?;
@@ -371,13 +418,13 @@ pub async fn owned_row(client: &impl GenericClient, user: &AuthUser, id: Uuid) -
 }
 
 /// PUT: the body is the whole subscription; absent fields return to their defaults.
-#[utoipa::path(put, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
+#[utoipa::path(put, path = "/api/v1/subscriptions/{id}", operation_id = "replace_subscription", tag = "subscriptions", params(("id" = Uuid, Path)),
     request_body = SubscriptionInput,
     responses((status = 200, body = SubscriptionBody), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
 async fn replace(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<SubscriptionInput>,
 ) -> Result<Json<SubscriptionBody>> {
     let client = state.pool.get().await?;
@@ -385,15 +432,34 @@ async fn replace(
     store(&state, &client, &user, id, input).await
 }
 
+/// The body of PATCH as the document shows it: any of [`SubscriptionInput`]'s fields, none
+/// of them required.
+pub struct SubscriptionPatch;
+
+impl PartialSchema for SubscriptionPatch {
+    fn schema() -> RefOr<Schema> {
+        match SubscriptionInput::schema() {
+            RefOr::T(Schema::Object(mut object)) => {
+                object.required.clear();
+                object.description = Some("Any of the subscription's fields".into());
+                RefOr::T(Schema::Object(object))
+            }
+            other => other,
+        }
+    }
+}
+
+impl ToSchema for SubscriptionPatch {}
+
 /// PATCH: the fields sent replace those stored (`null` clears a nullable one); the result
 /// is validated as a whole.
-#[utoipa::path(patch, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
-    request_body(content = Object, description = "Any of the subscription's fields; `null` clears a nullable one"),
+#[utoipa::path(patch, path = "/api/v1/subscriptions/{id}", operation_id = "update_subscription", tag = "subscriptions", params(("id" = Uuid, Path)),
+    request_body(content = SubscriptionPatch, description = "Any of the subscription's fields; `null` clears a nullable one"),
     responses((status = 200, body = SubscriptionBody), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
 async fn update(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<serde_json::Map<String, Value>>,
 ) -> Result<Json<SubscriptionBody>> {
     let client = state.pool.get().await?;
@@ -461,12 +527,12 @@ async fn store(
 }
 
 /// Deletes a subscription and its delivery history.
-#[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", tag = "subscriptions", params(("id" = Uuid, Path)),
+#[utoipa::path(delete, path = "/api/v1/subscriptions/{id}", operation_id = "delete_subscription", tag = "subscriptions", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
     let deleted = client
@@ -508,14 +574,9 @@ pub struct RotatedSecret {
 async fn rotate_secret(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
-    body: Bytes,
+    ApiPath(id): ApiPath<Uuid>,
+    OptionalJson(wanted): OptionalJson<RotateSecret>,
 ) -> Result<Json<RotatedSecret>> {
-    let wanted: RotateSecret = if body.iter().all(u8::is_ascii_whitespace) {
-        RotateSecret::default()
-    } else {
-        parse_json(&body)?
-    };
     let client = state.pool.get().await?;
     let current = client
         .query_opt(

@@ -1,6 +1,7 @@
 //! garde validation, reported as 422 with one entry per field.
 
 use garde::Validate;
+use serde_json::Value;
 use warren_shared::ssrf::SsrfGuard;
 
 use crate::error::{ApiError, FieldError};
@@ -47,12 +48,45 @@ pub fn target_url(value: &str, guard: &SsrfGuard) -> garde::Result {
     })
 }
 
+/// Why text with a `\u0000` is refused.
+pub const NUL_MESSAGE: &str = "must not contain a \\u0000 character, which cannot be stored";
+
 /// Text PostgreSQL can store: no `\u0000`.
 pub fn no_nul(value: &str) -> garde::Result {
     if value.contains('\0') {
-        return Err(garde::Error::new(
-            "must not contain a \\u0000 character, which cannot be stored",
-        ));
+        return Err(garde::Error::new(NUL_MESSAGE));
     }
     Ok(())
+}
+
+/// The top-level field of a JSON document that holds a `\u0000` somewhere (in a string or a
+/// key, however deep), which neither `text` nor `jsonb` can store; `body` when the document
+/// is not an object.
+pub fn field_with_nul(document: &Value) -> Option<String> {
+    match document {
+        Value::Object(fields) => fields
+            .iter()
+            .find(|(name, value)| name.contains('\0') || holds_nul(value))
+            .map(|(name, _)| name.clone()),
+        other => holds_nul(other).then(|| "body".to_owned()),
+    }
+}
+
+/// Whether a string or key anywhere in `value` holds a `\u0000`.
+fn holds_nul(value: &Value) -> bool {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::String(text) if text.contains('\0') => return true,
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => {
+                if map.keys().any(|key| key.contains('\0')) {
+                    return true;
+                }
+                stack.extend(map.values());
+            }
+            _ => {}
+        }
+    }
+    false
 }

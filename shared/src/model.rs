@@ -5,11 +5,13 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-/// Declares an enum stored and serialized as one of a fixed set of snake_case words.
+/// Declares an enum stored and serialized as one of a fixed set of snake_case words. Its
+/// OpenAPI schema is written here, not derived: utoipa's derive does not see a `rename`
+/// given through a macro, and would list the variants' Rust names.
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
@@ -23,6 +25,17 @@ macro_rules! text_enum {
                 match self { $($name::$variant => $text),+ }
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -190,6 +203,15 @@ mod tests {
             assert_eq!(json, format!("\"{status}\""));
         }
         assert_eq!("half_open".parse(), Ok(CircuitState::HalfOpen));
+    }
+
+    #[test]
+    fn the_openapi_schema_lists_the_words_sent() {
+        let schema = serde_json::to_value(<Provider as utoipa::PartialSchema>::schema())
+            .expect("serializes");
+        assert_eq!(schema["type"], "string");
+        let words: Vec<&str> = Provider::ALL.iter().map(|p| p.as_str()).collect();
+        assert_eq!(schema["enum"], serde_json::json!(words));
     }
 
     #[test]

@@ -1,11 +1,7 @@
 //! API keys: long-lived bearer tokens for a user's own applications (the publish API, CI
 //! scripts). Shown once at creation, stored as SHA-256, revoked by deleting them.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use deadpool_postgres::GenericClient;
 use garde::Validate;
 use serde::{Deserialize, Serialize};
@@ -18,7 +14,7 @@ use warren_shared::tokens::{random_token, token_hash};
 use super::AuthUser;
 use crate::{
     error::{ApiError, Problem, Result},
-    extract::{ApiJson, ApiQuery},
+    extract::{ApiJson, ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
     validation::validate,
@@ -41,7 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, Validate, ToSchema)]
 pub struct NewApiKey {
     /// What the key is for.
-    #[garde(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
 }
 
@@ -71,7 +68,7 @@ pub struct CreatedApiKey {
 }
 
 /// Creates an API key.
-#[utoipa::path(post, path = "/api/v1/api-keys", tag = "api-keys", request_body = NewApiKey,
+#[utoipa::path(post, path = "/api/v1/api-keys", operation_id = "create_api_key", tag = "api-keys", request_body = NewApiKey,
     responses((status = 201, body = CreatedApiKey), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 async fn create(
@@ -101,7 +98,7 @@ async fn create(
 }
 
 /// Lists the user's API keys.
-#[utoipa::path(get, path = "/api/v1/api-keys", tag = "api-keys", params(PageQuery),
+#[utoipa::path(get, path = "/api/v1/api-keys", operation_id = "list_api_keys", tag = "api-keys", params(PageQuery),
     responses((status = 200, body = Paginated<ApiKeyBody>)), security(("bearer" = [])))]
 async fn list(
     State(state): State<AppState>,
@@ -132,13 +129,13 @@ async fn list(
 
 /// Revokes an API key: requests made with it are refused from now on, and live sockets
 /// opened with it end.
-#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys",
+#[utoipa::path(delete, path = "/api/v1/api-keys/{id}", operation_id = "delete_api_key", tag = "api-keys",
     params(("id" = Uuid, Path, description = "The key's id")),
     responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn delete(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
     let deleted = client

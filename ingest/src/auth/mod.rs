@@ -39,10 +39,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Email and password, for signup and login.
 #[derive(Deserialize, Validate, ToSchema)]
 pub struct Credentials {
-    #[garde(email, length(max = 254))]
+    #[garde(email, length(chars, max = 254))]
+    #[schema(format = Email, max_length = 254)]
     email: String,
     /// At least 8 characters.
-    #[garde(length(min = 8, max = 1024))]
+    #[garde(length(chars, min = 8, max = 1024))]
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
 }
 

@@ -3,11 +3,7 @@
 
 pub mod recovery;
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use deadpool_postgres::GenericClient;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -20,7 +16,7 @@ use warren_shared::model::{DeliveryStatus, ErrorKind};
 use crate::{
     auth::AuthUser,
     error::{ApiError, Problem, Result, stored_word},
-    extract::ApiQuery,
+    extract::{ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, TimeRange, paginate},
     state::AppState,
 };
@@ -141,12 +137,12 @@ impl AttemptBody {
 }
 
 /// One delivery of the user's, with its attempts.
-#[utoipa::path(get, path = "/api/v1/deliveries/{id}", tag = "deliveries", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/deliveries/{id}", operation_id = "read_delivery", tag = "deliveries", params(("id" = Uuid, Path)),
     responses((status = 200, body = DeliveryBody), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<DeliveryBody>> {
     let client = state.pool.get().await?;
     let row = client
@@ -182,7 +178,7 @@ async fn read(
 async fn retry(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<DeliverySummary>)> {
     let summary = recovery::requeue_one(&state, &user, id, recovery::ATTEMPT_NOW, "true").await?;
     Ok((StatusCode::ACCEPTED, Json(summary)))
@@ -217,7 +213,7 @@ pub struct DeliveryFilters {
 async fn list_for_subscription(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageQuery>,
     ApiQuery(filters): ApiQuery<DeliveryFilters>,
     ApiQuery(range): ApiQuery<TimeRange>,

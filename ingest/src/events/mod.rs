@@ -6,12 +6,7 @@ mod commit;
 mod publish;
 pub mod store;
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
-use bytes::Bytes;
+use axum::{Json, extract::State, http::StatusCode};
 use deadpool_postgres::GenericClient;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,7 +24,7 @@ use crate::{
     deliveries::{DeliverySummary, SUMMARY_COLUMNS},
     dispatch,
     error::{ApiError, Problem, Result},
-    extract::{ApiQuery, parse_json},
+    extract::{ApiPath, ApiQuery, OptionalJson},
     ingest::Accepted,
     pagination::{Page, PageQuery, Paginated, TimeRange, paginate},
     state::AppState,
@@ -106,7 +101,7 @@ pub struct EventFilters {
 }
 
 /// The user's events, newest first; `from` and `to` bound when they were received.
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(PageQuery, EventFilters, TimeRange),
+#[utoipa::path(get, path = "/api/v1/events", operation_id = "list_events", tag = "events", params(PageQuery, EventFilters, TimeRange),
     responses((status = 200, body = Paginated<EventSummary>), (status = 400, body = Problem)),
     security(("bearer" = [])))]
 async fn list(
@@ -146,12 +141,12 @@ async fn list(
 }
 
 /// One event with its body and deliveries.
-#[utoipa::path(get, path = "/api/v1/events/{id}", tag = "events", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/v1/events/{id}", operation_id = "read_event", tag = "events", params(("id" = Uuid, Path)),
     responses((status = 200, body = EventBody), (status = 404, body = Problem)), security(("bearer" = [])))]
 async fn read(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<EventBody>> {
     let client = state.pool.get().await?;
     let row = client
@@ -191,22 +186,17 @@ pub struct ReplayTarget {
 /// Delivers an event again, as new deliveries (new ids, fresh attempts), to every matching
 /// subscription or to one.
 #[utoipa::path(post, path = "/api/v1/events/{id}/replay", tag = "events", params(("id" = Uuid, Path)),
-    request_body = ReplayTarget,
+    request_body(content = Option<ReplayTarget>),
     responses((status = 202, body = Accepted), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
 async fn replay(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Accepted>)> {
+    ApiPath(id): ApiPath<Uuid>,
     // The body is optional: none (or `{}`) replays to every matching subscription.
-    let target: ReplayTarget = if body.is_empty() {
-        ReplayTarget::default()
-    } else {
-        parse_json(&body)?
-    };
+    OptionalJson(target): OptionalJson<ReplayTarget>,
+) -> Result<(StatusCode, Json<Accepted>)> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     // Locked as a foreign key would lock it: retention cannot delete the event while its

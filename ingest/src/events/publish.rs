@@ -5,7 +5,10 @@ use axum::{extract::State, http::HeaderMap, response::Response};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{
+    ToSchema,
+    openapi::{Object, ObjectBuilder, Type, schema::SchemaType},
+};
 use uuid::Uuid;
 
 use super::store::NewEvent;
@@ -20,18 +23,39 @@ use crate::{
 /// An event to publish.
 #[derive(Deserialize, ToSchema)]
 pub struct PublishedEvent {
-    /// Its type (1 to 255 characters).
+    /// Its type (1 to 255 characters, no control characters).
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     event_type: String,
-    /// The JSON body subscribers receive.
+    /// The JSON body subscribers receive: any JSON but `null`.
+    #[schema(schema_with = any_but_null)]
     payload: Value,
     /// The source it belongs to: subscriptions bound to that source get it too. Absent: only
     /// subscriptions that take every source get it.
     source_id: Option<Uuid>,
 }
 
+/// Any JSON value but `null`.
+fn any_but_null() -> Object {
+    let types = [
+        Type::Object,
+        Type::Array,
+        Type::String,
+        Type::Number,
+        Type::Boolean,
+    ];
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(types.to_vec()))
+        .build()
+}
+
 /// Publishes an event; `Idempotency-Key` works as at ingest.
 #[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = PublishedEvent,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, unique per user")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key, unique per user",
+        max_length = 255, pattern = r"^[!-~]([\t -~]*[!-~])?$")),
     responses((status = 202, body = Accepted), (status = 200, body = Accepted, description = "Idempotent replay"),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]

@@ -8,11 +8,7 @@
 
 pub mod sweep;
 
-use axum::{
-    Json,
-    body::Bytes,
-    extract::{Path, State},
-};
+use axum::{Json, extract::State};
 use deadpool_postgres::GenericClient;
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -24,7 +20,7 @@ use warren_shared::{live::SubscriptionUpdated, model::CircuitState};
 use crate::{
     auth::AuthUser,
     error::{ApiError, Problem, Result},
-    extract::parse_json,
+    extract::{ApiPath, OptionalJson},
     notifications,
     state::AppState,
     subscriptions::{COLUMNS, SubscriptionBody, owned_row},
@@ -50,7 +46,7 @@ const HOLD_ROUNDS_IN_REQUEST: usize = 20;
 async fn pause(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<SubscriptionBody>> {
     let client = state.pool.get().await?;
     let row = client
@@ -108,14 +104,9 @@ pub struct Enable {
 async fn enable(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
-    body: Bytes,
+    ApiPath(id): ApiPath<Uuid>,
+    OptionalJson(wanted): OptionalJson<Enable>,
 ) -> Result<Json<SubscriptionBody>> {
-    let wanted: Enable = if body.iter().all(u8::is_ascii_whitespace) {
-        Enable::default()
-    } else {
-        parse_json(&body)?
-    };
     let sweep = match wanted.held {
         HeldAction::Deliver => Sweep::Release,
         HeldAction::Discard => Sweep::Discard,

@@ -4,7 +4,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{StatusCode, header},
 };
 use garde::Validate;
@@ -25,7 +25,7 @@ use crate::{
     auth::AuthUser,
     config::Settings,
     error::{ApiError, FieldError, Problem, Result, stored_word},
-    extract::{ApiJson, ApiQuery},
+    extract::{ApiJson, ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
     validation::{self, validate_with},
@@ -49,21 +49,25 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[garde(context(SsrfGuard))]
 pub struct NewChannel {
-    #[garde(length(min = 1, max = 200), custom(text))]
+    #[garde(length(chars, min = 1, max = 200), custom(text))]
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     #[garde(skip)]
     kind: ChannelKind,
     /// For a webhook channel: where to POST (http(s), a public address).
     #[serde(default)]
-    #[garde(inner(length(max = 2048), custom(webhook_url)))]
+    #[garde(inner(length(chars, max = 2048), custom(webhook_url)))]
+    #[schema(max_length = 2048, example = "https://example.com/hooks/warren-alerts")]
     target_url: Option<String>,
     /// For an email channel: where to mail.
     #[serde(default)]
-    #[garde(inner(length(max = 254), custom(mail_address)))]
+    #[garde(inner(length(chars, max = 254), custom(mail_address)))]
+    #[schema(max_length = 254)]
     email: Option<String>,
     /// The notification types to send; empty or absent means every type.
     #[serde(default)]
     #[garde(length(max = 20), inner(custom(notification_type)))]
+    #[schema(value_type = Vec<NotificationType>, max_items = 20)]
     types: Vec<String>,
 }
 
@@ -253,7 +257,7 @@ async fn list_channels(
 async fn delete_channel(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
     let deleted = client
@@ -281,7 +285,7 @@ pub struct TestSent {
 async fn test_channel(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<TestSent>)> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;

@@ -1,7 +1,7 @@
 //! The in-app list: a user's notifications, newest first, with the count of unread ones, and
 //! marking them read.
 
-use axum::{Json, body::Bytes, extract::State, http::StatusCode};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -11,7 +11,7 @@ use super::item::{COLUMNS, NotificationItem};
 use crate::{
     auth::AuthUser,
     error::{Problem, Result},
-    extract::{ApiQuery, parse_json},
+    extract::{ApiQuery, OptionalJson},
     pagination::{Page, PageQuery, paginate},
     state::AppState,
 };
@@ -89,13 +89,8 @@ pub struct MarkRead {
 async fn mark_read(
     State(state): State<AppState>,
     user: AuthUser,
-    body: Bytes,
+    OptionalJson(wanted): OptionalJson<MarkRead>,
 ) -> Result<StatusCode> {
-    let wanted: MarkRead = if body.iter().all(u8::is_ascii_whitespace) {
-        MarkRead::default()
-    } else {
-        parse_json(&body)?
-    };
     let client = state.pool.get().await?;
     client
         .execute(
