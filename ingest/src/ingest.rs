@@ -176,22 +176,24 @@ pub fn check_json(value: &Value, max_depth: usize) -> Result<()> {
     Ok(())
 }
 
-/// The event type: `X-Event-Type` wins, then the provider's own header, then the JSON body's
-/// `type` field, else [`UNKNOWN_TYPE`].
+/// The event type. On a source of provider `none` the `X-Event-Type` header wins, then the
+/// JSON body's `type` field. On a verified source the type comes only from the provider's
+/// own header (GitHub's, Shopify's), then the signed body's `type`: the unsigned
+/// `X-Event-Type` never changes it. Else [`UNKNOWN_TYPE`].
 fn event_type(
     headers: &HeaderMap,
     provider: warren_shared::model::Provider,
     body: Option<Checked>,
 ) -> Result<String> {
     use warren_shared::model::Provider;
-    let provider_header = match provider {
+    let from_headers = match provider {
+        Provider::None => header_text(headers, "x-event-type"),
         Provider::Github => header_text(headers, "x-github-event"),
         Provider::Shopify => header_text(headers, "x-shopify-topic"),
-        _ => None,
+        Provider::Stripe | Provider::StandardWebhooks | Provider::HmacSha256 => None,
     };
     let from_body = body.and_then(|b| b.event_type);
-    let event_type = header_text(headers, "x-event-type")
-        .or(provider_header)
+    let event_type = from_headers
         .or(from_body)
         .unwrap_or_else(|| UNKNOWN_TYPE.to_owned());
     check_event_type(&event_type)?;
@@ -304,33 +306,55 @@ mod tests {
         ));
     }
 
+    fn typed_body() -> Option<Checked> {
+        Some(Checked {
+            event_type: Some("from.body".into()),
+            id: None,
+        })
+    }
+
     #[test]
-    fn the_event_type_header_wins_over_the_body() {
+    fn on_a_none_source_the_event_type_header_wins_over_the_body() {
         use warren_shared::model::Provider;
         let mut headers = json_headers();
-        let body = || {
-            Some(Checked {
-                event_type: Some("from.body".into()),
-                id: None,
-            })
-        };
         assert_eq!(
-            event_type(&headers, Provider::None, body()).expect("valid"),
+            event_type(&headers, Provider::None, typed_body()).expect("valid"),
             "from.body"
-        );
-        headers.insert("x-github-event", HeaderValue::from_static("push"));
-        assert_eq!(
-            event_type(&headers, Provider::Github, body()).expect("valid"),
-            "push"
         );
         headers.insert("x-event-type", HeaderValue::from_static("from.header"));
         assert_eq!(
-            event_type(&headers, Provider::Github, body()).expect("valid"),
+            event_type(&headers, Provider::None, typed_body()).expect("valid"),
             "from.header"
         );
         assert_eq!(
             event_type(&HeaderMap::new(), Provider::None, None).expect("valid"),
             UNKNOWN_TYPE
+        );
+    }
+
+    #[test]
+    fn on_a_verified_source_the_event_type_header_changes_nothing() {
+        use warren_shared::model::Provider;
+        let mut headers = json_headers();
+        headers.insert("x-event-type", HeaderValue::from_static("from.header"));
+        for provider in [
+            Provider::Stripe,
+            Provider::StandardWebhooks,
+            Provider::HmacSha256,
+        ] {
+            assert_eq!(
+                event_type(&headers, provider, typed_body()).expect("valid"),
+                "from.body"
+            );
+            assert_eq!(
+                event_type(&headers, provider, None).expect("valid"),
+                UNKNOWN_TYPE
+            );
+        }
+        headers.insert("x-github-event", HeaderValue::from_static("push"));
+        assert_eq!(
+            event_type(&headers, Provider::Github, typed_body()).expect("valid"),
+            "push"
         );
     }
 
