@@ -13,13 +13,14 @@ use axum::{
 };
 use bytes::Bytes;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     dispatch,
     error::{ApiError, Problem, Result},
+    event_headers,
     events::{NewEvent, Stored},
     extract::{body_error, is_json},
     json_body::{self, Checked, nul_error},
@@ -43,9 +44,6 @@ pub struct Accepted {
 
 /// The type given to events that name none.
 pub const UNKNOWN_TYPE: &str = "unknown";
-
-/// Headers never stored with an event: credentials are not ours to keep.
-const DROPPED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
 
 /// Receives an event from a provider. Answers 202 once it is durable.
 #[utoipa::path(post, path = "/ingest/{source_token}", tag = "ingest",
@@ -79,7 +77,7 @@ async fn ingest(
         json: checked.is_some(),
         event_type: event_type(&headers, source.provider, checked)?,
         content_type: header_text(&headers, header::CONTENT_TYPE.as_str()),
-        headers: kept_headers(&headers),
+        headers: event_headers::kept(&headers),
         raw_body: body,
         verified_by,
         candidates: Some(source.subscriptions.clone()),
@@ -235,24 +233,6 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The request's headers as a JSON object (repeated headers joined with `, `), without
-/// credentials.
-fn kept_headers(headers: &HeaderMap) -> Value {
-    let mut kept = Map::new();
-    for name in headers.keys() {
-        if DROPPED_HEADERS.contains(&name.as_str()) {
-            continue;
-        }
-        let values: Vec<String> = headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
-        kept.insert(name.as_str().to_owned(), Value::from(values.join(", ")));
-    }
-    Value::Object(kept)
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -356,16 +336,5 @@ mod tests {
             event_type(&headers, Provider::Github, typed_body()).expect("valid"),
             "push"
         );
-    }
-
-    #[test]
-    fn credentials_are_not_kept() {
-        let mut headers = json_headers();
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
-        headers.append("x-multi", HeaderValue::from_static("a"));
-        headers.append("x-multi", HeaderValue::from_static("b"));
-        let kept = kept_headers(&headers);
-        assert_eq!(kept.get("authorization"), None);
-        assert_eq!(kept["x-multi"], "a, b");
     }
 }
