@@ -12,6 +12,7 @@ mod gateway;
 mod group_commit;
 mod health;
 mod held;
+mod help;
 mod helpers;
 mod ingest;
 mod lists;
