@@ -24,6 +24,7 @@ mod publish;
 mod retention;
 mod revocation;
 mod scoping;
+mod security_headers;
 mod sources;
 mod storage;
 mod subscriptions;
