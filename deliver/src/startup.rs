@@ -10,13 +10,14 @@ use anyhow::Context as _;
 use axum::{
     Json, Router,
     extract::State,
-    http::{StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::set_header::SetResponseHeaderLayer;
 use warren_shared::{db, health, metrics, publisher::Publisher};
 
 use crate::{
@@ -136,6 +137,7 @@ impl Worker {
     }
 }
 
+/// `/healthz`, `/readyz` and `/metrics`, every answer with `X-Content-Type-Options: nosniff`.
 fn health_router(context: Arc<Context>, registry: Arc<Registry>) -> Router {
     Router::new()
         .route(
@@ -153,6 +155,10 @@ fn health_router(context: Arc<Context>, registry: Arc<Registry>) -> Router {
             }),
         )
         .with_state(context)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
 }
 
 async fn readyz(State(context): State<Arc<Context>>) -> Response {

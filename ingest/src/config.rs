@@ -175,8 +175,13 @@ pub struct Settings {
     )]
     pub held_sweep_interval_ms: u64,
     /// Where alerts are POSTed, signed per Standard Webhooks with `--alert-webhook-secret`
-    /// (alerts are also logged at warn and counted in `warren_alerts_firing`).
-    #[arg(long = "alert-webhook-url", env = "WARREN_ALERT_WEBHOOK_URL")]
+    /// (alerts are also logged at warn and counted in `warren_alerts_firing`). It may carry a
+    /// token, as chat webhooks' URLs do, so its value is never shown.
+    #[arg(
+        long = "alert-webhook-url",
+        env = "WARREN_ALERT_WEBHOOK_URL",
+        hide_env_values = true
+    )]
     pub alert_webhook_url: Option<String>,
     /// The `whsec_` secret alert webhooks are signed with; required with the URL.
     #[arg(
@@ -226,6 +231,7 @@ pub struct Settings {
     #[arg(
         long = "rabbitmq-management-url",
         env = "WARREN_RABBITMQ_MANAGEMENT_URL",
+        hide_env_values = true,
         default_value = "http://127.0.0.1:15672"
     )]
     pub rabbitmq_management_url: String,

@@ -13,13 +13,14 @@ use axum::{
 };
 use bytes::Bytes;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     dispatch,
     error::{ApiError, Problem, Result},
+    event_headers,
     events::{NewEvent, Stored},
     extract::{ApiPath, body_error, is_json},
     json_body::{self, Checked, nul_error},
@@ -43,9 +44,6 @@ pub struct Accepted {
 
 /// The type given to events that name none.
 pub const UNKNOWN_TYPE: &str = "unknown";
-
-/// Headers never stored with an event: credentials are not ours to keep.
-const DROPPED_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
 
 /// Receives an event from a provider. Answers 202 once it is durable.
 #[utoipa::path(post, path = "/ingest/{source_token}", tag = "ingest",
@@ -87,7 +85,7 @@ async fn ingest(
         json: checked.is_some(),
         event_type: event_type(&headers, source.provider, checked)?,
         content_type: header_text(&headers, header::CONTENT_TYPE.as_str()),
-        headers: kept_headers(&headers),
+        headers: event_headers::kept(&headers),
         raw_body: body,
         verified_by,
         candidates: Some(source.subscriptions.clone()),
@@ -184,22 +182,24 @@ pub fn check_json(value: &Value, max_depth: usize) -> Result<()> {
     Ok(())
 }
 
-/// The event type: `X-Event-Type` wins, then the provider's own header, then the JSON body's
-/// `type` field, else [`UNKNOWN_TYPE`].
+/// The event type. On a source of provider `none` the `X-Event-Type` header wins, then the
+/// JSON body's `type` field. On a verified source the type comes only from the provider's
+/// own header (GitHub's, Shopify's), then the signed body's `type`: the unsigned
+/// `X-Event-Type` never changes it. Else [`UNKNOWN_TYPE`].
 fn event_type(
     headers: &HeaderMap,
     provider: warren_shared::model::Provider,
     body: Option<Checked>,
 ) -> Result<String> {
     use warren_shared::model::Provider;
-    let provider_header = match provider {
+    let from_headers = match provider {
+        Provider::None => header_text(headers, "x-event-type"),
         Provider::Github => header_text(headers, "x-github-event"),
         Provider::Shopify => header_text(headers, "x-shopify-topic"),
-        _ => None,
+        Provider::Stripe | Provider::StandardWebhooks | Provider::HmacSha256 => None,
     };
     let from_body = body.and_then(|b| b.event_type);
-    let event_type = header_text(headers, "x-event-type")
-        .or(provider_header)
+    let event_type = from_headers
         .or(from_body)
         .unwrap_or_else(|| UNKNOWN_TYPE.to_owned());
     check_event_type(&event_type)?;
@@ -240,24 +240,6 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
-}
-
-/// The request's headers as a JSON object (repeated headers joined with `, `), without
-/// credentials.
-fn kept_headers(headers: &HeaderMap) -> Value {
-    let mut kept = Map::new();
-    for name in headers.keys() {
-        if DROPPED_HEADERS.contains(&name.as_str()) {
-            continue;
-        }
-        let values: Vec<String> = headers
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect();
-        kept.insert(name.as_str().to_owned(), Value::from(values.join(", ")));
-    }
-    Value::Object(kept)
 }
 
 #[cfg(test)]
@@ -313,28 +295,24 @@ mod tests {
         ));
     }
 
+    fn typed_body() -> Option<Checked> {
+        Some(Checked {
+            event_type: Some("from.body".into()),
+            id: None,
+        })
+    }
+
     #[test]
-    fn the_event_type_header_wins_over_the_body() {
+    fn on_a_none_source_the_event_type_header_wins_over_the_body() {
         use warren_shared::model::Provider;
         let mut headers = json_headers();
-        let body = || {
-            Some(Checked {
-                event_type: Some("from.body".into()),
-                id: None,
-            })
-        };
         assert_eq!(
-            event_type(&headers, Provider::None, body()).expect("valid"),
+            event_type(&headers, Provider::None, typed_body()).expect("valid"),
             "from.body"
-        );
-        headers.insert("x-github-event", HeaderValue::from_static("push"));
-        assert_eq!(
-            event_type(&headers, Provider::Github, body()).expect("valid"),
-            "push"
         );
         headers.insert("x-event-type", HeaderValue::from_static("from.header"));
         assert_eq!(
-            event_type(&headers, Provider::Github, body()).expect("valid"),
+            event_type(&headers, Provider::None, typed_body()).expect("valid"),
             "from.header"
         );
         assert_eq!(
@@ -344,13 +322,28 @@ mod tests {
     }
 
     #[test]
-    fn credentials_are_not_kept() {
+    fn on_a_verified_source_the_event_type_header_changes_nothing() {
+        use warren_shared::model::Provider;
         let mut headers = json_headers();
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer x"));
-        headers.append("x-multi", HeaderValue::from_static("a"));
-        headers.append("x-multi", HeaderValue::from_static("b"));
-        let kept = kept_headers(&headers);
-        assert_eq!(kept.get("authorization"), None);
-        assert_eq!(kept["x-multi"], "a, b");
+        headers.insert("x-event-type", HeaderValue::from_static("from.header"));
+        for provider in [
+            Provider::Stripe,
+            Provider::StandardWebhooks,
+            Provider::HmacSha256,
+        ] {
+            assert_eq!(
+                event_type(&headers, provider, typed_body()).expect("valid"),
+                "from.body"
+            );
+            assert_eq!(
+                event_type(&headers, provider, None).expect("valid"),
+                UNKNOWN_TYPE
+            );
+        }
+        headers.insert("x-github-event", HeaderValue::from_static("push"));
+        assert_eq!(
+            event_type(&headers, Provider::Github, typed_body()).expect("valid"),
+            "push"
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod dead_letters;
 pub mod deliveries;
 pub mod dispatch;
 pub mod error;
+pub mod event_headers;
 pub mod events;
 pub mod extract;
 pub mod gateway;

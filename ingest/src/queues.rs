@@ -80,7 +80,11 @@ fn expected(topology: &Topology) -> Vec<QueueBody> {
     queues
 }
 
-/// The broker's vhost and credentials, from the AMQP URL.
+/// AMQP's default user and password, which the broker client uses when the URL names none.
+const AMQP_DEFAULT_CREDENTIAL: &str = "guest";
+
+/// The broker's vhost and credentials, from the AMQP URL (the AMQP default `guest`/`guest`
+/// for what it leaves out, as the broker client does).
 fn vhost_and_credentials(amqp_url: &str) -> anyhow::Result<(String, String, Option<String>)> {
     let url = url::Url::parse(amqp_url).context("AMQP_URL is not a URL")?;
     let decode = |s: &str| {
@@ -94,7 +98,14 @@ fn vhost_and_credentials(amqp_url: &str) -> anyhow::Result<(String, String, Opti
     } else {
         decode(path)
     };
-    Ok((vhost, decode(url.username()), url.password().map(decode)))
+    let user = match url.username() {
+        "" => AMQP_DEFAULT_CREDENTIAL.to_owned(),
+        user => decode(user),
+    };
+    let password = url
+        .password()
+        .map_or_else(|| AMQP_DEFAULT_CREDENTIAL.to_owned(), decode);
+    Ok((vhost, user, Some(password)))
 }
 
 async fn from_management(state: &AppState, queues: &mut [QueueBody]) -> anyhow::Result<()> {
@@ -172,7 +183,10 @@ mod tests {
         );
         let (vhost, ..) = vhost_and_credentials("amqp://u:p@h/prod").expect("parses");
         assert_eq!(vhost, "prod");
-        let (vhost, ..) = vhost_and_credentials("amqp://h").expect("parses");
-        assert_eq!(vhost, "/");
+        let (vhost, user, password) = vhost_and_credentials("amqp://h").expect("parses");
+        assert_eq!(
+            (vhost.as_str(), user.as_str(), password.as_deref()),
+            ("/", "guest", Some("guest"))
+        );
     }
 }

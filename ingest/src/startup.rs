@@ -7,13 +7,14 @@ use anyhow::Context;
 use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, MatchedPath},
-    http::Request,
+    http::{HeaderValue, Request, header},
     routing::get,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
     timeout::RequestBodyDeadlineLayer,
     trace::TraceLayer,
 };
@@ -164,7 +165,10 @@ impl Application {
         );
         tracing::info!(addr = %listener.local_addr()?, "warren-ingest listening");
         let limits = state.settings.connection_limits();
-        serve::serve(listener, router(state).layer(live), limits, cancel.clone()).await;
+        // The live sockets' answers (socket.io's polling) are not the router's: they too are
+        // never sniffed.
+        let app = router(state).layer(live).layer(nosniff());
+        serve::serve(listener, app, limits, cancel.clone()).await;
         cancel.cancel();
         // The background tasks end with the token; one that panicked has said so already,
         // and stopping goes on either way.
@@ -186,8 +190,11 @@ impl Application {
     }
 }
 
-/// Every route, with request ids, a span per request, the body limit, and every error
-/// answered as problem+json.
+/// Every route, with request ids, a span per request, the body limit and its deadline, every
+/// error answered as problem+json, and the security headers: `X-Content-Type-Options:
+/// nosniff` on every answer, `Cache-Control: no-store` on every answer of the API
+/// (`/api/v1/…` and ingest: sign-up, login, API keys, sources and subscriptions show tokens,
+/// keys and secrets), and the web app's `Content-Security-Policy` (see [`web`]).
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.max_body_bytes;
     let body_deadline = state.settings.body_read_timeout();
@@ -211,7 +218,7 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     let document = Arc::new(openapi::finish(document));
     Router::new()
-        .merge(api)
+        .merge(api.layer(no_store()))
         .merge(health::router())
         .merge(metrics::router())
         .route(
@@ -227,6 +234,21 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(nosniff())
+}
+
+/// `X-Content-Type-Options: nosniff`: browsers take every answer as the type it says.
+fn nosniff() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    )
+}
+
+/// `Cache-Control: no-store`: no cache, the browser's included, keeps an answer that may show
+/// a token, key or secret.
+fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
 }
 
 /// The span of one request. It names the matched route, never the raw path: an ingest path

@@ -12,11 +12,12 @@ use crate::{
 /// How to reach PostgreSQL.
 #[derive(Clone, clap::Args)]
 pub struct DatabaseSettings {
-    /// PostgreSQL connection URL. May carry a password, so it is never logged.
+    /// PostgreSQL connection URL. May carry a password, so it is never logged nor shown.
     #[arg(
         id = "database_url",
         long = "database-url",
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "postgres://postgres@127.0.0.1:5432/warren"
     )]
     pub url: String,
@@ -46,12 +47,14 @@ impl DatabaseSettings {
 /// How to reach RabbitMQ and what to declare there.
 #[derive(Clone, clap::Args)]
 pub struct BrokerSettings {
-    /// AMQP URL (vhost included, `%2f` for `/`). May carry a password, so it is never logged.
+    /// AMQP URL (vhost included, `%2f` for `/`); without `user:password@` it logs in as AMQP's
+    /// default `guest`/`guest`. May carry a password, so it is never logged nor shown.
     #[arg(
         id = "amqp_url",
         long = "amqp-url",
         env = "AMQP_URL",
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+        hide_env_values = true,
+        default_value = "amqp://127.0.0.1:5672/%2f"
     )]
     pub url: String,
     /// The first word of every exchange and queue name. Tests use a unique one each.

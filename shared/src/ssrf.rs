@@ -1,8 +1,11 @@
 //! The SSRF guard: which addresses a delivery may connect to.
 //!
 //! Targets that resolve to loopback, private, link-local (cloud metadata), CGNAT, unique-local,
-//! unspecified, multicast or otherwise reserved addresses are refused, unless an operator
-//! allow-lists the range (`WARREN_ALLOW_TARGET_CIDRS`; local development and tests do).
+//! unspecified, multicast or any other address of IANA's IPv4 and IPv6 special-purpose
+//! registries that is not globally reachable are refused, and so is IPv6 outside `2000::/3`
+//! (the only unicast space allocated); an IPv6 form that embeds an IPv4 address (mapped,
+//! NAT64 `64:ff9b::/96`, 6to4, IPv4-compatible) is judged as that IPv4 address. An operator
+//! may allow-list ranges (`WARREN_ALLOW_TARGET_CIDRS`; local development and tests do).
 //! The deliver worker (and ingest's notification sender) applies it to every address DNS
 //! returns, through [`GuardedResolver`], and to IP-literal targets, so the address checked is
 //! the address connected to.
@@ -12,7 +15,7 @@ use std::{
     str::FromStr,
 };
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// The guard with its allow-list.
@@ -90,43 +93,59 @@ fn is_public(ip: IpAddr) -> bool {
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    let cgnat = a == 100 && (64..128).contains(&b);
-    let this_network = a == 0;
-    let reserved = a >= 240;
-    let benchmarking = a == 198 && (b == 18 || b == 19);
-    !(ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || ip.is_broadcast()
-        || ip.is_documentation()
-        || cgnat
-        || this_network
-        || reserved
-        || benchmarking)
+    !NON_PUBLIC_V4.iter().any(|net| net.contains(&ip))
+}
+
+/// IPv4 ranges no delivery may reach: every entry of IANA's IPv4 special-purpose registry
+/// that is not globally reachable (or is an anycast service, never a web server), with
+/// multicast and the reserved class E.
+const NON_PUBLIC_V4: &[Ipv4Net] = &[
+    v4([0, 0, 0, 0], 8),       // "this network"
+    v4([10, 0, 0, 0], 8),      // private
+    v4([100, 64, 0, 0], 10),   // shared address space (CGNAT)
+    v4([127, 0, 0, 0], 8),     // loopback
+    v4([169, 254, 0, 0], 16),  // link-local (cloud metadata)
+    v4([172, 16, 0, 0], 12),   // private
+    v4([192, 0, 0, 0], 24),    // IETF protocol assignments (DS-Lite, NAT64 discovery, anycast)
+    v4([192, 0, 2, 0], 24),    // documentation (TEST-NET-1)
+    v4([192, 88, 99, 0], 24),  // 6to4 relay anycast (deprecated)
+    v4([192, 168, 0, 0], 16),  // private
+    v4([198, 18, 0, 0], 15),   // benchmarking
+    v4([198, 51, 100, 0], 24), // documentation (TEST-NET-2)
+    v4([203, 0, 113, 0], 24),  // documentation (TEST-NET-3)
+    v4([224, 0, 0, 0], 4),     // multicast
+    v4([240, 0, 0, 0], 4),     // reserved, and the limited broadcast 255.255.255.255
+];
+
+const fn v4([a, b, c, d]: [u8; 4], len: u8) -> Ipv4Net {
+    Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), len)
+}
+
+/// IANA has allocated no IPv6 unicast space outside `2000::/3`: everything else (`::/8`,
+/// `100::/64` discard-only, `64:ff9b:1::/48` local NAT64, `5f00::/16` segment routing,
+/// `fc00::/7` unique-local, `fe80::/10` link-local, `fec0::/10` site-local, `ff00::/8`
+/// multicast, …) is refused, but for the forms that embed an IPv4 address.
+const GLOBAL_UNICAST: Ipv6Net = v6([0x2000, 0, 0, 0, 0, 0, 0, 0], 3);
+
+/// The parts of `2000::/3` that are not public (IANA's IPv6 special-purpose registry).
+const NON_PUBLIC_V6: &[Ipv6Net] = &[
+    // IETF protocol assignments: Teredo (2001::/32, which tunnels to an IPv4 address of
+    // anyone's choosing), benchmarking (2001:2::/48), ORCHID (2001:10::/28), ORCHIDv2
+    // (2001:20::/28), DRIP, AMT and AS112 anycast: none of them a web server.
+    v6([0x2001, 0, 0, 0, 0, 0, 0, 0], 23),
+    v6([0x2001, 0x0db8, 0, 0, 0, 0, 0, 0], 32), // documentation
+    v6([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20),      // documentation
+];
+
+const fn v6([a, b, c, d, e, f, g, h]: [u16; 8], len: u8) -> Ipv6Net {
+    Ipv6Net::new_assert(Ipv6Addr::new(a, b, c, d, e, f, g, h), len)
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
     if let Some(v4) = embedded_v4(ip) {
         return is_public_v4(v4);
     }
-    let [first, second, ..] = ip.segments();
-    let unique_local = first & 0xfe00 == 0xfc00;
-    let link_local = first & 0xffc0 == 0xfe80;
-    let site_local = first & 0xffc0 == 0xfec0;
-    let documentation = first == 0x2001 && second == 0x0db8;
-    // Teredo tunnels to an (obfuscated) IPv4 address of anyone's choosing.
-    let teredo = first == 0x2001 && second == 0;
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || unique_local
-        || link_local
-        || site_local
-        || documentation
-        || teredo)
+    GLOBAL_UNICAST.contains(&ip) && !NON_PUBLIC_V6.iter().any(|net| net.contains(&ip))
 }
 
 /// The IPv4 address an IPv6 form reaches: NAT64 (`64:ff9b::/96`), 6to4 (`2002:AABB:CCDD::/48`)
@@ -228,6 +247,95 @@ mod tests {
             "64:ff9b::a00:1",
         ] {
             assert!(blocked(&guard, ip), "{ip} should be refused");
+        }
+    }
+
+    /// One address at each end of every range IANA's special-purpose registries (and the
+    /// guard) hold non-public.
+    #[test]
+    fn every_special_purpose_range_is_refused_at_both_ends() {
+        let guard = SsrfGuard::default();
+        for ip in [
+            "0.0.0.1",
+            "0.255.255.255",
+            "100.64.0.0",
+            "100.127.255.255",
+            "192.0.0.0",
+            "192.0.0.9",
+            "192.0.0.255",
+            "192.0.2.1",
+            "192.88.99.1",
+            "198.18.0.0",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.7",
+            "240.0.0.1",
+            "255.255.255.254",
+            "100::",
+            "100::ffff:ffff:ffff:ffff",
+            "100:0:0:1::1",
+            "2001::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:1f:ffff::1",
+            "2001:20::1",
+            "2001:2f:ffff::1",
+            "2001:1ff:ffff::1",
+            "2001:db8::1",
+            "2001:db8:ffff::1",
+            "3fff::1",
+            "3fff:fff::1",
+            "5f00::1",
+            "64:ff9b:1::1",
+            "64:ff9b:1:ffff::1",
+            "fc00::1",
+            "fdff:ffff::1",
+            "fe80::1",
+            "febf:ffff::1",
+            "fec0::1",
+            "ff02::1",
+            "::ffff:0:a00:1",
+            "4000::1",
+        ] {
+            assert!(blocked(&guard, ip), "{ip} should be refused");
+        }
+    }
+
+    #[test]
+    fn an_embedded_ipv4_address_is_judged_as_itself() {
+        let guard = SsrfGuard::default();
+        for (ip, refused) in [
+            ("::ffff:192.0.0.1", true),
+            ("::ffff:198.18.0.1", true),
+            ("64:ff9b::c000:1", true),
+            ("64:ff9b::a9fe:a9fe", true),
+            ("64:ff9b::808:808", false),
+            ("2002:c000:0001::1", true),
+            ("2002:0a00:0001::1", true),
+            ("2002:0808:0808::1", false),
+            ("::10.0.0.1", true),
+        ] {
+            assert_eq!(blocked(&guard, ip), refused, "{ip}");
+        }
+    }
+
+    #[test]
+    fn the_neighbours_of_the_ranges_are_public() {
+        let guard = SsrfGuard::default();
+        for ip in [
+            "100.63.255.255",
+            "100.128.0.0",
+            "192.0.1.1",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+            "2001:200::1",
+            "2001:db9::1",
+            "2001:4860:4860::8888",
+            "3fff:1000::1",
+        ] {
+            assert!(!blocked(&guard, ip), "{ip} should pass");
         }
     }
 

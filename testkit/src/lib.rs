@@ -5,6 +5,7 @@
 pub mod api;
 pub mod broker;
 pub mod database;
+pub mod help;
 pub mod live;
 pub mod proxy;
 pub mod receiver;

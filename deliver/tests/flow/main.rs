@@ -5,6 +5,7 @@ mod breakers;
 mod delivery;
 mod failures;
 mod held;
+mod help;
 mod helpers;
 mod lifecycle;
 mod live;

@@ -403,3 +403,20 @@ async fn the_worker_counts_its_deliveries_and_attempts_in_its_metrics() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_workers_health_and_metrics_answers_are_never_sniffed() {
+    let mut stack = crate::helpers::spawn_ingest(warren_testkit::broker::TEST_SCHEDULE).await;
+    let settings = stack.worker_settings();
+    let port = stack.start_worker(settings).await;
+    for path in ["/healthz", "/readyz", "/metrics", "/nothing-here"] {
+        let response = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+            .await
+            .expect("the worker answers");
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+    }
+}

@@ -176,6 +176,14 @@ impl TestApp {
     }
 }
 
+/// The event an ingest or publish answer (`{"id", "deliveries"}`) names, as
+/// `GET /api/v1/events/{id}` shows it.
+pub async fn event_of(api: &ApiClient, accepted: reqwest::Response) -> Value {
+    let accepted: Value = accepted.json().await.expect("JSON");
+    let id = accepted["id"].as_str().expect("an event id");
+    api.get_json(&format!("/api/v1/events/{id}")).await
+}
+
 /// Asserts a problem+json answer with `status`; returns its body.
 pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(response.status(), status);

@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use warren_testkit::{api::ApiClient, eventually};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem, event_of, spawn_app};
 
 /// How many deliveries an event of `event_type` sent to `source` made.
 async fn deliveries_made(api: &ApiClient, source: &Value, event_type: &str) -> Value {
@@ -465,4 +465,34 @@ async fn concurrent_requests_to_several_sources_each_land_on_their_own() {
         assert_eq!(stored, Some(source.get(0)), "event {id} of {url}");
     }
     assert_eq!(app.count("events").await, 60);
+}
+
+#[tokio::test]
+async fn stored_headers_keep_no_credentials_and_no_huge_values() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    let huge = "h".repeat(100 * 1024);
+    let accepted = api
+        .http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer a-provider-credential")
+        .header("x-api-key", "a-provider-key")
+        .header("x-auth-token", "a-provider-token")
+        .header("x-custom", "kept")
+        .header("x-huge", &huge)
+        .body(r#"{"type": "t"}"#)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(accepted.status(), 202);
+    let event = event_of(&api, accepted).await;
+    let headers = event["headers"].as_object().expect("headers");
+    for credential in ["authorization", "x-api-key", "x-auth-token"] {
+        assert!(!headers.contains_key(credential), "{credential} is stored");
+    }
+    assert_eq!(headers["x-custom"], "kept");
+    let stored = headers["x-huge"].as_str().expect("text");
+    assert!(stored.len() < 2 * 1024, "{} bytes stored", stored.len());
+    assert!(stored.ends_with("…[truncated]"), "the cut is marked");
 }

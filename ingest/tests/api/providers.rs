@@ -8,7 +8,7 @@ use std::{
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem, event_of, spawn_app};
 
 /// Headers the provider's library signs `payload` with.
 fn signed(
@@ -292,6 +292,33 @@ async fn github_and_shopify_events_are_typed_by_their_headers() {
             ))
             .await;
         assert_eq!(event["event_type"], kind);
+    }
+}
+
+#[tokio::test]
+async fn an_unsigned_event_type_header_never_retypes_a_verified_event() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    for (provider, secret) in PROVIDERS {
+        let url = source(&api, provider, secret).await;
+        let body = r#"{"type": "invoice.paid"}"#;
+        let mut headers = signed(provider, secret, body, None);
+        let signed_type = match *provider {
+            "github" => {
+                headers.push(("x-github-event".into(), "push".into()));
+                "push"
+            }
+            "shopify" => {
+                headers.push(("x-shopify-topic".into(), "orders/create".into()));
+                "orders/create"
+            }
+            _ => "invoice.paid",
+        };
+        headers.push(("x-event-type".into(), "account.deleted".into()));
+        let response = post(&api, &url, body, &headers).await;
+        assert_eq!(response.status(), 202, "{provider}");
+        let event = event_of(&api, response).await;
+        assert_eq!(event["event_type"], signed_type, "{provider}");
     }
 }
 
