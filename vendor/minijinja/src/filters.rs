@@ -2663,7 +2663,10 @@ mod builtins {
     }
 
     pub(crate) fn pprint_fueled(state: &State, value: &Value) -> Result<String, Error> {
-        let rv = pprint(value);
+        // written through an output so that the fuel is checked as it grows
+        // (escaping a string can make it several times longer).
+        let mut rv = String::new();
+        ok!(write!(Output::new(&mut rv), "{value:#?}").map_err(Error::from));
         ok!(state.charge_serialized(rv.len()));
         Ok(rv)
     }

@@ -48,6 +48,7 @@ struct JsonWriter {
 
 impl JsonWriter {
     fn write_value(&mut self, value: &Value) -> Result<(), Error> {
+        ok!(self.ensure_room(string_len_bound(value, self.html_safe)));
         match value.0 {
             ValueRepr::None | ValueRepr::Undefined(..) => self.out.push_str("null"),
             ValueRepr::Invalid(ref err) => return Err(err.internal_clone()),
@@ -68,10 +69,10 @@ impl JsonWriter {
             ValueRepr::Bytes(ref b) => {
                 self.begin_container('[');
                 for (idx, byte) in b.iter().enumerate() {
-                    self.begin_item(idx == 0);
+                    ok!(self.begin_item(idx == 0));
                     write_int(&mut self.out, *byte);
                 }
-                self.end_container(']', b.is_empty());
+                ok!(self.end_container(']', b.is_empty()));
             }
             ValueRepr::Object(ref obj) => match obj.repr() {
                 ObjectRepr::Plain => self.write_str(&obj.to_string()),
@@ -81,12 +82,12 @@ impl JsonWriter {
                     if let Some(iter) = obj.try_iter() {
                         for item in checked(iter) {
                             let item = ok!(item);
-                            self.begin_item(empty);
+                            ok!(self.begin_item(empty));
                             empty = false;
                             ok!(self.write_value(&item));
                         }
                     }
-                    self.end_container(']', empty);
+                    ok!(self.end_container(']', empty));
                 }
                 ObjectRepr::Map => {
                     self.begin_container('{');
@@ -94,7 +95,7 @@ impl JsonWriter {
                     if let Some(iter) = obj.try_iter_pairs() {
                         for pair in checked(iter) {
                             let (key, value) = ok!(pair);
-                            self.begin_item(empty);
+                            ok!(self.begin_item(empty));
                             empty = false;
                             ok!(self.write_key(&key));
                             self.out.push_str(match self.style {
@@ -104,7 +105,7 @@ impl JsonWriter {
                             ok!(self.write_value(&value));
                         }
                     }
-                    self.end_container('}', empty);
+                    ok!(self.end_container('}', empty));
                 }
             },
         }
@@ -114,6 +115,7 @@ impl JsonWriter {
     /// Writes an object key.  Like in JSON keys must be strings, numbers and
     /// booleans are converted into strings.
     fn write_key(&mut self, key: &Value) -> Result<(), Error> {
+        ok!(self.ensure_room(string_len_bound(key, self.html_safe)));
         match key.0 {
             ValueRepr::String(ref s, _) => self.write_str(s),
             ValueRepr::SmallStr(ref s) => self.write_str(s.as_str()),
@@ -150,7 +152,7 @@ impl JsonWriter {
         self.out.push(open);
     }
 
-    fn begin_item(&mut self, first: bool) {
+    fn begin_item(&mut self, first: bool) -> Result<(), Error> {
         match self.style {
             JsonStyle::Compact => {
                 if !first {
@@ -164,26 +166,46 @@ impl JsonWriter {
             }
             JsonStyle::Pretty(indent) => {
                 self.out.push_str(if first { "\n" } else { ",\n" });
-                self.write_indent(indent);
+                ok!(self.write_indent(indent));
             }
         }
+        Ok(())
     }
 
-    fn end_container(&mut self, close: char, empty: bool) {
+    fn end_container(&mut self, close: char, empty: bool) -> Result<(), Error> {
         self.depth -= 1;
         if let JsonStyle::Pretty(indent) = self.style {
             if !empty {
                 self.out.push('\n');
-                self.write_indent(indent);
+                ok!(self.write_indent(indent));
             }
         }
         self.out.push(close);
+        Ok(())
     }
 
-    fn write_indent(&mut self, indent: usize) {
-        for _ in 0..indent * self.depth {
+    fn write_indent(&mut self, indent: usize) -> Result<(), Error> {
+        let width = indent.saturating_mul(self.depth);
+        ok!(self.ensure_room(width));
+        for _ in 0..width {
             self.out.push(' ');
         }
+        Ok(())
+    }
+
+    /// Checks that the fuel of the evaluation in progress could pay for the
+    /// output so far and `extra` more bytes: the text is charged once it is
+    /// done, but it must not grow past what the fuel can pay for first.
+    fn ensure_room(&self, extra: usize) -> Result<(), Error> {
+        #[cfg(feature = "fuel")]
+        {
+            let len = self.out.len().saturating_add(extra);
+            if !crate::vm::fuel::ensure_active(len as u64) {
+                return Err(Error::from(ErrorKind::OutOfFuel));
+            }
+        }
+        let _ = extra;
+        Ok(())
     }
 
     /// Writes a JSON string literal.
@@ -195,6 +217,32 @@ impl JsonWriter {
             write_escaped_str::<false>(&mut self.out, value)
         }
     }
+}
+
+/// The most bytes a string value takes as a JSON literal (every escape is at
+/// most six bytes), or 0 for other values.
+fn string_len_bound(value: &Value, html_safe: bool) -> usize {
+    let Some(s) = value.as_str() else {
+        return 0;
+    };
+    let bytes = s.as_bytes();
+    let escapes = if html_safe {
+        count_escapes::<true>(bytes)
+    } else {
+        count_escapes::<false>(bytes)
+    };
+    bytes
+        .len()
+        .saturating_add(escapes.saturating_mul(5))
+        .saturating_add(2)
+}
+
+fn count_escapes<const HTML: bool>(bytes: &[u8]) -> usize {
+    let first = find_escape::<HTML>(bytes, 0);
+    bytes[first..]
+        .iter()
+        .filter(|&&b| needs_escape::<HTML>(b))
+        .count()
 }
 
 /// Writes a JSON string literal.  With `HTML` HTML special characters are

@@ -194,12 +194,29 @@ impl<'a> Output<'a> {
     }
 }
 
+impl Output<'_> {
+    /// Counts bytes about to be written.  The bytes are charged after the
+    /// instruction that writes them, but a write that the fuel of the
+    /// evaluation in progress could not pay for is refused now, so that one
+    /// instruction cannot write without limit.
+    #[cfg(feature = "fuel")]
+    #[inline(always)]
+    fn count_uncharged(&mut self, n: usize) -> fmt::Result {
+        self.uncharged_bytes = self.uncharged_bytes.saturating_add(n);
+        if crate::vm::fuel::ensure_active(self.uncharged_bytes as u64) {
+            Ok(())
+        } else {
+            Err(fmt::Error)
+        }
+    }
+}
+
 impl fmt::Write for Output<'_> {
     #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
         #[cfg(feature = "fuel")]
         {
-            self.uncharged_bytes = self.uncharged_bytes.saturating_add(s.len());
+            ok!(self.count_uncharged(s.len()));
         }
         fmt::Write::write_str(self.target(), s)
     }
@@ -208,7 +225,7 @@ impl fmt::Write for Output<'_> {
     fn write_char(&mut self, c: char) -> fmt::Result {
         #[cfg(feature = "fuel")]
         {
-            self.uncharged_bytes = self.uncharged_bytes.saturating_add(c.len_utf8());
+            ok!(self.count_uncharged(c.len_utf8()));
         }
         fmt::Write::write_char(self.target(), c)
     }

@@ -675,9 +675,23 @@ fn value_to_string_cow(value: &Value) -> Result<Cow<'_, str>, Error> {
                     "cannot convert kwargs to string",
                 ));
             }
-            Cow::Owned(value.to_string())
+            Cow::Owned(ok!(formatted(value)))
         }
     })
+}
+
+/// Formats a value as a string argument.  Formatting a container stops short
+/// once the fuel of the evaluation in progress runs out; the argument then
+/// fails rather than hand the filter a cut-off string to work on.
+fn formatted(value: &Value) -> Result<String, Error> {
+    let rv = value.to_string();
+    #[cfg(feature = "fuel")]
+    {
+        if !crate::vm::fuel::ensure_active(0) {
+            return Err(Error::from(ErrorKind::OutOfFuel));
+        }
+    }
+    Ok(rv)
 }
 
 /// A string coerced from a value together with its safety provenance.
@@ -1340,7 +1354,7 @@ impl<'a> ArgType<'a> for String {
                         "cannot convert kwargs to string",
                     ));
                 }
-                Ok(value.to_string())
+                formatted(value)
             }
             None => Err(Error::from(ErrorKind::MissingArgument)),
         }

@@ -2073,6 +2073,7 @@ impl serde::Serialize for Value {
                     if let Some(iter) = o.try_iter() {
                         for item in checked(iter) {
                             let item = ok!(item.map_err(serde::ser::Error::custom));
+                            ok!(charge_serialized::<S::Error>(&item));
                             ok!(seq.serialize_element(&item));
                         }
                     }
@@ -2085,6 +2086,8 @@ impl serde::Serialize for Value {
                     if let Some(iter) = o.try_iter_pairs() {
                         for pair in checked(iter) {
                             let (key, value) = ok!(pair.map_err(serde::ser::Error::custom));
+                            ok!(charge_serialized::<S::Error>(&key));
+                            ok!(charge_serialized::<S::Error>(&value));
                             ok!(map.serialize_entry(&key, &value));
                         }
                     }
@@ -2094,6 +2097,22 @@ impl serde::Serialize for Value {
             },
         }
     }
+}
+
+/// Charges the fuel of the evaluation in progress for serializing a container
+/// item, failing once it runs out (so `tojson` of a list that repeats a large
+/// value stops early instead of writing it all out first).
+#[cfg(feature = "serde")]
+#[inline(always)]
+fn charge_serialized<E: serde::ser::Error>(value: &Value) -> Result<(), E> {
+    #[cfg(feature = "fuel")]
+    {
+        if !crate::vm::fuel::charge_formatted(value) {
+            return Err(E::custom(Error::from(ErrorKind::OutOfFuel)));
+        }
+    }
+    let _ = value;
+    Ok(())
 }
 
 /// Helper to create an iterator proxy that borrows from an object.

@@ -306,6 +306,9 @@ fn default_render(obj: &DynObject, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         ObjectRepr::Map => render_container(f, "{...}", |f| {
             let mut dbg = f.debug_map();
             for (idx, (key, value)) in obj.try_iter_pairs().into_iter().flatten().enumerate() {
+                if !charge_formatted(&key) || !charge_formatted(&value) {
+                    break;
+                }
                 if is_over_item_limit(idx) {
                     let count = obj.enumerator_len().map(|x| x - idx);
                     dbg.entry(&OmittedKey, &Omitted { count, prefix: "" });
@@ -322,6 +325,9 @@ fn default_render(obj: &DynObject, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             render_container(f, "[...]", |f| {
                 let mut dbg = f.debug_list();
                 for (idx, value) in obj.try_iter().into_iter().flatten().enumerate() {
+                    if !charge_formatted(&value) {
+                        break;
+                    }
                     if is_over_item_limit(idx) {
                         let count = obj.enumerator_len().map(|x| x - idx);
                         dbg.entry(&Omitted {
@@ -338,6 +344,22 @@ fn default_render(obj: &DynObject, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         _ => {
             write!(f, "{obj:?}")
         }
+    }
+}
+
+/// Charges the fuel of the evaluation in progress for writing out a container
+/// item.  Once it runs out, the container is cut short: the engine fails at its
+/// next check, so the whole text is never built.
+#[inline(always)]
+fn charge_formatted(value: &Value) -> bool {
+    #[cfg(feature = "fuel")]
+    {
+        crate::vm::fuel::charge_formatted(value)
+    }
+    #[cfg(not(feature = "fuel"))]
+    {
+        let _ = value;
+        true
     }
 }
 

@@ -23,7 +23,15 @@
 //! Once the fuel runs out, the tracker stays exhausted: every later charge
 //! fails.  That way code that cannot propagate an error directly (such as an
 //! iterator) can stop early and the engine fails at the next check.
-use std::cell::Cell;
+//!
+//! While the engine evaluates, the tracker of that evaluation is the active
+//! one of the thread (see [`activate`]).  Code that has no access to the state
+//! (formatting and serializing values, pure filters) charges it through
+//! [`charge_active`] and [`ensure_active`], so that writing out a container
+//! stops once the fuel runs out instead of first building the whole text.
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use crate::compiler::instructions::Instruction;
 use crate::error::{Error, ErrorKind};
@@ -63,8 +71,89 @@ pub(crate) const FORMAT_SPEC_COST: u64 = 4 * UNITS_PER_FUEL;
 pub(crate) struct FuelTracker {
     // The initial fuel level.
     initial: u64,
-    // The remaining fuel in units.
-    remaining: Cell<i64>,
+    // The remaining fuel in units.  Shared with the thread's active tracker
+    // while evaluating (an atomic only so that the state stays `Send`: it is
+    // used by one thread at a time, with plain loads and stores).
+    remaining: Arc<AtomicI64>,
+}
+
+thread_local! {
+    // The remaining fuel of the evaluation running on this thread, if any.
+    static ACTIVE: RefCell<Option<Arc<AtomicI64>>> = const { RefCell::new(None) };
+}
+
+/// Restores the previously active tracker on drop.
+pub(crate) struct ActiveGuard(Option<Arc<AtomicI64>>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        ACTIVE.with(|active| *active.borrow_mut() = previous);
+    }
+}
+
+/// Makes a tracker (or none) the active one of this thread until the guard
+/// drops.
+pub(crate) fn activate(tracker: Option<&FuelTracker>) -> ActiveGuard {
+    let remaining = tracker.map(|tracker| tracker.remaining.clone());
+    ActiveGuard(ACTIVE.with(|active| active.replace(remaining)))
+}
+
+/// Consumes units from the active tracker.
+///
+/// Returns `false` once the fuel is exhausted; the tracker stays exhausted so
+/// the engine fails at its next check.  Without an active tracker this always
+/// succeeds.
+#[inline]
+pub(crate) fn charge_active(units: u64) -> bool {
+    ACTIVE.with(|active| match *active.borrow() {
+        Some(ref remaining) => consume_units(remaining, units),
+        None => true,
+    })
+}
+
+/// Checks that the active tracker could still pay for the given units (see
+/// [`FuelTracker::ensure`]), exhausting it if not.
+#[inline]
+pub(crate) fn ensure_active(units: u64) -> bool {
+    ACTIVE.with(|active| match *active.borrow() {
+        Some(ref remaining) => ensure_units(remaining, units),
+        None => true,
+    })
+}
+
+/// Charges the active tracker for writing out one item of a container: the
+/// item, plus the bytes of a string (nested containers charge their own
+/// items).  Returns `false` once the fuel is exhausted.
+#[inline]
+pub(crate) fn charge_formatted(value: &Value) -> bool {
+    let bytes = match value.0 {
+        ValueRepr::String(ref s, _) => s.len(),
+        ValueRepr::SmallStr(ref s) => s.as_str().len(),
+        ValueRepr::Bytes(ref b) => b.len(),
+        _ => 0,
+    };
+    charge_active(ITEM_COST.saturating_add(cost_of(bytes, BYTE_COST)))
+}
+
+#[inline]
+fn consume_units(remaining: &AtomicI64, units: u64) -> bool {
+    let left = remaining
+        .load(Ordering::Relaxed)
+        .saturating_sub(i64::try_from(units).unwrap_or(i64::MAX));
+    remaining.store(left, Ordering::Relaxed);
+    left > 0
+}
+
+#[inline]
+fn ensure_units(remaining: &AtomicI64, units: u64) -> bool {
+    let left = remaining.load(Ordering::Relaxed);
+    if left <= 0 || units >= left as u64 {
+        remaining.store(0, Ordering::Relaxed);
+        false
+    } else {
+        true
+    }
 }
 
 impl FuelTracker {
@@ -72,9 +161,9 @@ impl FuelTracker {
     pub fn new(fuel: u64) -> FuelTracker {
         FuelTracker {
             initial: fuel,
-            remaining: Cell::new(
+            remaining: Arc::new(AtomicI64::new(
                 i64::try_from(fuel.saturating_mul(UNITS_PER_FUEL)).unwrap_or(i64::MAX),
-            ),
+            )),
         }
     }
 
@@ -83,15 +172,10 @@ impl FuelTracker {
     /// Fails if this exhausts the fuel or if the fuel was already exhausted.
     #[inline]
     pub fn consume(&self, units: u64) -> Result<(), Error> {
-        let remaining = self
-            .remaining
-            .get()
-            .saturating_sub(i64::try_from(units).unwrap_or(i64::MAX));
-        self.remaining.set(remaining);
-        if remaining <= 0 {
-            Err(Error::from(ErrorKind::OutOfFuel))
-        } else {
+        if consume_units(&self.remaining, units) {
             Ok(())
+        } else {
+            Err(Error::from(ErrorKind::OutOfFuel))
         }
     }
 
@@ -102,12 +186,10 @@ impl FuelTracker {
     /// fuel would run out, the tracker is exhausted immediately.
     #[inline]
     pub fn ensure(&self, units: u64) -> Result<(), Error> {
-        let remaining = self.remaining.get();
-        if remaining <= 0 || units >= remaining as u64 {
-            self.remaining.set(0);
-            Err(Error::from(ErrorKind::OutOfFuel))
-        } else {
+        if ensure_units(&self.remaining, units) {
             Ok(())
+        } else {
+            Err(Error::from(ErrorKind::OutOfFuel))
         }
     }
 
@@ -124,12 +206,12 @@ impl FuelTracker {
     /// Returns the remaining fuel in units.
     #[inline]
     pub fn remaining_units(&self) -> u64 {
-        self.remaining.get().max(0) as u64
+        self.remaining.load(Ordering::Relaxed).max(0) as u64
     }
 
     /// Returns the remaining fuel.
     pub fn remaining(&self) -> u64 {
-        self.remaining.get().max(0) as u64 / UNITS_PER_FUEL
+        self.remaining.load(Ordering::Relaxed).max(0) as u64 / UNITS_PER_FUEL
     }
 
     /// Returns the consumed fuel.

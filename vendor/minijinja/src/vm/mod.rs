@@ -238,6 +238,10 @@ impl<'env> Executor<'env> {
         stack: Stack,
         pc: u32,
     ) -> Result<Option<Value>, Error> {
+        // values formatted while evaluating are charged against this
+        // evaluation's fuel.
+        #[cfg(feature = "fuel")]
+        let _active_fuel = fuel::activate(state.fuel_tracker.as_ref());
         #[cfg(feature = "stacker")]
         {
             stacker::maybe_grow(32 * 1024, 1024 * 1024, || {
@@ -1496,6 +1500,20 @@ impl<'env> Executor<'env> {
 #[inline(never)]
 #[cold]
 fn process_err(err: &mut Error, pc: u32, state: &State) {
+    // code that cannot fail with an error of its own when the fuel runs out
+    // (formatting a value, writing output, serializing) stops short and fails
+    // with whatever error it can; the cause is the fuel.
+    #[cfg(feature = "fuel")]
+    {
+        if err.kind() != ErrorKind::OutOfFuel
+            && state
+                .fuel_tracker
+                .as_ref()
+                .is_some_and(|tracker| tracker.remaining_units() == 0)
+        {
+            *err = Error::from(ErrorKind::OutOfFuel);
+        }
+    }
     // only attach line information if the error does not have line info yet.
     if err.line().is_none() {
         if let Some(span) = state.instructions.get_span(pc) {
