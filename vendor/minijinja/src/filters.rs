@@ -781,14 +781,24 @@ mod builtins {
         attribute: Option<&str>,
         kwargs: Kwargs,
     ) -> Result<Value, Error> {
-        // The joiner is repeated for every item, so the size of the result is
-        // not bounded by the size of the items.  This charges for every item
-        // and checks that the output can be paid for before it grows.
-        fn charge_join(state: &State, output: &str, joiner: &str) -> Result<(), Error> {
+        // Neither the joiner (repeated for every item) nor the items (a list
+        // can hold the same large string many times) bound the size of the
+        // result.  This charges for every item and checks that the output can
+        // be paid for before it grows.
+        fn charge_join(
+            state: &State,
+            output: &str,
+            joiner: &str,
+            item: &Value,
+        ) -> Result<(), Error> {
             ok!(state.charge_items(1));
-            if !joiner.is_empty() {
-                ok!(state.ensure_bytes(output.len().saturating_add(joiner.len())));
-            }
+            let item_len = item.as_str().map_or(0, str::len);
+            ok!(state.ensure_bytes(
+                output
+                    .len()
+                    .saturating_add(joiner.len())
+                    .saturating_add(item_len)
+            ));
             Ok(())
         }
 
@@ -799,7 +809,7 @@ mod builtins {
         ) -> Result<String, Error> {
             let mut output = String::new();
             for (idx, item) in iter.enumerate() {
-                ok!(charge_join(state, &output, joiner));
+                ok!(charge_join(state, &output, joiner, &item));
                 ok!(item.check());
                 if idx > 0 {
                     output.push_str(joiner);
@@ -820,7 +830,7 @@ mod builtins {
         ) -> Result<String, Error> {
             let mut output = String::new();
             for (idx, item) in iter.enumerate() {
-                ok!(charge_join(state, &output, joiner));
+                ok!(charge_join(state, &output, joiner, &item));
                 ok!(item.check());
                 if idx > 0 {
                     output.push_str(joiner);
