@@ -885,12 +885,11 @@ pub(crate) fn binop_alloc_estimate(op: &str, lhs: &Value, rhs: &Value) -> u64 {
             let n = n.as_usize().unwrap_or(0) as u64;
             if let Some(len) = str_len(repeated) {
                 len.saturating_mul(n)
-            } else if repeated.is_tuple() {
-                (repeated.len().unwrap_or(0) as u64)
-                    .saturating_mul(n)
-                    .saturating_mul(SLOT_COST)
+            } else if let Some(len) = seq_len(repeated) {
+                // repeating lists is lazy, but what is later made of the
+                // result (a list, a string) is as long as if it was not.
+                len.saturating_mul(n).saturating_mul(SLOT_COST)
             } else {
-                // repeating lists is lazy
                 0
             }
         }
@@ -898,12 +897,24 @@ pub(crate) fn binop_alloc_estimate(op: &str, lhs: &Value, rhs: &Value) -> u64 {
             (Some(a), Some(b)) => a.saturating_add(b),
             (Some(a), None) if op == "string_concat" => a,
             (None, Some(b)) if op == "string_concat" => b,
-            _ if lhs.is_tuple() && rhs.is_tuple() => (lhs.len().unwrap_or(0) as u64)
-                .saturating_add(rhs.len().unwrap_or(0) as u64)
-                .saturating_mul(SLOT_COST),
+            // concatenating lists is lazy too, but a deep chain of them is
+            // copied into one list (and anything made of it is as long).
+            _ if op == "add" => match (seq_len(lhs), seq_len(rhs)) {
+                (Some(a), Some(b)) => a.saturating_add(b).saturating_mul(SLOT_COST),
+                _ => 0,
+            },
             _ => 0,
         },
         _ => 0,
+    }
+}
+
+/// The length of a sized sequence, iterable or tuple.
+fn seq_len(value: &Value) -> Option<u64> {
+    if matches!(value.kind(), ValueKind::Seq | ValueKind::Iterable) {
+        value.len().map(|len| len as u64)
+    } else {
+        None
     }
 }
 
