@@ -934,11 +934,32 @@ mod builtins {
         // Materialize into a sequence (like `lines`) so negative indexing and
         // slicing work, e.g. `("1.2.3"|split("."))[-1]`.
         Ok(match (split, maxsplits) {
-            (None, None) => Value::from_iter(string.split_whitespace().map(wrap)),
-            (Some(sep), None) => Value::from_iter(string.split(sep.as_ref()).map(wrap)),
-            (None, Some(n)) => Value::from_iter(splitn_whitespace(&string, n).map(wrap)),
-            (Some(sep), Some(n)) => Value::from_iter(string.splitn(n, sep.as_ref()).map(wrap)),
+            (None, None) => collect_fueled(string.split_whitespace().map(wrap)),
+            (Some(sep), None) => collect_fueled(string.split(sep.as_ref()).map(wrap)),
+            (None, Some(n)) => collect_fueled(splitn_whitespace(&string, n).map(wrap)),
+            (Some(sep), Some(n)) => collect_fueled(string.splitn(n, sep.as_ref()).map(wrap)),
         })
+    }
+
+    /// Collects the items split from a string into a list, checking before each
+    /// item that the fuel of the evaluation in progress can pay for the list so
+    /// far (a string of spaces splits into many more bytes of list than it
+    /// has).  Once it cannot, the list is cut short and the engine fails at its
+    /// next check.
+    fn collect_fueled(iter: impl Iterator<Item = Value>) -> Value {
+        #[cfg(feature = "fuel")]
+        {
+            use crate::vm::fuel::{cost_of, ensure_active, SLOT_COST};
+            Value::from_iter(
+                iter.enumerate()
+                    .take_while(|(idx, _)| ensure_active(cost_of(idx + 1, SLOT_COST)))
+                    .map(|(_, item)| item),
+            )
+        }
+        #[cfg(not(feature = "fuel"))]
+        {
+            Value::from_iter(iter)
+        }
     }
 
     /// Splits a string into lines.
@@ -954,7 +975,7 @@ mod builtins {
     pub fn lines(value: &Value) -> Result<Value, Error> {
         let string = Arc::<str>::try_from(value.clone())?;
         let preserve_safety = value.kind() == ValueKind::String && value.is_safe();
-        Ok(Value::from_iter(string.lines().map(|line| {
+        Ok(collect_fueled(string.lines().map(|line| {
             if preserve_safety {
                 Value::from_safe_string(line.to_string())
             } else {
@@ -2721,7 +2742,7 @@ mod builtins {
                 string,
                 &format_args,
                 |value, conversion, min_len| {
-                    min_output_len = min_output_len.saturating_add(min_len);
+                    min_output_len = min_output_len.saturating_add(formatted_len(value, min_len));
                     ok!(state.charge_format_spec());
                     ok!(state.ensure_bytes(min_output_len));
                     ok!(undefined_behavior.assert_value_not_undefined(value));
@@ -2747,7 +2768,7 @@ mod builtins {
             Ok(Value::from_safe_string(output))
         } else {
             format_printf_with(string, &format_args, |value, _, min_len| {
-                min_output_len = min_output_len.saturating_add(min_len);
+                min_output_len = min_output_len.saturating_add(formatted_len(value, min_len));
                 ok!(state.charge_format_spec());
                 ok!(state.ensure_bytes(min_output_len));
                 ok!(undefined_behavior.assert_value_not_undefined(value));
@@ -2755,6 +2776,12 @@ mod builtins {
             })
             .map(Value::from)
         }
+    }
+    /// The least a format specifier writes: its width, or the whole of a
+    /// string argument (a list of the same long string repeated many times
+    /// would otherwise be written out before it is charged).
+    fn formatted_len(value: &Value, min_len: usize) -> usize {
+        min_len.max(value.as_str().map_or(0, str::len))
     }
 }
 
