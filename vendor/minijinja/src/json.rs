@@ -34,6 +34,7 @@ pub(crate) fn to_json(value: &Value, style: JsonStyle, html_safe: bool) -> Resul
         style,
         html_safe,
         depth: 0,
+        budget: fuel_budget(),
     };
     ok!(writer.write_value(value));
     Ok(writer.out)
@@ -44,11 +45,26 @@ struct JsonWriter {
     style: JsonStyle,
     html_safe: bool,
     depth: usize,
+    // the bytes the fuel of the evaluation in progress can pay for (nothing
+    // else charges it while the JSON is written).
+    budget: u64,
+}
+
+/// What the fuel of the evaluation in progress can pay for, in bytes.
+fn fuel_budget() -> u64 {
+    #[cfg(feature = "fuel")]
+    {
+        crate::vm::fuel::active_remaining().unwrap_or(u64::MAX)
+    }
+    #[cfg(not(feature = "fuel"))]
+    {
+        u64::MAX
+    }
 }
 
 impl JsonWriter {
     fn write_value(&mut self, value: &Value) -> Result<(), Error> {
-        ok!(self.ensure_room(string_len_bound(value, self.html_safe)));
+        ok!(self.ensure_string_room(value));
         match value.0 {
             ValueRepr::None | ValueRepr::Undefined(..) => self.out.push_str("null"),
             ValueRepr::Invalid(ref err) => return Err(err.internal_clone()),
@@ -115,7 +131,7 @@ impl JsonWriter {
     /// Writes an object key.  Like in JSON keys must be strings, numbers and
     /// booleans are converted into strings.
     fn write_key(&mut self, key: &Value) -> Result<(), Error> {
-        ok!(self.ensure_room(string_len_bound(key, self.html_safe)));
+        ok!(self.ensure_string_room(key));
         match key.0 {
             ValueRepr::String(ref s, _) => self.write_str(s),
             ValueRepr::SmallStr(ref s) => self.write_str(s.as_str()),
@@ -197,15 +213,32 @@ impl JsonWriter {
     /// output so far and `extra` more bytes: the text is charged once it is
     /// done, but it must not grow past what the fuel can pay for first.
     fn ensure_room(&self, extra: usize) -> Result<(), Error> {
+        if (self.out.len().saturating_add(extra) as u64) < self.budget {
+            return Ok(());
+        }
+        // exhausts the fuel, so that the engine fails at its next check too.
         #[cfg(feature = "fuel")]
         {
-            let len = self.out.len().saturating_add(extra);
-            if !crate::vm::fuel::ensure_active(len as u64) {
-                return Err(Error::from(ErrorKind::OutOfFuel));
-            }
+            crate::vm::fuel::ensure_active(u64::MAX);
+            Err(Error::from(ErrorKind::OutOfFuel))
         }
-        let _ = extra;
-        Ok(())
+        #[cfg(not(feature = "fuel"))]
+        {
+            Err(Error::new(ErrorKind::InvalidOperation, "JSON output too large"))
+        }
+    }
+
+    /// Like [`ensure_room`](Self::ensure_room) for a value about to be written
+    /// if it is a string: escaping makes it at most six times longer, and
+    /// only when that might not fit are its escapes counted.
+    fn ensure_string_room(&self, value: &Value) -> Result<(), Error> {
+        let Some(s) = value.as_str() else {
+            return Ok(());
+        };
+        if self.ensure_room(s.len().saturating_mul(6).saturating_add(2)).is_ok() {
+            return Ok(());
+        }
+        self.ensure_room(escaped_len_bound(s, self.html_safe))
     }
 
     /// Writes a JSON string literal.
@@ -219,12 +252,9 @@ impl JsonWriter {
     }
 }
 
-/// The most bytes a string value takes as a JSON literal (every escape is at
-/// most six bytes), or 0 for other values.
-fn string_len_bound(value: &Value, html_safe: bool) -> usize {
-    let Some(s) = value.as_str() else {
-        return 0;
-    };
+/// The most bytes a string takes as a JSON literal (every escape is at most
+/// six bytes).
+fn escaped_len_bound(s: &str, html_safe: bool) -> usize {
     let bytes = s.as_bytes();
     let escapes = if html_safe {
         count_escapes::<true>(bytes)

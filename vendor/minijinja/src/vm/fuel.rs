@@ -122,6 +122,17 @@ pub(crate) fn ensure_active(units: u64) -> bool {
     })
 }
 
+/// The units the active tracker has left, if there is one.
+#[cfg_attr(not(feature = "json"), allow(dead_code))]
+pub(crate) fn active_remaining() -> Option<u64> {
+    ACTIVE.with(|active| {
+        active
+            .borrow()
+            .as_ref()
+            .map(|remaining| remaining.load(Ordering::Relaxed).max(0) as u64)
+    })
+}
+
 /// Charges the active tracker for writing out one item of a container: the
 /// item, plus the bytes of a string (nested containers charge their own
 /// items).  Returns `false` once the fuel is exhausted.
