@@ -10,8 +10,18 @@
 //! ```
 //!
 //! Printing a value the event does not have is an error (so a typo is a failed attempt of
-//! kind `template`, not an empty field); `{% if payload.note %}` still works. Rendering is
-//! bounded (fuel), so a runaway loop fails instead of spinning.
+//! kind `template`, not an empty field); `{% if payload.note %}` still works.
+//!
+//! Rendering is bounded in work and in memory by minijinja's fuel: every instruction costs
+//! one, every 64 bytes of data the render creates (strings, list slots, output) one more,
+//! and a step that would create more than the fuel left fails before it allocates. So a
+//! runaway loop fails instead of spinning, and a template that builds large values (by
+//! repeating, joining, concatenating or printing them, through any filter or operator)
+//! fails with an out-of-fuel error, a failed attempt of kind `template`, at most about
+//! 12.8 MB of data in: its peak allocation stays under [`RENDER_MEMORY_LIMIT`]
+//! (`tests/template_memory.rs`). The engine's own checks had gaps that let one step allocate
+//! past the fuel, so Warren builds a patched minijinja (`vendor/README.md`). Saving a
+//! template only parses it ([`check`]); nothing is rendered until a delivery.
 
 use minijinja::{Environment, UndefinedBehavior, Value};
 use serde_json::{Map, Value as Json};
@@ -36,8 +46,15 @@ pub struct TemplateError(String);
 /// The largest template accepted, in bytes.
 pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;
 
-/// Work a render may do before it is stopped (a unit is roughly one instruction).
+/// Work a render may do before it is stopped: a unit is roughly one instruction, or 64 bytes
+/// of data the render creates, so this also bounds its data to 12.8 MB.
 const FUEL: u64 = 200_000;
+
+/// What a render's peak allocation stays under, whatever the template: the data its fuel
+/// pays for, and the growth and copies made while building it (a string doubles its buffer
+/// as it grows). It is not checked at run time but follows from [`FUEL`];
+/// `tests/template_memory.rs` holds templates that try to exceed it by every route known.
+pub const RENDER_MEMORY_LIMIT: usize = 32 * 1024 * 1024;
 
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();

@@ -172,17 +172,32 @@ async fn a_template_that_renders_text_is_sent_as_text() {
 }
 
 #[tokio::test]
-async fn a_template_the_event_cannot_fill_is_a_failed_attempt_of_kind_template() {
-    let stack = spawn_stack().await;
-    stack
-        .subscribe(json!({"payload_template": "{{ payload.missing }}", "max_attempts": 1}))
-        .await;
-    let event_id = stack.send(r#"{"type": "order.paid"}"#).await;
-    let delivery = stack
-        .wait_status(&stack.delivery_of(&event_id).await, "dead", WAIT)
-        .await;
-    assert_eq!(delivery["attempts"][0]["error_kind"], "template");
-    assert!(stack.receiver.received().is_empty());
+async fn a_template_the_event_cannot_fill_or_that_builds_too_much_is_a_failed_attempt_of_kind_template()
+ {
+    // The second built 100 MB of text (issue 23: warren-deliver went from 39 to 253 MB); it
+    // now runs out of fuel at 12.8 MB.
+    let templates = [
+        ("{{ payload.missing }}", "undefined"),
+        (
+            r#"{{ (["x" * 100000] * 1000) | join("") | length }}"#,
+            "fuel",
+        ),
+    ];
+    for (template, error) in templates {
+        let stack = spawn_stack().await;
+        stack
+            .subscribe(json!({"payload_template": template, "max_attempts": 1}))
+            .await;
+        let event_id = stack.send(r#"{"type": "order.paid"}"#).await;
+        let delivery = stack
+            .wait_status(&stack.delivery_of(&event_id).await, "dead", WAIT)
+            .await;
+        let attempt = &delivery["attempts"][0];
+        assert_eq!(attempt["error_kind"], "template", "{template}");
+        let excerpt = attempt["response_excerpt"].as_str().unwrap_or_default();
+        assert!(excerpt.contains(error), "{template}: {excerpt}");
+        assert!(stack.receiver.received().is_empty());
+    }
 }
 
 #[tokio::test]
