@@ -11,7 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use warren_shared::{amqp, config::BrokerSettings, topology::Topology};
 
 use crate::{
-    auth::AuthUser,
+    auth::{AuthUser, require_operator},
     error::{ApiError, Problem, Result},
     state::AppState,
 };
@@ -41,8 +41,10 @@ pub struct QueueBody {
 /// Every Warren queue, main queue first, then the wait tiers shortest first, then the
 /// ordered shards, then the graveyard.
 #[utoipa::path(get, path = "/api/v1/queues", tag = "operations",
-    responses((status = 200, body = Vec<QueueBody>), (status = 503, body = Problem)), security(("bearer" = [])))]
-async fn queues(State(state): State<AppState>, _user: AuthUser) -> Result<Json<Vec<QueueBody>>> {
+    responses((status = 200, body = Vec<QueueBody>), (status = 403, body = Problem, description = "Not an operator"),
+        (status = 503, body = Problem)), security(("bearer" = [])))]
+async fn queues(State(state): State<AppState>, user: AuthUser) -> Result<Json<Vec<QueueBody>>> {
+    require_operator(&state, &user).await?;
     Ok(Json(snapshot(&state).await.map_err(ApiError::Unavailable)?))
 }
 

@@ -163,6 +163,16 @@ text_enum! {
 }
 
 text_enum! {
+    /// What an account may do.
+    Role {
+        /// Manages its own sources and subscriptions.
+        User => "user",
+        /// Also sees what is every tenant's (the broker's queues); the first account.
+        Operator => "operator",
+    }
+}
+
+text_enum! {
     /// What a notification tells its owner.
     NotificationType {
         /// Many of a subscription's recent attempts failed (at least 10 in 15 min, under half

@@ -51,7 +51,8 @@ export function useMe() {
     queryKey: keys.me,
     queryFn: () => api<User>('/me'),
     enabled: Boolean(session),
-    initialData: session?.user ?? undefined,
+    // A session stored before roles existed is asked again at once.
+    initialData: session?.user.role ? session.user : undefined,
     staleTime: 60_000,
   })
 }

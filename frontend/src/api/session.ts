@@ -1,6 +1,6 @@
 // The signed-in session. The credential itself is Warren's HttpOnly session cookie, which
 // scripts cannot read (so an injected script cannot steal it); this module keeps only who is
-// signed in (id and email, nothing secret) in localStorage, so a reload stays signed in and
+// signed in (id, email and role, nothing secret: the server checks the role on every call) in localStorage, so a reload stays signed in and
 // other tabs follow. Components read it through `useSession`; the api client ends it on a 401,
 // which is how an expired or revoked cookie is noticed.
 import { useSyncExternalStore } from 'react'
@@ -40,7 +40,7 @@ export function getSession(): Session | null {
 
 /** Starts a session (after signup or login; the server has set the cookie). */
 export function startSession(user: User) {
-  localStorage.setItem(USER_KEY, JSON.stringify({ id: user.id, email: user.email }))
+  localStorage.setItem(USER_KEY, JSON.stringify({ id: user.id, email: user.email, role: user.role }))
   current = { user }
   notify()
 }

@@ -23,6 +23,8 @@ export interface Page<T> {
 export interface User {
   id: string
   email: string
+  /** `operator`: the instance's first account, which also sees every tenant's queues. */
+  role?: 'user' | 'operator'
 }
 
 /**

@@ -16,11 +16,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
+use warren_shared::model::Role;
 
 pub use user::{AuthUser, Credential, resolve, standing};
 
 use crate::{
-    error::{ApiError, Problem, Result, violated_constraint},
+    error::{ApiError, Problem, Result, stored_word, violated_constraint},
     extract::{ApiJson, ClientAddress},
     state::AppState,
     validation::validate,
@@ -53,6 +54,8 @@ pub struct Credentials {
 pub struct UserBody {
     id: Uuid,
     email: String,
+    /// `operator` for the instance's first account, else `user`.
+    role: Role,
 }
 
 /// A user and a fresh session token.
@@ -76,20 +79,9 @@ async fn signup(
         .await
         .map_err(ApiError::Internal)?;
     let id = Uuid::now_v7();
-    let client = state.pool.get().await?;
-    client
-        .execute(
-            "INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)",
-            &[&id, &email, &hash],
-        )
-        .await
-        .map_err(|e| match violated_constraint(&e) {
-            Some("users_email_key") => {
-                ApiError::Conflict("that email is already registered".into())
-            }
-            _ => e.into(),
-        })?;
-    let user = UserBody { id, email };
+    let mut client = state.pool.get().await?;
+    let role = insert_user(&mut client, id, &email, &hash).await?;
+    let user = UserBody { id, email, role };
     session_response(&state, &client, user, StatusCode::CREATED).await
 }
 
@@ -109,7 +101,7 @@ async fn login(
         let client = state.pool.get().await?;
         client
             .query_opt(
-                "SELECT id, password_hash FROM users WHERE email = $1",
+                "SELECT id, password_hash, role FROM users WHERE email = $1",
                 &[&email],
             )
             .await?
@@ -128,9 +120,54 @@ async fn login(
     let user = UserBody {
         id: row.get("id"),
         email,
+        role: stored_word(row.get("role"))?,
     };
     let client = state.pool.get().await?;
     session_response(&state, &client, user, StatusCode::OK).await
+}
+
+/// Stores a new account; the first on the instance is its operator. The advisory lock makes
+/// two first sign-ups at once take turns, so only one becomes it. 409 if the email is taken.
+async fn insert_user(
+    client: &mut deadpool_postgres::Object,
+    id: Uuid,
+    email: &str,
+    hash: &str,
+) -> Result<Role> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('warren.first_user'))", &[])
+        .await?;
+    let row = tx
+        .query_one(
+            "INSERT INTO users (id, email, password_hash, role)
+             SELECT $1, $2, $3,
+                    CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'user' ELSE 'operator' END
+             RETURNING role",
+            &[&id, &email, &hash],
+        )
+        .await
+        .map_err(|e| match violated_constraint(&e) {
+            Some("users_email_key") => {
+                ApiError::Conflict("that email is already registered".into())
+            }
+            _ => e.into(),
+        })?;
+    tx.commit().await?;
+    stored_word(row.get("role"))
+}
+
+/// A 403 unless `user` is an operator.
+pub async fn require_operator(state: &AppState, user: &AuthUser) -> Result<()> {
+    let client = state.pool.get().await?;
+    let row = client
+        .query_one("SELECT role FROM users WHERE id = $1", &[&user.user_id])
+        .await?;
+    match stored_word::<Role>(row.get("role"))? {
+        Role::Operator => Ok(()),
+        Role::User => Err(ApiError::Forbidden(
+            "only an operator may see this: it is every tenant's".into(),
+        )),
+    }
 }
 
 async fn session_response(
@@ -174,12 +211,13 @@ async fn me(State(state): State<AppState>, user: AuthUser) -> Result<Json<UserBo
     let client = state.pool.get().await?;
     let row = client
         .query_one(
-            "SELECT id, email FROM users WHERE id = $1",
+            "SELECT id, email, role FROM users WHERE id = $1",
             &[&user.user_id],
         )
         .await?;
     Ok(Json(UserBody {
         id: row.get("id"),
         email: row.get("email"),
+        role: stored_word(row.get("role"))?,
     }))
 }

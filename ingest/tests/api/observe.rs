@@ -221,3 +221,20 @@ async fn stats_read_one_index_range_of_the_subscription_not_the_whole_table() {
         "durations run 0..500 ms evenly: {p50}"
     );
 }
+
+#[tokio::test]
+async fn the_first_account_is_the_operator_and_only_it_sees_the_queues() {
+    let app = spawn_app().await;
+    let operator = app.user().await;
+    let user = app.user().await;
+    assert_eq!(operator.get_json("/api/v1/me").await["role"], "operator");
+    assert_eq!(user.get_json("/api/v1/me").await["role"], "user");
+    assert_eq!(operator.get("/api/v1/queues").await.status(), 200);
+    let problem = crate::helpers::assert_problem(user.get("/api/v1/queues").await, 403).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("operator")),
+        "{problem}"
+    );
+}

@@ -78,6 +78,15 @@ describe('the dashboard', () => {
     expect(await screen.findByText(/RabbitMQ is unavailable/)).toBeInTheDocument()
   })
 
+  it('shows no queues to a user who is not the operator, and never asks for them', async () => {
+    const user = { ...USER, role: 'user' as const }
+    const http = setup({ 'GET /api/v1/me': json(user) })
+    renderApp('/', { user })
+    expect(await screen.findByRole('heading', { name: 'Subscriptions in trouble' })).toBeInTheDocument()
+    expect(screen.queryByRole('link', { name: 'RabbitMQ console' })).not.toBeInTheDocument()
+    expect(http.callsTo('GET /api/v1/queues')).toHaveLength(0)
+  })
+
   it('guides a new user when there is nothing yet', async () => {
     setup({ 'GET /api/v1/subscriptions': json(page([])) })
     renderApp('/')

@@ -1,6 +1,6 @@
 // The dashboard: how deliveries are going, who is in trouble, and what waits in the broker.
 import { Link, useSearchParams } from 'react-router-dom'
-import { useEnableSubscription, useQueues, useSubscriptions, useSubscriptionsStats, type Stats, type StatsWindow, type Subscription } from '../../api'
+import { useEnableSubscription, useMe, useQueues, useSubscriptions, useSubscriptionsStats, type Stats, type StatsWindow, type Subscription } from '../../api'
 import { Button, ButtonLink, Card, EmptyState, ErrorMessage, Loading, PageHeader, cx } from '../../components/ui'
 import { formatMs, formatPercent } from '../../lib/format'
 import { mergeSeries, sortQueues, tierLabel, totals, troubled, type Trouble } from './aggregate'
@@ -12,6 +12,8 @@ export function DashboardPage() {
   const [params, setParams] = useSearchParams()
   const window = (WINDOWS.includes(params.get('window') as StatsWindow) ? params.get('window') : '1h') as StatsWindow
   const subscriptions = useSubscriptions()
+  // The broker's queues are every tenant's: only an operator sees them (the API says 403).
+  const me = useMe()
   const subs = subscriptions.data ?? []
   const statsQueries = useSubscriptionsStats(
     subs.map((s) => s.id),
@@ -56,7 +58,7 @@ export function DashboardPage() {
               <TroubleCard troubles={troubled(subs, statsById)} />
             </>
           )}
-          <QueuesCard />
+          {me.data?.role === 'operator' && <QueuesCard />}
         </div>
       )}
     </>
