@@ -135,8 +135,11 @@ async fn insert_user(
     hash: &str,
 ) -> Result<Role> {
     let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock(hashtext('warren.first_user'))", &[])
-        .await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('warren.first_user'))",
+        &[],
+    )
+    .await?;
     let row = tx
         .query_one(
             "INSERT INTO users (id, email, password_hash, role)
