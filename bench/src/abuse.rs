@@ -5,8 +5,10 @@
 //! [`MIX`]: requests Warren must refuse, each built to cost it as much as a refusal can (the
 //! largest body it takes, a signature header of thousands of candidates, as many and as
 //! large headers as hyper reads, or one HMAC over the whole body). Beside them a prober asks
-//! `/healthz` every [`PROBE_EVERY`] on a connection of its own, its latency counted from the
-//! time each probe was due, so a stall shows instead of silently delaying the next probe.
+//! `/healthz` every [`PROBE_EVERY`] on a connection of its own, as a load balancer would: one
+//! probe at a time, each timed from its send to its answer; a tick that comes while a probe
+//! is still out is skipped (and counted), so a slow answer is not counted again in every
+//! probe queued behind it.
 
 use std::{
     collections::BTreeMap,
@@ -403,19 +405,23 @@ pub struct AttackFigures {
 /// What the `/healthz` prober saw in a measured window.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeFigures {
-    /// Probes due in the window.
+    /// Probes sent in the window.
     pub probes: u64,
-    /// Of them, not answered 200 (or not at all).
+    /// Ticks skipped because the probe before was still out.
+    pub skipped: u64,
+    /// Of the probes, not answered 200 (or not at all).
     pub failures: u64,
-    /// Latency from the time each was due, of every probe.
+    /// Time from each probe's send to its answer.
     pub latency_ms: Option<Percentiles>,
 }
 
 /// Asks `base_url/healthz` every [`PROBE_EVERY`] over `window` on a connection of its own,
-/// one probe at a time; a probe is timed from when it was due.
+/// one probe at a time, each timed from its send; ticks that come while a probe is out are
+/// skipped.
 pub async fn probe(base_url: &str, window: Window, cancel: CancellationToken) -> ProbeFigures {
     let mut figures = ProbeFigures {
         probes: 0,
+        skipped: 0,
         failures: 0,
         latency_ms: None,
     };
@@ -434,12 +440,10 @@ pub async fn probe(base_url: &str, window: Window, cancel: CancellationToken) ->
         return figures;
     };
     let url = format!("{base_url}/healthz");
-    for i in 0u32.. {
-        let due = window.start + PROBE_EVERY * i;
-        if due >= window.end || cancel.is_cancelled() {
-            break;
-        }
+    let mut due = window.start;
+    while due < window.end && !cancel.is_cancelled() {
         tokio::time::sleep_until(due.into()).await;
+        let sent = Instant::now();
         let ok = match client.get(&url).send().await {
             Ok(response) => {
                 let status = response.status();
@@ -447,12 +451,21 @@ pub async fn probe(base_url: &str, window: Window, cancel: CancellationToken) ->
             }
             Err(_) => false,
         };
-        if window.measures(due) {
+        let answered = Instant::now();
+        let mut next = due + PROBE_EVERY;
+        while next < answered {
+            if window.measures(next) {
+                figures.skipped += 1;
+            }
+            next += PROBE_EVERY;
+        }
+        if window.measures(sent) {
             figures.probes += 1;
             figures.failures += u64::from(!ok);
-            let micros = u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let micros = u64::try_from((answered - sent).as_micros()).unwrap_or(u64::MAX);
             let _ = latency.record(micros.max(1));
         }
+        due = next;
     }
     figures.latency_ms = Percentiles::of(&latency);
     figures

@@ -539,7 +539,12 @@ fn release_table(out: &mut String, r: &ReleaseFigures, phases: &[PhaseResult]) {
 }
 
 fn probe_text(p: &ProbeFigures) -> String {
-    format!("{}  ({} failed)", percentiles(p.latency_ms), p.failures)
+    format!(
+        "{}  ({} failed, {} ticks skipped)",
+        percentiles(p.latency_ms),
+        p.failures,
+        p.skipped
+    )
 }
 
 fn mib(bytes: f64) -> String {
