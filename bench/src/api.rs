@@ -115,6 +115,19 @@ impl Api {
             .context("creating the source")
     }
 
+    /// Creates a source that verifies Standard Webhooks signatures with `secret` (a `whsec_`
+    /// secret).
+    pub async fn create_verified_source(&self, name: &str, secret: &str) -> anyhow::Result<Source> {
+        let body = json!({
+            "name": name,
+            "provider": "standard_webhooks",
+            "verification_secret": secret,
+        });
+        self.post("/api/v1/sources", &body)
+            .await
+            .context("creating the verified source")
+    }
+
     /// Creates a subscription, with the highest rate limit Warren allows unless `new` gives
     /// one.
     pub async fn create_subscription(&self, new: &NewSubscription<'_>) -> anyhow::Result<Uuid> {

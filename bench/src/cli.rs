@@ -40,6 +40,15 @@ pub enum Scenario {
     /// deliveries go out; reports how long the release took and B's end-to-end latency in
     /// both phases.
     Release,
+    /// A flood of worst-case ingest requests: `--concurrency` attackers (default 64, one
+    /// connection each, closed loop) send a source that verifies Standard Webhooks signatures
+    /// requests it must refuse, each as costly as a refusal can be (the largest body, 2,000
+    /// signature candidates, as many headers as hyper reads or more, one HMAC over the whole
+    /// body); meanwhile `/healthz` is asked every 10 ms on its own connection and legitimate
+    /// events go to another source at `--rate` (default 50/s). Runs once without the attack,
+    /// then with it; reports `/healthz` and the legitimate events' latency in both, and the
+    /// attack's requests and bytes a second by answer.
+    Abuse,
 }
 
 impl Scenario {
@@ -54,6 +63,7 @@ impl Scenario {
             Scenario::Stats => "stats",
             Scenario::Ordered => "ordered",
             Scenario::Release => "release",
+            Scenario::Abuse => "abuse",
         }
     }
 }
@@ -116,11 +126,12 @@ pub struct Cli {
     #[arg(long = "warren-env", value_name = "KEY=VALUE")]
     pub warren_env: Vec<String>,
     /// Closed loop: concurrent senders (one connection each); `ordered`: senders, each
-    /// sending its own stream of events one after the other (default 64; 16 for `ordered`).
+    /// sending its own stream of events one after the other (default 64; 16 for `ordered`);
+    /// `abuse`: attackers (default 64).
     #[arg(long)]
     pub concurrency: Option<usize>,
     /// Open loop at this many events/s (scenarios `rate`, `retry-mix` and `backlog` default
-    /// to 1,000, `ordered` and `release` to 200; given to `max` or `fanout` it makes them
+    /// to 1,000, `ordered` and `release` to 200, `abuse` to 50; given to `max` or `fanout` it makes them
     /// open loop).
     #[arg(long)]
     pub rate: Option<f64>,
@@ -238,6 +249,8 @@ pub struct Plan {
     pub held: u64,
     /// Its rate limit, deliveries a second (`release`).
     pub release_rate: u32,
+    /// Attackers, closed loop, one connection each (`abuse`).
+    pub attackers: usize,
     /// The retry schedule given to a started Warren, if not its default.
     pub retry_schedule: Option<String>,
     /// Settings given to a started Warren (KEY=VALUE): the scenario's, then `--warren-env`'s,
@@ -294,6 +307,7 @@ impl Plan {
             stats_calls: cli.stats_calls,
             held: cli.held,
             release_rate: cli.release_rate,
+            attackers: cli.concurrency.unwrap_or(crate::abuse::ATTACKERS),
             retry_schedule: cli.retry_schedule.clone().or(match scenario {
                 Scenario::RetryMix => Some(RETRY_MIX_SCHEDULE.into()),
                 _ => None,
@@ -319,6 +333,7 @@ impl Plan {
         self.stats_attempts = self.stats_attempts.min(10_000);
         self.stats_calls = self.stats_calls.min(10);
         self.held = self.held.min(2_000);
+        self.attackers = self.attackers.min(4);
         self.load = match self.load {
             LoadShape::Closed { concurrency } => LoadShape::Closed {
                 concurrency: concurrency.min(4),
@@ -373,6 +388,7 @@ fn load_shape(cli: &Cli) -> LoadShape {
         },
         (_, Some(rate)) => open(rate),
         (Scenario::Release, None) => open(RELEASE_RATE),
+        (Scenario::Abuse, None) => open(crate::abuse::LEGIT_RATE),
         (Scenario::Max | Scenario::Fanout, None) => LoadShape::Closed {
             concurrency: cli.concurrency.unwrap_or(64),
         },
@@ -491,6 +507,15 @@ mod tests {
         assert!(
             Plan::resolve(&cli(&["--scenario", "release", "--release-rate", "20000"])).is_err()
         );
+    }
+
+    #[test]
+    fn abuse_floods_with_sixty_four_beside_fifty_events_a_second() {
+        let plan = Plan::resolve(&cli(&["--scenario", "abuse"])).expect("a plan");
+        assert_eq!(plan.attackers, crate::abuse::ATTACKERS);
+        assert!(matches!(plan.load, LoadShape::Open { rate, .. } if rate == 50.0));
+        let plan = Plan::resolve(&cli(&["--smoke", "--scenario", "abuse"])).expect("a plan");
+        assert!(plan.attackers <= 4);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod abuse;
 pub mod activity;
 pub mod api;
 pub mod broker;

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::{
+    abuse::{AbuseFigures, HEALTHZ_P99_BUDGET_MS, ProbeFigures},
     activity::Activity,
     broker::BrokerInfo,
     cli::{LoadShape, Plan},
@@ -135,6 +136,8 @@ pub struct Report {
     pub stats: Option<StatsFigures>,
     /// `release` only.
     pub release: Option<ReleaseFigures>,
+    /// `abuse` only: `/healthz` without and during the attack, and the attack.
+    pub abuse: Option<AbuseFigures>,
     /// With `--observe`: what the live log and the metrics scraper saw.
     pub observers: Option<crate::observe::ObserverFigures>,
     /// The started Warren processes, read at the end of the run.
@@ -160,6 +163,9 @@ impl Report {
         }
         if let Some(release) = &self.release {
             release_table(&mut out, release, &self.phases);
+        }
+        if let Some(abuse) = &self.abuse {
+            abuse_table(&mut out, abuse, &self.phases);
         }
         if let Some(seen) = &self.observers {
             let _ = writeln!(
@@ -530,6 +536,118 @@ fn release_table(out: &mut String, r: &ReleaseFigures, phases: &[PhaseResult]) {
             "no: the release ended first (part of the window had nothing released)".into()
         },
     );
+}
+
+fn probe_text(p: &ProbeFigures) -> String {
+    format!(
+        "{}  ({} failed, {} ticks skipped)",
+        percentiles(p.latency_ms),
+        p.failures,
+        p.skipped
+    )
+}
+
+fn mib(bytes: f64) -> String {
+    format!("{:.1} MiB/s", bytes / (1024.0 * 1024.0))
+}
+
+fn abuse_table(out: &mut String, a: &AbuseFigures, phases: &[PhaseResult]) {
+    let attack = &a.attack;
+    let s = &attack.settings;
+    let _ = writeln!(
+        out,
+        "\n== abuse: {} attackers, bodies of {} B, {} signature candidates ==",
+        s.attackers, s.max_body_bytes, s.candidates
+    );
+    row(out, "healthz ms, no attack", probe_text(&a.healthz_without));
+    row(
+        out,
+        "healthz ms, under attack",
+        probe_text(&a.healthz_during),
+    );
+    row(
+        out,
+        &format!("healthz p99 < {HEALTHZ_P99_BUDGET_MS} ms under attack"),
+        match a.healthz_p99_under_budget {
+            Some(true) => "yes".into(),
+            Some(false) => "NO".into(),
+            None => "-".into(),
+        },
+    );
+    let pick = |i: usize, f: fn(&PhaseResult) -> Option<Percentiles>| {
+        phases
+            .get(i)
+            .and_then(f)
+            .map_or("-".into(), |p| format!("p50 {:.2} p99 {:.2}", p.p50, p.p99))
+    };
+    row(
+        out,
+        "legit ingest ms, without → during",
+        format!(
+            "{}  →  {}",
+            pick(0, |p| p.ingest_latency_ms),
+            pick(1, |p| p.ingest_latency_ms)
+        ),
+    );
+    row(
+        out,
+        "legit e2e ms, without → during",
+        format!(
+            "{}  →  {}",
+            pick(0, |p| p.e2e_latency_ms),
+            pick(1, |p| p.e2e_latency_ms)
+        ),
+    );
+    let counts = |i: usize| {
+        phases.get(i).map_or("-".into(), |p| {
+            format!(
+                "{}/{} accepted, {}/{} delivered",
+                p.accepted, p.sent, p.delivered, p.expected_deliveries
+            )
+        })
+    };
+    row(
+        out,
+        "legit, without → during",
+        format!("{}  →  {}", counts(0), counts(1)),
+    );
+    row(
+        out,
+        "attack requests/s",
+        format!(
+            "{:.0}  ({} in {:.0} s, {}; answer {})",
+            attack.requests_per_sec,
+            attack.requests,
+            attack.measured_seconds,
+            mib(attack.bytes_per_sec),
+            percentiles(attack.latency_ms)
+        ),
+    );
+    for (status, f) in &attack.by_status {
+        row(
+            out,
+            &format!("  answered {status}"),
+            format!(
+                "{:.0}/s, {}  ({})",
+                f.requests_per_sec,
+                mib(f.bytes_per_sec),
+                f.requests
+            ),
+        );
+    }
+    for k in &attack.mix {
+        let answers: Vec<_> = k.answers.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+        row(
+            out,
+            &format!("  {} ({:.0} %)", k.kind.name(), k.share * 100.0),
+            format!(
+                "{} B, ~{} headers → {}",
+                k.bytes_per_request,
+                k.headers,
+                answers.join(", ")
+            ),
+        );
+    }
 }
 
 /// Whether the ordered subscriptions were the bottleneck: each event goes to each of them, so

@@ -11,11 +11,12 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
+    abuse::{self, AbuseFigures, Attack, AttackSettings},
     api::{Api, NewSubscription},
     broker::{self, Management},
     cli::{Cli, Plan, Scenario},
     database::{self, PostgresInfo},
-    load::{self, BodyTemplate},
+    load::{self, BodyTemplate, Window},
     machine::MachineInfo,
     observe::{ObserverFigures, Observers},
     phase::{self, Percentiles, PhaseContext, PhaseResult, PhaseSpec},
@@ -104,6 +105,7 @@ fn assemble(
         backlog: measured.backlog,
         stats: measured.stats,
         release: measured.release,
+        abuse: measured.abuse,
         observers: measured.observers,
         processes,
     }
@@ -148,6 +150,7 @@ struct Measured {
     backlog: Option<BacklogSetup>,
     stats: Option<StatsFigures>,
     release: Option<ReleaseFigures>,
+    abuse: Option<AbuseFigures>,
     observers: Option<ObserverFigures>,
 }
 
@@ -187,6 +190,7 @@ impl Run<'_> {
             backlog: None,
             stats: None,
             release: None,
+            abuse: None,
             observers: None,
         };
         let observers = if self.plan.observe {
@@ -211,6 +215,7 @@ impl Run<'_> {
         match self.plan.scenario {
             Scenario::Stats => measured.stats = Some(self.stats(setup).await?),
             Scenario::Release => self.release(setup, ctx, measured).await?,
+            Scenario::Abuse => self.abuse(setup, ctx, measured).await?,
             Scenario::Backlog => {
                 measured
                     .phases
@@ -481,6 +486,65 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// The `abuse` scenario: a source verifying Standard Webhooks signatures is created for
+    /// the attack; the run's source (verifying nothing, its subscription to the receiver)
+    /// takes the legitimate load. Legitimate load and the `/healthz` prober run once alone,
+    /// then again with `plan.attackers` attackers flooding the verified source.
+    async fn abuse(
+        &self,
+        setup: &Setup,
+        ctx: &PhaseContext,
+        measured: &mut Measured,
+    ) -> anyhow::Result<()> {
+        let plan = self.plan;
+        let secret = warren_shared::signing::SigningSecret::generate();
+        let verified = setup
+            .api
+            .create_verified_source("warren-bench-attacked", secret.expose())
+            .await?;
+        let settings = AttackSettings {
+            attackers: plan.attackers,
+            max_body_bytes: if self.cli.url.is_some() {
+                abuse::DEFAULT_MAX_BODY_BYTES
+            } else {
+                abuse::max_body_bytes(&plan.warren_env)
+            },
+            candidates: abuse::CANDIDATES,
+        };
+        let base = &self.warren.base_url;
+        let spec = self.phase("legitimate, no attack");
+        let window = Window::starting_now(spec.warmup, spec.duration);
+        let (without, healthz_without) = tokio::join!(
+            phase::run(ctx, &spec),
+            abuse::probe(base, window, self.cancel.clone())
+        );
+        measured.phases.push(without);
+        eprintln!(
+            "warren-bench: flooding with {} attackers",
+            settings.attackers
+        );
+        let spec = self.phase("legitimate, under attack");
+        let window = Window::starting_now(spec.warmup, spec.duration);
+        let attack = Attack::new(
+            setup.api.ingest_url(&verified),
+            settings,
+            window,
+            self.cancel.clone(),
+        )?;
+        let (during, healthz_during, ()) = tokio::join!(
+            phase::run(ctx, &spec),
+            abuse::probe(base, window, self.cancel.clone()),
+            attack.run(settings.attackers)
+        );
+        measured.phases.push(during);
+        measured.abuse = Some(AbuseFigures::new(
+            healthz_without,
+            healthz_during,
+            attack.figures(settings),
+        ));
+        Ok(())
+    }
+
     /// Writes the attempt history, then times the 7-day stats call, one call at a time.
     async fn stats(&self, setup: &Setup) -> anyhow::Result<StatsFigures> {
         let client = self.database("stats").await?;
@@ -590,8 +654,22 @@ impl Watch<'_> {
 
 /// Why the run itself broke (nothing accepted, nothing delivered, no stats, observers that
 /// saw nothing, an ordered subscription that received a stream out of order or two
-/// deliveries at once), if it did. Never a judgement on a figure.
+/// deliveries at once, an attack or a prober that got no answer), if it did. Never a
+/// judgement on a figure: under `abuse`'s attack, legitimate events refused are a figure,
+/// so only the phase without it must accept and deliver.
 pub fn broken(report: &Report) -> Option<String> {
+    if let Some(abuse) = &report.abuse {
+        if abuse.attack.requests == 0 {
+            return Some("abuse: no attack request was answered or failed".into());
+        }
+        if abuse.healthz_without.probes == abuse.healthz_without.failures {
+            return Some("abuse: no /healthz probe was answered 200 without the attack".into());
+        }
+    }
+    let checked = match report.abuse {
+        Some(_) => 1,
+        None => report.phases.len(),
+    };
     if let Some(seen) = &report.observers {
         if seen.live_lines == 0 {
             return Some("observe: the live log received no line".into());
@@ -600,7 +678,7 @@ pub fn broken(report: &Report) -> Option<String> {
             return Some("observe: no /metrics scrape succeeded".into());
         }
     }
-    for p in &report.phases {
+    for p in report.phases.iter().take(checked) {
         if p.accepted == 0 {
             return Some(format!("{}: Warren accepted no event", p.name));
         }
