@@ -297,22 +297,6 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// What one connection may take (`serve::serve`).
-    pub fn connection_limits(&self) -> crate::serve::ConnectionLimits {
-        crate::serve::ConnectionLimits {
-            max_connections: self.max_connections.max(1),
-            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
-        }
-    }
-
-    /// How many failed logins lock an email or a client address.
-    pub fn login_limits(&self) -> crate::throttle::LoginLimits {
-        crate::throttle::LoginLimits {
-            per_email: self.login_failures_per_email,
-            per_address: self.login_failures_per_address,
-        }
-    }
-
     /// How long a request's body may take to arrive.
     pub fn body_read_timeout(&self) -> Duration {
         Duration::from_secs(self.body_read_timeout_secs.max(1))

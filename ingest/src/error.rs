@@ -274,6 +274,15 @@ pub fn violated_constraint(error: &tokio_postgres::Error) -> Option<&str> {
     error.as_db_error().and_then(|e| e.constraint())
 }
 
+/// A statement on one of the user's rows touched `rows` of them: none is a 404 (it does not
+/// exist, or is someone else's).
+pub fn found(rows: u64) -> Result<()> {
+    match rows {
+        0 => Err(ApiError::NotFound),
+        _ => Ok(()),
+    }
+}
+
 /// Parses a word the database stored (a status, a provider); one it does not know is a bug
 /// (or a newer schema), so 500.
 pub fn stored_word<T>(text: &str) -> Result<T>

@@ -25,7 +25,7 @@ use tokio::{
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
-use crate::refusals::ProblemIo;
+use crate::{config::Settings, refusals::ProblemIo};
 
 /// What a connection may take.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +35,16 @@ pub struct ConnectionLimits {
     /// How long a connection may take to send a request's headers (or stay idle between
     /// requests).
     pub header_read_timeout: Duration,
+}
+
+impl ConnectionLimits {
+    /// The limits the settings ask for (at least one connection, at least a second).
+    pub fn of(settings: &Settings) -> Self {
+        Self {
+            max_connections: settings.max_connections.max(1),
+            header_read_timeout: Duration::from_secs(settings.header_read_timeout_secs.max(1)),
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` trips, then lets the requests in hand

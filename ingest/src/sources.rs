@@ -25,7 +25,7 @@ use warren_shared::{
 
 use crate::{
     auth::AuthUser,
-    error::{ApiError, Problem, Result, stored_word, violated_constraint},
+    error::{ApiError, Problem, Result, found, stored_word, violated_constraint},
     events::store::{Candidate, Target},
     extract::{ApiJson, ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, paginate},
@@ -290,9 +290,7 @@ async fn delete(
             ),
             _ => e.into(),
         })?;
-    if deleted == 0 {
-        return Err(ApiError::NotFound);
-    }
+    found(deleted)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -97,7 +97,7 @@ impl Application {
             dispatch::Marker::delay_for(settings.outbox_grace()),
             marker_stop.clone(),
         );
-        let login_limits = settings.login_limits();
+        let login_limits = throttle::LoginLimits::of(&settings);
         let state = AppState::new(Shared {
             committer,
             sources,
@@ -156,7 +156,10 @@ impl Application {
         ));
         let failing = tokio::spawn(notifications::failing::run(state.clone(), cancel.clone()));
         let pruning = tokio::spawn(notifications::retention::run(state.clone(), cancel.clone()));
-        let forgetting = tokio::spawn(throttle::prune(state.clone(), cancel.clone()));
+        let forgetting = tokio::spawn({
+            let (state, cancel) = (state.clone(), cancel.clone());
+            async move { throttle::prune(&state.throttles, cancel).await }
+        });
         let (live, live_relay) = gateway::layer(&state, cancel.clone());
         let publisher = state.publisher.clone();
         let (dispatched, confirm_timeout) = (
@@ -164,7 +167,7 @@ impl Application {
             state.settings.broker.confirm_timeout(),
         );
         tracing::info!(addr = %listener.local_addr()?, "warren-ingest listening");
-        let limits = state.settings.connection_limits();
+        let limits = serve::ConnectionLimits::of(&state.settings);
         // The live sockets' answers (socket.io's polling) are not the router's: they too are
         // never sniffed.
         let app = router(state).layer(live).layer(nosniff());

@@ -32,7 +32,7 @@ use warren_shared::{
 
 use crate::{
     auth::AuthUser,
-    error::{ApiError, Problem, Result, stored_word},
+    error::{ApiError, Problem, Result, found, stored_word},
     extract::{ApiJson, ApiPath, ApiQuery, OptionalJson, parse_json},
     lines,
     pagination::{Page, PageQuery, Paginated, paginate},
@@ -541,9 +541,7 @@ async fn delete(
             &[&id, &user.user_id],
         )
         .await?;
-    if deleted == 0 {
-        return Err(ApiError::NotFound);
-    }
+    found(deleted)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -22,7 +22,7 @@ use governor::{
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{config::Settings, error::ApiError};
 
 /// The window failed logins are counted over: a key's whole quota comes back in it.
 const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -34,6 +34,16 @@ pub struct LoginLimits {
     pub per_email: NonZeroU32,
     /// Per client address (one guesser trying many accounts).
     pub per_address: NonZeroU32,
+}
+
+impl LoginLimits {
+    /// The limits the settings ask for.
+    pub fn of(settings: &Settings) -> Self {
+        Self {
+            per_email: settings.login_failures_per_email,
+            per_address: settings.login_failures_per_address,
+        }
+    }
 }
 
 /// Every throttle of one ingest process.
@@ -110,11 +120,11 @@ impl Throttles {
 }
 
 /// Forgets what no longer counts, every minute until `cancel` trips.
-pub async fn prune(state: AppState, cancel: CancellationToken) {
+pub async fn prune(throttles: &Throttles, cancel: CancellationToken) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
-            _ = every.tick() => state.throttles.prune(),
+            _ = every.tick() => throttles.prune(),
             () = cancel.cancelled() => return,
         }
     }

@@ -13,7 +13,7 @@ use warren_shared::tokens::{random_token, token_hash};
 
 use super::AuthUser;
 use crate::{
-    error::{ApiError, Problem, Result},
+    error::{Problem, Result, found},
     extract::{ApiJson, ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
@@ -144,9 +144,7 @@ async fn delete(
             &[&id, &user.user_id],
         )
         .await?;
-    if deleted == 0 {
-        return Err(ApiError::NotFound);
-    }
+    found(deleted)?;
     state.revocations.revoked();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,11 +2,7 @@
 //! its own `whsec_` secret (Standard Webhooks); an `email` channel a plain-text mail through
 //! the instance's SMTP server. Each takes every type, or the types it lists.
 
-use axum::{
-    Json,
-    extract::State,
-    http::{StatusCode, header},
-};
+use axum::{Json, extract::State, http::StatusCode};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -24,17 +20,12 @@ use warren_shared::{
 use crate::{
     auth::AuthUser,
     config::Settings,
-    error::{ApiError, FieldError, Problem, Result, stored_word},
+    error::{ApiError, FieldError, Problem, Result, found, stored_word},
     extract::{ApiJson, ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
     validation::{self, validate_with},
 };
-
-/// Answers that carry a channel's signing secret are never cached.
-type NoStore = [(header::HeaderName, &'static str); 1];
-
-const NO_STORE: NoStore = [(header::CACHE_CONTROL, "no-store")];
 
 /// The channel routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -195,7 +186,7 @@ async fn create_channel(
     State(state): State<AppState>,
     user: AuthUser,
     ApiJson(input): ApiJson<NewChannel>,
-) -> Result<(StatusCode, NoStore, Json<ChannelBody>)> {
+) -> Result<(StatusCode, Json<ChannelBody>)> {
     check(&input, &state.settings)?;
     let secret = (input.kind == ChannelKind::Webhook).then(SigningSecret::generate);
     let client = state.pool.get().await?;
@@ -218,11 +209,9 @@ async fn create_channel(
             ],
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        NO_STORE,
-        Json(ChannelBody::from_row(&row)?),
-    ))
+    // Never cached, though it shows the channel's secret: every API answer is no-store
+    // (`startup::router`).
+    Ok((StatusCode::CREATED, Json(ChannelBody::from_row(&row)?)))
 }
 
 /// The user's channels, newest first.
@@ -232,7 +221,7 @@ async fn list_channels(
     State(state): State<AppState>,
     user: AuthUser,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<(NoStore, Json<Paginated<ChannelBody>>)> {
+) -> Result<Json<Paginated<ChannelBody>>> {
     let page = Page::try_from(&query)?;
     let client = state.pool.get().await?;
     let rows = client
@@ -248,7 +237,7 @@ async fn list_channels(
         .iter()
         .map(ChannelBody::from_row)
         .collect::<Result<Vec<_>>>()?;
-    Ok((NO_STORE, Json(paginate(channels, page, |c| c.id))))
+    Ok(Json(paginate(channels, page, |c| c.id)))
 }
 
 /// Deletes a channel, and whatever was still on its way to it.
@@ -266,9 +255,7 @@ async fn delete_channel(
             &[&id, &user.user_id],
         )
         .await?;
-    if deleted == 0 {
-        return Err(ApiError::NotFound);
-    }
+    found(deleted)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
