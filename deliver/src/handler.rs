@@ -45,7 +45,7 @@ pub struct Context {
     pub metrics: Arc<DeliverMetrics>,
     /// The circuit breaker's thresholds.
     pub thresholds: Thresholds,
-    /// Token buckets per subscription.
+    /// Rate limits per subscription (tokens leased from buckets every worker shares).
     pub limiter: RateLimiter,
     /// The cap of deliveries in flight per subscription.
     pub bulkhead: Bulkhead,

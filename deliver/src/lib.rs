@@ -3,6 +3,7 @@
 
 pub mod acks;
 pub mod breakers;
+pub mod budget;
 pub mod circuit;
 pub mod config;
 pub mod decision;

@@ -1,12 +1,12 @@
-//! What one worker does to keep a subscription from being hammered or from hogging it:
-//! a token bucket per subscription (`rate_limit_per_sec`, burst one second's worth), slowed
+//! What keeps a subscription from being hammered or from hogging a worker: its rate limit
+//! (`rate_limit_per_sec`, burst one second's worth, held by every worker together: tokens
+//! are leased from the subscription's bucket in PostgreSQL, see [`crate::budget`]), slowed
 //! down while the target says it is overloaded (429, 502, 504), and a bulkhead capping the
-//! deliveries of one subscription in flight at once.
+//! deliveries of one subscription this worker has in flight at once.
 //!
-//! These live in the worker's memory: with N worker processes a subscription may receive up
-//! to N times its rate. A delivery over a limit is parked in a short wait queue, never
-//! failed and never holding a slot other subscriptions could use (a delivery over the
-//! bulkhead waits a few milliseconds for a slot first: see [`Bulkhead::enter_within`]).
+//! A delivery over a limit is parked in a short wait queue, never failed and never holding a
+//! slot other subscriptions could use (a delivery over the bulkhead waits a few milliseconds
+//! for a slot first: see [`Bulkhead::enter_within`]).
 
 use std::{
     collections::HashMap,
@@ -14,92 +14,182 @@ use std::{
     time::{Duration, Instant},
 };
 
+use deadpool_postgres::Pool;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-/// How long a throttle signal keeps a subscription slowed down.
-const THROTTLE_FOR: Duration = Duration::from_secs(30);
+use crate::budget;
 
-/// The slowest a throttled subscription goes, as a share of its rate.
-const MIN_FACTOR: f64 = 1.0 / 64.0;
+/// How long leased tokens may be spent: what is left after this goes unspent (the bucket
+/// is not refunded), so tokens leased ahead and not needed cannot join a later burst.
+pub const LEASE_LIFE: Duration = Duration::from_millis(50);
 
-/// One subscription's token bucket.
-#[derive(Debug, Clone)]
-struct Bucket {
-    tokens: f64,
-    refilled: Instant,
-    /// The share of the configured rate currently allowed (halved by each throttle signal).
-    factor: f64,
-    throttled_until: Option<Instant>,
+/// A subscription's tokens leased by this worker, and what it knows of its bucket.
+#[derive(Debug)]
+struct Leased {
+    /// Tokens in hand, spendable until `expires`.
+    tokens: u32,
+    expires: Instant,
+    /// When the last lease was taken, and how many tokens were spent since: the pace this
+    /// worker spends at, which sizes the next lease.
+    leased_at: Instant,
+    spent: u32,
+    /// The bucket held less than a token at the last lease: nothing to lease before this.
+    empty_until: Option<Instant>,
+    /// Deliveries waiting for this subscription's next lease.
+    waiting: u32,
 }
 
-impl Bucket {
-    fn new(rate: f64, now: Instant) -> Self {
+impl Leased {
+    fn new(now: Instant) -> Self {
         Self {
-            tokens: rate,
-            refilled: now,
-            factor: 1.0,
-            throttled_until: None,
+            tokens: 0,
+            expires: now,
+            leased_at: now,
+            spent: 0,
+            empty_until: None,
+            waiting: 0,
         }
     }
 
-    /// Takes a token, or says how long until one is due.
-    fn take(&mut self, rate: f64, now: Instant) -> Result<(), Duration> {
-        if self.throttled_until.is_some_and(|until| now >= until) {
-            self.factor = 1.0;
-            self.throttled_until = None;
+    /// A token in hand, or how long until the bucket has one, or `None`: ask the bucket.
+    fn take(&mut self, now: Instant) -> Option<Result<(), Duration>> {
+        if self.tokens > 0 && now < self.expires {
+            self.tokens -= 1;
+            self.spent += 1;
+            return Some(Ok(()));
         }
-        let rate = (rate * self.factor).max(f64::MIN_POSITIVE);
-        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
-        // The burst is one second's worth of the (current) rate.
-        self.tokens = (self.tokens + elapsed * rate).min(rate.max(1.0));
-        self.refilled = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / rate))
+        match self.empty_until {
+            Some(until) if now < until => Some(Err(until - now)),
+            _ => None,
         }
     }
 
-    fn throttle(&mut self, now: Instant) {
-        self.factor = (self.factor / 2.0).max(MIN_FACTOR);
-        self.throttled_until = Some(now + THROTTLE_FOR);
+    /// How many tokens to ask for: one for each delivery waiting, or as many as this worker
+    /// spent in a lease's life at its recent pace, capped at a lease's life of the rate.
+    fn want(&self, rate: u32, now: Instant) -> u32 {
+        lease_size(self.waiting, self.spent, now - self.leased_at, rate)
+    }
+
+    /// Keeps a lease's tokens; takes the first for the caller when there is one.
+    fn fill(&mut self, lease: budget::Lease, now: Instant) -> Result<(), Duration> {
+        self.tokens = lease.granted;
+        self.expires = now + LEASE_LIFE;
+        self.leased_at = now;
+        self.spent = 0;
+        self.empty_until = lease.empty_for.map(|wait| now + wait);
+        if lease.granted == 0 {
+            return Err(lease.empty_for.unwrap_or(LEASE_LIFE));
+        }
+        self.tokens -= 1;
+        self.spent = 1;
+        Ok(())
     }
 }
 
-/// The token buckets of every subscription this worker delivers to.
-#[derive(Debug, Default)]
+/// Tokens to lease: at least one per delivery waiting for them; more when this worker has
+/// been spending faster than that (its pace over the last lease, for a lease's life), but
+/// never more than a lease's life of the rate, so tokens leased ahead are few and spent
+/// soon.
+pub fn lease_size(waiting: u32, spent: u32, since_lease: Duration, rate: u32) -> u32 {
+    let cap = f64::from(rate) * LEASE_LIFE.as_secs_f64();
+    let since = since_lease.as_secs_f64().max(LEASE_LIFE.as_secs_f64());
+    let pace = f64::from(spent) / since * LEASE_LIFE.as_secs_f64();
+    // Truncation is intended: whole tokens, at most a few thousand.
+    let ahead = pace.min(cap).floor() as u32;
+    waiting.max(ahead).max(1)
+}
+
+/// One subscription's lease, and the lock that lets one delivery at a time take the next.
+#[derive(Debug)]
+struct Local {
+    leased: Mutex<Leased>,
+    leasing: tokio::sync::Mutex<()>,
+}
+
+/// Every subscription's rate limit, as this worker holds it: tokens leased from the
+/// subscriptions' buckets in PostgreSQL, spent from memory.
+#[derive(Debug)]
 pub struct RateLimiter {
-    buckets: Mutex<HashMap<Uuid, Bucket>>,
+    pool: Pool,
+    locals: Mutex<HashMap<Uuid, Arc<Local>>>,
+}
+
+/// Counts a delivery as waiting for a lease while it lives.
+struct Waiting<'a>(&'a Local);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut leased = self.0.leased.lock().expect("the lease lock");
+        leased.waiting = leased.waiting.saturating_sub(1);
+    }
 }
 
 impl RateLimiter {
-    /// Takes a token for `subscription` (limited to `rate` per second), or says how long
-    /// until one is due.
-    pub fn take(&self, subscription: Uuid, rate: u32) -> Result<(), Duration> {
-        self.take_at(subscription, rate, Instant::now())
-    }
-
-    fn take_at(&self, subscription: Uuid, rate: u32, now: Instant) -> Result<(), Duration> {
-        let rate = f64::from(rate.max(1));
-        let mut buckets = self.buckets.lock().expect("the buckets lock");
-        buckets
-            .entry(subscription)
-            .or_insert_with(|| Bucket::new(rate, now))
-            .take(rate, now)
-    }
-
-    /// The target said it is overloaded: halve the subscription's rate for a while.
-    pub fn throttle(&self, subscription: Uuid) {
-        self.throttle_at(subscription, Instant::now());
-    }
-
-    fn throttle_at(&self, subscription: Uuid, now: Instant) {
-        let mut buckets = self.buckets.lock().expect("the buckets lock");
-        if let Some(bucket) = buckets.get_mut(&subscription) {
-            bucket.throttle(now);
+    /// Leases from the buckets in `pool`'s database.
+    pub fn new(pool: Pool) -> Self {
+        Self {
+            pool,
+            locals: Mutex::default(),
         }
+    }
+
+    /// Takes a token for `subscription` (limited to `rate` per second), or says how long
+    /// until one is due. Touches PostgreSQL only when the tokens in hand are spent; an `Err`
+    /// means it could not be reached.
+    pub async fn take(
+        &self,
+        subscription: Uuid,
+        rate: u32,
+    ) -> anyhow::Result<Result<(), Duration>> {
+        let local = self.local(subscription);
+        {
+            let mut leased = local.leased.lock().expect("the lease lock");
+            if let Some(taken) = leased.take(Instant::now()) {
+                return Ok(taken);
+            }
+            leased.waiting += 1;
+        }
+        let _waiting = Waiting(&local);
+        // One lease at a time per subscription: the deliveries queued behind it take the
+        // tokens it brings (it asks for one each).
+        let _leasing = local.leasing.lock().await;
+        let want = {
+            let mut leased = local.leased.lock().expect("the lease lock");
+            let now = Instant::now();
+            if let Some(taken) = leased.take(now) {
+                return Ok(taken);
+            }
+            leased.want(rate, now)
+        };
+        let lease = budget::lease(&self.pool, subscription, rate, want).await?;
+        let mut leased = local.leased.lock().expect("the lease lock");
+        Ok(leased.fill(lease, Instant::now()))
+    }
+
+    /// The target said it is overloaded: halve the subscription's rate for a while, for
+    /// every worker, and drop the tokens this one holds.
+    pub async fn throttle(&self, subscription: Uuid) -> anyhow::Result<()> {
+        {
+            let local = self.local(subscription);
+            let mut leased = local.leased.lock().expect("the lease lock");
+            leased.tokens = 0;
+            leased.empty_until = None;
+        }
+        budget::throttle(&self.pool, subscription).await
+    }
+
+    fn local(&self, subscription: Uuid) -> Arc<Local> {
+        let mut locals = self.locals.lock().expect("the limiter lock");
+        locals
+            .entry(subscription)
+            .or_insert_with(|| {
+                Arc::new(Local {
+                    leased: Mutex::new(Leased::new(Instant::now())),
+                    leasing: tokio::sync::Mutex::new(()),
+                })
+            })
+            .clone()
     }
 }
 
@@ -194,52 +284,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_bucket_allows_a_seconds_burst_then_its_rate() {
-        let limiter = RateLimiter::default();
-        let (sub, start) = (Uuid::now_v7(), Instant::now());
-        for _ in 0..5 {
-            assert_eq!(limiter.take_at(sub, 5, start), Ok(()));
-        }
-        let wait = limiter
-            .take_at(sub, 5, start)
-            .expect_err("the burst is spent");
-        assert!((wait.as_secs_f64() - 0.2).abs() < 1e-6, "{wait:?}");
-        assert_eq!(
-            limiter.take_at(sub, 5, start + Duration::from_millis(200)),
-            Ok(())
-        );
+    fn a_lease_asks_for_a_token_per_waiting_delivery() {
+        assert_eq!(lease_size(0, 0, Duration::ZERO, 10), 1);
+        assert_eq!(lease_size(7, 0, Duration::from_secs(5), 10), 7);
+        assert_eq!(lease_size(300, 0, Duration::ZERO, 100), 300);
     }
 
     #[test]
-    fn subscriptions_have_buckets_of_their_own() {
-        let limiter = RateLimiter::default();
+    fn a_busy_worker_leases_ahead_at_its_pace_but_never_more_than_a_lease_life_of_the_rate() {
+        // 100 spent in 100 ms: 1,000/s, so 50 for the next 50 ms.
+        assert_eq!(lease_size(1, 100, Duration::from_millis(100), 10_000), 50);
+        // A faster pace is capped at 50 ms of the rate (10,000/s: 500).
+        assert_eq!(lease_size(1, 5_000, Duration::from_millis(100), 10_000), 500);
+        // At 10/s a lease's life holds half a token: never more than asked for.
+        assert_eq!(lease_size(1, 10, Duration::from_millis(50), 10), 1);
+        // An idle worker asks for what is waiting.
+        assert_eq!(lease_size(2, 3, Duration::from_secs(10), 10_000), 2);
+    }
+
+    #[test]
+    fn tokens_in_hand_are_spent_until_they_expire_then_the_bucket_is_asked_again() {
         let start = Instant::now();
-        let (busy, other) = (Uuid::now_v7(), Uuid::now_v7());
-        assert_eq!(limiter.take_at(busy, 1, start), Ok(()));
-        assert!(limiter.take_at(busy, 1, start).is_err());
-        assert_eq!(limiter.take_at(other, 1, start), Ok(()));
+        let mut leased = Leased::new(start);
+        assert_eq!(leased.take(start), None, "nothing in hand: ask the bucket");
+        let lease = budget::Lease {
+            granted: 3,
+            empty_for: None,
+        };
+        assert_eq!(leased.fill(lease, start), Ok(()));
+        assert_eq!(leased.take(start), Some(Ok(())));
+        assert_eq!(leased.take(start), Some(Ok(())));
+        assert_eq!(leased.take(start), None, "three granted, three spent");
+        leased.fill(lease, start).expect("a token");
+        assert_eq!(leased.take(start + LEASE_LIFE), None, "expired unspent");
     }
 
     #[test]
-    fn a_throttled_subscription_goes_at_half_its_rate_until_the_throttle_lapses() {
-        let limiter = RateLimiter::default();
-        let (sub, start) = (Uuid::now_v7(), Instant::now());
-        for _ in 0..10 {
-            limiter.take_at(sub, 10, start).expect("a token");
-        }
-        limiter.throttle_at(sub, start);
-        let wait = limiter.take_at(sub, 10, start).expect_err("empty");
-        assert!(
-            (wait.as_secs_f64() - 0.2).abs() < 1e-6,
-            "half of 10/s is one per 200 ms: {wait:?}"
+    fn an_empty_bucket_parks_deliveries_without_asking_again_until_a_token_is_due() {
+        let start = Instant::now();
+        let mut leased = Leased::new(start);
+        let empty = budget::Lease {
+            granted: 0,
+            empty_for: Some(Duration::from_millis(100)),
+        };
+        assert_eq!(
+            leased.fill(empty, start),
+            Err(Duration::from_millis(100))
         );
-        let later = start + THROTTLE_FOR + Duration::from_secs(1);
-        assert_eq!(limiter.take_at(sub, 10, later), Ok(()));
-        let mut taken = 1;
-        while limiter.take_at(sub, 10, later).is_ok() {
-            taken += 1;
-        }
-        assert_eq!(taken, 10, "the full burst is back");
+        assert_eq!(
+            leased.take(start + Duration::from_millis(40)),
+            Some(Err(Duration::from_millis(60)))
+        );
+        assert_eq!(leased.take(start + Duration::from_millis(100)), None);
     }
 
     #[test]

@@ -97,6 +97,7 @@ pub async fn admit(ctx: &Context, envelope: &DeliverV1, job: &Job) -> anyhow::Re
     if let Err(wait) = ctx
         .limiter
         .take(subscription, job.subscription.rate_limit_per_sec)
+        .await?
     {
         return Ok(Admission::Park(Park::RateLimited(wait)));
     }
@@ -133,8 +134,13 @@ fn signal(result: &AttemptResult) -> Signal {
 /// Moves the breaker after an attempt, throttles an overloaded target, and tells the owner
 /// about every transition. A healthy circuit after a success writes nothing.
 pub async fn after_attempt(ctx: &Context, envelope: &DeliverV1, job: &Job, result: &AttemptResult) {
-    if matches!(result.status_code, Some(429 | 502 | 504)) {
-        ctx.limiter.throttle(envelope.subscription_id);
+    if matches!(result.status_code, Some(429 | 502 | 504))
+        && let Err(error) = ctx.limiter.throttle(envelope.subscription_id).await
+    {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "the subscription could not be slowed down"
+        );
     }
     let signal = signal(result);
     let loaded = &job.subscription.breaker;

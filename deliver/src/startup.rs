@@ -68,6 +68,7 @@ impl Worker {
         let context = Arc::new(Context {
             loader: Loader::start(pool.clone()),
             recorder: Recorder::start(pool.clone()),
+            limiter: RateLimiter::new(pool.clone()),
             breakers: Breakers::start_notifying(
                 pool.clone(),
                 settings.thresholds(),
@@ -79,7 +80,6 @@ impl Worker {
             consuming: Arc::new(AtomicBool::new(false)),
             metrics: Arc::new(metrics),
             thresholds: settings.thresholds(),
-            limiter: RateLimiter::default(),
             bulkhead: Bulkhead::new(settings.max_in_flight_per_subscription),
             lines: Lines::default(),
             notify_min_interval: settings.notify_min_interval(),

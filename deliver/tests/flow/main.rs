@@ -13,5 +13,6 @@ mod loads;
 mod notifications;
 mod ordered;
 mod protection;
+mod rates;
 mod records;
 mod recovery;
