@@ -15,6 +15,10 @@ use crate::helpers::{Stack, spawn_ingest};
 const RATE: u32 = 10;
 const EVENTS: usize = 200;
 
+/// How much closer together two deliveries may arrive than their tokens were taken: the
+/// spread of the time from taking a token to the receiver reading the request.
+const ARRIVAL_JITTER: Duration = Duration::from_millis(30);
+
 /// The worst window of arrivals: its length, and how many arrived in it beyond
 /// `rate` (the burst) plus `rate` per second of its length.
 #[derive(Debug)]
@@ -102,8 +106,13 @@ async fn two_workers_together_hold_a_subscription_to_its_rate_as_one_does() {
         "two workers {by_worker:?}: {EVENTS} arrivals over {span:?}, {overall:.2}/s after the \
          burst; worst window {worst:?}"
     );
+    // The receiver sees arrivals, not admissions: a token's delivery reaches it a few
+    // milliseconds after the token was taken, by more or less, so a window between two
+    // arrivals may be that much shorter than the one between their tokens. Allowed: that
+    // jitter, never a token more.
+    let jitter = f64::from(RATE) * ARRIVAL_JITTER.as_secs_f64();
     assert!(
-        worst.count as f64 <= worst.allowed,
+        worst.count as f64 <= worst.allowed + jitter,
         "{} arrivals in {:?}, more than {RATE} + {RATE}/s allows",
         worst.count,
         worst.window
