@@ -295,7 +295,10 @@ mod tests {
         // 100 spent in 100 ms: 1,000/s, so 50 for the next 50 ms.
         assert_eq!(lease_size(1, 100, Duration::from_millis(100), 10_000), 50);
         // A faster pace is capped at 50 ms of the rate (10,000/s: 500).
-        assert_eq!(lease_size(1, 5_000, Duration::from_millis(100), 10_000), 500);
+        assert_eq!(
+            lease_size(1, 5_000, Duration::from_millis(100), 10_000),
+            500
+        );
         // At 10/s a lease's life holds half a token: never more than asked for.
         assert_eq!(lease_size(1, 10, Duration::from_millis(50), 10), 1);
         // An idle worker asks for what is waiting.
@@ -327,10 +330,7 @@ mod tests {
             granted: 0,
             empty_for: Some(Duration::from_millis(100)),
         };
-        assert_eq!(
-            leased.fill(empty, start),
-            Err(Duration::from_millis(100))
-        );
+        assert_eq!(leased.fill(empty, start), Err(Duration::from_millis(100)));
         assert_eq!(
             leased.take(start + Duration::from_millis(40)),
             Some(Err(Duration::from_millis(60)))

@@ -155,7 +155,10 @@ async fn leases_from_many_workers_at_once_never_take_more_than_the_bucket_holds(
     );
     let empty = budget::lease(&pool, sub, 100, 10).await.expect("a lease");
     let wait = empty.empty_for.expect("the bucket is spent");
-    assert!(wait <= Duration::from_millis(10), "a token per 10 ms: {wait:?}");
+    assert!(
+        wait <= Duration::from_millis(10),
+        "a token per 10 ms: {wait:?}"
+    );
 }
 
 #[tokio::test]
@@ -173,7 +176,9 @@ async fn a_throttle_halves_the_rate_every_worker_leases_at() {
         (0.15..=0.2).contains(&wait),
         "half of 10/s is a token per 200 ms: {wait}"
     );
-    budget::throttle(&other, sub).await.expect("throttled again");
+    budget::throttle(&other, sub)
+        .await
+        .expect("throttled again");
     let wait = budget::lease(&pool, sub, 10, 10)
         .await
         .expect("a lease")
