@@ -35,6 +35,47 @@ export interface AuthResponse {
   user: User
 }
 
+// Operators: users, invites and every tenant's open circuits (shared/API.md "Auth", "Operations").
+
+/** `GET /admin/users`: a user with what they own and how it is going. */
+export interface AdminUser {
+  id: string
+  email: string
+  role: 'user' | 'operator'
+  /** Disabled by an operator: sessions and API keys answer 401, ingest to its sources 404; nothing is deleted. */
+  disabled: boolean
+  created_at: string
+  sources: number
+  subscriptions: number
+  events_24h: number
+  dead_letters: number
+  open_circuits: number
+}
+
+/** `GET /invites`: an invite without its token (shown once, at creation). */
+export interface Invite {
+  id: string
+  email: string
+  expires_at: string
+  /** When it was used to sign up; absent or null while it is still open. */
+  used_at?: string | null
+  created_at?: string
+}
+
+/** `POST /invites`' answer: the token, this once. */
+export interface CreatedInvite {
+  id: string
+  email: string
+  token: string
+  expires_at: string
+}
+
+/** `GET /admin/subscriptions`: a subscription of any tenant, with its owner. */
+export interface AdminSubscription extends Subscription {
+  user_id: string
+  owner_email: string
+}
+
 export const PROVIDERS = ['none', 'stripe', 'github', 'shopify', 'standard_webhooks', 'hmac_sha256'] as const
 export type Provider = (typeof PROVIDERS)[number]
 
