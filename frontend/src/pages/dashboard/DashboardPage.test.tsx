@@ -81,7 +81,7 @@ describe('the dashboard', () => {
       'GET /api/v1/subscriptions/s-ok/deliveries': deliveries({}),
       'GET /api/v1/subscriptions/s-open/deliveries': deliveries({ pending: 2, retrying: 200 }, ['retrying']),
       'GET /api/v1/subscriptions/s-off/deliveries': deliveries({ pending: 1 }),
-      'GET /api/v1/dead-letters': (call) => json(page(call.query.get('subscription_id') === 's-open' ? [{ id: 'd-1' }, { id: 'd-2' }] : [])),
+      'GET /api/v1/dead-letters': (call: Call) => json(page(call.query.get('subscription_id') === 's-open' ? [{ id: 'd-1' }, { id: 'd-2' }] : [])),
     })
     renderApp('/')
 
