@@ -70,11 +70,17 @@ export interface CreatedInvite {
   expires_at: string
 }
 
-/** `GET /admin/subscriptions`: a subscription of any tenant, with its owner. */
-export interface AdminSubscription extends Subscription {
+/** `GET /admin/subscriptions`: a subscription of any tenant, with its owner (never its secret). */
+export interface AdminSubscription extends Pick<Subscription, 'id' | 'name' | 'target_url' | 'source_id' | 'is_active' | 'disabled_reason' | 'circuit_state' | 'created_at' | 'updated_at'> {
   user_id: string
-  owner_email: string
+  /** The owner's email. */
+  owner_email?: string
+  /** The owner's email, as a server that calls it `email` sends it. */
+  email?: string
 }
+
+/** Who owns an operator's view of a subscription. */
+export const ownerOf = (s: AdminSubscription): string => s.owner_email ?? s.email ?? s.user_id
 
 export const PROVIDERS = ['none', 'stripe', 'github', 'shopify', 'standard_webhooks', 'hmac_sha256'] as const
 export type Provider = (typeof PROVIDERS)[number]

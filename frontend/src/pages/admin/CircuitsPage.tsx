@@ -1,6 +1,6 @@
 // Every tenant's subscriptions whose circuit is open or half open, with their owner: where an
 // operator looks first when receivers are in trouble across the instance.
-import { useOpenCircuits } from '../../api'
+import { ownerOf, useOpenCircuits } from '../../api'
 import { Badge, Card, EmptyState, ErrorMessage, Loading, Mono } from '../../components/ui'
 import { formatTime } from '../../lib/format'
 
@@ -30,7 +30,7 @@ export function CircuitsPage() {
               {circuits.data.map((s) => (
                 <tr key={s.id} className="border-b border-slate-100">
                   <td className="py-1.5 pr-3 font-medium">{s.name}</td>
-                  <td className="py-1.5 pr-3 break-all">{s.owner_email}</td>
+                  <td className="py-1.5 pr-3 break-all">{ownerOf(s)}</td>
                   <td className="py-1.5 pr-3">
                     <Badge value={s.circuit_state} />
                     {!s.is_active && <Badge value="disabled" className="ml-1" />}

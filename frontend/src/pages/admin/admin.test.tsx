@@ -267,6 +267,18 @@ describe('open circuits', () => {
     expect(http.callsTo('GET /api/v1/admin/subscriptions').map((c) => c.query.get('circuit_state')).sort()).toEqual(['half_open', 'open'])
   })
 
+  it('names the owner whether the server calls the field owner_email or email', async () => {
+    const { owner_email: _, ...withoutOwnerEmail } = sub('s-3', 'erp')
+    mockApi({
+      'GET /api/v1/me': json(USER),
+      'GET /api/v1/admin/subscriptions': (call) => json(page(call.query.get('circuit_state') === 'open' ? [{ ...withoutOwnerEmail, email: 'dave@example.com' }] : [])),
+    })
+    renderApp('/admin/circuits')
+
+    const table = await screen.findByRole('table', { name: 'Open circuits' })
+    expect(await within(table).findByText('dave@example.com')).toBeInTheDocument()
+  })
+
   it('says so when no circuit is open', async () => {
     mockApi({ 'GET /api/v1/me': json(USER), 'GET /api/v1/admin/subscriptions': json(page([])) })
     renderApp('/admin/circuits')
