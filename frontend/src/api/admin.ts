@@ -11,6 +11,8 @@ export function useAdminUsers() {
   return useQuery({
     queryKey: keys.adminUsers,
     queryFn: () => fetchAll<AdminUser>('/admin/users'),
+    // Other people sign up and use Warren meanwhile: read again each time the page opens.
+    staleTime: 0,
     refetchInterval: 30_000,
   })
 }
@@ -49,6 +51,9 @@ export function useInvites() {
       const answer = await api<Page<Invite> | Invite[]>('/invites', { query: { limit: 200 } })
       return Array.isArray(answer) ? answer : answer.data
     },
+    // Invites get used by the people they were sent to: read again each time the page opens.
+    staleTime: 0,
+    refetchInterval: 30_000,
   })
 }
 

@@ -187,6 +187,26 @@ describe('invites', () => {
     expect(screen.getByLabelText('Email')).toHaveValue('')
   })
 
+  it('reads the invites again each time the page opens, so one just used shows as used', async () => {
+    let usedAt: string | null = null
+    const http = mockApi({
+      'GET /api/v1/me': json(USER),
+      'GET /api/v1/admin/users': json(page([operatorRow])),
+      'GET /api/v1/invites': () => json(page([{ ...listed, used_at: usedAt }])),
+    })
+    renderApp('/admin/invites')
+    const admin = screen.getByRole('navigation', { name: 'Admin' })
+    expect(await screen.findByText('open')).toBeInTheDocument()
+
+    usedAt = '2030-01-02T00:00:00Z'
+    await userEvent.click(within(admin).getByRole('link', { name: 'Users' }))
+    await screen.findByRole('table', { name: 'Users' })
+    await userEvent.click(within(admin).getByRole('link', { name: 'Invites' }))
+
+    expect(await screen.findByText('used')).toBeInTheDocument()
+    expect(http.callsTo('GET /api/v1/invites')).toHaveLength(2)
+  })
+
   it('shows a bad email next to the field', async () => {
     mockApi({
       'GET /api/v1/me': json(USER),
