@@ -177,7 +177,9 @@ export async function operatorSteps({ browser, page, operatorEmail, pageErrors }
       await confirmClick(page, row.getByRole('button', { name: 'Enable' }))
       await row.getByRole('button', { name: 'Disable' }).waitFor()
       await invited.getByRole('button', { name: 'Log in' }).click()
-      await invited.getByRole('heading', { name: 'Dashboard' }).waitFor()
+      // Signed in again, back on the page the 401 took them from.
+      await invited.getByRole('button', { name: 'Log out' }).waitFor()
+      assert((await invited.context().request.get('/api/v1/me')).status() === 200, 'the enabled user’s new session does not work')
       assert((await ingestStatus(ingestUrl)) === 202, 'the enabled user’s source does not take events')
     })
   } finally {

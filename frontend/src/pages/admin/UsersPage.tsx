@@ -39,7 +39,9 @@ export function UsersPage() {
       ) : users.data.length === 0 ? (
         <EmptyState title="No users yet." />
       ) : (
-        <div className="overflow-x-auto">
+        // Relative: the header's screen-reader-only text is positioned absolutely, and would
+        // otherwise widen the page on a phone instead of scrolling with the table.
+        <div className="relative overflow-x-auto">
           <table className="w-full text-left text-sm" aria-label="Users">
             <thead>
               <tr className="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500">
