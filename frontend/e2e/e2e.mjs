@@ -2,8 +2,10 @@
 //
 //   WARREN_URL=http://127.0.0.1:8080 node e2e/e2e.mjs      (npm run e2e)
 //
-// Warren must be allowed to deliver to the loopback, where this script runs its receiver:
-//   WARREN_ALLOW_TARGET_CIDRS=127.0.0.1/32 scripts/run
+// Warren must be allowed to deliver to the loopback, where this script runs its receiver, and
+// have no users yet (this run's signup must be its first, which makes it the operator; signup
+// is by invite after that, the default `WARREN_SIGNUP=invite`). scripts/e2e does all that:
+//   WARREN_ALLOW_TARGET_CIDRS=127.0.0.1/32 scripts/run          (on an empty database)
 //
 // Flow: sign up through the form; create a source and a subscription to the local receiver;
 // POST an event to the ingest URL and watch the delivery appear in the live log without a
@@ -12,23 +14,20 @@
 // webhook notification channel to the receiver and send it a test; make the receiver fail,
 // let a max_attempts=1 subscription kill a delivery, see the delivery.dead notification in the
 // app (unread badge, live) and at the channel, find the delivery in Dead letters, replay it
-// from there once the receiver answers 200, and see it succeed. Along the way: the session
-// lives only in an HttpOnly cookie (no token where scripts can read it), a cookie-carried
-// write from another origin is refused, and logging out ends the session on the server.
+// from there once the receiver answers 200, and see it succeed. Then the operator's part
+// (admin.mjs): this run's account, the first on the instance, is its operator; it invites a
+// second person, who signs up with the link, and disables and enables them. Along the way:
+// the session lives only in an HttpOnly cookie (no token where scripts can read it), a
+// cookie-carried write from another origin is refused, and logging out ends the session on
+// the server.
 // A screenshot of each page goes to ../target/screenshots/<page>.png (phone width too).
 // Exits non-zero on the first failure.
 import { createHmac } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import http from 'node:http'
-import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
-
-const BASE = (process.env.WARREN_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const SHOTS = fileURLToPath(new URL('../../target/screenshots/', import.meta.url))
-const WAIT = Number(process.env.E2E_TIMEOUT_MS ?? 20_000)
-const RUN = Date.now().toString(36)
-const STARTED = Date.now()
+import { operatorSteps } from './admin.mjs'
+import { assert, BASE, CHROMIUM, nav, RUN, shot, SHOTS, STARTED, step, until, WAIT } from './lib.mjs'
 
 // ---- the receiver: a webhook endpoint on the loopback that answers what we tell it ---------
 
@@ -85,41 +84,8 @@ function signedWith(secret, request) {
 
 // ---- helpers ---------------------------------------------------------------------------------
 
-let stepNo = 0
-async function step(name, fn) {
-  stepNo += 1
-  const started = Date.now()
-  process.stdout.write(`${String(stepNo).padStart(2)}. ${name} … `)
-  const result = await fn()
-  console.log(`ok (${Date.now() - started} ms)`)
-  return result
-}
-
-async function shot(page, name) {
-  await page.waitForTimeout(150) // let charts and fonts settle
-  await page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true })
-}
-
-function assert(cond, message) {
-  if (!cond) throw new Error(message)
-}
-
-async function nav(page, name) {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click()
-}
-
 /** The navigation's Notifications link: "Notifications", or "Notifications 3 unread" with its badge. */
 const notificationsLink = (page) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Notifications( \d+ unread)?$/ })
-
-/** Waits until `fn()` is true. */
-async function until(fn, what) {
-  const deadline = Date.now() + WAIT
-  while (Date.now() < deadline) {
-    if (await fn()) return
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 /** A time as a datetime-local input wants it, in the browser's (this machine's) time zone. */
 function localInput(date) {
@@ -440,7 +406,7 @@ async function main() {
     await step('the dashboard, subscriptions and source pages render', async () => {
       await nav(page, 'Dashboard')
       await page.getByRole('heading', { name: 'Deliveries per minute' }).waitFor()
-      await page.getByRole('link', { name: 'RabbitMQ console' }).waitFor()
+      await page.getByRole('heading', { name: 'Backlog' }).waitFor()
       await shot(page, 'dashboard')
       await nav(page, 'Subscriptions')
       await page.getByRole('link', { name: `e2e ok ${RUN}` }).waitFor()
@@ -450,6 +416,9 @@ async function main() {
       await page.getByRole('link', { name: /order\.(paid|failed)/ }).first().waitFor()
       await shot(page, 'source')
     })
+
+    // This run's account was the first on a fresh Warren (scripts/e2e): it is the operator.
+    await operatorSteps({ browser, page, operatorEmail: email, pageErrors })
 
     await step('every page fits a 375 px phone', async () => {
       await page.setViewportSize({ width: 375, height: 812 })
@@ -463,6 +432,10 @@ async function main() {
         ['dead-letters', '/dead-letters', 'Dead letters'],
         ['notifications', '/notifications', 'Notifications'],
         ['notification-settings', '/notifications/settings', 'Notification settings'],
+        ['admin-users', '/admin/users', 'Users'],
+        ['admin-invites', '/admin/invites', 'Invites'],
+        ['admin-circuits', '/admin/circuits', 'Open circuits'],
+        ['admin-queues', '/admin/queues', 'Queues'],
       ]
       for (const [name, path, heading] of pages) {
         await page.goto(path)

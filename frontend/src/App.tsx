@@ -4,6 +4,10 @@ import { Navigate, Route, Routes, useLocation } from 'react-router-dom'
 import { useSession } from './api'
 import { Layout } from './components/Layout'
 import { Loading } from './components/ui'
+import { AdminLayout } from './pages/admin/AdminLayout'
+import { CircuitsPage } from './pages/admin/CircuitsPage'
+import { InvitesPage } from './pages/admin/InvitesPage'
+import { UsersPage } from './pages/admin/UsersPage'
 import { LoginPage } from './pages/auth/LoginPage'
 import { SignupPage } from './pages/auth/SignupPage'
 import { DeadLettersPage } from './pages/dead-letters/DeadLettersPage'
@@ -22,6 +26,8 @@ import { SubscriptionsPage } from './pages/subscriptions/SubscriptionsPage'
 
 // The dashboard carries the chart library; it loads on its own so other pages start faster.
 const DashboardPage = lazy(() => import('./pages/dashboard/DashboardPage').then((m) => ({ default: m.DashboardPage })))
+// So does the operators' queue page (its backlog chart).
+const QueuesPage = lazy(() => import('./pages/admin/QueuesPage').then((m) => ({ default: m.QueuesPage })))
 
 /** Signed-out people go to the login page, and come back here after. */
 function RequireAuth({ children }: { children: ReactNode }) {
@@ -61,6 +67,13 @@ export function App() {
         <Route path="dead-letters" element={<DeadLettersPage />} />
         <Route path="notifications" element={<NotificationsPage />} />
         <Route path="notifications/settings" element={<NotificationSettingsPage />} />
+        <Route path="admin" element={<AdminLayout />}>
+          <Route index element={<Navigate to="/admin/users" replace />} />
+          <Route path="users" element={<UsersPage />} />
+          <Route path="invites" element={<InvitesPage />} />
+          <Route path="circuits" element={<CircuitsPage />} />
+          <Route path="queues" element={<Suspense fallback={<Loading />}><QueuesPage /></Suspense>} />
+        </Route>
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

@@ -8,6 +8,8 @@ import type { AuthResponse, User } from './types'
 export interface Credentials {
   email: string
   password: string
+  /** Signup only: the token of the operator's invite for this email (needed in `invite` mode). */
+  invite?: string
 }
 
 function useAuthMutation(path: '/auth/signup' | '/auth/login') {
@@ -55,4 +57,12 @@ export function useMe() {
     initialData: session?.user.role ? session.user : undefined,
     staleTime: 60_000,
   })
+}
+
+/**
+ * Whether the signed-in person is the instance's operator, as `GET /me` says: what shows the
+ * Admin section. Only a convenience for the eye: every operators' route checks it again.
+ */
+export function useIsOperator(): boolean {
+  return useMe().data?.role === 'operator'
 }

@@ -98,11 +98,11 @@ async function problemOf(response: Response): Promise<Partial<Problem>> {
 }
 
 /** Every page of a list, for the short ones (sources, subscriptions) that selects need whole. */
-export async function fetchAll<T>(path: string, maxPages = 20): Promise<T[]> {
+export async function fetchAll<T>(path: string, filters: RequestOptions['query'] = {}, maxPages = 20): Promise<T[]> {
   const all: T[] = []
   let cursor: string | null = null
   for (let i = 0; i < maxPages; i++) {
-    const page: Page<T> = await api<Page<T>>(path, { query: { limit: 200, cursor } })
+    const page: Page<T> = await api<Page<T>>(path, { query: { ...filters, limit: 200, cursor } })
     all.push(...page.data)
     cursor = page.next_cursor
     if (!cursor) break

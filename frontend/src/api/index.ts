@@ -1,5 +1,7 @@
 // The api module: every call to Warren goes through these hooks.
+export * from './admin'
 export * from './auth'
+export * from './backlog'
 export { ApiError, errorMessage } from './client'
 export * from './deadLetters'
 export * from './deliveries'

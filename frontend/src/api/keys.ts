@@ -14,6 +14,11 @@ export const keys = {
   stats: (id: string, window: StatsWindow) => ['stats', id, window] as const,
   allStats: ['stats'] as const,
   queues: ['queues'] as const,
+  /** A subscription's count of deliveries in one status (capped at one page), for the backlog. */
+  backlog: (id: string, status: string) => ['subscriptions', id, 'backlog', status] as const,
+  adminUsers: ['admin', 'users'] as const,
+  adminSubscriptions: (circuitState: string) => ['admin', 'subscriptions', circuitState] as const,
+  invites: ['admin', 'invites'] as const,
   events: (filters: EventFilters) => ['events', 'list', filters] as const,
   allEvents: ['events'] as const,
   event: (id: string) => ['events', 'one', id] as const,

@@ -35,6 +35,53 @@ export interface AuthResponse {
   user: User
 }
 
+// Operators: users, invites and every tenant's open circuits (shared/API.md "Auth", "Operations").
+
+/** `GET /admin/users`: a user with what they own and how it is going. */
+export interface AdminUser {
+  id: string
+  email: string
+  role: 'user' | 'operator'
+  /** Disabled by an operator: sessions and API keys answer 401, ingest to its sources 404; nothing is deleted. */
+  disabled: boolean
+  created_at: string
+  sources: number
+  subscriptions: number
+  events_24h: number
+  dead_letters: number
+  open_circuits: number
+}
+
+/** `GET /invites`: an invite without its token (shown once, at creation). */
+export interface Invite {
+  id: string
+  email: string
+  expires_at: string
+  /** When it was used to sign up; absent or null while it is still open. */
+  used_at?: string | null
+  created_at?: string
+}
+
+/** `POST /invites`' answer: the token, this once. */
+export interface CreatedInvite {
+  id: string
+  email: string
+  token: string
+  expires_at: string
+}
+
+/** `GET /admin/subscriptions`: a subscription of any tenant, with its owner (never its secret). */
+export interface AdminSubscription extends Pick<Subscription, 'id' | 'name' | 'target_url' | 'source_id' | 'is_active' | 'disabled_reason' | 'circuit_state' | 'created_at' | 'updated_at'> {
+  user_id: string
+  /** The owner's email. */
+  owner_email?: string
+  /** The owner's email, as a server that calls it `email` sends it. */
+  email?: string
+}
+
+/** Who owns an operator's view of a subscription. */
+export const ownerOf = (s: AdminSubscription): string => s.owner_email ?? s.email ?? s.user_id
+
 export const PROVIDERS = ['none', 'stripe', 'github', 'shopify', 'standard_webhooks', 'hmac_sha256'] as const
 export type Provider = (typeof PROVIDERS)[number]
 

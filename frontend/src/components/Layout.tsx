@@ -1,10 +1,17 @@
 // The frame around every signed-in page: the navigation (with the count of unread
 // notifications), who is signed in, Log out, and whether live updates are flowing.
 import { NavLink, Outlet, useNavigate } from 'react-router-dom'
-import { useLiveCacheSync, useLogout, useMe, useUnreadNotifications } from '../api'
+import { useIsOperator, useLiveCacheSync, useLogout, useMe, useUnreadNotifications } from '../api'
 import { cx } from './ui'
 
-const NAV = [
+interface NavItem {
+  to: string
+  label: string
+  end?: boolean
+  badge?: 'unread'
+}
+
+const NAV: NavItem[] = [
   { to: '/', label: 'Dashboard', end: true },
   { to: '/sources', label: 'Sources' },
   { to: '/subscriptions', label: 'Subscriptions' },
@@ -14,12 +21,16 @@ const NAV = [
   { to: '/notifications', label: 'Notifications', badge: 'unread' },
 ]
 
+/** Only the operator's navigation has it (users, invites, open circuits, the broker's queues). */
+const ADMIN: NavItem = { to: '/admin', label: 'Admin' }
+
 export function Layout() {
   const me = useMe()
   const logout = useLogout()
   const navigate = useNavigate()
   const live = useLiveCacheSync()
   const unread = useUnreadNotifications().data ?? 0
+  const nav = useIsOperator() ? [...NAV, ADMIN] : NAV
 
   return (
     <div className="min-h-screen">
@@ -52,7 +63,7 @@ export function Layout() {
         </div>
         <nav aria-label="Main" className="mx-auto max-w-7xl px-2">
           <ul className="flex flex-wrap gap-x-1 whitespace-nowrap">
-            {NAV.map((item) => (
+            {nav.map((item) => (
               <li key={item.to}>
                 <NavLink
                   to={item.to}

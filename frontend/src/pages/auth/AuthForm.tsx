@@ -1,5 +1,5 @@
 // The one form behind Sign up and Log in: Email, Password, and the server's answer.
-import { useState, type FormEvent } from 'react'
+import { useState, type FormEvent, type ReactNode } from 'react'
 import { Link, useLocation, useNavigate } from 'react-router-dom'
 import { ApiError, type Credentials } from '../../api'
 import { Button, ErrorMessage, TextField } from '../../components/ui'
@@ -12,10 +12,18 @@ interface Props {
   passwordHint?: string
   autoCompletePassword: 'current-password' | 'new-password'
   alternative: { text: string; to: string; label: string }
+  /** What the Email field starts with (an invite link's address). */
+  initialEmail?: string
+  /** Sent along with email and password (an invite's token). */
+  extra?: Partial<Credentials>
+  /** Said above the fields (that the person was invited). */
+  intro?: ReactNode
+  /** Said under the server's refusal, for a status that needs a next step (403 on signup: ask for an invite). */
+  refusalHint?: (error: ApiError) => ReactNode
 }
 
-export function AuthForm({ title, submitLabel, mutation, passwordHint, autoCompletePassword, alternative }: Props) {
-  const [email, setEmail] = useState('')
+export function AuthForm({ title, submitLabel, mutation, passwordHint, autoCompletePassword, alternative, initialEmail = '', extra, intro, refusalHint }: Props) {
+  const [email, setEmail] = useState(initialEmail)
   const [password, setPassword] = useState('')
   const navigate = useNavigate()
   const location = useLocation()
@@ -26,7 +34,7 @@ export function AuthForm({ title, submitLabel, mutation, passwordHint, autoCompl
 
   const submit = (e: FormEvent) => {
     e.preventDefault()
-    mutation.mutate({ email: email.trim(), password }, { onSuccess: () => navigate(from, { replace: true }) })
+    mutation.mutate({ ...extra, email: email.trim(), password }, { onSuccess: () => navigate(from, { replace: true }) })
   }
 
   return (
@@ -38,7 +46,9 @@ export function AuthForm({ title, submitLabel, mutation, passwordHint, autoCompl
         </div>
         <form onSubmit={submit} noValidate className="flex flex-col gap-4 rounded-lg border border-slate-200 bg-white p-6 shadow-sm">
           <h1 className="text-lg font-semibold">{title}</h1>
+          {intro && <p className="text-sm text-slate-600">{intro}</p>}
           <ErrorMessage error={general} />
+          {general instanceof ApiError && refusalHint?.(general)}
           <TextField
             label="Email"
             type="email"

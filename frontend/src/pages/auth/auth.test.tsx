@@ -128,3 +128,81 @@ describe('signing up and in', () => {
     expect(await screen.findByRole('heading', { name: 'Sources' })).toBeInTheDocument()
   })
 })
+
+describe('signing up with an invite', () => {
+  it('fills in the email from the invite link and sends the invite’s token with the signup', async () => {
+    const http = mockApi({
+      ...emptyDashboard,
+      'POST /api/v1/auth/signup': json({ user: USER, token: 'new-token' }, 201),
+    })
+    renderApp('/signup?invite=wrn_inv_a%2Bb&email=me%40example.com', { signedIn: false })
+
+    expect(screen.getByText(/You were invited to this Warren/)).toBeInTheDocument()
+    expect(screen.getByLabelText('Email')).toHaveValue('me@example.com')
+    await userEvent.type(screen.getByLabelText('Password'), 'correct horse battery')
+    await userEvent.click(screen.getByRole('button', { name: 'Sign up' }))
+
+    expect(await screen.findByRole('heading', { name: 'Dashboard' })).toBeInTheDocument()
+    expect(http.callsTo('POST /api/v1/auth/signup')[0].body).toEqual({ email: 'me@example.com', password: 'correct horse battery', invite: 'wrn_inv_a+b' })
+  })
+
+  it('lets the invited person change the prefilled email (Warren decides whether the invite is theirs)', async () => {
+    const http = mockApi({ 'POST /api/v1/auth/signup': problem(403, 'this invite is for another email') })
+    renderApp('/signup?invite=tok&email=old%40example.com', { signedIn: false })
+
+    await userEvent.clear(screen.getByLabelText('Email'))
+    await userEvent.type(screen.getByLabelText('Email'), 'new@example.com')
+    await userEvent.type(screen.getByLabelText('Password'), 'correct horse battery')
+    await userEvent.click(screen.getByRole('button', { name: 'Sign up' }))
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('this invite is for another email')
+    expect(screen.getByText('Ask the operator of this Warren for a new invite link.')).toBeInTheDocument()
+    expect(http.callsTo('POST /api/v1/auth/signup')[0].body).toEqual({ email: 'new@example.com', password: 'correct horse battery', invite: 'tok' })
+  })
+
+  it('shows Warren’s 403 detail when signup is by invite only, and says how to get one', async () => {
+    const http = mockApi({ 'POST /api/v1/auth/signup': problem(403, 'signup is by invite only') })
+    renderApp('/signup', { signedIn: false })
+
+    await userEvent.type(screen.getByLabelText('Email'), 'me@example.com')
+    await userEvent.type(screen.getByLabelText('Password'), 'correct horse battery')
+    await userEvent.click(screen.getByRole('button', { name: 'Sign up' }))
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('signup is by invite only')
+    expect(screen.getByText('Ask the operator of this Warren for an invite link, and open it to sign up.')).toBeInTheDocument()
+    expect(screen.getByRole('heading', { name: 'Create your Warren account' })).toBeInTheDocument()
+    // No invite in the link: none is sent.
+    expect(http.callsTo('POST /api/v1/auth/signup')[0].body).toEqual({ email: 'me@example.com', password: 'correct horse battery' })
+    expect(getSession()).toBeNull()
+  })
+
+  it('gives no invite hint for other refusals', async () => {
+    mockApi({ 'POST /api/v1/auth/signup': problem(409, 'email already registered') })
+    renderApp('/signup', { signedIn: false })
+
+    await userEvent.type(screen.getByLabelText('Email'), 'me@example.com')
+    await userEvent.type(screen.getByLabelText('Password'), 'correct horse battery')
+    await userEvent.click(screen.getByRole('button', { name: 'Sign up' }))
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('email already registered')
+    expect(document.querySelector('[data-refusal-hint]')).toBeNull()
+  })
+})
+
+describe('a disabled account', () => {
+  it('goes back to the login page on its next API call (401)', async () => {
+    let disabled = false
+    mockApi({
+      ...emptyDashboard,
+      'GET /api/v1/sources': () => (disabled ? problem(401, 'the token is invalid, expired or revoked') : json(page([]))),
+    })
+    renderApp('/')
+    expect(await screen.findByRole('heading', { name: 'Dashboard' })).toBeInTheDocument()
+
+    disabled = true
+    await userEvent.click(screen.getByRole('link', { name: 'Sources' }))
+
+    expect(await screen.findByRole('heading', { name: 'Log in to Warren' })).toBeInTheDocument()
+    expect(getSession()).toBeNull()
+  })
+})

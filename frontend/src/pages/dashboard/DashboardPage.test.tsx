@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
-import { json, mockApi, page, problem } from '../../test/http'
+import { json, mockApi, page, problem, type Call } from '../../test/http'
 import { renderApp, USER } from '../../test/render'
 
 const sub = (id: string, name: string, over = {}) => ({
@@ -23,11 +23,11 @@ function setup(extra = {}) {
     'GET /api/v1/subscriptions/s-ok/stats': json(stats()),
     'GET /api/v1/subscriptions/s-open/stats': json(stats({ succeeded: 1, failed: 9, success_rate: 0.1, dead: 2 })),
     'GET /api/v1/subscriptions/s-off/stats': json(stats({ total: 0, succeeded: 0, series: [] })),
-    'GET /api/v1/queues': json([
-      { name: 'warren.graveyard', messages: 2, messages_unacked: 0, consumers: 0, kind: 'graveyard' },
-      { name: 'warren.retry.30s', messages: 7, messages_unacked: 0, consumers: 0, kind: 'retry' },
-      { name: 'warren.deliver', messages: 1, messages_unacked: 3, consumers: 2, kind: 'deliver' },
-    ]),
+    'GET /api/v1/subscriptions/s-ok/deliveries': json(page([])),
+    'GET /api/v1/subscriptions/s-open/deliveries': json(page([])),
+    'GET /api/v1/subscriptions/s-off/deliveries': json(page([])),
+    'GET /api/v1/dead-letters': json(page([])),
+    'GET /api/v1/queues': json([]),
     'POST /api/v1/subscriptions/s-open/enable': json(sub('s-open', 'flaky')),
     ...extra,
   })
@@ -62,29 +62,64 @@ describe('the dashboard', () => {
     await waitFor(() => expect(http.callsTo('GET /api/v1/subscriptions/s-ok/stats').some((c) => c.query.get('window') === '24h')).toBe(true))
   })
 
-  it('shows the queues from deliver to graveyard with a link to the RabbitMQ console', async () => {
-    setup()
+  it('shows no broker queues on the dashboard, to the operator either, and never asks for them', async () => {
+    const http = setup()
     renderApp('/')
-
-    const rows = (await screen.findAllByRole('row')).slice(1)
-    expect(rows.map((r) => r.querySelector('td')?.textContent)).toEqual(['warren.deliver', 'warren.retry.30s', 'warren.graveyard'])
-    expect(rows[1]).toHaveTextContent('7')
-    expect(screen.getByRole('link', { name: 'RabbitMQ console' })).toHaveAttribute('href', 'http://localhost:15672/#/queues')
-  })
-
-  it('explains a queues error with the API’s detail', async () => {
-    setup({ 'GET /api/v1/queues': problem(503, 'RabbitMQ is unavailable') })
-    renderApp('/')
-    expect(await screen.findByText(/RabbitMQ is unavailable/)).toBeInTheDocument()
-  })
-
-  it('shows no queues to a user who is not the operator, and never asks for them', async () => {
-    const user = { ...USER, role: 'user' as const }
-    const http = setup({ 'GET /api/v1/me': json(user) })
-    renderApp('/', { user })
     expect(await screen.findByRole('heading', { name: 'Subscriptions in trouble' })).toBeInTheDocument()
+    expect(await screen.findByRole('heading', { name: 'Backlog' })).toBeInTheDocument()
     expect(screen.queryByRole('link', { name: 'RabbitMQ console' })).not.toBeInTheDocument()
     expect(http.callsTo('GET /api/v1/queues')).toHaveLength(0)
+  })
+
+  it('shows the user’s own backlog by status, in total and per subscription', async () => {
+    const deliveries = (counts: Record<string, number>, full: string[] = []) => (call: Call) => {
+      const status = call.query.get('status') ?? ''
+      return json(page(Array.from({ length: counts[status] ?? 0 }, (_, i) => ({ id: `${status}-${i}` })), full.includes(status) ? 'next' : null))
+    }
+    const http = setup({
+      'GET /api/v1/subscriptions': json(page([sub('s-ok', 'healthy', { held_count: 0 }), sub('s-open', 'flaky', { held_count: 4 }), sub('s-off', 'gone', { held_count: 0 })])),
+      'GET /api/v1/subscriptions/s-ok/deliveries': deliveries({}),
+      'GET /api/v1/subscriptions/s-open/deliveries': deliveries({ pending: 2, retrying: 200 }, ['retrying']),
+      'GET /api/v1/subscriptions/s-off/deliveries': deliveries({ pending: 1 }),
+      'GET /api/v1/dead-letters': (call: Call) => json(page(call.query.get('subscription_id') === 's-open' ? [{ id: 'd-1' }, { id: 'd-2' }] : [])),
+    })
+    renderApp('/')
+
+    const card = (await screen.findByRole('heading', { name: 'Backlog' })).closest('section')!
+    await waitFor(() => expect(card.querySelector('[data-backlog=pending]')).toHaveTextContent('3'))
+    expect(card.querySelector('[data-backlog=retrying]')).toHaveTextContent('200+')
+    expect(card.querySelector('[data-backlog=held]')).toHaveTextContent('4')
+    expect(card.querySelector('[data-backlog=dead]')).toHaveTextContent('2')
+    // Only subscriptions with something waiting get a row; held counts come from the subscription itself.
+    const rows = within(card).getAllByRole('row').slice(1)
+    expect(rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent))).toEqual([
+      ['flaky', '2', '200+', '4', '2'],
+      ['gone', '1', '0', '0', '0'],
+    ])
+    expect(within(rows[0]).getByRole('link', { name: '2 dead letters of flaky' })).toHaveAttribute('href', '/dead-letters?subscription_id=s-open')
+    expect(http.callsTo('GET /api/v1/subscriptions/s-open/deliveries').map((c) => c.query.get('status')).sort()).toEqual(['pending', 'retrying'])
+    expect(http.callsTo('GET /api/v1/subscriptions/s-open/deliveries').every((c) => c.query.get('limit') === '200')).toBe(true)
+  })
+
+  it('says when nothing waits', async () => {
+    setup({
+      'GET /api/v1/subscriptions': json(page([sub('s-ok', 'healthy', { held_count: 0 })])),
+      'GET /api/v1/subscriptions/s-ok/deliveries': json(page([])),
+      'GET /api/v1/dead-letters': json(page([])),
+    })
+    renderApp('/')
+    expect(await screen.findByText('Nothing waiting: every delivery has been made.')).toBeInTheDocument()
+  })
+
+  it('explains a count that could not be read with the API’s detail', async () => {
+    setup({
+      'GET /api/v1/subscriptions': json(page([sub('s-ok', 'healthy', { held_count: 0 })])),
+      'GET /api/v1/subscriptions/s-ok/deliveries': problem(503, 'the database is unavailable'),
+      'GET /api/v1/dead-letters': json(page([])),
+    })
+    renderApp('/')
+    const card = (await screen.findByRole('heading', { name: 'Backlog' })).closest('section')!
+    expect(await within(card).findByRole('alert')).toHaveTextContent('Some counts could not be loaded: the database is unavailable')
   })
 
   it('guides a new user when there is nothing yet', async () => {

@@ -1,10 +1,12 @@
-// The dashboard: how deliveries are going, who is in trouble, and what waits in the broker.
+// The dashboard: how deliveries are going, who is in trouble, and what waits (the user's own
+// backlog by status; the broker's queues, every tenant's, are in the operators' Admin section).
 import { Link, useSearchParams } from 'react-router-dom'
-import { useEnableSubscription, useMe, useQueues, useSubscriptions, useSubscriptionsStats, type Stats, type StatsWindow, type Subscription } from '../../api'
+import { useEnableSubscription, useSubscriptions, useSubscriptionsStats, type Stats, type StatsWindow, type Subscription } from '../../api'
 import { Button, ButtonLink, Card, EmptyState, ErrorMessage, Loading, PageHeader, cx } from '../../components/ui'
 import { formatMs, formatPercent } from '../../lib/format'
-import { mergeSeries, sortQueues, tierLabel, totals, troubled, type Trouble } from './aggregate'
-import { BacklogChart, LatencyBySubscriptionChart, LatencyOverTimeChart, OutcomesChart, SuccessRateChart, ThroughputChart } from './Charts'
+import { mergeSeries, totals, troubled, type Trouble } from './aggregate'
+import { BacklogCard } from './BacklogCard'
+import { LatencyBySubscriptionChart, LatencyOverTimeChart, OutcomesChart, SuccessRateChart, ThroughputChart } from './Charts'
 
 const WINDOWS: StatsWindow[] = ['1h', '24h', '7d']
 
@@ -12,8 +14,6 @@ export function DashboardPage() {
   const [params, setParams] = useSearchParams()
   const window = (WINDOWS.includes(params.get('window') as StatsWindow) ? params.get('window') : '1h') as StatsWindow
   const subscriptions = useSubscriptions()
-  // The broker's queues are every tenant's: only an operator sees them (the API says 403).
-  const me = useMe()
   const subs = subscriptions.data ?? []
   const statsQueries = useSubscriptionsStats(
     subs.map((s) => s.id),
@@ -56,9 +56,9 @@ export function DashboardPage() {
               <ErrorMessage error={statsError} title="Some stats could not be loaded" />
               <DeliveryStats window={window} stats={stats} subs={subs} statsById={statsById} loading={statsQueries.some((q) => q.isPending)} />
               <TroubleCard troubles={troubled(subs, statsById)} />
+              <BacklogCard subscriptions={subs} />
             </>
           )}
-          {me.data?.role === 'operator' && <QueuesCard />}
         </div>
       )}
     </>
@@ -144,66 +144,6 @@ function TroubleCard({ troubles }: { troubles: Trouble[] }) {
             </li>
           ))}
         </ul>
-      )}
-    </Card>
-  )
-}
-
-function QueuesCard() {
-  const queues = useQueues()
-  const consoleUrl = `http://${globalThis.location?.hostname || 'localhost'}:15672/#/queues`
-  const sorted = sortQueues(queues.data ?? [])
-  const retry = sorted.filter((q) => q.kind === 'retry')
-  return (
-    <Card
-      title="Queues"
-      actions={
-        <a href={consoleUrl} target="_blank" rel="noreferrer" className="text-sm text-teal-800 hover:underline">
-          RabbitMQ console
-        </a>
-      }
-    >
-      {queues.isPending ? (
-        <Loading label="Loading queues…" />
-      ) : queues.isError ? (
-        <ErrorMessage error={queues.error} title="Could not load queues" />
-      ) : sorted.length === 0 ? (
-        <EmptyState title="No queues reported." />
-      ) : (
-        <div className="grid grid-cols-1 gap-4 lg:grid-cols-2">
-          <div className="overflow-x-auto">
-            <table className="w-full text-left text-sm">
-              <thead>
-                <tr className="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500">
-                  <th className="py-1.5 pr-3 font-medium">Queue</th>
-                  <th className="hidden py-1.5 pr-3 font-medium sm:table-cell">Kind</th>
-                  <th className="py-1.5 pr-3 text-right font-medium">Messages</th>
-                  <th className="hidden py-1.5 pr-3 text-right font-medium sm:table-cell">Unacked</th>
-                  <th className="py-1.5 text-right font-medium">Consumers</th>
-                </tr>
-              </thead>
-              <tbody>
-                {sorted.map((q) => (
-                  <tr key={q.name} className="border-b border-slate-100">
-                    <td className="py-1.5 pr-3 font-mono text-xs whitespace-nowrap">{q.name}</td>
-                    <td className="hidden py-1.5 pr-3 sm:table-cell">{tierLabel(q)}</td>
-                    <td className="py-1.5 pr-3 text-right tabular-nums">{q.messages}</td>
-                    <td className="hidden py-1.5 pr-3 text-right tabular-nums sm:table-cell">{q.messages_unacked ?? '—'}</td>
-                    <td className="py-1.5 text-right tabular-nums">{q.consumers}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          <div>
-            <h3 className="mb-1 text-sm font-medium text-slate-700">Backlog per wait tier</h3>
-            {retry.length ? (
-              <BacklogChart rows={retry.map((q) => ({ tier: tierLabel(q), messages: q.messages, unacked: q.messages_unacked ?? 0 }))} />
-            ) : (
-              <EmptyState title="No wait tiers reported." />
-            )}
-          </div>
-        </div>
       )}
     </Card>
   )

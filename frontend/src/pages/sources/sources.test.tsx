@@ -43,6 +43,21 @@ describe('the sources page', () => {
     await waitFor(() => expect(screen.getByLabelText('Verification secret')).toHaveAccessibleDescription(/needs a verification secret/))
   })
 
+  it('shows the quota’s 403 detail on the form, and keeps what was typed', async () => {
+    mockApi({
+      'GET /api/v1/me': json(USER),
+      'GET /api/v1/sources': json(page([])),
+      'POST /api/v1/sources': problem(403, 'you have 1000 sources, the most this Warren allows (WARREN_MAX_SOURCES_PER_USER)'),
+    })
+    renderApp('/sources')
+    await userEvent.type(screen.getByLabelText('Name'), 'one more')
+    await userEvent.click(screen.getByRole('button', { name: 'Create source' }))
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('you have 1000 sources, the most this Warren allows (WARREN_MAX_SOURCES_PER_USER)')
+    expect(screen.getByLabelText('Name')).toHaveValue('one more')
+    expect(screen.queryByRole('button', { name: 'Copy ingest URL' })).not.toBeInTheDocument()
+  })
+
   it('lists a source’s recent events on its page', async () => {
     const http = mockApi({
       'GET /api/v1/me': json(USER),

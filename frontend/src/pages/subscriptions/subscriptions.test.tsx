@@ -113,6 +113,19 @@ describe('creating a subscription', () => {
     expect(screen.getByLabelText('Headers')).toHaveAccessibleDescription(/line 1 is not “Name: value”/)
     expect(http.callsTo('POST /api/v1/subscriptions')).toHaveLength(0)
   })
+
+  it('shows the quota’s 403 detail on the form and stays on it', async () => {
+    mockApi({ ...base, 'POST /api/v1/subscriptions': problem(403, 'you have 1000 subscriptions, the most this Warren allows (WARREN_MAX_SUBSCRIPTIONS_PER_USER)') })
+    renderApp('/subscriptions/new')
+
+    await userEvent.type(screen.getByLabelText('Name'), 'one more')
+    await userEvent.type(screen.getByLabelText('Target URL'), 'https://example.com/hook')
+    await userEvent.click(screen.getByRole('button', { name: 'Create subscription' }))
+
+    expect(await screen.findByRole('alert')).toHaveTextContent('you have 1000 subscriptions, the most this Warren allows (WARREN_MAX_SUBSCRIPTIONS_PER_USER)')
+    expect(screen.getByRole('heading', { name: 'New subscription' })).toBeInTheDocument()
+    expect(screen.getByLabelText('Name')).toHaveValue('one more')
+  })
 })
 
 describe('a subscription’s page', () => {
