@@ -1,6 +1,5 @@
 //! A fresh, migrated PostgreSQL database per test, dropped at the end.
 
-use tokio_postgres::NoTls;
 use warren_shared::config::DatabaseSettings;
 
 /// The server tests create their databases on (`TEST_DATABASE_URL` overrides; it must name
@@ -61,19 +60,17 @@ impl TestDatabase {
 
     /// A direct connection, for assertions behind the API.
     pub async fn client(&self) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::connect(&self.settings().url, NoTls)
+        let (client, _driver) = warren_shared::db::connect(&self.settings().url)
             .await
             .expect("connecting to the test database");
-        tokio::spawn(connection);
         client
     }
 }
 
 async fn admin_client() -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(&admin_url(), NoTls)
+    let (client, _driver) = warren_shared::db::connect(&admin_url())
         .await
         .expect("connecting to PostgreSQL (is it running on 127.0.0.1:5432?)");
-    tokio::spawn(connection);
     client
 }
 
