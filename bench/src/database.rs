@@ -3,15 +3,16 @@
 
 use anyhow::Context;
 use serde::Serialize;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
-/// Connects and drives the connection in the background.
+/// Connects (TLS as the URL's `sslmode` says, as the services do) and drives the connection
+/// in the background.
 pub async fn connect(url: &str) -> anyhow::Result<Client> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
+    let (client, driver) = warren_shared::db::connect(url)
         .await
         .with_context(|| format!("connecting to PostgreSQL at {}", redact(url)))?;
     tokio::spawn(async move {
-        if let Err(error) = connection.await {
+        if let Ok(Err(error)) = driver.await {
             eprintln!("warren-bench: PostgreSQL connection ended: {error}");
         }
     });

@@ -1,5 +1,7 @@
 //! `warren-deliver`: serve (default), migrate, healthcheck <url>.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use warren_deliver::{config::Settings, startup::Worker};
@@ -34,13 +36,18 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    let cli: Cli = warren_shared::cli::parse();
     telemetry::init_subscriber(telemetry::get_subscriber(
         "warren-deliver",
         "info,lapin=warn",
         std::io::stdout,
     ));
+    warren_shared::cli::exit_code(run(cli).await)
+}
+
+/// What the command line asked for.
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.settings).await,
         Command::Migrate => db::migrate(&cli.settings.database).await,

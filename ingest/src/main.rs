@@ -1,5 +1,7 @@
 //! `warren-ingest`: serve (default), migrate, healthcheck <url>, definitions.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use warren_ingest::{config::Settings, startup::Application};
@@ -44,10 +46,12 @@ enum Command {
         /// The services' broker user.
         #[arg(long, default_value = "warren")]
         user: String,
-        /// Its password. The default is for local development only.
+        /// Its password. The default is for local development only; never shown from the
+        /// environment, and may be read from `WARREN_DEFINITIONS_PASSWORD_FILE`.
         #[arg(
             long,
             env = "WARREN_DEFINITIONS_PASSWORD",
+            hide_env_values = true,
             default_value = "warren-dev-only"
         )]
         password: String,
@@ -55,13 +59,18 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> ExitCode {
+    let cli: Cli = warren_shared::cli::parse();
     telemetry::init_subscriber(telemetry::get_subscriber(
         "warren-ingest",
         "info",
         std::io::stdout,
     ));
+    warren_shared::cli::exit_code(run(cli).await)
+}
+
+/// What the command line asked for.
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.settings).await,
         Command::Migrate => db::migrate(&cli.settings.database).await,

@@ -1,12 +1,16 @@
 //! The PostgreSQL pool and the migrations, which are embedded in the binaries from
 //! `migrations/` and applied by both services at start-up (under an advisory lock, so two
-//! services starting together do not race) and by the `migrate` subcommand.
+//! services starting together do not race) and by the `migrate` subcommand. Every connection,
+//! pooled or not, goes through [`tls::target`], so each honours the URL's `sslmode`.
 
 use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
-use tokio_postgres::NoTls;
+use tokio::task::JoinHandle;
 
 use crate::config::DatabaseSettings;
+
+pub mod tls;
+mod verify;
 
 mod embedded {
     refinery::embed_migrations!("../migrations");
@@ -71,10 +75,9 @@ pub fn pool_with(
     commits: Commits,
     plans: Plans,
 ) -> anyhow::Result<Pool> {
-    let mut config: tokio_postgres::Config = settings
-        .url
-        .parse()
-        .context("DATABASE_URL is not a PostgreSQL URL")?;
+    let tls::Target {
+        mut config, tls, ..
+    } = tls::target(&settings.url).context("DATABASE_URL")?;
     let mut options: Vec<&str> = config.get_options().into_iter().collect();
     if commits == Commits::Relaxed {
         options.push("-c synchronous_commit=off");
@@ -93,7 +96,7 @@ pub fn pool_with(
     config.keepalives_idle(std::time::Duration::from_secs(30));
     let manager = Manager::from_config(
         config,
-        NoTls,
+        tls,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -111,17 +114,27 @@ pub fn pool_with(
         .context("building the PostgreSQL pool")
 }
 
+/// A connection of its own, outside any pool (migrations, tests, the bench), secured as the
+/// URL's `sslmode` says; the connection is driven on a task, whose handle ends with it.
+pub async fn connect(url: &str) -> anyhow::Result<(tokio_postgres::Client, Driver)> {
+    connect_to(tls::target(url)?).await
+}
+
+/// The task driving a connection made by [`connect`]; it ends when the connection does.
+pub type Driver = JoinHandle<Result<(), tokio_postgres::Error>>;
+
+async fn connect_to(target: tls::Target) -> anyhow::Result<(tokio_postgres::Client, Driver)> {
+    let tls::Target { config, tls, .. } = target;
+    let (client, connection) = config.connect(tls).await?;
+    Ok((client, tokio::spawn(connection)))
+}
+
 /// Applies every pending migration; safe to call from several processes at once.
 pub async fn migrate(settings: &DatabaseSettings) -> anyhow::Result<()> {
-    let config: tokio_postgres::Config = settings
-        .url
-        .parse()
-        .context("DATABASE_URL is not a PostgreSQL URL")?;
-    let (mut client, connection) = config
-        .connect(NoTls)
+    let target = tls::target(&settings.url).context("DATABASE_URL")?;
+    let (mut client, driver) = connect_to(target)
         .await
         .context("connecting to PostgreSQL to migrate")?;
-    let driver = tokio::spawn(connection);
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await

@@ -1,6 +1,5 @@
 //! A fresh, migrated PostgreSQL database per test, dropped at the end.
 
-use tokio_postgres::NoTls;
 use warren_shared::config::DatabaseSettings;
 
 /// The server tests create their databases on (`TEST_DATABASE_URL` overrides; it must name
@@ -16,24 +15,44 @@ pub struct TestDatabase {
     pub name: String,
     host: String,
     port: u16,
+    /// The query every URL of it carries (`sslmode=…`), empty for none.
+    query: String,
 }
+
+/// Debian's snakeoil certificate, which the local PostgreSQL serves (`ssl = on`); it is its
+/// own CA, and names `localhost`.
+pub const SERVER_CERT: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
 
 impl TestDatabase {
     /// Creates and migrates a fresh database.
     pub async fn create() -> Self {
+        Self::create_with("").await
+    }
+
+    /// Creates and migrates a fresh database whose URLs carry `query` (say
+    /// `sslmode=verify-ca&sslrootcert=…`): the migrations, the services and
+    /// [`TestDatabase::client`] all connect with it.
+    pub async fn create_with(query: &str) -> Self {
         let name = crate::unique_name("warren_test");
         let client = admin_client().await;
         client
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .await
             .expect("creating the test database");
-        let config: tokio_postgres::Config = admin_url().parse().expect("a PostgreSQL URL");
+        let config = warren_shared::db::tls::target(&admin_url())
+            .expect("a PostgreSQL URL")
+            .config;
         let host = match config.get_hosts().first() {
             Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
             _ => "127.0.0.1".into(),
         };
         let port = config.get_ports().first().copied().unwrap_or(5432);
-        let database = Self { name, host, port };
+        let database = Self {
+            name,
+            host,
+            port,
+            query: query.to_owned(),
+        };
         warren_shared::db::migrate(&database.settings())
             .await
             .expect("migrating the test database");
@@ -47,8 +66,12 @@ impl TestDatabase {
 
     /// Settings reaching this database through another address (a [`crate::proxy::TcpProxy`]).
     pub fn settings_via(&self, host_port: &str) -> DatabaseSettings {
+        let query = match self.query.as_str() {
+            "" => String::new(),
+            query => format!("?{query}"),
+        };
         DatabaseSettings {
-            url: format!("postgres://postgres@{host_port}/{}", self.name),
+            url: format!("postgres://postgres@{host_port}/{}{query}", self.name),
             pool_size: 8,
             timeout_ms: 2_000,
         }
@@ -61,19 +84,17 @@ impl TestDatabase {
 
     /// A direct connection, for assertions behind the API.
     pub async fn client(&self) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::connect(&self.settings().url, NoTls)
+        let (client, _driver) = warren_shared::db::connect(&self.settings().url)
             .await
             .expect("connecting to the test database");
-        tokio::spawn(connection);
         client
     }
 }
 
 async fn admin_client() -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(&admin_url(), NoTls)
+    let (client, _driver) = warren_shared::db::connect(&admin_url())
         .await
         .expect("connecting to PostgreSQL (is it running on 127.0.0.1:5432?)");
-    tokio::spawn(connection);
     client
 }
 

@@ -28,12 +28,35 @@ const SECRETS: &[(&str, &str, &str)] = &[
 /// Runs `binary -h` and `binary --help` with every secret setting in its environment, and
 /// asserts that no secret, and no password of a default (`guest:guest`), is printed.
 pub fn assert_help_hides_secrets(binary: &str) {
-    for flag in ["-h", "--help"] {
-        let mut command = Command::new(binary);
-        command.arg(flag);
+    assert_help_hides(binary, |command| {
         for (name, value, _) in SECRETS {
             command.env(name, value);
         }
+    });
+}
+
+/// Like [`assert_help_hides_secrets`], with every secret read from a file named by
+/// `<NAME>_FILE` (as Docker and Kubernetes mount secrets) instead.
+pub fn assert_help_hides_secret_files(binary: &str) {
+    let dir = std::env::temp_dir().join(crate::unique_name("warren_secrets"));
+    std::fs::create_dir_all(&dir).expect("creating the secrets directory");
+    assert_help_hides(binary, |command| {
+        for (name, value, _) in SECRETS {
+            let path = dir.join(name);
+            std::fs::write(&path, format!("{value}\n")).expect("writing a secret file");
+            command.env_remove(name).env(format!("{name}_FILE"), path);
+        }
+    });
+    if let Err(error) = std::fs::remove_dir_all(&dir) {
+        eprintln!("removing {}: {error}", dir.display());
+    }
+}
+
+fn assert_help_hides(binary: &str, with_secrets: impl Fn(&mut Command)) {
+    for flag in ["-h", "--help"] {
+        let mut command = Command::new(binary);
+        command.arg(flag);
+        with_secrets(&mut command);
         let output = command.output().expect("the binary runs");
         assert!(output.status.success(), "{binary} {flag} fails");
         let printed = String::from_utf8_lossy(&output.stdout);

@@ -95,6 +95,29 @@ async fn spawn_ingest_configured(
 ) -> Stack {
     init_logs();
     let db = TestDatabase::create().await;
+    spawn_ingest_on(db, schedule, reach, allow, configure).await
+}
+
+/// Like [`spawn_stack`], on a database every connection reaches with `query` in its URL
+/// (`sslmode=verify-ca&sslrootcert=…`, say).
+pub async fn spawn_stack_with_database_query(query: &str) -> Stack {
+    init_logs();
+    let db = TestDatabase::create_with(query).await;
+    let schedule = warren_testkit::broker::TEST_SCHEDULE;
+    let mut stack =
+        spawn_ingest_on(db, schedule, |b| b.settings.clone(), "127.0.0.1/32", |_| {}).await;
+    let settings = stack.worker_settings();
+    stack.start_worker(settings).await;
+    stack
+}
+
+async fn spawn_ingest_on(
+    db: TestDatabase,
+    schedule: &str,
+    reach: impl FnOnce(&TestBroker) -> warren_shared::config::BrokerSettings,
+    allow: &str,
+    configure: impl FnOnce(&mut IngestSettings),
+) -> Stack {
     let broker = TestBroker::with_schedule(schedule);
     let cancel = CancellationToken::new();
     let address = start_ingest(&db, reach(&broker), allow, cancel.clone(), configure).await;

@@ -12,6 +12,7 @@ mod live;
 mod loads;
 mod notifications;
 mod ordered;
+mod postgres_tls;
 mod protection;
 mod rates;
 mod records;
