@@ -36,6 +36,7 @@ use crate::{
     extract::{ApiJson, ApiPath, ApiQuery, OptionalJson, parse_json},
     lines,
     pagination::{Page, PageQuery, Paginated, paginate},
+    quotas::{self, Quota},
     state::AppState,
     validation::validate_with,
 };
@@ -327,18 +328,21 @@ async fn check_input(
 }
 
 /// Creates a subscription; its signing key (a `whsec_` secret, or an Ed25519 key whose
-/// `public_key` receivers verify with) signs every delivery.
+/// `public_key` receivers verify with) signs every delivery. 403 past the user's quota.
 #[utoipa::path(post, path = "/api/v1/subscriptions", operation_id = "create_subscription", tag = "subscriptions", request_body = SubscriptionInput,
-    responses((status = 201, body = SubscriptionBody), (status = 422, body = Problem)), security(("bearer" = [])))]
+    responses((status = 201, body = SubscriptionBody), (status = 403, body = Problem, description = "The quota of subscriptions is reached"),
+        (status = 422, body = Problem)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     ApiJson(input): ApiJson<SubscriptionInput>,
 ) -> Result<(StatusCode, Json<SubscriptionBody>)> {
-    let client = state.pool.get().await?;
-    check_input(&state, &client, &user, &input).await?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    check_input(&state, &tx, &user, &input).await?;
+    quotas::admit(&tx, &state.settings, user.user_id, Quota::Subscriptions).await?;
     let secret = SigningSecret::generate_for(input.signing_algorithm.unwrap_or_default());
-    let row = client
+    let row = tx
         .query_one(
             &format!(
                 "INSERT INTO subscriptions (id, user_id, name, target_url, source_id, event_types, timeout_ms,
@@ -363,6 +367,7 @@ async fn create(
             ],
         )
         .await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(SubscriptionBody::from_row(&row)?)))
 }
 
