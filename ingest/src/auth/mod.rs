@@ -40,7 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(invites::router())
 }
 
-/// Email and password, for signup and login.
+/// Email and password, for login.
 #[derive(Deserialize, Validate, ToSchema)]
 pub struct Credentials {
     #[garde(email, length(chars, max = 254))]
@@ -114,9 +114,10 @@ async fn signup(
     session_response(&state, &client, user, StatusCode::CREATED).await
 }
 
-/// Logs in; also sets an HttpOnly session cookie. A disabled account is 403 (after its
-/// password matched, so it tells nothing to someone who does not know it). Failed logins are throttled per email and
-/// per client address (`throttle`): once locked, even the right password is a 429.
+/// Logs in; also sets an HttpOnly session cookie. A disabled account is 403 (only once its
+/// password matched, so it tells nothing to someone who does not know it). Failed logins are
+/// throttled per email and per client address (`throttle`): once locked, even the right
+/// password is a 429.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Credentials,
     responses((status = 200, body = SessionBody), (status = 401, body = Problem),
         (status = 403, body = Problem, description = "The account is disabled"),
