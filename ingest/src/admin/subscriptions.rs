@@ -48,6 +48,7 @@ impl Troubled {
 #[into_params(parameter_in = Query)]
 pub struct CircuitFilter {
     /// Only subscriptions in this state; absent: open and half-open ones.
+    #[param(inline)]
     circuit_state: Option<Troubled>,
 }
 
