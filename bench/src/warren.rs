@@ -232,6 +232,8 @@ impl Warren {
                 cli.rabbitmq_management_url.clone(),
             ),
             ("WARREN_SHUTDOWN_GRACE_SECS", "5".into()),
+            // Each scenario signs up users of its own, without invites.
+            ("WARREN_SIGNUP", "open".into()),
             ("RUST_LOG", "warn".into()),
         ]
         .into_iter()

@@ -125,6 +125,28 @@ pub struct Settings {
         default_value_t = NonZeroU32::new(100).expect("non-zero")
     )]
     pub login_failures_per_address: NonZeroU32,
+    /// Who may sign up: `open` (anyone), `invite` (with an operator's live invite for that
+    /// email) or `closed` (no one). The first account on an instance with no accounts is its
+    /// operator, whatever the mode.
+    #[arg(long = "signup", env = "WARREN_SIGNUP", value_enum, default_value_t = SignupMode::Invite)]
+    pub signup: SignupMode,
+    /// How long an invite stays good, in hours.
+    #[arg(long = "invite-ttl-hours", env = "WARREN_INVITE_TTL_HOURS", default_value_t = 7 * 24)]
+    pub invite_ttl_hours: u32,
+    /// Sources one user may have at most; creating one more is 403.
+    #[arg(
+        long = "max-sources-per-user",
+        env = "WARREN_MAX_SOURCES_PER_USER",
+        default_value_t = 1_000
+    )]
+    pub max_sources_per_user: u32,
+    /// Subscriptions one user may have at most; creating one more is 403.
+    #[arg(
+        long = "max-subscriptions-per-user",
+        env = "WARREN_MAX_SUBSCRIPTIONS_PER_USER",
+        default_value_t = 1_000
+    )]
+    pub max_subscriptions_per_user: u32,
     /// How long a login session lasts, in hours.
     #[arg(long = "session-ttl-hours", env = "WARREN_SESSION_TTL_HOURS", default_value_t = 24 * 30)]
     pub session_ttl_hours: u32,
@@ -294,6 +316,17 @@ pub struct Settings {
         default_value_t = 60
     )]
     pub notify_failing_check_secs: u64,
+}
+
+/// Who may sign up (`WARREN_SIGNUP`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignupMode {
+    /// Anyone who reaches the instance.
+    Open,
+    /// Only with an operator's live invite for the email signing up.
+    Invite,
+    /// No one (but the first account).
+    Closed,
 }
 
 impl Settings {

@@ -2,6 +2,7 @@
 //! sources and subscriptions and inspect events and deliveries under `/api/v1`; the outbox
 //! relay publishes whatever the broker never confirmed.
 
+pub mod admin;
 pub mod alerts;
 pub mod auth;
 pub mod config;
@@ -25,6 +26,7 @@ pub mod origin;
 pub mod outbox;
 pub mod pagination;
 pub mod queues;
+pub mod quotas;
 pub mod refusals;
 pub mod retention;
 pub mod serve;

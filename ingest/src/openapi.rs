@@ -36,6 +36,8 @@ use crate::error::PROBLEM_JSON;
         (name = "deliveries", description = "One event on its way to one subscription"),
         (name = "dead-letters", description = "Deliveries out of attempts"),
         (name = "operations", description = "What the broker holds"),
+        (name = "admin", description = "Operators: every tenant's users and subscriptions in trouble"),
+        (name = "invites", description = "Operators inviting people to sign up"),
         (name = "notifications", description = "Telling owners when a receiver is in trouble"),
     )
 )]

@@ -29,6 +29,7 @@ use crate::{
     events::store::{Candidate, Target},
     extract::{ApiJson, ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, paginate},
+    quotas::{self, Quota},
     state::AppState,
     validation::validate,
 };
@@ -137,9 +138,11 @@ fn check_secret(provider: Provider, secret: Option<&str>) -> Result<()> {
     }
 }
 
-/// Creates a source with an unguessable ingest URL.
+/// Creates a source with an unguessable ingest URL; 403 once the user has as many as
+/// `WARREN_MAX_SOURCES_PER_USER` allows.
 #[utoipa::path(post, path = "/api/v1/sources", operation_id = "create_source", tag = "sources", request_body = NewSource,
-    responses((status = 201, body = SourceBody), (status = 422, body = Problem)), security(("bearer" = [])))]
+    responses((status = 201, body = SourceBody), (status = 403, body = Problem, description = "The quota of sources is reached"),
+        (status = 422, body = Problem)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -147,8 +150,10 @@ async fn create(
 ) -> Result<(StatusCode, Json<SourceBody>)> {
     validate(&input)?;
     check_secret(input.provider, input.verification_secret.as_deref())?;
-    let client = state.pool.get().await?;
-    let row = client
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    quotas::admit(&tx, &state.settings, user.user_id, Quota::Sources).await?;
+    let row = tx
         .query_one(
             &format!(
                 "INSERT INTO sources (id, user_id, name, provider, verification_secret, token,
@@ -166,6 +171,7 @@ async fn create(
             ],
         )
         .await?;
+    tx.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(SourceBody::from_row(&row, &state.settings.public_url)?),
@@ -314,8 +320,8 @@ pub struct IngestSource {
 
 /// Ingest's lookup of sources by token, grouped: requests arriving together share one
 /// query (the same [`Queue`] as the group commit: a lone request is a group of one and waits
-/// at most a timer tick). Nothing is cached, so a deleted source or a changed verification secret
-/// takes effect at once.
+/// at most a timer tick). Nothing is cached, so a deleted source, a changed verification secret
+/// or a disabled owner takes effect at once.
 #[derive(Clone)]
 pub struct SourceLookup {
     queue: Queue<String, Result<Option<IngestSource>>>,
@@ -397,15 +403,17 @@ async fn by_tokens(pool: &Pool, tokens: &[String]) -> Result<HashMap<String, Ing
 
 /// Sources by token, one row per subscription that takes their events, active or not (an
 /// inactive one holds them), or one row without a subscription: those of the owner bound to
-/// the source or to every source.
+/// the source or to every source. A disabled user's sources are not found (ingest answers
+/// 404) from the moment it is disabled: nothing is cached.
 const BY_TOKENS: &str =
     "SELECT src.token, src.id, src.user_id, src.provider, src.verification_secret,
             src.rate_limit_per_sec,
             s.id AS subscription_id, s.event_types, s.ordering = 'fifo' AS fifo, s.is_active
      FROM sources src
+     JOIN users u ON u.id = src.user_id
      LEFT JOIN subscriptions s ON s.user_id = src.user_id
          AND (s.source_id IS NULL OR s.source_id = src.id)
-     WHERE src.token = ANY($1)";
+     WHERE src.token = ANY($1) AND u.disabled_at IS NULL";
 
 fn source_of(row: &Row) -> Result<IngestSource> {
     Ok(IngestSource {

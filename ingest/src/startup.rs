@@ -23,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use warren_shared::{db, publisher::Publisher};
 
 use crate::{
-    alerts, auth,
+    admin, alerts, auth,
     config::Settings,
     dead_letters, deliveries, dispatch,
     error::ApiError,
@@ -217,6 +217,7 @@ pub fn router(state: AppState) -> Router {
         .merge(deliveries::router())
         .merge(dead_letters::router())
         .merge(queues::router())
+        .merge(admin::router())
         .merge(notifications::router())
         .split_for_parts();
     let document = Arc::new(openapi::finish(document));

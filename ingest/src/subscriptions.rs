@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use utoipa::{
     PartialSchema, ToSchema,
-    openapi::{Array, ArrayBuilder, Object, ObjectBuilder, RefOr, Schema, Type},
+    openapi::{RefOr, Schema},
 };
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -36,9 +36,14 @@ use crate::{
     extract::{ApiJson, ApiPath, ApiQuery, OptionalJson, parse_json},
     lines,
     pagination::{Page, PageQuery, Paginated, paginate},
+    quotas::{self, Quota},
     state::AppState,
     validation::validate_with,
 };
+
+mod schema;
+
+use schema::{event_types_schema, headers_schema};
 
 /// The subscription routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -131,38 +136,6 @@ fn check_target_url(value: &str, guard: &SsrfGuard) -> garde::Result {
             blocked.0
         ))
     })
-}
-
-/// Unicode's white space (what [`char::is_whitespace`] finds), for patterns.
-const WHITE_SPACE: &str =
-    r"\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
-
-/// `event_types` as the document shows it: what [`event_type_pattern`] accepts.
-fn event_types_schema() -> Array {
-    let item = ObjectBuilder::new()
-        .schema_type(Type::String)
-        .min_length(Some(1))
-        .max_length(Some(255))
-        .pattern(Some(format!(r"^[^*{WHITE_SPACE}]*\*?$")));
-    ArrayBuilder::new().items(item).max_items(Some(100)).build()
-}
-
-/// `headers` as the document shows it: what [`custom_headers`] accepts, but for the names
-/// Warren sets itself.
-fn headers_schema() -> Object {
-    let name = ObjectBuilder::new()
-        .schema_type(Type::String)
-        .pattern(Some(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"));
-    let value = ObjectBuilder::new()
-        .schema_type(Type::String)
-        .max_length(Some(4096))
-        .pattern(Some(r"^[^\u0000-\u0008\u000a-\u001f\u007f]*$"));
-    ObjectBuilder::new()
-        .schema_type(Type::Object)
-        .property_names(Some(name))
-        .additional_properties(Some(value))
-        .max_properties(Some(20))
-        .build()
 }
 
 /// An exact type or a prefix ending in `*`: no blanks, `*` only at the end.
@@ -327,18 +300,21 @@ async fn check_input(
 }
 
 /// Creates a subscription; its signing key (a `whsec_` secret, or an Ed25519 key whose
-/// `public_key` receivers verify with) signs every delivery.
+/// `public_key` receivers verify with) signs every delivery. 403 past the user's quota.
 #[utoipa::path(post, path = "/api/v1/subscriptions", operation_id = "create_subscription", tag = "subscriptions", request_body = SubscriptionInput,
-    responses((status = 201, body = SubscriptionBody), (status = 422, body = Problem)), security(("bearer" = [])))]
+    responses((status = 201, body = SubscriptionBody), (status = 403, body = Problem, description = "The quota of subscriptions is reached"),
+        (status = 422, body = Problem)), security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     ApiJson(input): ApiJson<SubscriptionInput>,
 ) -> Result<(StatusCode, Json<SubscriptionBody>)> {
-    let client = state.pool.get().await?;
-    check_input(&state, &client, &user, &input).await?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    check_input(&state, &tx, &user, &input).await?;
+    quotas::admit(&tx, &state.settings, user.user_id, Quota::Subscriptions).await?;
     let secret = SigningSecret::generate_for(input.signing_algorithm.unwrap_or_default());
-    let row = client
+    let row = tx
         .query_one(
             &format!(
                 "INSERT INTO subscriptions (id, user_id, name, target_url, source_id, event_types, timeout_ms,
@@ -363,6 +339,7 @@ async fn create(
             ],
         )
         .await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(SubscriptionBody::from_row(&row)?)))
 }
 

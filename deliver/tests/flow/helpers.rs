@@ -158,6 +158,8 @@ async fn start_ingest(
     settings.outbox_interval_ms = 100;
     settings.outbox_grace_ms = 2_000;
     settings.allow_target_cidrs = allow.parse().expect("a CIDR list");
+    // Tests sign up several users (a second tenant, say) without invites.
+    settings.signup = warren_ingest::config::SignupMode::Open;
     configure(&mut settings);
     let app = Application::build_on(settings, listener, cancel)
         .await

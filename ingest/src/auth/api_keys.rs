@@ -149,15 +149,18 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The key a token is, and whose: `(key id, user id)`. Notes the use at most once a minute.
+/// The key a token is, and whose: `(key id, user id)`; none while its user is disabled. Notes
+/// the use at most once a minute.
 pub async fn authenticate(
     client: &impl GenericClient,
     token: &str,
 ) -> Result<Option<(Uuid, Uuid)>> {
     let Some(row) = client
         .query_opt(
-            "SELECT id, user_id, last_used_at IS NULL OR last_used_at < now() - interval '1 minute' AS stale
-             FROM api_keys WHERE key_hash = $1",
+            "SELECT k.id, k.user_id,
+                    k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale
+             FROM api_keys k JOIN users u ON u.id = k.user_id
+             WHERE k.key_hash = $1 AND u.disabled_at IS NULL",
             &[&token_hash(token)],
         )
         .await?

@@ -26,11 +26,12 @@ pub struct Found {
     pub expires_at: OffsetDateTime,
 }
 
-/// The live session a token opens, if any.
+/// The live session a token opens, if any: none while its user is disabled.
 pub async fn find(client: &impl GenericClient, token: &str) -> Result<Option<Found>, ApiError> {
     let row = client
         .query_opt(
-            "SELECT id, user_id, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > now()",
+            "SELECT s.id, s.user_id, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > now() AND u.disabled_at IS NULL",
             &[&token_hash(token)],
         )
         .await?;

@@ -106,9 +106,9 @@ pub async fn resolve(
 }
 
 /// Of `credentials`, those that still stand: sessions neither ended nor expired, API keys not
-/// deleted. The live gateway asks this about its sockets every few seconds, so whatever ends a
+/// deleted, neither of a disabled user. The live gateway asks this about its sockets every few seconds, so whatever ends a
 /// credential in the database ends its sockets too, whichever process did it. An operator
-/// disabling a user is one more condition here (and in [`resolve`]).
+/// disabling a user ends its sockets this way too.
 pub async fn standing(
     client: &impl GenericClient,
     credentials: &[Credential],
@@ -116,9 +116,11 @@ pub async fn standing(
     let (sessions, keys) = split(credentials);
     let rows = client
         .query(
-            "SELECT id, true AS is_session FROM sessions WHERE id = ANY($1) AND expires_at > now()
+            "SELECT s.id, true AS is_session FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id = ANY($1) AND s.expires_at > now() AND u.disabled_at IS NULL
              UNION ALL
-             SELECT id, false FROM api_keys WHERE id = ANY($2)",
+             SELECT k.id, false FROM api_keys k JOIN users u ON u.id = k.user_id
+             WHERE k.id = ANY($2) AND u.disabled_at IS NULL",
             &[&sessions, &keys],
         )
         .await?;

@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
-use warren_ingest::{config::Settings, startup::Application};
+use warren_ingest::{
+    config::{Settings, SignupMode},
+    startup::Application,
+};
 use warren_shared::{
     config::{BrokerSettings, DatabaseSettings, defaults},
     ssrf::SsrfGuard,
@@ -30,7 +33,7 @@ impl Drop for TestApp {
 }
 
 /// Settings for a test server: the defaults, on port 0, with the loopback allowed as a
-/// target, a small body limit and a fast outbox.
+/// target, a small body limit, a fast outbox and open signup.
 pub fn test_settings(database: DatabaseSettings, broker: BrokerSettings) -> Settings {
     let mut settings: Settings = defaults();
     settings.database = database;
@@ -40,6 +43,9 @@ pub fn test_settings(database: DatabaseSettings, broker: BrokerSettings) -> Sett
     settings.outbox_interval_ms = 100;
     settings.outbox_grace_ms = 300;
     settings.allow_target_cidrs = "127.0.0.1/32".parse::<SsrfGuard>().expect("a CIDR");
+    // Most tests sign up several users without invites; the signup modes' own tests
+    // (`admin::signup`) set the mode they test.
+    settings.signup = SignupMode::Open;
     settings
 }
 

@@ -1,5 +1,6 @@
 //! Integration tests of `warren-ingest` against the real PostgreSQL and RabbitMQ.
 
+mod admin;
 mod alerts;
 mod api_keys;
 mod auth;
@@ -27,6 +28,7 @@ mod retention;
 mod revocation;
 mod scoping;
 mod security_headers;
+mod signup;
 mod sources;
 mod storage;
 mod subscriptions;
