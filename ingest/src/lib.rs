@@ -3,6 +3,7 @@
 //! relay publishes whatever the broker never confirmed.
 
 pub mod alerts;
+pub mod apply;
 pub mod auth;
 pub mod config;
 pub mod dead_letters;

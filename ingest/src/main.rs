@@ -1,8 +1,8 @@
-//! `warren-ingest`: serve (default), migrate, healthcheck <url>, definitions.
+//! `warren-ingest`: serve (default), migrate, healthcheck <url>, definitions, apply <file>.
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
-use warren_ingest::{config::Settings, startup::Application};
+use warren_ingest::{apply, config::Settings, startup::Application};
 use warren_shared::{db, health, shutdown, telemetry};
 
 /// mimalloc: the services allocate and free small buffers for every request and message,
@@ -35,6 +35,18 @@ enum Command {
         /// The URL to probe, e.g. http://127.0.0.1:8080/healthz.
         url: String,
     },
+    /// Create and update one user's sources and subscriptions from a YAML file
+    /// (docs/configuration.md), in one transaction; `${VAR}` in a value reads the environment.
+    Apply {
+        /// The YAML file.
+        file: std::path::PathBuf,
+        /// Also delete the user's sources and subscriptions the file does not name.
+        #[arg(long)]
+        prune: bool,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the broker topology as RabbitMQ definitions (rabbitmq/definitions.json), with
     /// a user for the services, ready for `load_definitions` on a blank broker.
     Definitions {
@@ -66,6 +78,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => serve(cli.settings).await,
         Command::Migrate => db::migrate(&cli.settings.database).await,
         Command::Healthcheck { url } => health::probe(&url).await,
+        Command::Apply {
+            file,
+            prune,
+            dry_run,
+        } => {
+            let options = apply::Options {
+                file,
+                prune,
+                dry_run,
+            };
+            apply_file(&cli.settings, &options).await
+        }
         Command::Definitions {
             vhost,
             user,
@@ -77,6 +101,25 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Applies a file and prints each step, then a summary line.
+async fn apply_file(settings: &Settings, options: &apply::Options) -> anyhow::Result<()> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let steps = apply::run(
+        &settings.database,
+        &settings.allow_target_cidrs,
+        options,
+        &lookup,
+    )
+    .await
+    // One line: the place in the file and the reason, or the failed step and its cause.
+    .map_err(|error| anyhow::anyhow!("{error:#}"))?;
+    for step in &steps {
+        println!("{step}");
+    }
+    println!("{}", apply::summary(&steps, options.dry_run));
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -8,7 +8,7 @@ use std::{
 };
 
 use axum::{Json, extract::State, http::StatusCode};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -145,9 +145,19 @@ async fn create(
     user: AuthUser,
     ApiJson(input): ApiJson<NewSource>,
 ) -> Result<(StatusCode, Json<SourceBody>)> {
-    validate(&input)?;
-    check_secret(input.provider, input.verification_secret.as_deref())?;
     let client = state.pool.get().await?;
+    let row = insert(&client, user.user_id, &input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SourceBody::from_row(&row, &state.settings.public_url)?),
+    ))
+}
+
+/// Validates a new source and stores it for `user_id` with a fresh token: what POST does,
+/// and `warren-ingest apply` too. Returns the row as [`SourceBody`] reads it.
+pub async fn insert(client: &impl GenericClient, user_id: Uuid, input: &NewSource) -> Result<Row> {
+    validate(input)?;
+    check_secret(input.provider, input.verification_secret.as_deref())?;
     let row = client
         .query_one(
             &format!(
@@ -157,7 +167,7 @@ async fn create(
             ),
             &[
                 &Uuid::now_v7(),
-                &user.user_id,
+                &user_id,
                 &input.name,
                 &input.provider.as_str(),
                 &input.verification_secret,
@@ -166,10 +176,7 @@ async fn create(
             ],
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SourceBody::from_row(&row, &state.settings.public_url)?),
-    ))
+    Ok(row)
 }
 
 /// Lists the user's sources, newest first.
@@ -228,12 +235,27 @@ async fn update(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<SourcePatch>,
 ) -> Result<Json<SourceBody>> {
-    validate(&patch)?;
     let client = state.pool.get().await?;
+    let row = patch_row(&client, user.user_id, id, &patch).await?;
+    Ok(Json(SourceBody::from_row(
+        &row,
+        &state.settings.public_url,
+    )?))
+}
+
+/// Validates a patch and applies it to one of `user_id`'s sources (404 when it is not
+/// theirs): what PATCH does, and `warren-ingest apply` too.
+pub async fn patch_row(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    id: Uuid,
+    patch: &SourcePatch,
+) -> Result<Row> {
+    validate(patch)?;
     let provider: String = client
         .query_opt(
             "SELECT provider FROM sources WHERE id = $1 AND user_id = $2",
-            &[&id, &user.user_id],
+            &[&id, &user_id],
         )
         .await?
         .ok_or(ApiError::NotFound)?
@@ -241,7 +263,7 @@ async fn update(
     if let Some(secret) = patch.verification_secret.as_deref() {
         check_secret(stored_word(&provider)?, Some(secret))?;
     }
-    let row = client
+    client
         .query_opt(
             &format!(
                 "UPDATE sources SET name = COALESCE($3, name),
@@ -252,7 +274,7 @@ async fn update(
             ),
             &[
                 &id,
-                &user.user_id,
+                &user_id,
                 &patch.name,
                 &patch.verification_secret,
                 &patch.rate_limit_per_sec.is_some(),
@@ -260,11 +282,7 @@ async fn update(
             ],
         )
         .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(SourceBody::from_row(
-        &row,
-        &state.settings.public_url,
-    )?))
+        .ok_or(ApiError::NotFound)
 }
 
 /// Deletes a source (409 while subscriptions take its events); its events stay.
