@@ -69,11 +69,20 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init_subscriber(telemetry::get_subscriber(
-        "warren-ingest",
-        "info",
-        std::io::stdout,
-    ));
+    if matches!(cli.command, Some(Command::Apply { .. })) {
+        // stdout is the plan; only warnings and errors go to the log.
+        telemetry::init_subscriber(telemetry::get_subscriber(
+            "warren-ingest",
+            "warn",
+            std::io::stderr,
+        ));
+    } else {
+        telemetry::init_subscriber(telemetry::get_subscriber(
+            "warren-ingest",
+            "info",
+            std::io::stdout,
+        ));
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.settings).await,
         Command::Migrate => db::migrate(&cli.settings.database).await,
@@ -88,7 +97,13 @@ async fn main() -> anyhow::Result<()> {
                 prune,
                 dry_run,
             };
-            apply_file(&cli.settings, &options).await
+            // One line, whatever RUST_BACKTRACE says (main's own error report would add a
+            // backtrace): the place in the file and the reason, or the failed step.
+            if let Err(error) = apply_file(&cli.settings, &options).await {
+                eprintln!("error: {error:#}");
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Definitions {
             vhost,
@@ -112,9 +127,7 @@ async fn apply_file(settings: &Settings, options: &apply::Options) -> anyhow::Re
         options,
         &lookup,
     )
-    .await
-    // One line: the place in the file and the reason, or the failed step and its cause.
-    .map_err(|error| anyhow::anyhow!("{error:#}"))?;
+    .await?;
     for step in &steps {
         println!("{step}");
     }

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod api_keys;
+mod apply;
 mod auth;
 mod connections;
 mod cookie_writes;
