@@ -184,7 +184,7 @@ mod tests {
     fn an_unknown_key_names_its_line_and_column() {
         let text =
             "owner: a@example.com\nsources:\n  - name: x\n    provider: none\n    colour: red\n";
-        let error = parse(text).unwrap_err().to_string();
+        let error = parse(text).expect_err("an error").to_string();
         assert!(
             error.starts_with("line 5 column 5: unknown field `colour`"),
             "{error}"
@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn a_second_entry_with_a_name_is_refused_at_its_line() {
         let text = "owner: a@example.com\nsources:\n  - name: x\n    provider: none\n  - name: x\n    provider: none\n";
-        let error = parse(text).unwrap_err().to_string();
+        let error = parse(text).expect_err("an error").to_string();
         assert!(
             error.starts_with("line 5 column 5: a second source"),
             "{error}"
@@ -204,7 +204,7 @@ mod tests {
     #[test]
     fn an_error_inside_an_entry_points_at_the_line_holding_the_needle() {
         let text = "owner: a@example.com\nsources:\n  - name: x\n    provider: github\n    verification_secret: ${S}\n  - name: y\n    provider: none\n";
-        let file = parse(text).unwrap();
+        let file = parse(text).expect("no error");
         let extents = Extent::of_each(&file.sources);
         let error = extents[0].error(text, "${S}", "missing").to_string();
         assert_eq!(error, "line 5 column 26: missing");

@@ -2,10 +2,10 @@
 //! creates is what the API shows, a second run changes nothing, and a bad file changes
 //! nothing and names its line.
 
-use std::{path::PathBuf, process::Output};
+use std::{path::PathBuf, process::Output, time::Duration};
 
 use serde_json::Value;
-use warren_testkit::{api::ApiClient, unique_name};
+use warren_testkit::{api::ApiClient, eventually, unique_name};
 
 use crate::helpers::{TestApp, spawn_app};
 
@@ -272,4 +272,77 @@ async fn an_owner_without_an_account_is_refused() {
         "{error}"
     );
     assert_eq!(app.count("sources").await, 0);
+}
+
+#[tokio::test]
+async fn leaving_fifo_hands_the_waiting_deliveries_to_the_outbox_relay() {
+    let app = spawn_app().await;
+    let (api, email) = owner(&app).await;
+    let fifo = "\
+owner: ${OWNER}
+sources:
+  - name: plain
+    provider: none
+subscriptions:
+  - name: ordered
+    target_url: https://receiver.example.com/in
+    ordering: fifo
+";
+    stdout(&apply(&app, &email, fifo, &[], &[]).await);
+    let source = &list(&api, "sources").await[0];
+    let url = TestApp::ingest_url(source);
+    for n in 0..3 {
+        let response = api
+            .ingest(&url, "application/json", format!("{{\"n\": {n}}}"))
+            .await;
+        assert_eq!(response.status(), 202);
+    }
+    eventually(
+        "every delivery enqueued",
+        Duration::from_secs(20),
+        || async {
+            let waiting = app
+                .only_row("SELECT count(*) FILTER (WHERE NOT enqueued), count(*) FROM deliveries")
+                .await;
+            (waiting.get::<_, i64>(0) == 0 && waiting.get::<_, i64>(1) == 3).then_some(())
+        },
+    )
+    .await;
+    let subscription = &list(&api, "subscriptions").await[0];
+    let id: uuid::Uuid = subscription["id"]
+        .as_str()
+        .expect("an id")
+        .parse()
+        .expect("a uuid");
+    let topology = app.broker.settings.topology();
+    let shard = topology.ordered_queue(topology.shard_of(id));
+    let depth = || async { app.broker.depth(&shard).await };
+    eventually(
+        "a doorbell per delivery",
+        Duration::from_secs(5),
+        || async { (depth().await == 3).then_some(()) },
+    )
+    .await;
+
+    let output = stdout(
+        &apply(
+            &app,
+            &email,
+            &fifo.replace("    ordering: fifo\n", ""),
+            &[],
+            &[],
+        )
+        .await,
+    );
+
+    assert!(output.contains("): ordering"), "{output}");
+    // The relay sends each delivery that waited in the line again, as the API's PATCH
+    // would at once (the worker skips an attempt already made).
+    eventually(
+        "the relay publishing the line's deliveries",
+        Duration::from_secs(10),
+        || async { (depth().await == 6).then_some(()) },
+    )
+    .await;
+    assert_eq!(app.count("deliveries").await, 3);
 }
