@@ -346,3 +346,46 @@ subscriptions:
     .await;
     assert_eq!(app.count("deliveries").await, 3);
 }
+
+#[tokio::test]
+async fn what_cannot_be_applied_is_refused_at_its_line_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (api, email) = owner(&app).await;
+    stdout(&apply(&app, &email, FILE, &[], &[]).await);
+    api.create_source().await;
+    api.create_source().await;
+    let sources = list(&api, "sources").await;
+    let subscriptions = list(&api, "subscriptions").await;
+    let twice = "owner: ${OWNER}\nsources:\n  - name: test source\n    provider: none\n";
+    let cases = [
+        (
+            FILE.replace("provider: github", "provider: none"),
+            "line 4 column 5: source `github` exists with provider `github`, which cannot change",
+        ),
+        (
+            format!("{FILE}    signing_algorithm: ed25519\n"),
+            "line 13 column 5: subscription `deploys` signs with `hmac_sha256`",
+        ),
+        (
+            FILE.replace("source: github", "source: gitlab"),
+            "line 9 column 5: subscription `deploys`: no source named `gitlab` in this file",
+        ),
+        (
+            twice.to_owned(),
+            "line 3 column 5: the account has 2 sources named `test source`",
+        ),
+        ("owner: [\n".to_owned(), "line 1 column 8: "),
+        (
+            FILE.replace("${CI_TOKEN}", "${CI TOKEN}"),
+            "line 12 column 29: `${CI TOKEN}` is not a `${NAME}` reference",
+        ),
+    ];
+
+    for (file, expected) in cases {
+        let error = failure(&apply(&app, &email, &file, &[], &[]).await);
+
+        assert!(error.contains(expected), "{expected}\n{error}");
+        assert_eq!(list(&api, "sources").await, sources);
+        assert_eq!(list(&api, "subscriptions").await, subscriptions);
+    }
+}
