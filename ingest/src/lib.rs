@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod alerts;
+pub mod apply;
 pub mod auth;
 pub mod config;
 pub mod dead_letters;

@@ -150,28 +150,68 @@ pub async fn ring_heads(
     Ok(())
 }
 
+/// What a change of a subscription's settings means for its FIFO line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineChange {
+    /// It was FIFO and is no longer: what waited in its line goes now, unordered.
+    pub left_fifo: bool,
+    /// Its line was paused and no longer is: the head goes now.
+    pub unpaused: bool,
+}
+
 /// A subscription that left FIFO: every delivery still waiting in its line (and not waiting
 /// for a retry) is sent now, unordered; a line that is no longer paused rings its head.
 pub async fn after_settings_change(
     state: &AppState,
     client: &impl GenericClient,
     subscription_id: Uuid,
-    left_fifo: bool,
-    unpaused: bool,
+    change: LineChange,
 ) -> Result<()> {
-    if left_fifo {
+    if change.left_fifo {
         let rows = client
             .query(
-                "UPDATE deliveries SET updated_at = now()
-                 WHERE subscription_id = $1 AND fifo_seq IS NOT NULL AND status = 'pending'
-                   AND next_attempt_at IS NULL
-                 RETURNING id, event_id, subscription_id, user_id, attempt_count, fifo_seq",
+                &format!("UPDATE deliveries SET updated_at = now() WHERE {WAITING_IN_LINE} RETURNING {ENVELOPE}"),
                 &[&subscription_id],
             )
             .await?;
         dispatch::publish_now(&state.marker, &state.publisher, recovery::envelopes(&rows)?).await;
-    } else if unpaused {
+    } else if change.unpaused {
         ring_heads(state, client, &[subscription_id]).await?;
     }
     Ok(())
 }
+
+/// [`after_settings_change`] for a process without a broker connection (`warren-ingest
+/// apply`): the deliveries that should go now are marked not enqueued, in the caller's
+/// transaction, so the outbox relay of a running ingest publishes them once it commits.
+pub async fn hand_to_relay(
+    client: &impl GenericClient,
+    subscription_id: Uuid,
+    change: LineChange,
+) -> Result<()> {
+    let which = if change.left_fifo {
+        WAITING_IN_LINE
+    } else if change.unpaused {
+        LINE_HEAD
+    } else {
+        return Ok(());
+    };
+    client
+        .execute(
+            &format!("UPDATE deliveries SET enqueued = false, updated_at = now() WHERE {which}"),
+            &[&subscription_id],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The deliveries waiting in subscription `$1`'s line, not for a retry.
+const WAITING_IN_LINE: &str = "subscription_id = $1 AND fifo_seq IS NOT NULL \
+     AND status = 'pending' AND next_attempt_at IS NULL";
+
+/// The head of subscription `$1`'s line.
+const LINE_HEAD: &str = "id = (SELECT id FROM deliveries WHERE subscription_id = $1 \
+     AND fifo_seq IS NOT NULL AND status IN ('pending', 'retrying') ORDER BY fifo_seq LIMIT 1)";
+
+/// What [`recovery::envelopes`] reads.
+const ENVELOPE: &str = "id, event_id, subscription_id, user_id, attempt_count, fifo_seq";

@@ -1,10 +1,10 @@
-//! `warren-ingest`: serve (default), migrate, healthcheck <url>, definitions.
+//! `warren-ingest`: serve (default), migrate, healthcheck <url>, definitions, apply <file>.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
-use warren_ingest::{config::Settings, startup::Application};
+use warren_ingest::{apply, config::Settings, startup::Application};
 use warren_shared::{db, health, shutdown, telemetry};
 
 /// mimalloc: the services allocate and free small buffers for every request and message,
@@ -37,6 +37,18 @@ enum Command {
         /// The URL to probe, e.g. http://127.0.0.1:8080/healthz.
         url: String,
     },
+    /// Create and update one user's sources and subscriptions from a YAML file
+    /// (docs/configuration.md), in one transaction; `${VAR}` in a value reads the environment.
+    Apply {
+        /// The YAML file.
+        file: std::path::PathBuf,
+        /// Also delete the user's sources and subscriptions the file does not name.
+        #[arg(long)]
+        prune: bool,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the broker topology as RabbitMQ definitions (rabbitmq/definitions.json), with
     /// a user for the services, ready for `load_definitions` on a blank broker.
     Definitions {
@@ -61,11 +73,20 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli: Cli = warren_shared::cli::parse();
-    telemetry::init_subscriber(telemetry::get_subscriber(
-        "warren-ingest",
-        "info",
-        std::io::stdout,
-    ));
+    if matches!(cli.command, Some(Command::Apply { .. })) {
+        // `apply` prints its plan on stdout: only warnings and errors go to the log (stderr).
+        telemetry::init_subscriber(telemetry::get_subscriber(
+            "warren-ingest",
+            "warn",
+            std::io::stderr,
+        ));
+    } else {
+        telemetry::init_subscriber(telemetry::get_subscriber(
+            "warren-ingest",
+            "info",
+            std::io::stdout,
+        ));
+    }
     warren_shared::cli::exit_code(run(cli).await)
 }
 
@@ -75,6 +96,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(cli.settings).await,
         Command::Migrate => db::migrate(&cli.settings.database).await,
         Command::Healthcheck { url } => health::probe(&url).await,
+        Command::Apply {
+            file,
+            prune,
+            dry_run,
+        } => {
+            let options = apply::Options {
+                file,
+                prune,
+                dry_run,
+            };
+            // An error is one line (exit_code): the place in the file and the reason, or
+            // the failed step.
+            apply_file(&cli.settings, &options).await
+        }
         Command::Definitions {
             vhost,
             user,
@@ -86,6 +121,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Applies a file and prints each step, then a summary line.
+async fn apply_file(settings: &Settings, options: &apply::Options) -> anyhow::Result<()> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    let steps = apply::run(settings, options, &lookup).await?;
+    for step in &steps {
+        println!("{step}");
+    }
+    println!("{}", apply::summary(&steps, options.dry_run));
+    Ok(())
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -1,7 +1,7 @@
 //! Quotas: how many sources and subscriptions one user may have (`WARREN_MAX_SOURCES_PER_USER`,
 //! `WARREN_MAX_SUBSCRIPTIONS_PER_USER`). Creating one more is 403 naming the limit.
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use crate::{
@@ -40,7 +40,7 @@ impl Quota {
 /// foreign-key checks of other inserts do not wait for), so two creations of one user take
 /// turns and the second counts the first.
 pub async fn admit(
-    tx: &Transaction<'_>,
+    tx: &impl GenericClient,
     settings: &Settings,
     user_id: Uuid,
     quota: Quota,

@@ -8,7 +8,7 @@ use std::{
 };
 
 use axum::{Json, extract::State, http::StatusCode};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -25,6 +25,7 @@ use warren_shared::{
 
 use crate::{
     auth::AuthUser,
+    config::Settings,
     error::{ApiError, Problem, Result, found, stored_word, violated_constraint},
     events::store::{Candidate, Target},
     extract::{ApiJson, ApiPath, ApiQuery},
@@ -148,12 +149,29 @@ async fn create(
     user: AuthUser,
     ApiJson(input): ApiJson<NewSource>,
 ) -> Result<(StatusCode, Json<SourceBody>)> {
-    validate(&input)?;
-    check_secret(input.provider, input.verification_secret.as_deref())?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    quotas::admit(&tx, &state.settings, user.user_id, Quota::Sources).await?;
-    let row = tx
+    let row = insert(&tx, &state.settings, user.user_id, &input).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SourceBody::from_row(&row, &state.settings.public_url)?),
+    ))
+}
+
+/// Validates a new source and stores it for `user_id` with a fresh token, within the user's
+/// quota: what POST does, and `warren-ingest apply` too. Call it inside a transaction (the
+/// quota check locks the user's row until it ends). Returns the row as [`SourceBody`] reads it.
+pub async fn insert(
+    client: &impl GenericClient,
+    settings: &Settings,
+    user_id: Uuid,
+    input: &NewSource,
+) -> Result<Row> {
+    validate(input)?;
+    check_secret(input.provider, input.verification_secret.as_deref())?;
+    quotas::admit(client, settings, user_id, Quota::Sources).await?;
+    let row = client
         .query_one(
             &format!(
                 "INSERT INTO sources (id, user_id, name, provider, verification_secret, token,
@@ -162,7 +180,7 @@ async fn create(
             ),
             &[
                 &Uuid::now_v7(),
-                &user.user_id,
+                &user_id,
                 &input.name,
                 &input.provider.as_str(),
                 &input.verification_secret,
@@ -171,11 +189,7 @@ async fn create(
             ],
         )
         .await?;
-    tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SourceBody::from_row(&row, &state.settings.public_url)?),
-    ))
+    Ok(row)
 }
 
 /// Lists the user's sources, newest first.
@@ -234,12 +248,27 @@ async fn update(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<SourcePatch>,
 ) -> Result<Json<SourceBody>> {
-    validate(&patch)?;
     let client = state.pool.get().await?;
+    let row = patch_row(&client, user.user_id, id, &patch).await?;
+    Ok(Json(SourceBody::from_row(
+        &row,
+        &state.settings.public_url,
+    )?))
+}
+
+/// Validates a patch and applies it to one of `user_id`'s sources (404 when it is not
+/// theirs): what PATCH does, and `warren-ingest apply` too.
+pub async fn patch_row(
+    client: &impl GenericClient,
+    user_id: Uuid,
+    id: Uuid,
+    patch: &SourcePatch,
+) -> Result<Row> {
+    validate(patch)?;
     let provider: String = client
         .query_opt(
             "SELECT provider FROM sources WHERE id = $1 AND user_id = $2",
-            &[&id, &user.user_id],
+            &[&id, &user_id],
         )
         .await?
         .ok_or(ApiError::NotFound)?
@@ -247,7 +276,7 @@ async fn update(
     if let Some(secret) = patch.verification_secret.as_deref() {
         check_secret(stored_word(&provider)?, Some(secret))?;
     }
-    let row = client
+    client
         .query_opt(
             &format!(
                 "UPDATE sources SET name = COALESCE($3, name),
@@ -258,7 +287,7 @@ async fn update(
             ),
             &[
                 &id,
-                &user.user_id,
+                &user_id,
                 &patch.name,
                 &patch.verification_secret,
                 &patch.rate_limit_per_sec.is_some(),
@@ -266,11 +295,7 @@ async fn update(
             ],
         )
         .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(Json(SourceBody::from_row(
-        &row,
-        &state.settings.public_url,
-    )?))
+        .ok_or(ApiError::NotFound)
 }
 
 /// Deletes a source (409 while subscriptions take its events); its events stay.

@@ -6,11 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::{
-    Json,
-    extract::State,
-    http::{HeaderName, HeaderValue, StatusCode},
-};
+use axum::{Json, extract::State, http::StatusCode};
 use deadpool_postgres::GenericClient;
 use garde::Validate;
 use serde::{Deserialize, Serialize};
@@ -27,20 +23,21 @@ use warren_shared::{
     model::{CircuitState, OnDead, Ordering},
     signing::{SigningAlgorithm, SigningSecret},
     ssrf::SsrfGuard,
-    template,
 };
 
 use crate::{
     auth::AuthUser,
+    config::Settings,
     error::{ApiError, Problem, Result, found, stored_word},
     extract::{ApiJson, ApiPath, ApiQuery, OptionalJson, parse_json},
-    lines,
+    lines::{self, LineChange},
     pagination::{Page, PageQuery, Paginated, paginate},
     quotas::{self, Quota},
     state::AppState,
-    validation::validate_with,
+    validation::{self, validate_with},
 };
 
+mod rules;
 mod schema;
 
 use schema::{event_types_schema, headers_schema};
@@ -62,7 +59,7 @@ pub struct SubscriptionInput {
     #[schema(min_length = 1, max_length = 200)]
     name: String,
     /// An http(s) URL with a host that is not a non-public address.
-    #[garde(length(chars, max = 2048), custom(check_target_url))]
+    #[garde(length(chars, max = 2048), custom(validation::target_url))]
     #[schema(max_length = 2048, example = "https://example.com/hooks/warren")]
     target_url: String,
     /// Only this source's events; absent: every source of the user's.
@@ -71,7 +68,7 @@ pub struct SubscriptionInput {
     source_id: Option<Uuid>,
     /// Exact types or prefixes ending in `*`; empty: every type.
     #[serde(default)]
-    #[garde(length(max = 100), inner(custom(event_type_pattern)))]
+    #[garde(length(max = 100), inner(custom(rules::event_type_pattern)))]
     #[schema(schema_with = event_types_schema)]
     event_types: Vec<String>,
     #[serde(default = "default_timeout_ms")]
@@ -88,12 +85,12 @@ pub struct SubscriptionInput {
     rate_limit_per_sec: i32,
     /// A template the body is rendered from (minijinja), instead of the event's own bytes.
     #[serde(default)]
-    #[garde(inner(length(chars, max = 65536), custom(check_template)))]
+    #[garde(inner(length(chars, max = 65536), custom(rules::check_template)))]
     #[schema(max_length = 65536)]
     payload_template: Option<String>,
     /// Headers sent with each delivery (not those Warren sets itself).
     #[serde(default)]
-    #[garde(length(max = 20), custom(custom_headers))]
+    #[garde(length(max = 20), custom(rules::custom_headers))]
     #[schema(schema_with = headers_schema)]
     headers: BTreeMap<String, String>,
     #[serde(default)]
@@ -119,77 +116,6 @@ fn default_max_attempts() -> i32 {
 
 fn default_rate_limit() -> i32 {
     100
-}
-
-/// http(s), with a host, and not an address the SSRF guard would refuse on sight.
-fn check_target_url(value: &str, guard: &SsrfGuard) -> garde::Result {
-    let url = url::Url::parse(value).map_err(|e| garde::Error::new(format!("not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(garde::Error::new("must be an http or https URL"));
-    }
-    let host = url
-        .host()
-        .ok_or_else(|| garde::Error::new("must have a host"))?;
-    guard.check_host(&host).map_err(|blocked| {
-        garde::Error::new(format!(
-            "points at a non-public address ({}); an operator can allow it with WARREN_ALLOW_TARGET_CIDRS",
-            blocked.0
-        ))
-    })
-}
-
-/// An exact type or a prefix ending in `*`: no blanks, `*` only at the end.
-fn event_type_pattern(value: &str, _: &SsrfGuard) -> garde::Result {
-    let body = value.strip_suffix('*').unwrap_or(value);
-    if value.is_empty() || value.chars().count() > 255 {
-        return Err(garde::Error::new("must be 1 to 255 characters"));
-    }
-    if body.contains('*') || value.chars().any(char::is_whitespace) {
-        return Err(garde::Error::new(
-            "must be a type or a prefix ending in `*`, without spaces",
-        ));
-    }
-    Ok(())
-}
-
-fn check_template(value: &str, _: &SsrfGuard) -> garde::Result {
-    template::check(value).map_err(|e| garde::Error::new(e.to_string()))
-}
-
-/// Headers Warren sets itself; a subscription cannot override them.
-const RESERVED_HEADERS: &[&str] = &[
-    "content-type",
-    "content-length",
-    "host",
-    "user-agent",
-    "transfer-encoding",
-    "connection",
-    "x-request-id",
-];
-
-fn custom_headers(headers: &BTreeMap<String, String>, _: &SsrfGuard) -> garde::Result {
-    for (name, value) in headers {
-        let lower = name.to_ascii_lowercase();
-        if HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return Err(garde::Error::new(format!(
-                "`{name}` is not a valid header name"
-            )));
-        }
-        if RESERVED_HEADERS.contains(&lower.as_str())
-            || lower.starts_with("webhook-")
-            || lower.starts_with("x-warren-")
-        {
-            return Err(garde::Error::new(format!(
-                "`{name}` is set by Warren and cannot be overridden"
-            )));
-        }
-        if value.chars().count() > 4096 || HeaderValue::from_str(value).is_err() {
-            return Err(garde::Error::new(format!(
-                "the value of `{name}` is not a valid header value"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// A subscription as the API shows it to its owner.
@@ -228,7 +154,8 @@ pub const COLUMNS: &str = "id, name, target_url, source_id, event_types, timeout
       WHERE d.subscription_id = subscriptions.id AND d.status = 'held') AS held_count";
 
 impl SubscriptionInput {
-    fn from_row(row: &Row) -> Result<Self> {
+    /// Reads the settings among a row's [`COLUMNS`] (the signing algorithm is not one).
+    pub fn from_row(row: &Row) -> Result<Self> {
         let headers: Value = row.get("headers");
         Ok(Self {
             name: row.get("name"),
@@ -278,17 +205,17 @@ fn shared_secret(key: &SigningSecret) -> Option<String> {
 
 /// Validates an input and checks that its source, if any, is the user's.
 async fn check_input(
-    state: &AppState,
     client: &impl GenericClient,
-    user: &AuthUser,
+    guard: &SsrfGuard,
+    user_id: Uuid,
     input: &SubscriptionInput,
 ) -> Result<()> {
-    validate_with(input, &state.settings.allow_target_cidrs)?;
+    validate_with(input, guard)?;
     if let Some(source_id) = input.source_id {
         let owned = client
             .query_opt(
                 "SELECT 1 FROM sources WHERE id = $1 AND user_id = $2",
-                &[&source_id, &user.user_id],
+                &[&source_id, &user_id],
             )
             .await?
             .is_some();
@@ -311,10 +238,25 @@ async fn create(
 ) -> Result<(StatusCode, Json<SubscriptionBody>)> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    check_input(&state, &tx, &user, &input).await?;
-    quotas::admit(&tx, &state.settings, user.user_id, Quota::Subscriptions).await?;
+    let row = insert(&tx, &state.settings, user.user_id, &input).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(SubscriptionBody::from_row(&row)?)))
+}
+
+/// Validates a new subscription and stores it for `user_id` with a fresh signing key, within
+/// the user's quota: what POST does, and `warren-ingest apply` too. Call it inside a
+/// transaction (the quota check locks the user's row until it ends). Returns the row of
+/// [`COLUMNS`].
+pub async fn insert(
+    client: &impl GenericClient,
+    settings: &Settings,
+    user_id: Uuid,
+    input: &SubscriptionInput,
+) -> Result<Row> {
+    check_input(client, &settings.allow_target_cidrs, user_id, input).await?;
+    quotas::admit(client, settings, user_id, Quota::Subscriptions).await?;
     let secret = SigningSecret::generate_for(input.signing_algorithm.unwrap_or_default());
-    let row = tx
+    let row = client
         .query_one(
             &format!(
                 "INSERT INTO subscriptions (id, user_id, name, target_url, source_id, event_types, timeout_ms,
@@ -323,7 +265,7 @@ async fn create(
             ),
             &[
                 &Uuid::now_v7(),
-                &user.user_id,
+                &user_id,
                 &input.name,
                 &input.target_url,
                 &input.source_id,
@@ -339,8 +281,7 @@ async fn create(
             ],
         )
         .await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(SubscriptionBody::from_row(&row)?)))
+    Ok(row)
 }
 
 fn headers_json(headers: &BTreeMap<String, String>) -> Value {
@@ -461,7 +402,23 @@ async fn store(
     id: Uuid,
     input: SubscriptionInput,
 ) -> Result<Json<SubscriptionBody>> {
-    check_input(state, client, user, &input).await?;
+    let guard = &state.settings.allow_target_cidrs;
+    let (row, change) = replace_row(client, guard, user.user_id, id, &input).await?;
+    lines::after_settings_change(state, client, id, change).await?;
+    Ok(Json(SubscriptionBody::from_row(&row)?))
+}
+
+/// Validates `input` and makes it the whole of one of `user_id`'s subscriptions (404 when
+/// it is not theirs): what PUT and PATCH do, and `warren-ingest apply` too. Returns the row
+/// of [`COLUMNS`] and what the change means for its FIFO line, which the caller acts on.
+pub async fn replace_row(
+    client: &impl GenericClient,
+    guard: &SsrfGuard,
+    user_id: Uuid,
+    id: Uuid,
+    input: &SubscriptionInput,
+) -> Result<(Row, LineChange)> {
+    check_input(client, guard, user_id, input).await?;
     // A line stays paused only while the subscription is FIFO with `on_dead: pause`.
     let row = client
         .query_opt(
@@ -480,7 +437,7 @@ async fn store(
             ),
             &[
                 &id,
-                &user.user_id,
+                &user_id,
                 &input.name,
                 &input.target_url,
                 &input.source_id,
@@ -497,10 +454,11 @@ async fn store(
         .await?
         .ok_or(ApiError::NotFound)?;
     let fifo = input.ordering == Ordering::Fifo;
-    let left_fifo = row.get::<_, bool>("was_fifo") && !fifo;
-    let unpaused = row.get::<_, bool>("was_paused") && !(fifo && input.on_dead == OnDead::Pause);
-    lines::after_settings_change(state, client, id, left_fifo, unpaused).await?;
-    Ok(Json(SubscriptionBody::from_row(&row)?))
+    let change = LineChange {
+        left_fifo: row.get::<_, bool>("was_fifo") && !fifo,
+        unpaused: row.get::<_, bool>("was_paused") && !(fifo && input.on_dead == OnDead::Pause),
+    };
+    Ok((row, change))
 }
 
 /// Deletes a subscription and its delivery history.

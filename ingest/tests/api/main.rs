@@ -3,6 +3,7 @@
 mod admin;
 mod alerts;
 mod api_keys;
+mod apply;
 mod auth;
 mod connections;
 mod cookie_writes;

@@ -1,0 +1,62 @@
+//! The rules a subscription's settings follow beyond their lengths and ranges (garde's
+//! custom validators).
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderName, HeaderValue};
+use warren_shared::{ssrf::SsrfGuard, template};
+
+/// An exact type or a prefix ending in `*`: no blanks, `*` only at the end.
+pub(super) fn event_type_pattern(value: &str, _: &SsrfGuard) -> garde::Result {
+    let body = value.strip_suffix('*').unwrap_or(value);
+    if value.is_empty() || value.chars().count() > 255 {
+        return Err(garde::Error::new("must be 1 to 255 characters"));
+    }
+    if body.contains('*') || value.chars().any(char::is_whitespace) {
+        return Err(garde::Error::new(
+            "must be a type or a prefix ending in `*`, without spaces",
+        ));
+    }
+    Ok(())
+}
+
+/// A payload template minijinja can render.
+pub(super) fn check_template(value: &str, _: &SsrfGuard) -> garde::Result {
+    template::check(value).map_err(|e| garde::Error::new(e.to_string()))
+}
+
+/// Headers Warren sets itself; a subscription cannot override them.
+const RESERVED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "host",
+    "user-agent",
+    "transfer-encoding",
+    "connection",
+    "x-request-id",
+];
+
+pub(super) fn custom_headers(headers: &BTreeMap<String, String>, _: &SsrfGuard) -> garde::Result {
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(garde::Error::new(format!(
+                "`{name}` is not a valid header name"
+            )));
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str())
+            || lower.starts_with("webhook-")
+            || lower.starts_with("x-warren-")
+        {
+            return Err(garde::Error::new(format!(
+                "`{name}` is set by Warren and cannot be overridden"
+            )));
+        }
+        if value.chars().count() > 4096 || HeaderValue::from_str(value).is_err() {
+            return Err(garde::Error::new(format!(
+                "the value of `{name}` is not a valid header value"
+            )));
+        }
+    }
+    Ok(())
+}
