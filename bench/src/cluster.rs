@@ -130,7 +130,7 @@ impl Cluster {
         let listed = self
             .blocking(|nodes| nodes[0].ctl(&["list_connections", "port", "--quiet"]))
             .await?;
-        let mut counts = vec![0_usize; NODES];
+        let mut counts = [0_usize; NODES];
         for port in listed
             .lines()
             .filter_map(|line| line.trim().parse::<u16>().ok())
@@ -150,12 +150,29 @@ impl Cluster {
         Ok(index)
     }
 
-    /// Stops the three nodes.
+    /// Stops the three nodes, in parallel.
     pub async fn stop(self) {
         let nodes = self.nodes;
-        // Dropping the nodes stops them (`rabbitmqctl stop`, a kill if that fails), which
-        // blocks: off the runtime's threads. A failed join leaves them to the drop here.
-        let _ = tokio::task::spawn_blocking(move || drop(nodes)).await;
+        // Dropping a node stops it (`rabbitmqctl stop`, a kill if that fails), which blocks
+        // for seconds: off the runtime's threads, one thread per node.
+        let stopped = tokio::task::spawn_blocking(move || {
+            let Ok(nodes) = Arc::try_unwrap(nodes).map(Mutex::into_inner) else {
+                return;
+            };
+            let stopping: Vec<_> = nodes
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .into_iter()
+                .map(|node| std::thread::spawn(move || drop(node)))
+                .collect();
+            for thread in stopping {
+                // A panicking stop has nothing left to stop.
+                let _ = thread.join();
+            }
+        })
+        .await;
+        if stopped.is_err() {
+            eprintln!("warren-faults: stopping the cluster's nodes panicked");
+        }
     }
 
     /// Runs `f` on the nodes off the runtime's threads (the CLI tools take seconds).

@@ -377,22 +377,25 @@ mod tests {
     #[test]
     fn a_missing_or_certificateless_ca_file_is_refused_at_start_up() {
         let dir = std::env::temp_dir().join(format!("warren-ca-{}", Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).expect("works");
         let missing = dir.join("missing.pem");
-        let error = BrokerLink::from_settings(&settings("amqps://h", Some(&missing))).unwrap_err();
+        let error =
+            BrokerLink::from_settings(&settings("amqps://h", Some(&missing))).expect_err("refused");
         assert!(
             format!("{error:#}").contains("reading WARREN_AMQP_CA_FILE"),
             "{error:#}"
         );
         let empty = dir.join("empty.pem");
-        std::fs::write(&empty, "not a certificate\n").unwrap();
-        let error = BrokerLink::from_settings(&settings("amqps://h", Some(&empty))).unwrap_err();
+        std::fs::write(&empty, "not a certificate\n").expect("works");
+        let error =
+            BrokerLink::from_settings(&settings("amqps://h", Some(&empty))).expect_err("refused");
         assert!(
             error.to_string().contains("holds no PEM certificate"),
             "{error:#}"
         );
-        let bad_url = BrokerLink::from_settings(&settings("amqps://u:pw@h:0", None)).unwrap_err();
+        let bad_url =
+            BrokerLink::from_settings(&settings("amqps://u:pw@h:0", None)).expect_err("refused");
         assert!(bad_url.to_string().contains("port"), "{bad_url:#}");
-        std::fs::remove_dir_all(dir).unwrap();
+        std::fs::remove_dir_all(dir).expect("works");
     }
 }

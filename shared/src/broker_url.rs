@@ -152,7 +152,8 @@ mod tests {
 
     #[test]
     fn a_single_node_url_keeps_its_credentials_vhost_port_and_query() {
-        let url = parse("amqp://alice:s%40cret@rabbit.internal:5673/prod?heartbeat=7").unwrap();
+        let url =
+            parse("amqp://alice:s%40cret@rabbit.internal:5673/prod?heartbeat=7").expect("works");
         assert_eq!(url.nodes().len(), 1);
         let node = &url.nodes()[0];
         assert_eq!(node_name(node), "rabbit.internal:5673");
@@ -166,7 +167,7 @@ mod tests {
     fn every_listed_node_shares_the_credentials_vhost_and_query() {
         let url =
             parse("amqps://bob:pw@10.0.0.1:5671,10.0.0.2,[::1]:5681/%2f?connection_timeout=900")
-                .unwrap();
+                .expect("works");
         let names: Vec<String> = url.nodes().iter().map(node_name).collect();
         assert_eq!(names, ["10.0.0.1:5671", "10.0.0.2:5671", "[::1]:5681"]);
         for node in url.nodes() {
@@ -180,7 +181,7 @@ mod tests {
 
     #[test]
     fn without_credentials_or_vhost_the_amqp_defaults_apply() {
-        let url = parse("amqp://h1:5672,h2:5673").unwrap();
+        let url = parse("amqp://h1:5672,h2:5673").expect("works");
         assert_eq!(url.nodes().len(), 2);
         assert_eq!(url.username(), "guest");
         assert_eq!(url.password(), "guest");
@@ -214,11 +215,11 @@ mod tests {
             ),
         ];
         for (url, expected) in cases {
-            let error = parse(url).unwrap_err();
+            let error = parse(url).expect_err("refused");
             assert_eq!(error, expected, "{url}");
             assert!(!error.to_string().contains("hunter2"), "{url}");
         }
-        let invalid = parse("amqp://u:hunter2@h 1:5672/v").unwrap_err();
+        let invalid = parse("amqp://u:hunter2@h 1:5672/v").expect_err("refused");
         assert!(matches!(invalid, BrokerUrlError::Invalid { node: 1, .. }));
         assert!(!invalid.to_string().contains("hunter2"));
     }

@@ -35,10 +35,9 @@ pub fn free_port() -> u16 {
 /// it, not through the Debian wrapper.
 fn script(name: &str) -> PathBuf {
     let direct = Path::new(BIN).join(name);
-    let resolved = std::fs::read_link(&direct)
+    std::fs::read_link(&direct)
         .map(|target| Path::new(BIN).join(target))
-        .unwrap_or(direct);
-    resolved
+        .unwrap_or(direct)
 }
 
 /// A running RabbitMQ node of our own. Dropping it stops it (`rabbitmqctl stop`, then a
