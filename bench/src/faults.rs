@@ -28,8 +28,10 @@ use warren_testkit::proxy::TcpProxy;
 use crate::{
     api::{Api, NewSubscription},
     cli::{Cli, LoadShape},
+    cluster::{Cluster, Victim},
     load::{self, BodyTemplate},
     machine::MachineInfo,
+    pauses::Pauses,
     phase::{self, PhaseContext, PhaseResult, PhaseSpec},
     receiver::{FLAP_TIMEOUT_MS, Receiver},
     warren::{Options, Service, Warren},
@@ -78,11 +80,18 @@ pub enum Fault {
     /// messages (`reject-publish` nacks the rest) for 5 s, then the cap goes and the worker
     /// comes back; the outbox must publish what was refused.
     BrokerNacks,
+    /// Warren on a three-node RabbitMQ cluster of the suite's own (`AMQP_URL` lists the
+    /// three, quorum queues): `kill -9` of the node leading the main queue, started again
+    /// 5 s later.
+    ClusterKillLeader,
+    /// The same cluster: `kill -9` of the node Warren's connections are on, started again
+    /// 5 s later.
+    ClusterKillConnected,
 }
 
 impl Fault {
     /// Every fault, in the order the suite runs them.
-    pub const ALL: [Fault; 14] = [
+    pub const ALL: [Fault; 16] = [
         Fault::KillDeliver,
         Fault::KillIngest,
         Fault::TermDeliver,
@@ -97,6 +106,8 @@ impl Fault {
         Fault::AmqpStallReset,
         Fault::OrderedKillDeliver,
         Fault::OrderedRabbitmqStopStart,
+        Fault::ClusterKillLeader,
+        Fault::ClusterKillConnected,
     ];
 
     /// Its name on the command line and in the report.
@@ -153,6 +164,17 @@ impl Fault {
             Fault::ReceiverFailures | Fault::ReceiverFlaps => Ok(()),
             Fault::ReceiverOutage => return receiver_outage(targets).await.map(Some),
             Fault::BrokerNacks => refuse_publishes(warren).await,
+            Fault::ClusterKillLeader | Fault::ClusterKillConnected => {
+                let cluster = targets.cluster.context("no cluster")?;
+                let prefix = warren.prefix.as_deref().context("no topology prefix")?;
+                let victim = if self == Fault::ClusterKillLeader {
+                    Victim::Leader
+                } else {
+                    Victim::Connected
+                };
+                let queue = format!("{prefix}.deliver");
+                return cluster.kill_and_restart(victim, &queue).await.map(Some);
+            }
             Fault::AmqpStallReset => {
                 let proxy = targets.proxy.context("no proxy in front of RabbitMQ")?;
                 proxy.stall();
@@ -273,6 +295,8 @@ impl Fault {
 struct Targets<'a> {
     /// The TCP proxy in front of RabbitMQ, for the faults that stall it.
     proxy: Option<&'a TcpProxy>,
+    /// The suite's own RabbitMQ cluster, for the cluster faults.
+    cluster: Option<&'a Cluster>,
     /// The receiver.
     receiver: &'a Receiver,
     /// The suite's user on Warren's API.
@@ -455,6 +479,8 @@ pub struct FaultResult {
     /// For an ordered fault: first arrivals checked against their stream's order, those out
     /// of it, and those sent before the delivery ahead of them was finished.
     pub order: Option<(u64, u64, u64)>,
+    /// The longest stretches without a 202 and without a delivery.
+    pub pauses: Pauses,
 }
 
 impl FaultResult {
@@ -502,13 +528,14 @@ impl FaultResult {
                 .ordered
                 .as_ref()
                 .map(|o| (o.checked, o.out_of_order, o.overlapping)),
+            pauses: phase.pauses,
         }
     }
 
     /// One line: the fault and its three numbers.
     pub fn line(&self) -> String {
         format!(
-            "{:<28} {} lost={} unexpected={} duplicates={}  (accepted {} of {}, promised {}, indeterminate {}, dead {}, drained in {:.1} s{})",
+            "{:<28} {} lost={} unexpected={} duplicates={}  (accepted {} of {}, promised {}, indeterminate {}, dead {}, drained in {:.1} s, longest pause: ingest {:.1} s, delivery {:.1} s{})",
             self.fault,
             if self.passed() { "ok  " } else { "FAIL" },
             self.lost,
@@ -520,6 +547,8 @@ impl FaultResult {
             self.indeterminate,
             self.dead,
             self.drain_seconds,
+            self.pauses.ingest_seconds,
+            self.pauses.delivery_seconds,
             self.order
                 .map(|(checked, out_of_order, overlapping)| format!(
                     "; order: {checked} checked, {out_of_order} out of order, {overlapping} overlapping"
@@ -576,7 +605,17 @@ async fn run_one(
         Fault::AmqpStallReset => Some(TcpProxy::start("127.0.0.1:5672").await),
         _ => None,
     };
+    let cluster = match fault {
+        Fault::ClusterKillLeader | Fault::ClusterKillConnected => {
+            Some(Cluster::start(&format!("warren-{run_id}")).await?)
+        }
+        _ => None,
+    };
     let mut extra_env = fault.warren_env();
+    if let Some(cluster) = &cluster {
+        extra_env.push(format!("AMQP_URL={}", cluster.amqp_url()));
+        extra_env.push("WARREN_QUEUE_TYPE=quorum".to_owned());
+    }
     if let Some(proxy) = &proxy {
         extra_env.push(format!(
             "AMQP_URL=amqp://guest:guest@{}/%2f",
@@ -590,13 +629,21 @@ async fn run_one(
         run_id: &run_id,
         delivers: fault.delivers(),
     };
-    let mut warren = Warren::start(&warren_options).await?;
+    let mut warren = match Warren::start(&warren_options).await {
+        Ok(warren) => warren,
+        Err(error) => {
+            if let Some(cluster) = cluster {
+                cluster.stop().await;
+            }
+            return Err(error);
+        }
+    };
     let mut outcome = measure(
         options,
         fault,
         &mut warren,
         &receiver,
-        proxy.as_ref(),
+        (proxy.as_ref(), cluster.as_ref()),
         cancel,
     )
     .await;
@@ -606,6 +653,9 @@ async fn run_one(
         result.post_mortem = Some(post_mortem(&warren).await);
     }
     warren.stop().await;
+    if let Some(cluster) = cluster {
+        cluster.stop().await;
+    }
     outcome
 }
 
@@ -722,7 +772,7 @@ async fn measure(
     fault: Fault,
     warren: &mut Warren,
     receiver: &Receiver,
-    proxy: Option<&TcpProxy>,
+    (proxy, cluster): (Option<&TcpProxy>, Option<&Cluster>),
     cancel: &CancellationToken,
 ) -> anyhow::Result<FaultResult> {
     let api = Api::signup(&warren.base_url).await?;
@@ -774,8 +824,15 @@ async fn measure(
         drain_timeout: options.drain_timeout,
         ordered: fault.ordered().then_some(1),
     };
+    if let Some(cluster) = cluster
+        && fault == Fault::ClusterKillLeader
+    {
+        let prefix = warren.prefix.as_deref().context("no topology prefix")?;
+        cluster.lead_elsewhere(&format!("{prefix}.deliver")).await?;
+    }
     let targets = Targets {
         proxy,
+        cluster,
         receiver,
         api: &api,
         subscription_id,
@@ -810,6 +867,7 @@ mod tests {
             duplicates_allowed: true,
             post_mortem: None,
             order,
+            pauses: Pauses::default(),
         }
     }
 

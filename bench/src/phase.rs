@@ -19,6 +19,7 @@ use crate::{
     load::{BodyTemplate, Load, Tally, Window},
     machine::{CpuBreakdown, CpuSample, Watched},
     order::{self, OrderFigures},
+    pauses::Pauses,
     receiver::{DeliveryRecord, Recorder},
 };
 
@@ -146,6 +147,8 @@ pub struct PhaseResult {
     pub postgres_activity: Option<Activity>,
     /// What each ordered subscription received, and the order check (`ordered` only).
     pub ordered: Option<OrderFigures>,
+    /// The longest stretches without a 202 and without a delivery.
+    pub pauses: Pauses,
 }
 
 /// Runs one phase.
@@ -180,11 +183,12 @@ pub async fn run(ctx: &PhaseContext, spec: &PhaseSpec) -> PhaseResult {
     let _ = runner.await;
     let (drained, drain_seconds) = drain(ctx, &load, finished_before, spec.drain_timeout).await;
     let tally = load.into_tally();
-    let (joined, ordered) = ctx.recorder.with_deliveries(|deliveries| {
+    let (joined, ordered, pauses) = ctx.recorder.with_deliveries(|deliveries| {
         let ordered = spec
             .ordered
             .map(|lines| order::check(&tally, deliveries, &window, lines));
-        (Joined::of(&tally, deliveries, &window), ordered)
+        let pauses = Pauses::of(&tally, deliveries, &window);
+        (Joined::of(&tally, deliveries, &window), ordered, pauses)
     });
     let observed = Observed {
         drained,
@@ -195,6 +199,7 @@ pub async fn run(ctx: &PhaseContext, spec: &PhaseSpec) -> PhaseResult {
             None => None,
         },
         ordered,
+        pauses,
     };
     result(spec, &tally, joined, observed)
 }
@@ -206,6 +211,7 @@ struct Observed {
     cpu: CpuBreakdown,
     activity: Option<Activity>,
     ordered: Option<OrderFigures>,
+    pauses: Pauses,
 }
 
 /// A CPU sample that tells Warren's database backends from the rest of PostgreSQL.
@@ -371,5 +377,6 @@ fn result(spec: &PhaseSpec, tally: &Tally, joined: Joined, observed: Observed) -
         cpu: observed.cpu,
         postgres_activity: observed.activity,
         ordered: observed.ordered,
+        pauses: observed.pauses,
     }
 }

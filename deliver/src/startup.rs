@@ -18,7 +18,7 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
-use warren_shared::{db, health, metrics, publisher::Publisher};
+use warren_shared::{amqp, db, health, metrics, publisher::Publisher};
 
 use crate::{
     breakers::Breakers,
@@ -45,6 +45,8 @@ pub struct Worker {
 impl Worker {
     /// Migrates the database, starts the publisher and binds the health listener.
     pub async fn build(settings: Settings, cancel: CancellationToken) -> anyhow::Result<Self> {
+        // AMQP_URL and its CA file first: a typo there would only show as endless reconnects.
+        amqp::BrokerLink::from_settings(&settings.broker).context("the RabbitMQ settings")?;
         db::migrate(&settings.database)
             .await
             .context("migrating the database")?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use warren_shared::{amqp, config::BrokerSettings, topology::Topology};
+use warren_shared::{amqp, broker_url::BrokerUrl, config::BrokerSettings, topology::Topology};
 
 use crate::{
     auth::{AuthUser, require_operator},
@@ -82,32 +82,15 @@ fn expected(topology: &Topology) -> Vec<QueueBody> {
     queues
 }
 
-/// AMQP's default user and password, which the broker client uses when the URL names none.
-const AMQP_DEFAULT_CREDENTIAL: &str = "guest";
-
 /// The broker's vhost and credentials, from the AMQP URL (the AMQP default `guest`/`guest`
-/// for what it leaves out, as the broker client does).
+/// for what it leaves out, as the broker client does), the same for every node it lists.
 fn vhost_and_credentials(amqp_url: &str) -> anyhow::Result<(String, String, Option<String>)> {
-    let url = url::Url::parse(amqp_url).context("AMQP_URL is not a URL")?;
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    let path = url.path().trim_start_matches('/');
-    let vhost = if path.is_empty() {
-        "/".to_owned()
-    } else {
-        decode(path)
-    };
-    let user = match url.username() {
-        "" => AMQP_DEFAULT_CREDENTIAL.to_owned(),
-        user => decode(user),
-    };
-    let password = url
-        .password()
-        .map_or_else(|| AMQP_DEFAULT_CREDENTIAL.to_owned(), decode);
-    Ok((vhost, user, Some(password)))
+    let url: BrokerUrl = amqp_url.parse()?;
+    Ok((
+        url.vhost().to_owned(),
+        url.username().to_owned(),
+        Some(url.password().to_owned()),
+    ))
 }
 
 async fn from_management(state: &AppState, queues: &mut [QueueBody]) -> anyhow::Result<()> {
@@ -184,6 +167,8 @@ mod tests {
             ("/", "guest", Some("s@cret"))
         );
         let (vhost, ..) = vhost_and_credentials("amqp://u:p@h/prod").expect("parses");
+        assert_eq!(vhost, "prod");
+        let (vhost, ..) = vhost_and_credentials("amqp://u:p@h1:5672,h2:5672/prod").expect("parses");
         assert_eq!(vhost, "prod");
         let (vhost, user, password) = vhost_and_credentials("amqp://h").expect("parses");
         assert_eq!(

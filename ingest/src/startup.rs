@@ -20,7 +20,7 @@ use tower_http::{
 };
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use warren_shared::{db, publisher::Publisher};
+use warren_shared::{amqp, db, publisher::Publisher};
 
 use crate::{
     admin, alerts, auth,
@@ -74,6 +74,8 @@ impl Application {
         let notifier = notifications::send::Sender::from_settings(&settings)
             .context("the notification sender's settings")?;
         let origins = settings.trusted_origins()?;
+        // And AMQP_URL and its CA file: a typo there would only show as endless reconnects.
+        amqp::BrokerLink::from_settings(&settings.broker).context("the RabbitMQ settings")?;
         db::migrate(&settings.database)
             .await
             .context("migrating the database")?;

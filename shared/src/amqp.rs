@@ -1,32 +1,144 @@
 //! Connecting to RabbitMQ, and the messages Warren publishes: where each envelope goes and
 //! with which properties.
 
-use std::time::Duration;
+use std::{
+    path::Path,
+    sync::atomic::{AtomicUsize, Ordering},
+    time::Duration,
+};
 
-use anyhow::Context;
-use lapin::{BasicProperties, Connection, ConnectionProperties, types::ShortString};
+use anyhow::{Context, bail};
+use lapin::{
+    BasicProperties, Connection, ConnectionProperties, DefaultConnectionBuilder,
+    tcp::OwnedTLSConfig, types::ShortString, uri::AMQPUri,
+};
 use rand::Rng;
+use rustls_pki_types::{CertificateDer, pem::PemObject};
 
 use crate::{
+    broker_url::{BrokerUrl, node_name},
     config::BrokerSettings,
     envelope::Envelope,
     retry::jittered,
     topology::{DELIVER_ROUTING_KEY, Topology},
 };
 
+/// How to reach the broker: the nodes `AMQP_URL` lists and the TLS roots for `amqps://`.
+/// Built once at start-up ([`BrokerLink::from_settings`]) so a bad URL or CA file stops the
+/// service there, then used by every connect.
+#[derive(Debug, Clone)]
+pub struct BrokerLink {
+    url: BrokerUrl,
+    tls: OwnedTLSConfig,
+    heartbeat_secs: u16,
+}
+
+impl BrokerLink {
+    /// Parses `AMQP_URL` and reads the CA file, if any.
+    pub fn from_settings(settings: &BrokerSettings) -> anyhow::Result<Self> {
+        let url: BrokerUrl = settings.url.parse()?;
+        let cert_chain = match &settings.ca_file {
+            Some(path) => Some(read_ca_file(path)?),
+            None => None,
+        };
+        Ok(Self {
+            url,
+            tls: OwnedTLSConfig {
+                identity: None,
+                cert_chain,
+            },
+            heartbeat_secs: settings.heartbeat_secs,
+        })
+    }
+
+    /// The nodes, in the order `AMQP_URL` lists them.
+    pub fn url(&self) -> &BrokerUrl {
+        &self.url
+    }
+}
+
+/// Reads a PEM file of CA certificates, refusing one that holds none.
+fn read_ca_file(path: &Path) -> anyhow::Result<String> {
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("reading WARREN_AMQP_CA_FILE {}", path.display()))?;
+    let certificates = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("WARREN_AMQP_CA_FILE {} is not PEM", path.display()))?;
+    if certificates.is_empty() {
+        bail!(
+            "WARREN_AMQP_CA_FILE {} holds no PEM certificate",
+            path.display()
+        );
+    }
+    Ok(pem)
+}
+
+/// The node index the last successful connect used: connecting starts there, so a process
+/// stays on a node that works and moves on, in `AMQP_URL`'s order, when it fails.
+static LAST_GOOD_NODE: AtomicUsize = AtomicUsize::new(0);
+
 /// Opens a connection named `name` (as the management console shows it), with heartbeats so
-/// a silent link is noticed, and gives up after `timeout`.
+/// a silent link is noticed, trying each node in turn (each for at most `timeout`).
 pub async fn connect(
     settings: &BrokerSettings,
     name: &str,
     timeout: Duration,
 ) -> anyhow::Result<Connection> {
-    let url = with_heartbeat(&settings.url, settings.heartbeat_secs);
+    connect_link(&BrokerLink::from_settings(settings)?, name, timeout).await
+}
+
+/// [`connect`] with the URL and CA already loaded.
+pub async fn connect_link(
+    link: &BrokerLink,
+    name: &str,
+    timeout: Duration,
+) -> anyhow::Result<Connection> {
+    let nodes = link.url.nodes();
+    let start = LAST_GOOD_NODE.load(Ordering::Relaxed) % nodes.len();
+    let mut last_error = None;
+    for index in (start..nodes.len()).chain(0..start) {
+        let node = &nodes[index];
+        match connect_node(link, node, name, timeout).await {
+            Ok(connection) => {
+                LAST_GOOD_NODE.store(index, Ordering::Relaxed);
+                return Ok(connection);
+            }
+            Err(error) => {
+                if nodes.len() > 1 {
+                    tracing::warn!(node = %node_name(node), error = %format!("{error:#}"), "RabbitMQ node unreachable, trying the next");
+                }
+                last_error = Some(error);
+            }
+        }
+    }
+    Err(last_error.unwrap_or_else(|| anyhow::anyhow!("AMQP_URL lists no node")))
+}
+
+/// A node's URL with the heartbeat added unless `AMQP_URL` names one.
+fn node_uri(link: &BrokerLink, node: &AMQPUri) -> AMQPUri {
+    let mut uri = node.clone();
+    uri.query.heartbeat.get_or_insert(link.heartbeat_secs);
+    uri
+}
+
+async fn connect_node(
+    link: &BrokerLink,
+    node: &AMQPUri,
+    name: &str,
+    timeout: Duration,
+) -> anyhow::Result<Connection> {
+    let uri = node_uri(link, node);
     let properties = ConnectionProperties::default().with_connection_name(name.into());
-    tokio::time::timeout(timeout, Connection::connect(&url, properties))
+    let builder = DefaultConnectionBuilder::new()
+        .context("the AMQP client's runtime")?
+        .with_uri(uri)
+        .with_properties(properties)
+        .with_tls_config(link.tls.clone());
+    let node = node_name(node);
+    tokio::time::timeout(timeout, builder.connect())
         .await
-        .context("connecting to RabbitMQ timed out")?
-        .context("connecting to RabbitMQ")
+        .with_context(|| format!("connecting to RabbitMQ at {node} timed out"))?
+        .with_context(|| format!("connecting to RabbitMQ at {node}"))
 }
 
 /// The longest a link's setup (connection, channels, declarations, consumers) may take
@@ -61,15 +173,6 @@ pub async fn answered<T>(call: impl Future<Output = T>) -> Option<T> {
 /// after RabbitMQ restarted, and the fault suite's post-mortem caught it.
 pub async fn close(connection: &Connection, reason: &str) {
     let _ = answered(connection.close(200, reason.into())).await;
-}
-
-/// Adds `heartbeat=<secs>` to the URL's query unless it names one already.
-fn with_heartbeat(url: &str, secs: u16) -> String {
-    if url.contains("heartbeat=") {
-        return url.to_owned();
-    }
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}heartbeat={secs}")
 }
 
 /// One message ready to publish: where it goes, what it carries, and for how long it may wait.
@@ -245,19 +348,54 @@ mod tests {
         assert!(message.expiration.expect("an expiration") <= Duration::from_secs(21_600));
     }
 
+    fn settings(url: &str, ca_file: Option<&Path>) -> BrokerSettings {
+        let mut settings: BrokerSettings = crate::config::defaults();
+        settings.url = url.to_owned();
+        settings.ca_file = ca_file.map(Path::to_path_buf);
+        settings
+    }
+
     #[test]
-    fn the_heartbeat_is_added_once() {
+    fn the_heartbeat_is_added_unless_the_url_names_one() {
+        let link = BrokerLink::from_settings(&settings("amqp://h1,h2/%2f?heartbeat=3", None))
+            .expect("a valid URL");
+        let mut both = settings("amqp://h1,h2/%2f", None);
+        both.heartbeat_secs = 10;
+        let defaulted = BrokerLink::from_settings(&both).expect("a valid URL");
         assert_eq!(
-            with_heartbeat("amqp://h/%2f", 10),
-            "amqp://h/%2f?heartbeat=10"
+            node_uri(&link, &link.url.nodes()[1]).query.heartbeat,
+            Some(3)
         );
         assert_eq!(
-            with_heartbeat("amqp://h/%2f?a=1", 5),
-            "amqp://h/%2f?a=1&heartbeat=5"
+            node_uri(&defaulted, &defaulted.url.nodes()[1])
+                .query
+                .heartbeat,
+            Some(10)
         );
-        assert_eq!(
-            with_heartbeat("amqp://h/?heartbeat=3", 5),
-            "amqp://h/?heartbeat=3"
+    }
+
+    #[test]
+    fn a_missing_or_certificateless_ca_file_is_refused_at_start_up() {
+        let dir = std::env::temp_dir().join(format!("warren-ca-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("works");
+        let missing = dir.join("missing.pem");
+        let error =
+            BrokerLink::from_settings(&settings("amqps://h", Some(&missing))).expect_err("refused");
+        assert!(
+            format!("{error:#}").contains("reading WARREN_AMQP_CA_FILE"),
+            "{error:#}"
         );
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("works");
+        let error =
+            BrokerLink::from_settings(&settings("amqps://h", Some(&empty))).expect_err("refused");
+        assert!(
+            error.to_string().contains("holds no PEM certificate"),
+            "{error:#}"
+        );
+        let bad_url =
+            BrokerLink::from_settings(&settings("amqps://u:pw@h:0", None)).expect_err("refused");
+        assert!(bad_url.to_string().contains("port"), "{bad_url:#}");
+        std::fs::remove_dir_all(dir).expect("works");
     }
 }

@@ -48,7 +48,8 @@ impl DatabaseSettings {
 #[derive(Clone, clap::Args)]
 pub struct BrokerSettings {
     /// AMQP URL (vhost included, `%2f` for `/`); without `user:password@` it logs in as AMQP's
-    /// default `guest`/`guest`. May carry a password, so it is never logged nor shown.
+    /// default `guest`/`guest`. May list a cluster's nodes, `amqp://u:p@h1:5672,h2:5672/v`,
+    /// tried in turn. May carry a password, so it is never logged nor shown.
     #[arg(
         id = "amqp_url",
         long = "amqp-url",
@@ -57,6 +58,10 @@ pub struct BrokerSettings {
         default_value = "amqp://127.0.0.1:5672/%2f"
     )]
     pub url: String,
+    /// PEM file of the CA(s) that sign the broker's certificate, trusted for `amqps://` on
+    /// top of the system's roots. The certificate must name the host `AMQP_URL` gives.
+    #[arg(long = "amqp-ca-file", env = "WARREN_AMQP_CA_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
     /// The first word of every exchange and queue name. Tests use a unique one each.
     #[arg(
         long = "topology-prefix",

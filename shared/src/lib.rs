@@ -3,6 +3,7 @@
 //! Webhooks signing, the SSRF guard, raising notifications, and telemetry.
 
 pub mod amqp;
+pub mod broker_url;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -40,6 +40,7 @@ impl TestBroker {
         Self {
             settings: BrokerSettings {
                 url: amqp_url(),
+                ca_file: None,
                 prefix: crate::unique_name("t"),
                 queue_kind: QueueKind::Quorum,
                 retry_schedule: schedule,

@@ -8,6 +8,7 @@ pub mod database;
 pub mod help;
 pub mod live;
 pub mod proxy;
+pub mod rabbit_node;
 pub mod receiver;
 pub mod smtp;
 

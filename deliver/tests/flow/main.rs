@@ -2,6 +2,7 @@
 //! RabbitMQ, delivering to a real receiver on the loopback.
 
 mod breakers;
+mod brokers;
 mod delivery;
 mod failures;
 mod held;
