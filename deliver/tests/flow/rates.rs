@@ -17,7 +17,7 @@ const EVENTS: usize = 200;
 
 /// How much closer together two deliveries may arrive than their tokens were taken: the
 /// spread of the time from taking a token to the receiver reading the request.
-const ARRIVAL_JITTER: Duration = Duration::from_millis(30);
+const ARRIVAL_JITTER: Duration = Duration::from_millis(90);
 
 /// The worst window of arrivals: its length, and how many arrived in it beyond
 /// `rate` (the burst) plus `rate` per second of its length.
@@ -106,10 +106,11 @@ async fn two_workers_together_hold_a_subscription_to_its_rate_as_one_does() {
         "two workers {by_worker:?}: {EVENTS} arrivals over {span:?}, {overall:.2}/s after the \
          burst; worst window {worst:?}"
     );
-    // The receiver sees arrivals, not admissions: a token's delivery reaches it a few
-    // milliseconds after the token was taken, by more or less, so a window between two
-    // arrivals may be that much shorter than the one between their tokens. Allowed: that
-    // jitter, never a token more.
+    // The receiver sees arrivals, not admissions: a token's delivery reaches it some
+    // milliseconds after the token was taken (the lease's round trip, then the request), by
+    // more or less (tens of milliseconds on a loaded CI machine: 36 ms seen), so a window
+    // between two arrivals may be that much shorter than the one between their tokens.
+    // Allowed: 90 ms of that jitter, 0.9 of a token at 10/s — never a whole token more.
     let jitter = f64::from(RATE) * ARRIVAL_JITTER.as_secs_f64();
     assert!(
         worst.count as f64 <= worst.allowed + jitter,
@@ -165,15 +166,19 @@ async fn leases_from_many_workers_at_once_never_take_more_than_the_bucket_holds(
 async fn a_throttle_halves_the_rate_every_worker_leases_at() {
     let stack = spawn_ingest(TEST_SCHEDULE).await;
     let (sub, pool) = budgeted(&stack, 10).await;
+    // The other worker's pool is connected first, so that nothing slow (a TLS handshake)
+    // comes between the leases: the waits below assume they follow within 100 ms.
+    let other = db::pool(&stack.db.settings(), db::Commits::Relaxed).expect("a pool");
+    drop(other.get().await.expect("connected"));
     let first = budget::lease(&pool, sub, 10, 10).await.expect("a lease");
     assert_eq!(first.granted, 10, "a second's burst");
     budget::throttle(&pool, sub).await.expect("throttled");
-    let other = db::pool(&stack.db.settings(), db::Commits::Relaxed).expect("a pool");
     let after = budget::lease(&other, sub, 10, 10).await.expect("a lease");
     assert_eq!(after.granted, 0);
     let wait = after.empty_for.expect("empty").as_secs_f64();
+    // At the full 10/s no wait exceeds 100 ms; at half it is up to 200 ms.
     assert!(
-        (0.15..=0.2).contains(&wait),
+        (0.1..=0.2).contains(&wait),
         "half of 10/s is a token per 200 ms: {wait}"
     );
     budget::throttle(&other, sub)
@@ -185,7 +190,8 @@ async fn a_throttle_halves_the_rate_every_worker_leases_at() {
         .empty_for
         .expect("empty")
         .as_secs_f64();
-    assert!(wait > 0.3, "a quarter of 10/s: {wait}");
+    // No wait exceeds 200 ms at half the rate; at a quarter it is up to 400 ms.
+    assert!(wait > 0.2, "a quarter of 10/s: {wait}");
 }
 
 #[tokio::test]
