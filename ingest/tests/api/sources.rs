@@ -174,6 +174,7 @@ async fn a_source_over_its_rate_limit_is_429_with_retry_after_and_stores_nothing
     assert_eq!(source["rate_limit_per_sec"], 5);
     let url = source["ingest_url"].as_str().expect("an ingest URL");
     let mut statuses = Vec::new();
+    let started = std::time::Instant::now();
     for n in 0..20 {
         let response = api
             .ingest(
@@ -194,8 +195,13 @@ async fn a_source_over_its_rate_limit_is_429_with_retry_after_and_stores_nothing
             statuses.push(response.status().as_u16());
         }
     }
+    // A second's burst (5), then 5/s for as long as the 20 took (longer on a loaded machine).
+    let elapsed = started.elapsed().as_secs_f64();
     let accepted = statuses.iter().filter(|s| **s == 202).count();
-    assert!((5..=7).contains(&accepted), "{statuses:?}");
+    assert!(
+        accepted >= 5 && accepted as f64 <= 6.0 + 5.0 * elapsed && statuses.contains(&429),
+        "{statuses:?} in {elapsed:.2} s"
+    );
     assert_eq!(
         app.count("events").await,
         accepted as i64,
