@@ -15,6 +15,7 @@ use deadpool_postgres::Transaction;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use serde_saphyr::Spanned;
+use tokio_postgres::Row;
 use uuid::Uuid;
 use warren_shared::db::{self, Commits};
 
@@ -45,6 +46,19 @@ pub struct Step {
     pub id: Uuid,
     /// The fields an update changes (secrets by name only).
     pub changed: Vec<String>,
+}
+
+impl Step {
+    /// What `action` does to the stored `row` (its id) of a `kind`, named `name`.
+    fn of(kind: &'static str, action: Action, row: &Row, name: &str, changed: Vec<String>) -> Self {
+        Self {
+            action,
+            kind,
+            name: name.to_owned(),
+            id: row.get("id"),
+            changed,
+        }
+    }
 }
 
 /// What a step does.
@@ -152,10 +166,34 @@ async fn reconcile(
     steps.extend(subscriptions::apply(context, &file.subscriptions, &source_ids).await?);
     if prune {
         let kept: Vec<Uuid> = steps.iter().map(|step| step.id).collect();
-        steps.extend(subscriptions::prune(context, &kept).await?);
-        steps.extend(sources::prune(context, &kept).await?);
+        // Subscriptions first (they name sources), with their delivery history, as the
+        // API's DELETE does.
+        steps.extend(delete_unnamed(context, "subscriptions", "subscription", &kept).await?);
+        steps.extend(delete_unnamed(context, "sources", "source", &kept).await?);
     }
     Ok(steps)
+}
+
+/// Deletes the owner's rows of `table` (each a `kind`) that `kept` does not name.
+async fn delete_unnamed(
+    context: &Context<'_>,
+    table: &str,
+    kind: &'static str,
+    kept: &[Uuid],
+) -> anyhow::Result<Vec<Step>> {
+    let rows = context
+        .tx
+        .query(
+            &format!(
+                "DELETE FROM {table} WHERE user_id = $1 AND NOT (id = ANY($2)) RETURNING id, name"
+            ),
+            &[&context.owner, &kept],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Step::of(kind, Action::Delete, row, row.get("name"), Vec::new()))
+        .collect())
 }
 
 /// The owner's id, its row locked against another apply until the transaction ends (API

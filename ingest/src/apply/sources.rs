@@ -149,26 +149,5 @@ fn patch(stored: &Stored, wanted: &SourceSpec) -> serde_json::Map<String, Value>
 }
 
 fn step(action: Action, row: &Row, name: &str, changed: Vec<String>) -> Step {
-    Step {
-        action,
-        kind: "source",
-        name: name.to_owned(),
-        id: row.get("id"),
-        changed,
-    }
-}
-
-/// Deletes the owner's sources not among `kept` (their subscriptions are pruned first).
-pub(super) async fn prune(context: &Context<'_>, kept: &[Uuid]) -> anyhow::Result<Vec<Step>> {
-    let rows = context
-        .tx
-        .query(
-            "DELETE FROM sources WHERE user_id = $1 AND NOT (id = ANY($2)) RETURNING id, name",
-            &[&context.owner, &kept],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| step(Action::Delete, row, row.get("name"), Vec::new()))
-        .collect())
+    Step::of("source", action, row, name, changed)
 }

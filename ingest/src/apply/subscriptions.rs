@@ -167,27 +167,5 @@ fn check_algorithm(
 }
 
 fn step(action: Action, row: &Row, name: &str, changed: Vec<String>) -> Step {
-    Step {
-        action,
-        kind: "subscription",
-        name: name.to_owned(),
-        id: row.get("id"),
-        changed,
-    }
-}
-
-/// Deletes the owner's subscriptions not among `kept`, with their delivery history (as the
-/// API's DELETE does).
-pub(super) async fn prune(context: &Context<'_>, kept: &[Uuid]) -> anyhow::Result<Vec<Step>> {
-    let rows = context
-        .tx
-        .query(
-            "DELETE FROM subscriptions WHERE user_id = $1 AND NOT (id = ANY($2)) RETURNING id, name",
-            &[&context.owner, &kept],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| step(Action::Delete, row, row.get("name"), Vec::new()))
-        .collect())
+    Step::of("subscription", action, row, name, changed)
 }
