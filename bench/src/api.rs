@@ -220,6 +220,23 @@ impl Api {
             .context("the stats answer has no total")
     }
 
+    /// `GET path` with the user's token; fails unless it answers 200 with JSON.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .client
+            .get(&url)
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("GET {path}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("GET {path} answered {status}: {}", response.text().await?);
+        }
+        Ok(response.json().await?)
+    }
+
     async fn post<T: for<'de> Deserialize<'de>>(
         &self,
         path: &str,

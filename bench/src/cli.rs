@@ -49,6 +49,12 @@ pub enum Scenario {
     /// then with it; reports `/healthz` and the legitimate events' latency in both, and the
     /// attack's requests and bytes a second by answer.
     Abuse,
+    /// A long history: `max` on the empty database, then `--history-events` events (default
+    /// 10,000,000: one delivery each, two attempts per delivery) written over the last
+    /// `--history-days` days (default 8) straight into the tables, `max` again, the 7-day
+    /// stats, the events list and a `contains` search timed on that database, and the oldest
+    /// day's partitions dropped while `--history-rate` events/s (default 500) come in.
+    History,
 }
 
 impl Scenario {
@@ -64,6 +70,7 @@ impl Scenario {
             Scenario::Ordered => "ordered",
             Scenario::Release => "release",
             Scenario::Abuse => "abuse",
+            Scenario::History => "history",
         }
     }
 }
@@ -165,6 +172,15 @@ pub struct Cli {
     /// delivery in a hundred, which is dead).
     #[arg(long, default_value_t = 2)]
     pub stats_attempts_per_delivery: u32,
+    /// `history`: events written (one delivery each, two attempts per delivery).
+    #[arg(long, default_value_t = 10_000_000)]
+    pub history_events: u64,
+    /// `history`: the days they are spread over, ending at the start of today (UTC).
+    #[arg(long, default_value_t = 8)]
+    pub history_days: u32,
+    /// `history`: events/s while the oldest day is dropped (and just before).
+    #[arg(long, default_value_t = 500.0)]
+    pub history_rate: f64,
     /// `stats`: how many times the stats call is timed (one at a time, for 60 s at most).
     #[arg(long, default_value_t = 100)]
     pub stats_calls: usize,
@@ -243,8 +259,14 @@ pub struct Plan {
     pub stats_attempts: u64,
     /// Attempts per delivery among them.
     pub stats_attempts_per_delivery: u32,
-    /// Stats calls to time.
+    /// Stats calls to time (and each of `history`'s reads).
     pub stats_calls: usize,
+    /// Events written (`history`).
+    pub history_events: u64,
+    /// The days they span (`history`).
+    pub history_days: u32,
+    /// Events/s around the drop (`history`).
+    pub history_rate: f64,
     /// Deliveries held for the paused subscription (`release`).
     pub held: u64,
     /// Its rate limit, deliveries a second (`release`).
@@ -305,6 +327,9 @@ impl Plan {
             stats_attempts: cli.stats_attempts,
             stats_attempts_per_delivery: cli.stats_attempts_per_delivery,
             stats_calls: cli.stats_calls,
+            history_events: cli.history_events,
+            history_days: cli.history_days,
+            history_rate: cli.history_rate,
             held: cli.held,
             release_rate: cli.release_rate,
             attackers: cli.concurrency.unwrap_or(crate::abuse::ATTACKERS),
@@ -332,6 +357,8 @@ impl Plan {
         self.backlog = self.backlog.min(1_000);
         self.stats_attempts = self.stats_attempts.min(10_000);
         self.stats_calls = self.stats_calls.min(10);
+        self.history_events = self.history_events.min(20_000);
+        self.history_rate = self.history_rate.min(50.0);
         self.held = self.held.min(2_000);
         self.attackers = self.attackers.min(4);
         self.load = match self.load {
@@ -389,7 +416,7 @@ fn load_shape(cli: &Cli) -> LoadShape {
         (_, Some(rate)) => open(rate),
         (Scenario::Release, None) => open(RELEASE_RATE),
         (Scenario::Abuse, None) => open(crate::abuse::LEGIT_RATE),
-        (Scenario::Max | Scenario::Fanout, None) => LoadShape::Closed {
+        (Scenario::Max | Scenario::Fanout | Scenario::History, None) => LoadShape::Closed {
             concurrency: cli.concurrency.unwrap_or(64),
         },
         (_, None) => open(1_000.0),
@@ -411,6 +438,12 @@ fn check_ranges(cli: &Cli) -> anyhow::Result<()> {
     }
     if cli.held == 0 || !(1..=10_000).contains(&cli.release_rate) {
         bail!("--held must be at least 1 and --release-rate between 1 and 10000");
+    }
+    if cli.history_events == 0 || !(2..=365).contains(&cli.history_days) {
+        bail!("--history-events must be at least 1 and --history-days between 2 and 365");
+    }
+    if !(cli.history_rate > 0.0 && cli.history_rate.is_finite()) {
+        bail!("--history-rate must be a positive number of events per second");
     }
     if cli.duration.is_zero() {
         bail!("--duration must be longer than zero");

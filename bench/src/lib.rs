@@ -18,6 +18,7 @@ pub mod cli;
 pub mod cluster;
 pub mod database;
 pub mod faults;
+pub mod history;
 pub mod load;
 pub mod machine;
 pub mod observe;

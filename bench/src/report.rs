@@ -138,6 +138,8 @@ pub struct Report {
     pub release: Option<ReleaseFigures>,
     /// `abuse` only: `/healthz` without and during the attack, and the attack.
     pub abuse: Option<AbuseFigures>,
+    /// `history` only.
+    pub history: Option<crate::history::HistoryFigures>,
     /// With `--observe`: what the live log and the metrics scraper saw.
     pub observers: Option<crate::observe::ObserverFigures>,
     /// The started Warren processes, read at the end of the run.
@@ -166,6 +168,9 @@ impl Report {
         }
         if let Some(abuse) = &self.abuse {
             abuse_table(&mut out, abuse, &self.phases);
+        }
+        if let Some(history) = &self.history {
+            history.table(&mut out);
         }
         if let Some(seen) = &self.observers {
             let _ = writeln!(
@@ -277,11 +282,13 @@ fn opt(value: Option<f64>) -> String {
     value.map_or("-".into(), |v| format!("{v:.1}"))
 }
 
-fn row(out: &mut String, name: &str, value: String) {
+/// One labelled line of a table.
+pub fn row(out: &mut String, name: &str, value: String) {
     let _ = writeln!(out, "  {name:<34} {value}");
 }
 
-fn percentiles(p: Option<Percentiles>) -> String {
+/// Percentiles as a table cell.
+pub fn percentiles(p: Option<Percentiles>) -> String {
     p.map_or("-".into(), |p| {
         format!(
             "p50 {:.2}  p99 {:.2}  max {:.2}  (n={})",

@@ -16,6 +16,7 @@ use crate::{
     broker::{self, Management},
     cli::{Cli, Plan, Scenario},
     database::{self, PostgresInfo},
+    history::{HistoryFigures, HistoryRun},
     load::{self, BodyTemplate, Window},
     machine::MachineInfo,
     observe::{ObserverFigures, Observers},
@@ -106,6 +107,7 @@ fn assemble(
         stats: measured.stats,
         release: measured.release,
         abuse: measured.abuse,
+        history: measured.history,
         observers: measured.observers,
         processes,
     }
@@ -151,6 +153,7 @@ struct Measured {
     stats: Option<StatsFigures>,
     release: Option<ReleaseFigures>,
     abuse: Option<AbuseFigures>,
+    history: Option<HistoryFigures>,
     observers: Option<ObserverFigures>,
 }
 
@@ -191,6 +194,7 @@ impl Run<'_> {
             stats: None,
             release: None,
             abuse: None,
+            history: None,
             observers: None,
         };
         let observers = if self.plan.observe {
@@ -216,6 +220,20 @@ impl Run<'_> {
             Scenario::Stats => measured.stats = Some(self.stats(setup).await?),
             Scenario::Release => self.release(setup, ctx, measured).await?,
             Scenario::Abuse => self.abuse(setup, ctx, measured).await?,
+            Scenario::History => {
+                let phase = |name: &str| self.phase(name);
+                let run = HistoryRun {
+                    plan: self.plan,
+                    api: &setup.api,
+                    owner: setup.owner,
+                    database_url: &self.database_url("history")?,
+                    ctx,
+                    phase: &phase,
+                };
+                let (phases, figures) = run.run().await?;
+                measured.phases.extend(phases);
+                measured.history = Some(figures);
+            }
             Scenario::Backlog => {
                 measured
                     .phases
@@ -288,12 +306,17 @@ impl Run<'_> {
 
     /// The database rows go in: only a database this run may write to.
     async fn database(&self, what: &str) -> anyhow::Result<tokio_postgres::Client> {
-        let Some(url) = self.warren.database_url.as_deref() else {
-            bail!(
+        database::connect(&self.database_url(what)?).await
+    }
+
+    /// That database's URL.
+    fn database_url(&self, what: &str) -> anyhow::Result<String> {
+        match self.warren.database_url.as_deref() {
+            Some(url) => Ok(url.to_owned()),
+            None => bail!(
                 "{what} writes rows into Warren's database: with --url, also give --database-url"
-            );
-        };
-        database::connect(url).await
+            ),
+        }
     }
 
     /// Parks the backlog: a subscription of its own whose target always answers 500 (it only
@@ -713,6 +736,9 @@ pub fn broken(report: &Report) -> Option<String> {
             "release: {} of {} held deliveries reached the receiver",
             release.delivered, release.held
         ));
+    }
+    if report.history.as_ref().is_some_and(|h| h.stats_total == 0) {
+        return Some("history: the stats call counted no attempt".into());
     }
     match &report.stats {
         Some(stats) if stats.reported_total == 0 => {
