@@ -6,6 +6,7 @@ pub mod amqp;
 pub mod broker_url;
 pub mod cli;
 pub mod config;
+pub mod containment;
 pub mod db;
 pub mod envelope;
 pub mod group;
