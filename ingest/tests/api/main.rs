@@ -10,6 +10,7 @@ mod cookie_writes;
 mod durability;
 mod enqueued;
 mod erasure;
+mod filters;
 mod gateway;
 mod group_commit;
 mod health;
