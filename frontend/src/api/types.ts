@@ -117,6 +117,8 @@ export interface SubscriptionInput {
   rate_limit_per_sec: number
   payload_template: string | null
   headers: Record<string, string>
+  /** Only events whose JSON payload contains this object (PostgreSQL `@>`); null: every event. */
+  filter?: Record<string, unknown> | null
   ordering: Ordering
   on_dead: OnDead
 }
@@ -284,6 +286,8 @@ export interface EventFilters {
   source_id?: string
   from?: string
   to?: string
+  /** A JSON object (as text) the payload must contain. */
+  contains?: string
 }
 
 export interface DeadLetterFilters {
