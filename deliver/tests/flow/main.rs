@@ -5,6 +5,7 @@ mod breakers;
 mod brokers;
 mod delivery;
 mod failures;
+mod filters;
 mod held;
 mod help;
 mod helpers;

@@ -92,52 +92,51 @@ impl Reader<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Option<Json> {
+    /// The items of an array or object, from its opening byte to `close`, each read by
+    /// `item`.
+    fn items(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.at += 1;
-        let mut items = Vec::new();
         self.skip_blank();
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.at += 1;
-            return Some(Json::Array(items));
+            return Some(());
         }
         loop {
-            items.push(self.value(depth)?);
+            item(self)?;
             self.skip_blank();
             match self.peek()? {
                 b',' => self.at += 1,
-                b']' => break,
+                byte if byte == close => {
+                    self.at += 1;
+                    return Some(());
+                }
                 _ => return None,
             }
         }
-        self.at += 1;
+    }
+
+    fn array(&mut self, depth: usize) -> Option<Json> {
+        let mut items = Vec::new();
+        self.items(b']', |reader| {
+            items.push(reader.value(depth)?);
+            Some(())
+        })?;
         Some(Json::Array(items))
     }
 
     fn object(&mut self, depth: usize) -> Option<Json> {
-        self.at += 1;
         let mut fields = BTreeMap::new();
-        self.skip_blank();
-        if self.peek() == Some(b'}') {
-            self.at += 1;
-            return Some(Json::Object(fields));
-        }
-        loop {
-            self.skip_blank();
-            if self.peek()? != b'"' {
+        self.items(b'}', |reader| {
+            reader.skip_blank();
+            if reader.peek()? != b'"' {
                 return None;
             }
-            let key = self.string()?;
-            self.expect(b':')?;
+            let key = reader.string()?;
+            reader.expect(b':')?;
             // A repeated key keeps its last value, as `jsonb` does.
-            fields.insert(key, self.value(depth)?);
-            self.skip_blank();
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => break,
-                _ => return None,
-            }
-        }
-        self.at += 1;
+            fields.insert(key, reader.value(depth)?);
+            Some(())
+        })?;
         Some(Json::Object(fields))
     }
 }
