@@ -18,3 +18,4 @@ mod protection;
 mod rates;
 mod records;
 mod recovery;
+mod rollups;
