@@ -438,9 +438,18 @@ async function main() {
     })
 
     await step('the dashboard, subscriptions and source pages render', async () => {
+      // The dashboard reads every subscription's stats and backlog in one call.
+      const asked = []
+      const listen = (request) => asked.push(new URL(request.url()).pathname)
+      page.on('request', listen)
       await nav(page, 'Dashboard')
       await page.getByRole('heading', { name: 'Deliveries per minute' }).waitFor()
       await page.getByRole('heading', { name: 'Backlog' }).waitFor()
+      await page.locator('[data-backlog=pending]').filter({ hasNotText: '…' }).waitFor()
+      page.off('request', listen)
+      assert(asked.includes('/api/v1/stats'), `the dashboard never asked for /api/v1/stats: ${asked.join(' ')}`)
+      const perSubscription = asked.filter((p) => /^\/api\/v1\/(subscriptions\/[^/]+\/(stats|deliveries)|dead-letters)$/.test(p))
+      assert(perSubscription.length === 0, `the dashboard asked per subscription: ${perSubscription.join(' ')}`)
       await shot(page, 'dashboard')
       await nav(page, 'Subscriptions')
       await page.getByRole('link', { name: `e2e ok ${RUN}` }).waitFor()

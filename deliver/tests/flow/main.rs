@@ -19,3 +19,4 @@ mod protection;
 mod rates;
 mod records;
 mod recovery;
+mod rollups;

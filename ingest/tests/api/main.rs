@@ -32,6 +32,7 @@ mod scoping;
 mod security_headers;
 mod signup;
 mod sources;
+mod stats;
 mod storage;
 mod subscriptions;
 mod topology;
