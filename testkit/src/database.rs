@@ -74,6 +74,7 @@ impl TestDatabase {
             url: format!("postgres://postgres@{host_port}/{}{query}", self.name),
             pool_size: 8,
             timeout_ms: 2_000,
+            partition_secs: 86_400,
         }
     }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
-use warren_shared::matching::event_type_matches;
+use warren_shared::{matching::event_type_matches, partitions::first_id_at};
 
 use super::store::{self, Target};
 use crate::{
@@ -17,7 +17,6 @@ use crate::{
     dispatch,
     error::{ApiError, Problem, Result},
     extract::ApiJson,
-    retention::first_id_at,
     state::AppState,
 };
 
