@@ -30,12 +30,13 @@ pub fn tick(width: Duration) -> Duration {
     (width / 4).clamp(Duration::from_millis(250), Duration::from_secs(60))
 }
 
-/// Maintains the history tables until `cancel` trips.
+/// Maintains the history tables until `cancel` trips: every [`tick`] (or every retention
+/// interval when that is shorter), with retention at most once per retention interval.
 pub async fn run(state: AppState, cancel: CancellationToken) {
     let width = state.settings.database.partition_width();
-    let mut tick = tokio::time::interval(tick(width));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let every = Duration::from_secs(state.settings.retention_interval_secs.max(1));
+    let mut tick = tokio::time::interval(tick(width).min(every));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_retention: Option<Instant> = None;
     loop {
         tokio::select! {

@@ -159,9 +159,10 @@ async fn create_window(
     end: i64,
 ) -> anyhow::Result<Option<String>> {
     let tx = client.transaction().await?;
-    tx.batch_execute(LOCK_TIMEOUT).await?;
+    // Waiting for another process making partitions is fine; waiting for a table is not.
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK])
         .await?;
+    tx.batch_execute(LOCK_TIMEOUT).await?;
     let existing = list(&tx, "events").await?;
     let Some((lower, upper)) = uncovered(
         &existing,

@@ -22,6 +22,7 @@ mod notifications;
 mod observe;
 mod openapi;
 mod ordering;
+mod partitions;
 mod providers;
 mod publish;
 mod refusals;
