@@ -229,10 +229,12 @@ pub async fn ensure_at_start(settings: &crate::config::DatabaseSettings) {
 /// the `_kept` partitions): deliveries still pending, retrying or held, with their attempts,
 /// and the events any such delivery (in any partition: replays make new ones) points at.
 /// Finished deliveries of the dropped events in later partitions (replays) go too, and so do
-/// the dropped events' idempotency keys. Stops without error at a window whose tables are
+/// the dropped events' idempotency keys. The detached tables are dropped once that
+/// transaction commits. Stops without error at a window whose tables are
 /// busy: the next call goes on from there.
 pub async fn drop_older_than(client: &mut Client, bound: Uuid) -> anyhow::Result<Vec<String>> {
     let mut dropped = Vec::new();
+    drop_detached(client).await?;
     let events = list(client, "events").await?;
     for window in events.iter().filter(|p| p.upper <= bound) {
         free_keys(client, window).await?;
@@ -352,15 +354,32 @@ async fn drop_window(client: &mut Client, window: &Partition) -> anyhow::Result<
         &[&lower, &upper],
     )
     .await?;
-    let gone: Vec<&String> = [Some(&events), deliveries.as_ref(), attempts.as_ref()]
-        .into_iter()
-        .flatten()
-        .collect();
-    for name in gone {
-        tx.batch_execute(&format!("DROP TABLE {name}")).await?;
-    }
     tx.commit().await?;
+    // Dropped after the commit, not in it: removing a large table's files takes PostgreSQL
+    // a while at commit, with the transaction's locks (the parents') still held. Detached,
+    // they are no one's: a process that dies before this leaves them to the next call.
+    drop_detached(client).await?;
     tracing::info!(partition = %events, "dropped a window past retention");
+    Ok(())
+}
+
+/// Drops the window partitions that were detached but not dropped yet.
+async fn drop_detached(client: &Client) -> anyhow::Result<()> {
+    let detached = client
+        .query(
+            "SELECT relname::text FROM pg_class
+             WHERE relkind = 'r' AND NOT relispartition
+               AND relnamespace = 'public'::regnamespace
+               AND relname ~ '^(events|deliveries|delivery_attempts)_(p[0-9]+|legacy)$'",
+            &[],
+        )
+        .await?;
+    for row in detached {
+        let name: String = row.get(0);
+        client
+            .batch_execute(&format!("DROP TABLE IF EXISTS {name}"))
+            .await?;
+    }
     Ok(())
 }
 
