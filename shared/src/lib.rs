@@ -16,6 +16,7 @@ pub mod matching;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod partitions;
 pub mod publisher;
 pub mod retry;
 pub mod shutdown;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
-use warren_shared::matching::event_type_matches;
+use warren_shared::{matching::event_type_matches, partitions::first_id_at};
 
 use super::store::{self, Target};
 use crate::{
@@ -18,7 +18,6 @@ use crate::{
     error::{ApiError, Problem, Result},
     extract::ApiJson,
     json_body::JsonbText,
-    retention::first_id_at,
     state::AppState,
 };
 

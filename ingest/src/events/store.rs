@@ -197,7 +197,8 @@ pub async fn store_at_once(
 /// saying whether it is an event's, and a delivery's whether it is held.
 static STORE_AT_ONCE: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH ev AS ({INSERT_EVENTS}),
+        "WITH {CLAIM_KEYS},
+              ev AS ({INSERT_EVENTS}),
               made AS (
                   INSERT INTO deliveries (id, user_id, event_id, subscription_id, status)
                   SELECT d.id, d.user_id, d.event_id, d.subscription_id, {STATUS_OF_NEW}
@@ -570,12 +571,30 @@ async fn insert_events(
 ) -> Result<HashSet<Uuid>> {
     let columns = EventColumns::of(plan, events);
     let rows = tx
-        .query(&tx.prepare_cached(INSERT_EVENTS).await?, &columns.params())
+        .query(
+            &tx.prepare_cached(&INSERT_EVENTS_ALONE).await?,
+            &columns.params(),
+        )
         .await?;
     Ok(rows.iter().map(|row| row.get("id")).collect())
 }
 
-/// Inserts the events of `$1`…`$13` whose idempotency key is new; returns their ids.
+/// Claims the idempotency keys of the events of `$1`…`$13` that carry one, in
+/// `event_idempotency_keys` (a table of its own: `events` is partitioned by time, and a
+/// unique index there would have to hold the partition key); returns the ids of the events
+/// whose key was new. A key taken by a concurrent transaction waits for it, then counts as
+/// taken; a key repeated within the group is claimed by its first event. Events without a
+/// key pay one empty scan of `$10`.
+const CLAIM_KEYS: &str = "claimed AS (
+         INSERT INTO event_idempotency_keys (idempotency_scope, idempotency_key, event_id)
+         SELECT k.scope, k.key, k.id FROM unnest($1::uuid[], $9::uuid[], $10::text[])
+             AS k(id, scope, key)
+         WHERE k.key IS NOT NULL
+         ON CONFLICT DO NOTHING
+         RETURNING event_id)";
+
+/// Inserts the events of `$1`…`$13` that carry no key or whose key was claimed
+/// ([`CLAIM_KEYS`], which must precede it); returns their ids.
 const INSERT_EVENTS: &str =
     "INSERT INTO events (id, user_id, source_id, event_type, content_type, raw_body,
          payload, headers, idempotency_scope, idempotency_key, body_sha256,
@@ -583,8 +602,14 @@ const INSERT_EVENTS: &str =
      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
          $6::bytea[], $7::jsonb[], $8::jsonb[], $9::uuid[], $10::text[], $11::bytea[],
          $12::int[], $13::text[])
-     ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         AS e(id, user_id, source_id, event_type, content_type, raw_body, payload, headers,
+              idempotency_scope, idempotency_key, body_sha256, initial_deliveries, verified_by)
+     WHERE e.idempotency_key IS NULL OR e.id IN (SELECT event_id FROM claimed)
      RETURNING id";
+
+/// The events of `$1`…`$13` whose idempotency key is new, as a statement of its own.
+static INSERT_EVENTS_ALONE: LazyLock<String> =
+    LazyLock::new(|| format!("WITH {CLAIM_KEYS} {INSERT_EVENTS}"));
 
 /// Events as the columns of an `unnest`.
 struct EventColumns<'a> {
@@ -663,8 +688,9 @@ async fn replayed(client: &impl GenericClient, event: &NewEvent, hash: &[u8]) ->
         .query_one(
             &client
                 .prepare_cached(
-                    "SELECT id, body_sha256, initial_deliveries FROM events
-             WHERE idempotency_scope = $1 AND idempotency_key = $2",
+                    "SELECT e.id, e.body_sha256, e.initial_deliveries
+             FROM event_idempotency_keys k JOIN events e ON e.id = k.event_id
+             WHERE k.idempotency_scope = $1 AND k.idempotency_key = $2",
                 )
                 .await?,
             &[&event.idempotency_scope, &event.idempotency_key],

@@ -23,6 +23,7 @@ mod notifications;
 mod observe;
 mod openapi;
 mod ordering;
+mod partitions;
 mod providers;
 mod publish;
 mod refusals;
