@@ -212,6 +212,11 @@ impl Fault {
             "WARREN_REDELIVER_AFTER_SECS=30".to_owned(),
             // Reconnections and relays are logged at info: a failure's post-mortem shows them.
             "RUST_LOG=info".to_owned(),
+            // Partitions five seconds wide, kept ten: windows are created and dropped whole
+            // while the fault runs, and what is still in flight must survive the drops.
+            "WARREN_PARTITION_SECS=5".to_owned(),
+            "WARREN_RETENTION_SECS=10".to_owned(),
+            "WARREN_RETENTION_INTERVAL_SECS=1".to_owned(),
         ];
         if self.receiver_fails() {
             // As in the bench's retry-mix: with answers failing at random the circuit would

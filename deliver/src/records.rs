@@ -147,9 +147,18 @@ async fn write(pool: &Pool, rows: &[Row]) -> anyhow::Result<std::collections::Ha
     }
 }
 
-/// Moves each delivery of `x` on and inserts its attempt row, for the statements below
-/// (`x` being the group or the one attempt).
-const RECORD: &str = "moved AS (
+/// Moves each delivery of `x` on, inserts its attempt row and adds the attempt to its
+/// subscription's minute and hour rollups, for the statements below (`x` being the group or
+/// the one attempt). The rollups count `moved`: every delivery moved has its attempt inserted
+/// (that insert has no `ON CONFLICT`, so a clash fails the whole statement, rollups
+/// included), and a raced duplicate moves nothing, so each recorded attempt is counted once.
+/// Grouped per key (an upsert may touch a row once per statement) and ordered, so two
+/// writers lock the rows of a subscription's minute and hour in the same order.
+fn record() -> String {
+    let per_minute = rollup("per_minute", "subscription_rollups_minute", "1 minute");
+    let per_hour = rollup("per_hour", "subscription_rollups_hour", "1 hour");
+    format!(
+        "moved AS (
          UPDATE deliveries AS d SET status = x.status, attempt_count = x.attempt,
                 next_attempt_at = x.next_attempt_at, enqueued = false,
                 last_status_code = x.status_code, last_error_kind = x.error_kind,
@@ -159,13 +168,39 @@ const RECORD: &str = "moved AS (
          FROM x
          WHERE d.id = x.delivery_id AND d.attempt_count = x.attempt - 1
            AND d.status IN ('pending', 'retrying')
-         RETURNING d.id, d.user_id, d.subscription_id, x.attempt, x.status_code,
-             x.error_kind, x.attempt_id, x.started_at, x.duration_ms, x.excerpt)
+         RETURNING d.id, d.user_id, d.subscription_id, x.status, x.attempt, x.status_code,
+             x.error_kind, x.attempt_id, x.started_at, x.duration_ms, x.excerpt),
+     {per_minute},
+     {per_hour}
      INSERT INTO delivery_attempts (id, user_id, delivery_id, subscription_id, attempt,
          started_at, duration_ms, status_code, error_kind, response_excerpt)
      SELECT attempt_id, user_id, id, subscription_id, attempt, started_at, duration_ms,
          status_code, error_kind, excerpt FROM moved
-     RETURNING id";
+     RETURNING id"
+    )
+}
+
+/// The CTE `name` adding the attempts `moved` to `table`, one row per subscription per
+/// `width` (an interval).
+fn rollup(name: &str, table: &str, width: &str) -> String {
+    format!(
+        "{name} AS (
+         INSERT INTO {table} AS r (subscription_id, bucket, attempts, succeeded, timeouts,
+             dead, duration_ms_sum, latency)
+         SELECT subscription_id, date_bin('{width}', started_at, TIMESTAMPTZ 'epoch'),
+             count(*), count(*) FILTER (WHERE error_kind IS NULL),
+             count(*) FILTER (WHERE error_kind = 'timeout'),
+             count(*) FILTER (WHERE status = 'dead'), sum(duration_ms),
+             warren_latency_histogram(duration_ms)
+         FROM moved GROUP BY 1, 2 ORDER BY 1, 2
+         ON CONFLICT (subscription_id, bucket) DO UPDATE SET
+             attempts = r.attempts + excluded.attempts,
+             succeeded = r.succeeded + excluded.succeeded,
+             timeouts = r.timeouts + excluded.timeouts, dead = r.dead + excluded.dead,
+             duration_ms_sum = r.duration_ms_sum + excluded.duration_ms_sum,
+             latency = warren_latency_add(r.latency, excluded.latency))"
+    )
+}
 
 /// Records one attempt.
 static RECORD_ONE: LazyLock<String> = LazyLock::new(|| {
@@ -175,7 +210,8 @@ static RECORD_ONE: LazyLock<String> = LazyLock::new(|| {
                      $4::timestamptz AS next_attempt_at, $5::int AS status_code,
                      $6::text AS error_kind, $7::uuid AS attempt_id,
                      $8::timestamptz AS started_at, $9::int AS duration_ms, $10::text AS excerpt),
-             {RECORD}"
+             {}",
+        record()
     )
 });
 
@@ -187,7 +223,7 @@ static RECORD_GROUP: LazyLock<String> = LazyLock::new(|| {
                      AS x(delivery_id, status, attempt, next_attempt_at, status_code, error_kind,
                           attempt_id, started_at, duration_ms, excerpt)
                      ORDER BY delivery_id),
-                 {RECORD}")
+                 {}", record())
 });
 
 /// A lone attempt (the common case below saturation), by the cached statement: its

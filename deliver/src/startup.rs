@@ -50,6 +50,7 @@ impl Worker {
         db::migrate(&settings.database)
             .await
             .context("migrating the database")?;
+        warren_shared::partitions::ensure_at_start(&settings.database).await;
         let pool = db::pool_with(
             &settings.database,
             db::Commits::Relaxed,

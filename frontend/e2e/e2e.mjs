@@ -9,7 +9,7 @@
 //
 // Flow: sign up through the form; create a source and a subscription to the local receiver;
 // POST an event to the ingest URL and watch the delivery appear in the live log without a
-// reload; pause the subscription, post events while it is paused and see them held, resume it
+// reload; search events by payload content; pause the subscription, post events while it is paused and see them held, resume it
 // with "Deliver held" and see the receiver get them; replay a time range to it; create a
 // webhook notification channel to the receiver and send it a test; make the receiver fail,
 // let a max_attempts=1 subscription kill a delivery, see the delivery.dead notification in the
@@ -103,7 +103,7 @@ async function ingest(ingestUrl, body) {
 }
 
 /** Fills and submits the new-subscription form; fails with the form's errors if it refuses. */
-async function createSubscription(page, { name, targetUrl, sourceName, eventTypes, maxAttempts }) {
+async function createSubscription(page, { name, targetUrl, sourceName, eventTypes, maxAttempts, filter }) {
   await nav(page, 'Subscriptions')
   await page.getByRole('link', { name: 'New subscription' }).click()
   await page.getByLabel('Name', { exact: true }).fill(name)
@@ -111,6 +111,7 @@ async function createSubscription(page, { name, targetUrl, sourceName, eventType
   await page.getByLabel('Source').selectOption({ label: sourceName })
   await page.getByLabel('Event types').fill(eventTypes)
   if (maxAttempts) await page.getByLabel('Max attempts').fill(String(maxAttempts))
+  if (filter) await page.getByLabel('Payload filter').fill(JSON.stringify(filter))
   await page.getByRole('button', { name: 'Create subscription' }).click()
   const created = page.getByRole('heading', { name, exact: true })
   const refused = page.locator('[data-field-error], [role=alert]').first()
@@ -255,6 +256,23 @@ async function main() {
       await shot(page, 'event')
     })
 
+    await step('search Events by payload content: a JSON object finds the event, anything else is refused in the form', async () => {
+      await nav(page, 'Events')
+      const box = page.getByLabel('Payload contains')
+      await box.fill('[42]')
+      await page.getByRole('button', { name: 'Search' }).click()
+      await page.getByText('Payload contains must be a JSON object', { exact: false }).waitFor()
+      await box.fill('{"id": 42}')
+      await page.getByRole('button', { name: 'Search' }).click()
+      await page.waitForURL(/contains=/)
+      await page.getByRole('link', { name: /order\.paid/ }).first().waitFor()
+      assert((await page.getByRole('link', { name: /order\.paid/ }).count()) === 1, 'the search for {"id": 42} should find exactly one event')
+      await box.fill('{"id": 4242}')
+      await page.getByRole('button', { name: 'Search' }).click()
+      await page.getByText('No events match these filters.').waitFor()
+      await shot(page, 'events-search')
+    })
+
     const okRequests = () => receiver.state.requests.filter((r) => r.path === '/ok')
 
     const heldEvents = await step('pause the subscription, post events while it is paused, and see them held, not delivered', async () => {
@@ -311,6 +329,22 @@ async function main() {
         await until(() => deliveries().size >= 2, `a replayed delivery (a new webhook-id) of event ${id} at the receiver`)
       }
       await shot(page, 'subscription-replayed')
+    })
+
+    await step('create a subscription with a payload filter and see it get only the events that contain it', async () => {
+      const filter = { customer: { tier: 'gold' } }
+      const id = await createSubscription(page, { name: `e2e gold ${RUN}`, targetUrl: `${receiver.url}/gold`, sourceName, eventTypes: 'order.paid', filter })
+      await page.getByText('{"customer":{"tier":"gold"}}').waitFor()
+      const gold = await ingest(ingestUrl, { type: 'order.paid', id: 201, customer: { tier: 'gold', name: 'Ada' } })
+      const free = await ingest(ingestUrl, { type: 'order.paid', id: 202, customer: { tier: 'free' } })
+      assert(gold.deliveries === 2 && free.deliveries === 1, `the gold event goes to both subscriptions, the free one only to the first: ${gold.deliveries}, ${free.deliveries}`)
+      await received(receiver, (r) => r.path === '/gold' && r.headers['x-warren-event-id'] === gold.id, 'the gold event at the filtered subscription')
+      // Both went out at once: the free one, had it been sent, would have arrived by now.
+      await received(receiver, (r) => r.path === '/ok' && r.headers['x-warren-event-id'] === free.id, 'the free event at the unfiltered subscription')
+      const wrong = receiver.state.requests.filter((r) => r.path === '/gold' && r.headers['x-warren-event-id'] !== gold.id)
+      assert(wrong.length === 0, `the filtered subscription got ${wrong.length} event(s) its filter does not take`)
+      await page.goto(`/subscriptions/${id}`)
+      await shot(page, 'subscription-filtered')
     })
 
     const notifySecret = await step('create a webhook notification channel to the receiver and send it a test', async () => {
@@ -404,9 +438,18 @@ async function main() {
     })
 
     await step('the dashboard, subscriptions and source pages render', async () => {
+      // The dashboard reads every subscription's stats and backlog in one call.
+      const asked = []
+      const listen = (request) => asked.push(new URL(request.url()).pathname)
+      page.on('request', listen)
       await nav(page, 'Dashboard')
       await page.getByRole('heading', { name: 'Deliveries per minute' }).waitFor()
       await page.getByRole('heading', { name: 'Backlog' }).waitFor()
+      await page.locator('[data-backlog=pending]').filter({ hasNotText: '…' }).waitFor()
+      page.off('request', listen)
+      assert(asked.includes('/api/v1/stats'), `the dashboard never asked for /api/v1/stats: ${asked.join(' ')}`)
+      const perSubscription = asked.filter((p) => /^\/api\/v1\/(subscriptions\/[^/]+\/(stats|deliveries)|dead-letters)$/.test(p))
+      assert(perSubscription.length === 0, `the dashboard asked per subscription: ${perSubscription.join(' ')}`)
       await shot(page, 'dashboard')
       await nav(page, 'Subscriptions')
       await page.getByRole('link', { name: `e2e ok ${RUN}` }).waitFor()

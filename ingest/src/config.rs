@@ -181,6 +181,14 @@ pub struct Settings {
         default_value_t = 30
     )]
     pub retention_days: u32,
+    /// When not 0, how many seconds events are kept, overriding `--retention-days`: for tests
+    /// and the fault suite, which watch partitions being dropped within a run.
+    #[arg(
+        long = "retention-secs",
+        env = "WARREN_RETENTION_SECS",
+        default_value_t = 0
+    )]
+    pub retention_secs: u64,
     /// How often (in seconds) the retention sweep runs.
     #[arg(
         long = "retention-interval-secs",
@@ -330,6 +338,16 @@ pub enum SignupMode {
 }
 
 impl Settings {
+    /// How long events are kept: `--retention-secs` when set, else `--retention-days`;
+    /// `None` keeps them forever.
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        match (self.retention_secs, self.retention_days) {
+            (0, 0) => None,
+            (0, days) => Some(std::time::Duration::from_secs(u64::from(days) * 86_400)),
+            (secs, _) => Some(std::time::Duration::from_secs(secs)),
+        }
+    }
+
     /// How long a request's body may take to arrive.
     pub fn body_read_timeout(&self) -> Duration {
         Duration::from_secs(self.body_read_timeout_secs.max(1))

@@ -41,6 +41,8 @@ pub struct IngestMetrics {
     pub outbox_swept: Counter,
     /// Events removed by the retention sweep (their deliveries and attempts with them).
     pub retention_deleted: Counter,
+    /// Time partitions (windows of the three history tables) retention dropped whole.
+    pub retention_partitions_dropped: Counter,
     /// Alerts firing now, by alert (see `alerts`).
     pub alerts_firing: Family<crate::alerts::AlertLabel, Gauge>,
     /// The publisher's own counts.
@@ -88,6 +90,11 @@ impl IngestMetrics {
             "warren_retention_deleted_events",
             "Events past the retention window removed, with their deliveries and attempts",
             metrics.retention_deleted.clone(),
+        );
+        registry.register(
+            "warren_retention_partitions_dropped",
+            "Time partitions past the retention window dropped whole (the events, deliveries and attempts of one window)",
+            metrics.retention_partitions_dropped.clone(),
         );
         registry.register(
             "warren_alerts_firing",

@@ -1,40 +1,59 @@
-//! Retention: events older than the configured window are removed with their deliveries
-//! and attempts (by the foreign keys' cascade), in bounded batches so no lock is held for
-//! long, and never while one of their deliveries is still pending or retrying. An event's
-//! idempotency key goes with it.
+//! Maintenance of the history tables (`events`, `deliveries`, `delivery_attempts`), which
+//! are partitioned by time (`warren_shared::partitions`): every tick, the partitions ahead
+//! are created and a new index's piece the legacy partition lacks is built; every
+//! `WARREN_RETENTION_INTERVAL_SECS`, retention runs.
 //!
-//! Event ids are UUIDv7, ordered by the time ingest took them, so "older than the window"
-//! is a range of the primary key: no index of its own, nothing extra on the ingest path.
-//! Several ingest processes may sweep at once: rows are claimed with `SKIP LOCKED`.
+//! Retention drops whole partitions past the window (keeping what is in flight or held,
+//! see [`partitions::drop_older_than`]), then removes the rows past it that live outside
+//! range partitions (the `_kept` and `_legacy` partitions) row by row: finished events with
+//! their deliveries, attempts (the `events_deleted` and `deliveries_deleted` triggers) and
+//! idempotency keys, in bounded batches claimed with `SKIP LOCKED`, so several ingest
+//! processes may sweep at once and no lock is held for long. An event with a delivery still
+//! pending, retrying or held stays until it ends.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use warren_shared::partitions::{self, first_id_at};
 
 use crate::state::AppState;
 
 /// Events removed per statement; rounds repeat at once while they come back full.
 pub const BATCH: i64 = 1_000;
 
-/// Sweeps until `cancel` trips, every `WARREN_RETENTION_INTERVAL_SECS`; does nothing when
-/// `WARREN_RETENTION_DAYS` is 0.
+/// How often the partitions ahead are checked: every minute, or four times per partition
+/// width when that is shorter.
+pub fn tick(width: Duration) -> Duration {
+    (width / 4).clamp(Duration::from_millis(250), Duration::from_secs(60))
+}
+
+/// Maintains the history tables until `cancel` trips: every [`tick`] (or every retention
+/// interval when that is shorter), with retention at most once per retention interval.
 pub async fn run(state: AppState, cancel: CancellationToken) {
-    let days = state.settings.retention_days;
-    if days == 0 {
-        return;
-    }
-    let interval = Duration::from_secs(state.settings.retention_interval_secs.max(1));
-    let mut tick = tokio::time::interval(interval);
+    let width = state.settings.database.partition_width();
+    let every = Duration::from_secs(state.settings.retention_interval_secs.max(1));
+    let mut tick = tokio::time::interval(tick(width).min(every));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_retention: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let cutoff = OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
+        if let Err(error) = maintain_partitions(&state, width).await {
+            tracing::warn!(error = format!("{error:#}"), "partition maintenance failed");
+        }
+        let Some(keep) = state.settings.retention() else {
+            continue;
+        };
+        if last_retention.is_some_and(|at| at.elapsed() < every) {
+            continue;
+        }
+        last_retention = Some(Instant::now());
+        let cutoff = OffsetDateTime::now_utc() - keep;
         match sweep(&state, cutoff, &cancel).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "retention removed old events"),
@@ -45,14 +64,34 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     }
 }
 
-/// Removes every finished event received before `cutoff`, batch by batch; returns how many.
+/// Creates the partitions ahead and completes the indexes partitions lack.
+async fn maintain_partitions(state: &AppState, width: Duration) -> anyhow::Result<()> {
+    let mut client = state.pool.get().await?;
+    partitions::ensure_ahead(
+        &mut client,
+        width,
+        OffsetDateTime::now_utc(),
+        partitions::AHEAD,
+    )
+    .await?;
+    partitions::complete_indexes(&client).await?;
+    Ok(())
+}
+
+/// Removes everything received before `cutoff` that nothing still needs: whole partitions
+/// first, then row by row what lies outside them. Returns how many events went row by row.
 pub async fn sweep(
     state: &AppState,
     cutoff: OffsetDateTime,
     cancel: &CancellationToken,
 ) -> anyhow::Result<u64> {
-    let client = state.pool.get().await?;
+    let mut client = state.pool.get().await?;
     let bound = first_id_at(cutoff);
+    let dropped = partitions::drop_older_than(&mut client, bound).await?;
+    state
+        .metrics
+        .retention_partitions_dropped
+        .inc_by(dropped.len() as u64);
     let mut total = 0;
     loop {
         let deleted = delete_batch(&client, bound).await?;
@@ -64,50 +103,20 @@ pub async fn sweep(
     }
 }
 
+/// One batch of the row-by-row sweep: after the drops, the events below `bound` are those
+/// of the `_kept` and `_legacy` partitions.
 async fn delete_batch(client: &impl GenericClient, bound: Uuid) -> anyhow::Result<u64> {
     let deleted = client
         .execute(
             "DELETE FROM events WHERE id IN (
                  SELECT e.id FROM events e
                  WHERE e.id < $1
-                   AND NOT EXISTS (SELECT 1 FROM deliveries d
-                                   WHERE d.event_id = e.id AND d.status IN ('pending', 'retrying'))
+                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id
+                                   AND d.status IN ('pending', 'retrying', 'held'))
                  ORDER BY e.id LIMIT $2
                  FOR UPDATE SKIP LOCKED)",
             &[&bound, &BATCH],
         )
         .await?;
     Ok(deleted)
-}
-
-/// The smallest UUIDv7 of the millisecond `at`: every id taken before `at` sorts below it.
-pub fn first_id_at(at: OffsetDateTime) -> Uuid {
-    let millis = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-    let mut bytes = [0u8; 16];
-    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
-    bytes[6] = 0x70;
-    bytes[8] = 0x80;
-    Uuid::from_bytes(bytes)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_bound_sorts_between_ids_taken_before_and_after_it() {
-        let at = OffsetDateTime::now_utc() - time::Duration::days(30);
-        let bound = first_id_at(at);
-        assert_eq!(bound.get_version_num(), 7);
-        let secs = |t: OffsetDateTime| u64::try_from(t.unix_timestamp()).expect("after 1970");
-        let before = Uuid::new_v7(uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            secs(at) - 1,
-            999_999_999,
-        ));
-        let after = Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, secs(at) + 1, 0));
-        assert!(before < bound, "{before} < {bound}");
-        assert!(bound < after, "{bound} < {after}");
-        assert!(bound < Uuid::now_v7());
-    }
 }

@@ -27,7 +27,7 @@ use crate::{
     auth::AuthUser,
     config::Settings,
     error::{ApiError, Problem, Result, found, stored_word, violated_constraint},
-    events::store::{Candidate, Target},
+    events::store::{Candidate, Target, stored_filter},
     extract::{ApiJson, ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, paginate},
     quotas::{self, Quota},
@@ -407,6 +407,7 @@ async fn by_tokens(pool: &Pool, tokens: &[String]) -> Result<HashMap<String, Ing
                     fifo: row.get("fifo"),
                 },
                 event_types: row.get("event_types"),
+                filter: stored_filter(row.get("filter"))?,
                 active: row.get("is_active"),
             });
         }
@@ -433,7 +434,8 @@ async fn by_tokens(pool: &Pool, tokens: &[String]) -> Result<HashMap<String, Ing
 const BY_TOKENS: &str =
     "SELECT src.token, src.id, src.user_id, src.provider, src.verification_secret,
             src.rate_limit_per_sec,
-            s.id AS subscription_id, s.event_types, s.ordering = 'fifo' AS fifo, s.is_active
+            s.id AS subscription_id, s.event_types, s.ordering = 'fifo' AS fifo, s.is_active,
+            s.filter::text AS filter
      FROM sources src
      JOIN users u ON u.id = src.user_id
      LEFT JOIN subscriptions s ON s.user_id = src.user_id

@@ -79,6 +79,7 @@ impl Application {
         db::migrate(&settings.database)
             .await
             .context("migrating the database")?;
+        warren_shared::partitions::ensure_at_start(&settings.database).await;
         let pool = db::pool(&settings.database, db::Commits::Durable)?;
         let (metrics, registry) = IngestMetrics::registered();
         let publisher = Publisher::start(

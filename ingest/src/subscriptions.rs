@@ -40,7 +40,7 @@ use crate::{
 mod rules;
 mod schema;
 
-use schema::{event_types_schema, headers_schema};
+use schema::{event_types_schema, filter_schema, headers_schema};
 
 /// The subscription routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -93,6 +93,13 @@ pub struct SubscriptionInput {
     #[garde(length(max = 20), custom(rules::custom_headers))]
     #[schema(schema_with = headers_schema)]
     headers: BTreeMap<String, String>,
+    /// Only events whose JSON payload contains this object (PostgreSQL's `@>`: every key
+    /// present with a containing value, array elements found in any order); `null` or
+    /// absent: no filter. At most 4 KiB as JSON.
+    #[serde(default)]
+    #[garde(custom(rules::payload_filter))]
+    #[schema(schema_with = filter_schema)]
+    filter: Option<Value>,
     #[serde(default)]
     #[garde(skip)]
     ordering: Ordering,
@@ -148,7 +155,7 @@ pub struct SubscriptionBody {
 /// `RETURNING` of a write). The held count reads `deliveries_held_idx`: nothing for a
 /// subscription that holds nothing.
 pub const COLUMNS: &str = "id, name, target_url, source_id, event_types, timeout_ms, max_attempts, \
-     rate_limit_per_sec, payload_template, headers, ordering, on_dead, signing_secret, is_active, \
+     rate_limit_per_sec, payload_template, headers, filter, ordering, on_dead, signing_secret, is_active, \
      disabled_reason, circuit_state, created_at, updated_at, \
      (SELECT count(*) FROM deliveries d \
       WHERE d.subscription_id = subscriptions.id AND d.status = 'held') AS held_count";
@@ -167,6 +174,7 @@ impl SubscriptionInput {
             rate_limit_per_sec: row.get("rate_limit_per_sec"),
             payload_template: row.get("payload_template"),
             headers: serde_json::from_value(headers).map_err(|e| ApiError::Internal(e.into()))?,
+            filter: row.get("filter"),
             ordering: stored_word(row.get("ordering"))?,
             on_dead: stored_word(row.get("on_dead"))?,
             signing_algorithm: None,
@@ -260,8 +268,9 @@ pub async fn insert(
         .query_one(
             &format!(
                 "INSERT INTO subscriptions (id, user_id, name, target_url, source_id, event_types, timeout_ms,
-                     max_attempts, rate_limit_per_sec, payload_template, headers, ordering, on_dead, signing_secret)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING {COLUMNS}"
+                     max_attempts, rate_limit_per_sec, payload_template, headers, ordering, on_dead, signing_secret,
+                     filter)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING {COLUMNS}"
             ),
             &[
                 &Uuid::now_v7(),
@@ -278,6 +287,7 @@ pub async fn insert(
                 &input.ordering.as_str(),
                 &input.on_dead.as_str(),
                 &secret.expose(),
+                &input.filter,
             ],
         )
         .await?;
@@ -425,7 +435,7 @@ pub async fn replace_row(
             &format!(
                 "UPDATE subscriptions SET name = $3, target_url = $4, source_id = $5, event_types = $6,
                      timeout_ms = $7, max_attempts = $8, rate_limit_per_sec = $9, payload_template = $10,
-                     headers = $11, ordering = $12, on_dead = $13,
+                     headers = $11, ordering = $12, on_dead = $13, filter = $14,
                      fifo_paused_at = CASE WHEN $12 = 'fifo' AND $13 = 'pause' THEN fifo_paused_at END,
                      fifo_paused_by = CASE WHEN $12 = 'fifo' AND $13 = 'pause' THEN fifo_paused_by END,
                      updated_at = now()
@@ -449,6 +459,7 @@ pub async fn replace_row(
                 &headers_json(&input.headers),
                 &input.ordering.as_str(),
                 &input.on_dead.as_str(),
+                &input.filter,
             ],
         )
         .await?

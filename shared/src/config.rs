@@ -35,12 +35,27 @@ pub struct DatabaseSettings {
         default_value_t = 3_000
     )]
     pub timeout_ms: u64,
+    /// How many seconds of events, deliveries and attempts each time partition holds
+    /// (windows aligned to the Unix epoch; the default is one UTC day). Retention drops whole
+    /// partitions, so it frees space a partition at a time. Short widths are for tests.
+    #[arg(
+        long = "partition-secs",
+        env = "WARREN_PARTITION_SECS",
+        default_value_t = 86_400,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub partition_secs: u64,
 }
 
 impl DatabaseSettings {
     /// The connection and pool-wait timeout.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+
+    /// The width of a time partition.
+    pub fn partition_width(&self) -> Duration {
+        Duration::from_secs(self.partition_secs.max(1))
     }
 }
 

@@ -131,6 +131,15 @@ async fn connect_to(target: tls::Target) -> anyhow::Result<(tokio_postgres::Clie
 
 /// Applies every pending migration; safe to call from several processes at once.
 pub async fn migrate(settings: &DatabaseSettings) -> anyhow::Result<()> {
+    migrate_up_to(settings, None).await
+}
+
+/// Applies the pending migrations up to `version` (every one when `None`): tests build a
+/// database as an older Warren left it.
+pub async fn migrate_up_to(
+    settings: &DatabaseSettings,
+    version: Option<i32>,
+) -> anyhow::Result<()> {
     let target = tls::target(&settings.url).context("DATABASE_URL")?;
     let (mut client, driver) = connect_to(target)
         .await
@@ -139,7 +148,11 @@ pub async fn migrate(settings: &DatabaseSettings) -> anyhow::Result<()> {
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await
         .context("taking the migration lock")?;
-    let report = embedded::migrations::runner()
+    let mut runner = embedded::migrations::runner();
+    if let Some(version) = version {
+        runner = runner.set_target(refinery::Target::Version(version));
+    }
+    let report = runner
         .run_async(&mut client)
         .await
         .context("applying migrations");

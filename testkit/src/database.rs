@@ -33,6 +33,12 @@ impl TestDatabase {
     /// `sslmode=verify-ca&sslrootcert=…`): the migrations, the services and
     /// [`TestDatabase::client`] all connect with it.
     pub async fn create_with(query: &str) -> Self {
+        Self::create_up_to(query, None).await
+    }
+
+    /// Creates a fresh database migrated up to `version` only (every migration when
+    /// `None`): the schema an older Warren left, for tests of the migrations after it.
+    pub async fn create_up_to(query: &str, version: Option<i32>) -> Self {
         let name = crate::unique_name("warren_test");
         let client = admin_client().await;
         client
@@ -53,7 +59,7 @@ impl TestDatabase {
             port,
             query: query.to_owned(),
         };
-        warren_shared::db::migrate(&database.settings())
+        warren_shared::db::migrate_up_to(&database.settings(), version)
             .await
             .expect("migrating the test database");
         database
@@ -74,6 +80,7 @@ impl TestDatabase {
             url: format!("postgres://postgres@{host_port}/{}{query}", self.name),
             pool_size: 8,
             timeout_ms: 2_000,
+            partition_secs: 86_400,
         }
     }
 

@@ -13,9 +13,9 @@ export const keys = {
   subscriptionLine: (id: string) => ['subscriptions', id, 'line'] as const,
   stats: (id: string, window: StatsWindow) => ['stats', id, window] as const,
   allStats: ['stats'] as const,
+  /** Every subscription's stats and backlog over one window (the dashboard's one call). */
+  dashboardStats: (window: StatsWindow) => ['stats', 'all', window] as const,
   queues: ['queues'] as const,
-  /** A subscription's count of deliveries in one status (capped at one page), for the backlog. */
-  backlog: (id: string, status: string) => ['subscriptions', id, 'backlog', status] as const,
   adminUsers: ['admin', 'users'] as const,
   adminSubscriptions: (circuitState: string) => ['admin', 'subscriptions', circuitState] as const,
   invites: ['admin', 'invites'] as const,

@@ -2,7 +2,7 @@
 import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api, fetchAll } from './client'
 import { keys } from './keys'
-import type { DeliverySummary, HeldChoice, Page, Stats, StatsWindow, Subscription, SubscriptionInput } from './types'
+import type { AllStats, DeliverySummary, HeldChoice, Page, Stats, StatsWindow, Subscription, SubscriptionInput } from './types'
 
 /**
  * How often a subscription is asked again while its held count moves: it grows with every
@@ -107,6 +107,15 @@ export function useSubscriptionDeliveries(id: string, status?: string, { refetch
         query: { limit: 20, status },
       }),
     refetchInterval,
+  })
+}
+
+/** Every subscription's stats and backlog over one window in one call, refreshed every 15 s. */
+export function useAllStats(window: StatsWindow) {
+  return useQuery({
+    queryKey: keys.dashboardStats(window),
+    queryFn: () => api<AllStats>('/stats', { query: { window } }),
+    refetchInterval: 15_000,
   })
 }
 

@@ -117,6 +117,8 @@ export interface SubscriptionInput {
   rate_limit_per_sec: number
   payload_template: string | null
   headers: Record<string, string>
+  /** Only events whose JSON payload contains this object (PostgreSQL `@>`); null: every event. */
+  filter?: Record<string, unknown> | null
   ordering: Ordering
   on_dead: OnDead
 }
@@ -174,8 +176,33 @@ export interface Stats {
   dead: number
   /** A fraction from 0 to 1 (0, or null, when nothing was attempted: check `total`). */
   success_rate: number | null
+  /** Attempts that timed out (counted in `failed`), and their fraction of all attempts. */
+  timeouts?: number
+  timeout_rate?: number | null
   latency_ms: { avg: number | null; p50: number | null; p95: number | null; p99: number | null }
   series: StatsPoint[]
+}
+
+/** A count, and whether there are more than it says (the server stops counting at 200). */
+export interface Count {
+  count: number
+  more: boolean
+}
+
+export const BACKLOG_STATUSES = ['pending', 'retrying', 'held', 'dead'] as const
+export type BacklogStatus = (typeof BACKLOG_STATUSES)[number]
+
+/** One subscription's entry of `GET /stats`: its stats and its backlog now. */
+export type SubscriptionStats = Stats & {
+  subscription_id: string
+  name: string
+  backlog: Record<BacklogStatus, Count>
+}
+
+/** `GET /stats`: every subscription of the user over one window. */
+export interface AllStats {
+  window: StatsWindow
+  data: SubscriptionStats[]
 }
 
 export type QueueKind = 'deliver' | 'retry' | 'graveyard'
@@ -284,6 +311,8 @@ export interface EventFilters {
   source_id?: string
   from?: string
   to?: string
+  /** A JSON object (as text) the payload must contain. */
+  contains?: string
 }
 
 export interface DeadLetterFilters {

@@ -73,6 +73,9 @@ pub struct SubscriptionSpec {
     /// Sent with each delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
+    /// Only events whose JSON payload contains this mapping (PostgreSQL's `@>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<serde_json::Value>,
     /// `parallel` or `fifo`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ordering: Option<Ordering>,

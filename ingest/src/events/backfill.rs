@@ -8,7 +8,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
-use warren_shared::matching::event_type_matches;
+use warren_shared::{matching::event_type_matches, partitions::first_id_at};
 
 use super::store::{self, Target};
 use crate::{
@@ -17,7 +17,7 @@ use crate::{
     dispatch,
     error::{ApiError, Problem, Result},
     extract::ApiJson,
-    retention::first_id_at,
+    json_body::JsonbText,
     state::AppState,
 };
 
@@ -44,10 +44,13 @@ struct Subscription {
     target: Target,
     source_id: Option<Uuid>,
     event_types: Vec<String>,
+    /// Its payload filter as PostgreSQL renders it.
+    filter: Option<String>,
 }
 
 /// Sends one new delivery to a subscription for each of the user's events received in
-/// `[from, to)` that it matches (its source and event types), in the order received.
+/// `[from, to)` that it matches (its source, event types and payload filter), in the order
+/// received.
 #[utoipa::path(post, path = "/api/v1/events/replay", tag = "events", request_body = RangeReplay,
     responses((status = 202, body = Replayed), (status = 400, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem)),
@@ -93,14 +96,27 @@ async fn replay_batch(
     end: Uuid,
 ) -> Result<Option<(Uuid, Vec<warren_shared::envelope::Envelope>, usize)>> {
     // Locked as a foreign key would lock them: retention cannot delete an event while its
-    // new delivery is being made.
+    // new delivery is being made. The payload filter is PostgreSQL's own `@>`, which ingest's
+    // matching follows exactly.
+    let filter = subscription
+        .filter
+        .as_deref()
+        .map(|f| JsonbText(f.as_bytes()));
     let rows = tx
         .query(
             "SELECT id, event_type FROM events
              WHERE user_id = $1 AND id >= $2 AND id < $3 AND id <> $2
                AND ($4::uuid IS NULL OR source_id = $4)
+               AND ($6::jsonb IS NULL OR payload @> $6)
              ORDER BY id LIMIT $5 FOR KEY SHARE",
-            &[&user.user_id, &after, &end, &subscription.source_id, &BATCH],
+            &[
+                &user.user_id,
+                &after,
+                &end,
+                &subscription.source_id,
+                &BATCH,
+                &filter,
+            ],
         )
         .await?;
     let Some(last) = rows.last().map(|row| row.get::<_, Uuid>("id")) else {
@@ -124,7 +140,8 @@ async fn subscription(
 ) -> Result<Subscription> {
     let row = client
         .query_opt(
-            "SELECT is_active, ordering = 'fifo' AS fifo, source_id, event_types
+            "SELECT is_active, ordering = 'fifo' AS fifo, source_id, event_types,
+                 filter::text AS filter
              FROM subscriptions WHERE id = $1 AND user_id = $2",
             &[&id, &user.user_id],
         )
@@ -142,5 +159,6 @@ async fn subscription(
         },
         source_id: row.get("source_id"),
         event_types: row.get("event_types"),
+        filter: row.get("filter"),
     })
 }

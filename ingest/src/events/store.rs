@@ -1,6 +1,7 @@
 //! Storing an event with its deliveries in a single transaction.
 
 use std::{
+    cell::OnceCell,
     collections::{BTreeMap, HashMap, HashSet, hash_map::Entry},
     sync::{Arc, LazyLock},
 };
@@ -12,6 +13,7 @@ use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 use warren_shared::{
+    containment::{self, Json},
     envelope::{DeliverV1, Envelope},
     live::{DeliveryHeld, EventReceived},
     matching::event_type_matches,
@@ -195,7 +197,8 @@ pub async fn store_at_once(
 /// saying whether it is an event's, and a delivery's whether it is held.
 static STORE_AT_ONCE: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH ev AS ({INSERT_EVENTS}),
+        "WITH {CLAIM_KEYS},
+              ev AS ({INSERT_EVENTS}),
               made AS (
                   INSERT INTO deliveries (id, user_id, event_id, subscription_id, status)
                   SELECT d.id, d.user_id, d.event_id, d.subscription_id, {STATUS_OF_NEW}
@@ -248,7 +251,8 @@ async fn matching_each(
                 entry.insert(subscriptions_of(client, event.user_id, event.source_id).await?)
             }
         };
-        matched.push(taking(of_source, &event.event_type));
+        let body = event.json.then_some(&event.raw_body[..]);
+        matched.push(taking(of_source, &event.event_type, body));
     }
     Ok(matched)
 }
@@ -262,25 +266,48 @@ pub struct Target {
     pub fifo: bool,
 }
 
-/// A subscription an event may go to, and the event types it takes.
+/// A subscription an event may go to, and the events it takes.
 #[derive(Debug, Clone)]
 pub struct Candidate {
     /// The subscription.
     pub target: Target,
     /// Its event-type filter.
     pub event_types: Vec<String>,
+    /// Its payload filter: only events whose JSON payload contains it.
+    pub filter: Option<Arc<Json>>,
     /// Whether it was active when read. Events still go to one that is not (as `held`
     /// deliveries); only a replay to every subscription leaves it out.
     pub active: bool,
 }
 
-/// The candidates that take events of this type.
-fn taking(candidates: &[Candidate], event_type: &str) -> Vec<Target> {
+/// The candidates that take an event of this type and, for those with a payload filter,
+/// this JSON `body` (`None`: not JSON, which no filter takes). The body is parsed only if
+/// some candidate of the type has a filter, and then once.
+fn taking(candidates: &[Candidate], event_type: &str, body: Option<&[u8]>) -> Vec<Target> {
+    let payload = OnceCell::new();
+    let parsed = || payload.get_or_init(|| body.and_then(containment::parse));
     candidates
         .iter()
         .filter(|c| event_type_matches(&c.event_types, event_type))
+        .filter(|c| match &c.filter {
+            None => true,
+            Some(filter) => parsed()
+                .as_ref()
+                .is_some_and(|p| containment::contains(p, filter)),
+        })
         .map(|c| c.target)
         .collect()
+}
+
+/// A stored payload filter, as `filter::text` reads it (PostgreSQL's own rendering, always
+/// JSON).
+pub fn stored_filter(text: Option<&str>) -> Result<Option<Arc<Json>>> {
+    text.map(|text| {
+        containment::parse(text.as_bytes())
+            .map(Arc::new)
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a stored filter is not JSON")))
+    })
+    .transpose()
 }
 
 /// What the committed event is answered with.
@@ -486,18 +513,19 @@ fn first_attempts(rows: &[DeliveryRow]) -> Vec<Envelope> {
         .collect()
 }
 
-/// The owner's active subscriptions that take events of this type from this source
-/// (subscriptions without a source take every source's; an event without a source reaches
-/// only those).
+/// The owner's active subscriptions that take events of this type and payload (`None`: not
+/// JSON) from this source (subscriptions without a source take every source's; an event
+/// without a source reaches only those).
 pub async fn matching_subscriptions(
     client: &impl GenericClient,
     user_id: Uuid,
     source_id: Option<Uuid>,
     event_type: &str,
+    payload: Option<&str>,
 ) -> Result<Vec<Target>> {
     let mut candidates = subscriptions_of(client, user_id, source_id).await?;
     candidates.retain(|c| c.active);
-    Ok(taking(&candidates, event_type))
+    Ok(taking(&candidates, event_type, payload.map(str::as_bytes)))
 }
 
 /// The owner's subscriptions that take events from this source, active or not, with their
@@ -511,24 +539,27 @@ async fn subscriptions_of(
         .query(
             &client
                 .prepare_cached(
-                    "SELECT id, event_types, ordering = 'fifo' AS fifo, is_active FROM subscriptions
+                    "SELECT id, event_types, ordering = 'fifo' AS fifo, is_active,
+                 filter::text AS filter FROM subscriptions
              WHERE user_id = $1 AND (source_id IS NULL OR source_id = $2)",
                 )
                 .await?,
             &[&user_id, &source_id],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|row| Candidate {
-            target: Target {
-                id: row.get("id"),
-                fifo: row.get("fifo"),
-            },
-            event_types: row.get("event_types"),
-            active: row.get("is_active"),
+    rows.iter()
+        .map(|row| {
+            Ok(Candidate {
+                target: Target {
+                    id: row.get("id"),
+                    fifo: row.get("fifo"),
+                },
+                event_types: row.get("event_types"),
+                filter: stored_filter(row.get("filter"))?,
+                active: row.get("is_active"),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Inserts the events whose idempotency key is new (in the database and earlier in the
@@ -540,12 +571,30 @@ async fn insert_events(
 ) -> Result<HashSet<Uuid>> {
     let columns = EventColumns::of(plan, events);
     let rows = tx
-        .query(&tx.prepare_cached(INSERT_EVENTS).await?, &columns.params())
+        .query(
+            &tx.prepare_cached(&INSERT_EVENTS_ALONE).await?,
+            &columns.params(),
+        )
         .await?;
     Ok(rows.iter().map(|row| row.get("id")).collect())
 }
 
-/// Inserts the events of `$1`…`$13` whose idempotency key is new; returns their ids.
+/// Claims the idempotency keys of the events of `$1`…`$13` that carry one, in
+/// `event_idempotency_keys` (a table of its own: `events` is partitioned by time, and a
+/// unique index there would have to hold the partition key); returns the ids of the events
+/// whose key was new. A key taken by a concurrent transaction waits for it, then counts as
+/// taken; a key repeated within the group is claimed by its first event. Events without a
+/// key pay one empty scan of `$10`.
+const CLAIM_KEYS: &str = "claimed AS (
+         INSERT INTO event_idempotency_keys (idempotency_scope, idempotency_key, event_id)
+         SELECT k.scope, k.key, k.id FROM unnest($1::uuid[], $9::uuid[], $10::text[])
+             AS k(id, scope, key)
+         WHERE k.key IS NOT NULL
+         ON CONFLICT DO NOTHING
+         RETURNING event_id)";
+
+/// Inserts the events of `$1`…`$13` that carry no key or whose key was claimed
+/// ([`CLAIM_KEYS`], which must precede it); returns their ids.
 const INSERT_EVENTS: &str =
     "INSERT INTO events (id, user_id, source_id, event_type, content_type, raw_body,
          payload, headers, idempotency_scope, idempotency_key, body_sha256,
@@ -553,8 +602,14 @@ const INSERT_EVENTS: &str =
      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[],
          $6::bytea[], $7::jsonb[], $8::jsonb[], $9::uuid[], $10::text[], $11::bytea[],
          $12::int[], $13::text[])
-     ON CONFLICT (idempotency_scope, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         AS e(id, user_id, source_id, event_type, content_type, raw_body, payload, headers,
+              idempotency_scope, idempotency_key, body_sha256, initial_deliveries, verified_by)
+     WHERE e.idempotency_key IS NULL OR e.id IN (SELECT event_id FROM claimed)
      RETURNING id";
+
+/// The events of `$1`…`$13` whose idempotency key is new, as a statement of its own.
+static INSERT_EVENTS_ALONE: LazyLock<String> =
+    LazyLock::new(|| format!("WITH {CLAIM_KEYS} {INSERT_EVENTS}"));
 
 /// Events as the columns of an `unnest`.
 struct EventColumns<'a> {
@@ -633,8 +688,9 @@ async fn replayed(client: &impl GenericClient, event: &NewEvent, hash: &[u8]) ->
         .query_one(
             &client
                 .prepare_cached(
-                    "SELECT id, body_sha256, initial_deliveries FROM events
-             WHERE idempotency_scope = $1 AND idempotency_key = $2",
+                    "SELECT e.id, e.body_sha256, e.initial_deliveries
+             FROM event_idempotency_keys k JOIN events e ON e.id = k.event_id
+             WHERE k.idempotency_scope = $1 AND k.idempotency_key = $2",
                 )
                 .await?,
             &[&event.idempotency_scope, &event.idempotency_key],

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::http::{HeaderName, HeaderValue};
+use serde_json::Value;
 use warren_shared::{ssrf::SsrfGuard, template};
 
 /// An exact type or a prefix ending in `*`: no blanks, `*` only at the end.
@@ -59,4 +60,25 @@ pub(super) fn custom_headers(headers: &BTreeMap<String, String>, _: &SsrfGuard) 
         }
     }
     Ok(())
+}
+
+/// Most bytes a payload filter takes as JSON: matching costs at most this much per event.
+pub const MAX_FILTER_BYTES: usize = 4096;
+
+/// A payload filter: absent, or a JSON object of at most [`MAX_FILTER_BYTES`].
+pub(super) fn payload_filter(filter: &Option<Value>, _: &SsrfGuard) -> garde::Result {
+    match filter {
+        None => Ok(()),
+        Some(Value::Object(_)) if filter_size(filter) <= MAX_FILTER_BYTES => Ok(()),
+        Some(Value::Object(_)) => Err(garde::Error::new(format!(
+            "must be at most {MAX_FILTER_BYTES} bytes as JSON"
+        ))),
+        Some(_) => Err(garde::Error::new(
+            "must be a JSON object (the payload must contain it) or null",
+        )),
+    }
+}
+
+fn filter_size(filter: &Option<Value>) -> usize {
+    serde_json::to_vec(filter).map_or(usize::MAX, |json| json.len())
 }

@@ -1,7 +1,7 @@
 //! How the OpenAPI document shows the subscription fields whose rules garde checks in code
-//! (`event_types`, `headers`): the same rules, as JSON Schema.
+//! (`event_types`, `headers`, `filter`): the same rules, as JSON Schema.
 
-use utoipa::openapi::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
+use utoipa::openapi::{Array, ArrayBuilder, Object, ObjectBuilder, Type, schema::SchemaType};
 
 /// Unicode's white space (what [`char::is_whitespace`] finds), for patterns.
 const WHITE_SPACE: &str =
@@ -32,5 +32,16 @@ pub fn headers_schema() -> Object {
         .property_names(Some(name))
         .additional_properties(Some(value))
         .max_properties(Some(20))
+        .build()
+}
+
+/// `filter` as the document shows it: a JSON object (any keys and values) or `null`; its
+/// size bound (4 KiB as JSON) is checked in code.
+pub fn filter_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Array(vec![Type::Object, Type::Null]))
+        .description(Some(
+            "Only events whose JSON payload contains this object (PostgreSQL `@>`); null: every event. At most 4 KiB as JSON.",
+        ))
         .build()
 }

@@ -389,3 +389,34 @@ async fn what_cannot_be_applied_is_refused_at_its_line_and_changes_nothing() {
         assert_eq!(list(&api, "subscriptions").await, subscriptions);
     }
 }
+
+#[tokio::test]
+async fn a_filter_in_the_file_is_stored_kept_on_a_second_run_and_refused_when_not_a_mapping() {
+    let app = spawn_app().await;
+    let (api, email) = owner(&app).await;
+    let file = format!(
+        "{FILE}    filter:\n      repository: {{full_name: acme/api}}\n      commits: [{{author: ada}}]\n      size: 1.5\n"
+    );
+
+    stdout(&apply(&app, &email, &file, &[], &[]).await);
+    let second = stdout(&apply(&app, &email, &file, &[], &[]).await);
+
+    assert!(second.contains("2 unchanged"), "{second}");
+    let subscriptions = list(&api, "subscriptions").await;
+    assert_eq!(
+        subscriptions[0]["filter"],
+        serde_json::json!({"repository": {"full_name": "acme/api"}, "commits": [{"author": "ada"}], "size": 1.5})
+    );
+
+    let list_filter = format!("{FILE}    filter: [push]\n");
+    let error = failure(&apply(&app, &email, &list_filter, &[], &[]).await);
+    assert!(
+        error.contains("subscription `deploys`: filter: must be a JSON object"),
+        "{error}"
+    );
+    assert_eq!(
+        list(&api, "subscriptions").await,
+        subscriptions,
+        "unchanged"
+    );
+}

@@ -152,6 +152,7 @@ async fn a_subscription_deleted_after_matching_gets_no_delivery_and_the_event_is
     let candidate = |id| Candidate {
         target: Target { id, fifo: false },
         event_types: Vec::new(),
+        filter: None,
         active: true,
     };
     let mut arriving = event(user, source, "user.created", None, "{}");

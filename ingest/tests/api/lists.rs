@@ -161,6 +161,8 @@ async fn bad_query_parameters_are_400_never_500() {
         format!("/api/v1/subscriptions/{sub_id}/deliveries?status_code=abc"),
         format!("/api/v1/subscriptions/{sub_id}/deliveries?limit=500"),
         format!("/api/v1/subscriptions/{sub_id}/stats?window=2h"),
+        "/api/v1/stats?window=2h".to_owned(),
+        "/api/v1/stats?window=".to_owned(),
     ];
     for path in bad {
         let response = api.get(&path).await;

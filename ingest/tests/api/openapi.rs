@@ -150,3 +150,36 @@ async fn optional_bodies_are_not_required() {
         }
     }
 }
+
+#[tokio::test]
+async fn contains_and_filter_are_described_as_they_are_checked() {
+    let (document, operations) = document().await;
+    let (_, _, list) = operations
+        .iter()
+        .find(|(method, path, _)| method == "get" && path == "/api/v1/events")
+        .expect("the event list");
+    let contains = list["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "contains")
+        .expect("a contains parameter");
+    assert_eq!(contains["in"], "query");
+    assert_eq!(contains["schema"]["maxLength"], 4096);
+    assert!(
+        contains["description"]
+            .as_str()
+            .expect("described")
+            .contains("@>")
+    );
+
+    let input = &document["components"]["schemas"]["SubscriptionInput"];
+    let filter = resolve(&document, &input["properties"]["filter"]);
+    assert_eq!(filter["type"], serde_json::json!(["object", "null"]));
+    assert!(
+        !input["required"]
+            .as_array()
+            .expect("required")
+            .contains(&Value::from("filter"))
+    );
+}

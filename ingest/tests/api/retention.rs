@@ -182,49 +182,54 @@ async fn a_retention_of_zero_days_keeps_everything() {
 }
 
 #[tokio::test]
-async fn a_held_delivery_goes_with_its_event_at_the_end_of_the_window() {
+async fn a_held_delivery_keeps_its_event_past_the_window() {
     let app = spawn_app_with(|settings| {
         settings.retention_days = 30;
         settings.retention_interval_secs = 1;
     })
     .await;
     let (_, url) = app.source_with_subscriber().await;
-    let (_, old) = ingest(&app, &url, "old-held", r#"{"n": 1}"#).await;
-    let old = age(&app, old, 31).await;
-    let (_, recent) = ingest(&app, &url, "recent-held", r#"{"n": 2}"#).await;
-    app.db
-        .client()
+    let (_, old_held) = ingest(&app, &url, "old-held", r#"{"n": 1}"#).await;
+    let old_held = age(&app, old_held, 31).await;
+    let (_, old_done) = ingest(&app, &url, "old-done", r#"{"n": 2}"#).await;
+    let old_done = age(&app, old_done, 31).await;
+    let client = app.db.client().await;
+    client
+        .execute(
+            "UPDATE deliveries SET status = 'held' WHERE event_id = $1",
+            &[&old_held],
+        )
         .await
-        .execute("UPDATE deliveries SET status = 'held'", &[])
+        .expect("holding one");
+    client
+        .execute(
+            "UPDATE deliveries SET status = 'discarded', discarded_at = now() WHERE event_id = $1",
+            &[&old_done],
+        )
         .await
-        .expect("holding both");
+        .expect("discarding the other");
     eventually(
-        "retention to remove the old event, held delivery and all",
+        "retention to remove the old discarded one",
         Duration::from_secs(15),
         || async {
-            (count(
-                &app,
-                "SELECT count(*) FROM deliveries WHERE event_id = $1",
-                old,
-            )
-            .await
-                == 0)
+            (count(&app, "SELECT count(*) FROM events WHERE id = $1", old_done).await == 0)
                 .then_some(())
         },
     )
     .await;
     assert_eq!(
-        count(&app, "SELECT count(*) FROM events WHERE id = $1", old).await,
-        0
+        count(&app, "SELECT count(*) FROM events WHERE id = $1", old_held).await,
+        1,
+        "a held delivery keeps its event"
     );
     assert_eq!(
         count(
             &app,
-            "SELECT count(*) FROM deliveries WHERE event_id = $1",
-            recent
+            "SELECT count(*) FROM deliveries WHERE event_id = $1 AND status = 'held'",
+            old_held
         )
         .await,
         1,
-        "a recent held delivery stays"
+        "and stays held"
     );
 }

@@ -2,7 +2,7 @@
 // while a subscription is not active (held) or ran out of attempts (dead), in total and per
 // subscription.
 import { Link } from 'react-router-dom'
-import { BACKLOG_PAGE, BACKLOG_STATUSES, formatCount, useBacklog, type BacklogRow, type BacklogStatus, type Count, type Subscription } from '../../api'
+import { BACKLOG_PAGE, BACKLOG_STATUSES, backlogOf, formatCount, type BacklogRow, type BacklogStatus, type Count, type Subscription, type SubscriptionStats } from '../../api'
 import { Card, ErrorMessage, Loading } from '../../components/ui'
 
 const LABELS: Record<BacklogStatus, string> = {
@@ -22,8 +22,10 @@ const HINTS: Record<BacklogStatus, string> = {
 /** A row has a backlog when any status has something in it (or is still unknown). */
 const hasBacklog = (row: BacklogRow) => BACKLOG_STATUSES.some((status) => row[status]?.count !== 0)
 
-export function BacklogCard({ subscriptions }: { subscriptions: Subscription[] }) {
-  const backlog = useBacklog(subscriptions)
+/** The backlog of `subscriptions` from the dashboard's stats call (`stats`: undefined while it loads). */
+export function BacklogCard({ subscriptions, stats, error }: { subscriptions: Subscription[]; stats: SubscriptionStats[] | undefined; error: unknown }) {
+  const isPending = !stats && !error
+  const backlog = { ...backlogOf(subscriptions, stats ?? []), isPending, error }
   const rows = backlog.rows.filter(hasBacklog)
   return (
     <Card title="Backlog">

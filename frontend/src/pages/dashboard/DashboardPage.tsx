@@ -1,7 +1,7 @@
 // The dashboard: how deliveries are going, who is in trouble, and what waits (the user's own
 // backlog by status; the broker's queues, every tenant's, are in the operators' Admin section).
 import { Link, useSearchParams } from 'react-router-dom'
-import { useEnableSubscription, useSubscriptions, useSubscriptionsStats, type Stats, type StatsWindow, type Subscription } from '../../api'
+import { useAllStats, useEnableSubscription, useSubscriptions, type Stats, type StatsWindow, type Subscription } from '../../api'
 import { Button, ButtonLink, Card, EmptyState, ErrorMessage, Loading, PageHeader, cx } from '../../components/ui'
 import { formatMs, formatPercent } from '../../lib/format'
 import { mergeSeries, totals, troubled, type Trouble } from './aggregate'
@@ -15,13 +15,12 @@ export function DashboardPage() {
   const window = (WINDOWS.includes(params.get('window') as StatsWindow) ? params.get('window') : '1h') as StatsWindow
   const subscriptions = useSubscriptions()
   const subs = subscriptions.data ?? []
-  const statsQueries = useSubscriptionsStats(
-    subs.map((s) => s.id),
-    window,
-  )
-  const stats = statsQueries.map((q) => q.data).filter((s): s is Stats => Boolean(s))
-  const statsById = new Map(subs.map((s, i) => [s.id, statsQueries[i]?.data]))
-  const statsError = statsQueries.find((q) => q.isError)?.error
+  // One call for every subscription's stats and backlog, however many there are.
+  const all = useAllStats(window)
+  const entries = all.data?.data
+  const statsById = new Map<string, Stats | undefined>((entries ?? []).map((s) => [s.subscription_id, s]))
+  const stats = subs.map((s) => statsById.get(s.id)).filter((s): s is Stats => Boolean(s))
+  const statsError = all.error
 
   return (
     <>
@@ -54,9 +53,9 @@ export function DashboardPage() {
           ) : (
             <>
               <ErrorMessage error={statsError} title="Some stats could not be loaded" />
-              <DeliveryStats window={window} stats={stats} subs={subs} statsById={statsById} loading={statsQueries.some((q) => q.isPending)} />
+              <DeliveryStats window={window} stats={stats} subs={subs} statsById={statsById} loading={all.isPending} />
               <TroubleCard troubles={troubled(subs, statsById)} />
-              <BacklogCard subscriptions={subs} />
+              <BacklogCard subscriptions={subs} stats={entries} error={all.error} />
             </>
           )}
         </div>
@@ -65,11 +64,14 @@ export function DashboardPage() {
   )
 }
 
-function Tile({ label, value }: { label: string; value: string }) {
+function Tile({ label, value, aside }: { label: string; value: string; aside?: string }) {
   return (
     <div className="rounded-lg border border-slate-200 bg-white p-3 shadow-sm">
       <p className="text-xs uppercase tracking-wide text-slate-500">{label}</p>
-      <p className="mt-1 text-xl font-semibold">{value}</p>
+      <p className="mt-1 text-xl font-semibold">
+        {value}
+        {aside && <span className="ml-2 text-xs font-normal text-slate-500">{aside}</span>}
+      </p>
     </div>
   )
 }
@@ -87,7 +89,7 @@ function DeliveryStats({ window, stats, subs, statsById, loading }: { window: St
     <>
       <div className="grid grid-cols-2 gap-3 md:grid-cols-4">
         <Tile label={`Attempts (${window})`} value={String(t.total)} />
-        <Tile label="Success rate" value={formatPercent(t.successRate)} />
+        <Tile label="Success rate" value={formatPercent(t.successRate)} aside={`${formatPercent(t.timeoutRate)} timed out`} />
         <Tile label="Dead" value={String(t.dead)} />
         <Tile label="Worst p95" value={formatMs(t.p95)} />
       </div>

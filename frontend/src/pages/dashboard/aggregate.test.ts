@@ -64,11 +64,11 @@ describe('totals', () => {
   it('adds up the window and reports the worst p95', () => {
     const t = totals([
       stats({ total: 10, succeeded: 9, failed: 1, dead: 0, latency_ms: { avg: 1, p50: 1, p95: 40, p99: 50 } }),
-      stats({ total: 5, succeeded: 1, failed: 4, dead: 2, latency_ms: { avg: 1, p50: 1, p95: 900, p99: 950 } }),
+      stats({ total: 5, succeeded: 1, failed: 4, timeouts: 3, dead: 2, latency_ms: { avg: 1, p50: 1, p95: 900, p99: 950 } }),
       // Idle: Warren reports zeros, which must not count as a latency.
       stats({ total: 0, success_rate: 0, latency_ms: { avg: 0, p50: 0, p95: 0, p99: 0 } }),
     ])
-    expect(t).toEqual({ total: 15, succeeded: 10, failed: 5, dead: 2, successRate: 10 / 15, p95: 900 })
+    expect(t).toEqual({ total: 15, succeeded: 10, failed: 5, dead: 2, successRate: 10 / 15, timeoutRate: 3 / 15, p95: 900 })
     expect(totals([stats({ total: 0, latency_ms: { avg: 0, p50: 0, p95: 0, p99: 0 } })]).p95).toBeNull()
   })
 })

@@ -76,6 +76,8 @@ export interface Totals {
   failed: number
   dead: number
   successRate: number | null
+  /** Attempts that timed out, as a fraction of all attempts (null when there were none). */
+  timeoutRate: number | null
   p95: number | null
 }
 
@@ -95,6 +97,7 @@ export function totals(stats: Stats[]): Totals {
     failed,
     dead: sum((s) => s.dead),
     successRate: succeeded + failed ? succeeded / (succeeded + failed) : null,
+    timeoutRate: succeeded + failed ? sum((s) => s.timeouts ?? 0) / (succeeded + failed) : null,
     p95: p95s.length ? Math.max(...p95s) : null,
   }
 }

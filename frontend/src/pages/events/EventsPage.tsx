@@ -1,19 +1,22 @@
-// Events: search by type, source and time, newest first, a page at a time.
+// Events: search by type, source, time and payload content, newest first, a page at a time.
 import { useState, type FormEvent } from 'react'
 import { useSearchParams } from 'react-router-dom'
 import { useEvents, useSources, type EventFilters } from '../../api'
 import { EventList } from '../../components/EventList'
 import { Button, Card, EmptyState, ErrorMessage, LoadMore, Loading, PageHeader, SelectField, TextField } from '../../components/ui'
 import { localInputToIso } from '../../lib/format'
+import { parseJsonObject } from '../../lib/jsonObject'
 
-const FIELDS = ['event_type', 'source_id', 'from', 'to'] as const
+const FIELDS = ['event_type', 'source_id', 'from', 'to', 'contains'] as const
 type Draft = Record<(typeof FIELDS)[number], string>
+const EMPTY: Draft = { event_type: '', source_id: '', from: '', to: '', contains: '' }
 
 export function EventsPage() {
   const [params, setParams] = useSearchParams()
-  const applied: Draft = { event_type: '', source_id: '', from: '', to: '' }
+  const applied: Draft = { ...EMPTY }
   for (const f of FIELDS) applied[f] = params.get(f) ?? ''
   const [draft, setDraft] = useState<Draft>(applied)
+  const [containsError, setContainsError] = useState<string | undefined>()
   const sources = useSources()
 
   const filters: EventFilters = {
@@ -21,6 +24,7 @@ export function EventsPage() {
     source_id: applied.source_id || undefined,
     from: localInputToIso(applied.from),
     to: localInputToIso(applied.to),
+    contains: applied.contains || undefined,
   }
   const events = useEvents(filters)
   const rows = events.data?.pages.flatMap((p) => p.data) ?? []
@@ -28,15 +32,24 @@ export function EventsPage() {
 
   const apply = (e: FormEvent) => {
     e.preventDefault()
+    // A search the server would refuse is refused here, without a request.
+    const contains = parseJsonObject(draft.contains)
+    setContainsError(contains.error && `Payload contains ${contains.error}`)
+    if (contains.error) return
     const next = new URLSearchParams()
     for (const f of FIELDS) if (draft[f].trim()) next.set(f, draft[f].trim())
+    if (contains.value) next.set('contains', JSON.stringify(contains.value))
     setParams(next)
   }
   const reset = () => {
-    setDraft({ event_type: '', source_id: '', from: '', to: '' })
+    setDraft(EMPTY)
+    setContainsError(undefined)
     setParams(new URLSearchParams())
   }
-  const set = (f: keyof Draft) => (e: { target: { value: string } }) => setDraft((d) => ({ ...d, [f]: e.target.value }))
+  const set = (f: keyof Draft) => (e: { target: { value: string } }) => {
+    setDraft((d) => ({ ...d, [f]: e.target.value }))
+    if (f === 'contains') setContainsError(undefined)
+  }
 
   return (
     <>
@@ -52,6 +65,15 @@ export function EventsPage() {
           />
           <TextField label="From" type="datetime-local" value={draft.from} onChange={set('from')} />
           <TextField label="To" type="datetime-local" value={draft.to} onChange={set('to')} />
+          <TextField
+            label="Payload contains"
+            className="sm:col-span-2 lg:col-span-4"
+            placeholder={'{"customer": {"id": "cus_1"}}'}
+            value={draft.contains}
+            onChange={set('contains')}
+            error={containsError}
+            hint="A JSON object: events whose payload holds every key of it with a matching value."
+          />
           <div className="flex gap-2">
             <Button type="submit" variant="primary">
               Search
@@ -69,7 +91,7 @@ export function EventsPage() {
           <ErrorMessage error={events.error} title="Could not load events" />
         ) : rows.length === 0 ? (
           <EmptyState title={filtered ? 'No events match these filters.' : 'No events yet.'}>
-            {filtered ? 'Try a wider window or another type.' : 'Events sent to a source’s ingest URL or the publish API show up here.'}
+            {filtered ? 'Try a wider window, another type or less of the payload.' : 'Events sent to a source’s ingest URL or the publish API show up here.'}
           </EmptyState>
         ) : (
           <>

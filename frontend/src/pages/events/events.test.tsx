@@ -1,7 +1,7 @@
 import { screen, waitFor, within } from '@testing-library/react'
 import userEvent from '@testing-library/user-event'
 import { describe, expect, it } from 'vitest'
-import { json, mockApi, page } from '../../test/http'
+import { json, mockApi, page, problem } from '../../test/http'
 import { renderApp, USER } from '../../test/render'
 
 const SOURCE = { id: 'src-1', name: 'stripe prod', provider: 'stripe', token: 't', ingest_url: 'http://x/ingest/t', created_at: '2025-01-01T00:00:00Z' }
@@ -30,6 +30,57 @@ describe('the events page', () => {
     await userEvent.click(await screen.findByRole('button', { name: 'Load more' }))
     expect(await screen.findAllByText('invoice.paid')).toHaveLength(3)
     expect(http.calls.at(-1)!.query.get('cursor')).toBe('c2')
+  })
+
+  it('searches by payload content, sending the typed object as contains', async () => {
+    const http = mockApi({
+      'GET /api/v1/me': json(USER),
+      'GET /api/v1/sources': json(page([SOURCE])),
+      'GET /api/v1/events': (call) => json(page(call.query.get('contains') ? [ev('e-9', 'order.paid')] : [ev('e-1'), ev('e-2')])),
+    })
+    renderApp('/events')
+
+    expect(await screen.findAllByText('invoice.paid')).toHaveLength(2)
+    await userEvent.click(screen.getByLabelText('Payload contains'))
+    await userEvent.paste('{"customer": {"id": "cus_1"}}')
+    await userEvent.type(screen.getByLabelText('Event type'), 'order.paid')
+    await userEvent.click(screen.getByRole('button', { name: 'Search' }))
+
+    expect(await screen.findByText('order.paid')).toBeInTheDocument()
+    const searched = http.callsTo('GET /api/v1/events').find((c) => c.query.get('contains'))!
+    expect(JSON.parse(searched.query.get('contains')!)).toEqual({ customer: { id: 'cus_1' } })
+    expect(searched.query.get('event_type')).toBe('order.paid')
+  })
+
+  it('says when the search is not a JSON object, without asking the server', async () => {
+    const http = mockApi({
+      'GET /api/v1/me': json(USER),
+      'GET /api/v1/sources': json(page([SOURCE])),
+      'GET /api/v1/events': json(page([ev('e-1')])),
+    })
+    renderApp('/events')
+
+    expect(await screen.findByText('invoice.paid')).toBeInTheDocument()
+    const before = http.callsTo('GET /api/v1/events').length
+    for (const text of ['cus_1', '["cus_1"]']) {
+      await userEvent.clear(screen.getByLabelText('Payload contains'))
+      await userEvent.click(screen.getByLabelText('Payload contains'))
+      await userEvent.paste(text)
+      await userEvent.click(screen.getByRole('button', { name: 'Search' }))
+      expect(screen.getByLabelText('Payload contains')).toHaveAccessibleDescription(/Payload contains (is not valid JSON|must be a JSON object)/)
+    }
+    expect(http.callsTo('GET /api/v1/events')).toHaveLength(before)
+  })
+
+  it('shows the server’s 400 for a search it refuses', async () => {
+    mockApi({
+      'GET /api/v1/me': json(USER),
+      'GET /api/v1/sources': json(page([SOURCE])),
+      'GET /api/v1/events': (call) => (call.query.get('contains') ? problem(400, '`contains` must be at most 4096 bytes') : json(page([ev('e-1')]))),
+    })
+    renderApp('/events?contains=%7B%22a%22%3A1%7D')
+
+    expect(await screen.findByText(/`contains` must be at most 4096 bytes/)).toBeInTheDocument()
   })
 
   it('shows an event’s payload and replays it to one subscription', async () => {

@@ -78,6 +78,7 @@ function SubscriptionDetail({ subscription: s, justCreated }: { subscription: Su
                 ['Target URL', <span className="font-mono text-xs">{s.target_url}</span>],
                 ['Source', s.source_id ? <TextLink to={`/sources/${s.source_id}`}>{sourceName}</TextLink> : sourceName],
                 ['Event types', s.event_types.length ? s.event_types.join(', ') : 'Every type'],
+                ['Payload filter', s.filter ? <code className="break-all font-mono text-xs">{JSON.stringify(s.filter)}</code> : 'Every payload'],
                 ['Attempts', `up to ${s.max_attempts}, ${formatMs(s.timeout_ms)} timeout`],
                 ['Rate limit', `${s.rate_limit_per_sec}/s`],
                 ...(s.held_count !== undefined ? [['Held', String(s.held_count)] as [string, string]] : []),
@@ -133,7 +134,8 @@ function TestEventCard({ subscription: s }: { subscription: Subscription }) {
   const send = () =>
     publish.mutate({
       event_type: TEST_EVENT_TYPE,
-      payload: { test: true, subscription_id: s.id, sent_at: new Date().toISOString() },
+      // The filter's fields last: the payload contains the filter, so the test reaches it.
+      payload: { test: true, subscription_id: s.id, sent_at: new Date().toISOString(), ...(s.filter ?? {}) },
       ...(s.source_id ? { source_id: s.source_id } : {}),
     })
   return (

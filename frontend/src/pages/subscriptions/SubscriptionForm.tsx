@@ -121,6 +121,15 @@ export function SubscriptionForm({ initial, submitLabel, pending, error, onSubmi
           hint="One “Name: value” per line, added to every request."
         />
         <TextAreaField
+          label="Payload filter"
+          rows={3}
+          placeholder={'{"customer": {"id": "cus_1"}}'}
+          value={values.filter}
+          onChange={set('filter')}
+          error={errors.filter}
+          hint="A JSON object: only events whose payload contains it are delivered (every key, with a containing value; arrays match by element). Empty means every event."
+        />
+        <TextAreaField
           label="Payload template"
           rows={3}
           placeholder={'{"text": "{{ event.type }}: {{ payload.id }}"}'}

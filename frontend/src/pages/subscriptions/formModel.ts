@@ -1,5 +1,6 @@
 // The subscription form's text values, and their conversion to and from the API's fields.
 import type { OnDead, Ordering, Subscription, SubscriptionInput } from '../../api'
+import { parseJsonObject } from '../../lib/jsonObject'
 
 export interface FormValues {
   name: string
@@ -11,6 +12,7 @@ export interface FormValues {
   rate_limit_per_sec: string
   payload_template: string
   headers: string
+  filter: string
   ordering: Ordering
   on_dead: OnDead
 }
@@ -25,6 +27,7 @@ export const emptyForm: FormValues = {
   rate_limit_per_sec: '100',
   payload_template: '',
   headers: '',
+  filter: '',
   ordering: 'none',
   on_dead: 'skip',
 }
@@ -42,6 +45,7 @@ export function toForm(s: Subscription): FormValues {
     headers: Object.entries(s.headers ?? {})
       .map(([k, v]) => `${k}: ${v}`)
       .join('\n'),
+    filter: s.filter ? JSON.stringify(s.filter, null, 2) : '',
     ordering: s.ordering,
     on_dead: s.on_dead,
   }
@@ -74,6 +78,13 @@ function parseHeaders(text: string, errors: FieldErrors): Record<string, string>
   return headers
 }
 
+/** The filter's JSON object; empty text is no filter (`null`, which clears a stored one). */
+function parseFilter(text: string, errors: FieldErrors): Record<string, unknown> | null {
+  const { value, error } = parseJsonObject(text)
+  if (error) errors.filter = error
+  return value
+}
+
 /**
  * The API body for the form, or the fields the form itself can tell are wrong. Ranges and
  * URLs are left to the server, whose 422 lands next to the same fields.
@@ -93,6 +104,7 @@ export function toInput(values: FormValues): { input: SubscriptionInput; errors:
     rate_limit_per_sec: integer(values.rate_limit_per_sec, 'rate_limit_per_sec', errors),
     payload_template: values.payload_template.trim() ? values.payload_template : null,
     headers: parseHeaders(values.headers, errors),
+    filter: parseFilter(values.filter, errors),
     ordering: values.ordering,
     on_dead: values.on_dead,
   }

@@ -94,6 +94,7 @@ describe('creating a subscription', () => {
       rate_limit_per_sec: 100,
       payload_template: null,
       headers: { 'X-Team': 'payments' },
+      filter: null,
       ordering: 'fifo',
       on_dead: 'pause',
     })
@@ -111,6 +112,24 @@ describe('creating a subscription', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Create subscription' }))
 
     expect(screen.getByLabelText('Headers')).toHaveAccessibleDescription(/line 1 is not “Name: value”/)
+    expect(http.callsTo('POST /api/v1/subscriptions')).toHaveLength(0)
+  })
+
+  it('refuses a payload filter that is not a JSON object before calling the API', async () => {
+    const http = mockApi(base)
+    renderApp('/subscriptions/new')
+
+    await userEvent.type(screen.getByLabelText('Name'), 'x')
+    await userEvent.type(screen.getByLabelText('Target URL'), 'https://example.com')
+    await userEvent.click(screen.getByLabelText('Payload filter'))
+    await userEvent.paste('["cus_1"]')
+    await userEvent.click(screen.getByRole('button', { name: 'Create subscription' }))
+    expect(screen.getByLabelText('Payload filter')).toHaveAccessibleDescription(/must be a JSON object/)
+
+    await userEvent.clear(screen.getByLabelText('Payload filter'))
+    await userEvent.paste('{"customer": ')
+    await userEvent.click(screen.getByRole('button', { name: 'Create subscription' }))
+    expect(screen.getByLabelText('Payload filter')).toHaveAccessibleDescription(/is not valid JSON/)
     expect(http.callsTo('POST /api/v1/subscriptions')).toHaveLength(0)
   })
 
@@ -192,6 +211,47 @@ describe('a subscription’s page', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Rotate key' }))
     await waitFor(() => expect(screen.getByLabelText('Public key')).toHaveTextContent('whpk_bmV3bmV3'))
     expect(http.callsTo(`POST /api/v1/subscriptions/${SUB.id}/rotate-secret`)).toHaveLength(1)
+  })
+
+  it('shows the payload filter, edits it and clears it with null', async () => {
+    const filtered = { ...SUB, filter: { customer: { id: 'cus_1' } } }
+    const http = mockApi({
+      ...base,
+      [`GET /api/v1/subscriptions/${SUB.id}`]: json(filtered),
+      [`PATCH /api/v1/subscriptions/${SUB.id}`]: (call) => json({ ...filtered, ...(call.body as object) }),
+    })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    expect(await screen.findByText('{"customer":{"id":"cus_1"}}')).toBeInTheDocument()
+    const field = screen.getByLabelText('Payload filter')
+    expect(JSON.parse((field as HTMLTextAreaElement).value)).toEqual({ customer: { id: 'cus_1' } })
+    expect(field).toHaveAccessibleDescription(/payload contains it/)
+
+    await userEvent.clear(field)
+    await userEvent.paste('{"customer": {"id": "cus_2"}, "tags": ["vip"]}')
+    await userEvent.click(screen.getByRole('button', { name: 'Save changes' }))
+    await waitFor(() => expect(http.callsTo(`PATCH /api/v1/subscriptions/${SUB.id}`)).toHaveLength(1))
+    expect(http.callsTo(`PATCH /api/v1/subscriptions/${SUB.id}`)[0].body).toMatchObject({ filter: { customer: { id: 'cus_2' }, tags: ['vip'] } })
+
+    await userEvent.clear(field)
+    await userEvent.click(screen.getByRole('button', { name: 'Save changes' }))
+    await waitFor(() => expect(http.callsTo(`PATCH /api/v1/subscriptions/${SUB.id}`)).toHaveLength(2))
+    expect(http.callsTo(`PATCH /api/v1/subscriptions/${SUB.id}`)[1].body).toMatchObject({ filter: null })
+  })
+
+  it('sends a test event whose payload contains the subscription’s filter', async () => {
+    const filtered = { ...SUB, filter: { customer: { id: 'cus_1' } } }
+    const http = mockApi({
+      ...base,
+      [`GET /api/v1/subscriptions/${SUB.id}`]: json(filtered),
+      'POST /api/v1/events': json({ id: '0190a000-0000-7000-8000-0000000000e1', deliveries: 1 }, 202),
+    })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Send test event' }))
+    await waitFor(() => expect(http.callsTo('POST /api/v1/events')).toHaveLength(1))
+    const body = http.callsTo('POST /api/v1/events')[0].body as { payload: Record<string, unknown> }
+    expect(body.payload).toMatchObject({ test: true, customer: { id: 'cus_1' } })
   })
 
   it('sends a warren.test event from the subscription’s source', async () => {

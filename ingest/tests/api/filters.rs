@@ -1,0 +1,419 @@
+//! JSON you can query: `?contains=` on the event list and subscription `filter`s, matched at
+//! ingest exactly as PostgreSQL's `@>` matches them.
+
+use std::collections::HashSet;
+
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde_json::{Value, json};
+use warren_shared::containment;
+use warren_testkit::api::ApiClient;
+
+use crate::helpers::{TestApp, assert_problem, error_fields, spawn_app};
+
+fn contains_query(filter: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+    format!("/api/v1/events?contains={encoded}")
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|e| e["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+async fn send(api: &ApiClient, url: &str, body: &str) -> String {
+    let response = api.ingest(url, "application/json", body.to_owned()).await;
+    assert_eq!(response.status(), 202, "{body}");
+    let accepted: Value = response.json().await.expect("JSON");
+    accepted["id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn contains_finds_exactly_the_events_holding_it_with_the_type_filter_and_pages() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    let mut wanted = Vec::new();
+    for n in 0..7 {
+        let customer = if n % 2 == 0 { "cus_1" } else { "cus_2" };
+        let kind = if n % 3 == 0 {
+            "order.paid"
+        } else {
+            "order.made"
+        };
+        let body = json!({"type": kind, "n": n, "customer": {"id": customer, "tags": ["a", n]}});
+        let id = send(&api, &url, &body.to_string()).await;
+        if customer == "cus_1" {
+            wanted.push(id);
+        }
+    }
+    api.ingest(&url, "text/plain", "cus_1").await;
+    wanted.reverse();
+
+    let query = contains_query(r#"{"customer": {"id": "cus_1"}}"#);
+    let mut seen = Vec::new();
+    let mut page = api.get_json(&format!("{query}&limit=3")).await;
+    loop {
+        seen.extend(ids(&page));
+        let Some(cursor) = page["next_cursor"].as_str() else {
+            break;
+        };
+        page = api
+            .get_json(&format!("{query}&limit=3&cursor={cursor}"))
+            .await;
+    }
+    assert_eq!(
+        seen, wanted,
+        "every cus_1 event, newest first, across pages"
+    );
+
+    let paid = api
+        .get_json(&format!("{query}&event_type=order.paid"))
+        .await;
+    assert_eq!(ids(&paid).len(), 2, "n = 0 and 6: cus_1 and order.paid");
+    let array = api
+        .get_json(&contains_query(r#"{"customer": {"tags": [4.0]}}"#))
+        .await;
+    assert_eq!(ids(&array).len(), 1, "numbers by value, arrays by element");
+    let none = api
+        .get_json(&contains_query(r#"{"customer": {"id": "cus_3"}}"#))
+        .await;
+    assert!(ids(&none).is_empty());
+    let everything = api.get_json(&contains_query("{}")).await;
+    assert_eq!(
+        ids(&everything).len(),
+        7,
+        "every JSON object, not the text event"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_or_oversized_contains_is_a_400_naming_it() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    send(&api, &url, r#"{"a": 1}"#).await;
+    let long = format!(r#"{{"a": "{}"}}"#, "x".repeat(4096));
+    for bad in [
+        "not json",
+        "[1]",
+        "\"a\"",
+        "1",
+        "{\"a\":",
+        r#"{"a": "\u0000"}"#,
+        &long,
+    ] {
+        let problem = assert_problem(api.get(&contains_query(bad)).await, 400).await;
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains("contains"), "{bad}: {detail}");
+    }
+}
+
+#[tokio::test]
+async fn a_filter_that_is_not_an_object_is_a_422_naming_filter_on_every_write() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let base = json!({"name": "s", "target_url": "http://127.0.0.1:9/hook"});
+    let sub = api
+        .create_subscription("http://127.0.0.1:9/hook", json!({}))
+        .await;
+    let url = format!(
+        "{}/api/v1/subscriptions/{}",
+        api.base,
+        sub["id"].as_str().expect("id")
+    );
+    let too_big = json!({"a": "x".repeat(4100)});
+    for filter in [json!([1]), json!("a"), json!(1), json!(true), too_big] {
+        let mut body = base.clone();
+        body["filter"] = filter.clone();
+        let requests = [
+            api.authorized(api.http.post(format!("{}/api/v1/subscriptions", api.base))),
+            api.authorized(api.http.put(&url)),
+            api.authorized(api.http.patch(&url)),
+        ];
+        for request in requests {
+            let response = request.json(&body).send().await.expect("sent");
+            let problem = assert_problem(response, 422).await;
+            assert_eq!(error_fields(&problem), ["filter"], "{filter}");
+        }
+    }
+    let stored = api
+        .get_json(&format!(
+            "/api/v1/subscriptions/{}",
+            sub["id"].as_str().expect("id")
+        ))
+        .await;
+    assert_eq!(stored["filter"], Value::Null, "nothing was written");
+    assert_eq!(app.count("subscriptions").await, 1);
+}
+
+#[tokio::test]
+async fn a_filter_is_shown_replaced_and_cleared_by_a_patch_of_null() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let filter = json!({"customer": {"id": "cus_1"}, "items": [{"sku": "a"}]});
+    let sub = api
+        .create_subscription("http://127.0.0.1:9/hook", json!({"filter": filter}))
+        .await;
+    assert_eq!(sub["filter"], filter);
+    let url = format!(
+        "{}/api/v1/subscriptions/{}",
+        api.base,
+        sub["id"].as_str().expect("id")
+    );
+    let patch = |body: Value| {
+        let request = api.authorized(api.http.patch(&url)).json(&body);
+        async move {
+            let response = request.send().await.expect("sent");
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.expect("JSON")
+        }
+    };
+    assert_eq!(
+        patch(json!({"name": "renamed"})).await["filter"],
+        filter,
+        "kept"
+    );
+    assert_eq!(
+        patch(json!({"filter": {"a": 1}})).await["filter"],
+        json!({"a": 1})
+    );
+    assert_eq!(
+        patch(json!({"filter": null})).await["filter"],
+        Value::Null,
+        "cleared"
+    );
+    let listed = api.get_json("/api/v1/subscriptions").await;
+    assert_eq!(listed["data"][0]["filter"], Value::Null);
+}
+
+/// Deliveries made for each subscription, by event id.
+async fn delivered_events(app: &TestApp, subscription: &Value) -> HashSet<String> {
+    let client = app.db.client().await;
+    let id: uuid::Uuid = subscription["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    client
+        .query(
+            "SELECT event_id FROM deliveries WHERE subscription_id = $1",
+            &[&id],
+        )
+        .await
+        .expect("deliveries")
+        .iter()
+        .map(|row| row.get::<_, uuid::Uuid>(0).to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn ingest_makes_deliveries_only_for_subscriptions_whose_filter_the_payload_contains() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let source = api.create_source().await;
+    let url = TestApp::ingest_url(&source);
+    let hook = "http://127.0.0.1:9/hook";
+    let everything = api.create_subscription(hook, json!({})).await;
+    let cus_1 = api
+        .create_subscription(hook, json!({"filter": {"customer": {"id": "cus_1"}}}))
+        .await;
+    let big = api
+        .create_subscription(
+            hook,
+            json!({"filter": {"amount": 100, "tags": ["vip"]}, "event_types": ["order.*"]}),
+        )
+        .await;
+    let bodies = [
+        (
+            r#"{"type": "order.paid", "customer": {"id": "cus_1"}, "amount": 100.0, "tags": ["x", "vip"]}"#,
+            true,
+            true,
+        ),
+        (
+            r#"{"type": "order.paid", "customer": {"id": "cus_2"}, "amount": 1e2, "tags": ["vip"]}"#,
+            false,
+            true,
+        ),
+        (
+            r#"{"type": "user.made", "customer": {"id": "cus_1", "n": 2}, "amount": 100, "tags": ["vip"]}"#,
+            true,
+            false,
+        ),
+        (
+            r#"{"type": "order.paid", "customer": "cus_1", "amount": 100, "tags": "vip"}"#,
+            false,
+            false,
+        ),
+        (r#"[{"customer": {"id": "cus_1"}}]"#, false, false),
+    ];
+    let (mut all, mut want_cus_1, mut want_big) = (HashSet::new(), HashSet::new(), HashSet::new());
+    for (body, to_cus_1, to_big) in bodies {
+        let id = send(&api, &url, body).await;
+        if to_cus_1 {
+            want_cus_1.insert(id.clone());
+        }
+        if to_big {
+            want_big.insert(id.clone());
+        }
+        all.insert(id);
+    }
+    let text = api
+        .ingest(&url, "text/plain", r#"{"customer": {"id": "cus_1"}}"#)
+        .await;
+    let text: Value = text.json().await.expect("JSON");
+    all.insert(text["id"].as_str().expect("id").to_owned());
+
+    assert_eq!(delivered_events(&app, &everything).await, all);
+    assert_eq!(
+        delivered_events(&app, &cus_1).await,
+        want_cus_1,
+        "a text body never matches"
+    );
+    assert_eq!(delivered_events(&app, &big).await, want_big);
+}
+
+#[tokio::test]
+async fn event_and_range_replays_honour_the_filter() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let source = api.create_source().await;
+    let url = TestApp::ingest_url(&source);
+    let matching = send(&api, &url, r#"{"customer": {"id": "cus_1"}}"#).await;
+    let other = send(&api, &url, r#"{"customer": {"id": "cus_2"}}"#).await;
+    let sub = api
+        .create_subscription(
+            "http://127.0.0.1:9/hook",
+            json!({"filter": {"customer": {"id": "cus_1"}}}),
+        )
+        .await;
+    assert!(
+        delivered_events(&app, &sub).await.is_empty(),
+        "created after both"
+    );
+
+    let answer = api
+        .post(
+            "/api/v1/events/replay",
+            &json!({"subscription_id": sub["id"], "from": "2000-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(answer.status(), 202);
+    assert_eq!(answer.json::<Value>().await.expect("JSON")["replayed"], 1);
+    assert_eq!(
+        delivered_events(&app, &sub).await,
+        HashSet::from([matching.clone()])
+    );
+
+    for (event, made) in [(&other, 0), (&matching, 1)] {
+        let answer = api
+            .post(&format!("/api/v1/events/{event}/replay"), &json!({}))
+            .await;
+        assert_eq!(answer.status(), 202);
+        let answer: Value = answer.json().await.expect("JSON");
+        assert_eq!(answer["deliveries"], made, "{event}");
+    }
+    assert_eq!(app.count("deliveries").await, 2, "none for the other event");
+}
+
+/// A random JSON value from a small vocabulary, so that filters and payloads often meet.
+fn random_json(rng: &mut StdRng, depth: u32) -> String {
+    const SCALARS: [&str; 14] = [
+        "null", "true", "false", "0", "-0", "1", "1.0", "10e-1", "2", "0.1", "0.10", "\"a\"",
+        "\"b\"", "\"1\"",
+    ];
+    let pick = if depth == 0 {
+        0
+    } else {
+        rng.random_range(0..4)
+    };
+    match pick {
+        0 | 1 => SCALARS[rng.random_range(0..SCALARS.len())].to_owned(),
+        2 => {
+            let items: Vec<String> = (0..rng.random_range(0..4))
+                .map(|_| random_json(rng, depth - 1))
+                .collect();
+            format!("[{}]", items.join(","))
+        }
+        _ => random_object(rng, depth),
+    }
+}
+
+fn random_object(rng: &mut StdRng, depth: u32) -> String {
+    let fields: Vec<String> = (0..rng.random_range(0..4))
+        .map(|_| {
+            let key = ["a", "b", "c"][rng.random_range(0..3)];
+            format!("\"{key}\":{}", random_json(rng, depth.saturating_sub(1)))
+        })
+        .collect();
+    format!("{{{}}}", fields.join(","))
+}
+
+/// A value contained in `value`, or nearly: parts dropped, order reversed, a scalar changed.
+fn cut(value: &Value, rng: &mut StdRng) -> Value {
+    match value {
+        Value::Object(fields) => {
+            let mut kept = serde_json::Map::new();
+            for (key, value) in fields {
+                if rng.random_bool(0.7) {
+                    kept.insert(key.clone(), cut(value, rng));
+                }
+            }
+            Value::Object(kept)
+        }
+        Value::Array(items) => {
+            let mut kept = Vec::new();
+            for item in items.iter().rev() {
+                if rng.random_bool(0.6) {
+                    kept.push(cut(item, rng));
+                }
+            }
+            Value::Array(kept)
+        }
+        scalar if rng.random_bool(0.1) => {
+            serde_json::from_str(&random_json(rng, 0)).unwrap_or_else(|_| scalar.clone())
+        }
+        scalar => scalar.clone(),
+    }
+}
+
+#[tokio::test]
+async fn rust_containment_answers_as_postgresql_does_on_thousands_of_pairs() {
+    let app = spawn_app().await;
+    let client = app.db.client().await;
+    let mut rng = StdRng::seed_from_u64(25);
+    let mut documents = Vec::new();
+    let mut filters = Vec::new();
+    for _ in 0..4000 {
+        documents.push(random_object(&mut rng, 3));
+        filters.push(random_object(&mut rng, 2));
+    }
+    // Half the filters cut from their own document (keys and elements dropped, a scalar
+    // sometimes changed), so that many pairs contain and many nearly do.
+    for i in 0..2000 {
+        let document: Value = serde_json::from_str(&documents[i]).expect("JSON");
+        filters[i] = cut(&document, &mut rng).to_string();
+    }
+    let rows = client
+        .query(
+            "SELECT d::jsonb @> f::jsonb FROM unnest($1::text[], $2::text[]) AS t(d, f)",
+            &[&documents, &filters],
+        )
+        .await
+        .expect("PostgreSQL answers");
+    let mut held = 0;
+    for ((document, filter), row) in documents.iter().zip(&filters).zip(&rows) {
+        let postgres: bool = row.get(0);
+        let rust = containment::contains(
+            &containment::parse(document.as_bytes()).expect("document"),
+            &containment::parse(filter.as_bytes()).expect("filter"),
+        );
+        assert_eq!(rust, postgres, "{document} @> {filter}");
+        held += usize::from(postgres);
+    }
+    assert!(
+        held > 1000 && held < 3500,
+        "both answers are well tested: {held} held"
+    );
+}

@@ -1,0 +1,294 @@
+//! Time partitions of the history tables: created ahead by the service, dropped whole by
+//! retention while what is in flight or held stays, a safety net for a missing partition,
+//! and the migration of a database that holds rows.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use warren_shared::partitions;
+use warren_testkit::{database::TestDatabase, eventually};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+/// Ingests `body` with an idempotency key; returns the status and the event's id.
+async fn ingest(app: &TestApp, url: &str, key: &str, body: &str) -> (u16, Uuid) {
+    let response = app
+        .api
+        .http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.expect("JSON");
+    let id = answer["id"]
+        .as_str()
+        .expect("an id")
+        .parse()
+        .expect("a UUID");
+    (status, id)
+}
+
+async fn scalar(client: &tokio_postgres::Client, sql: &str, id: Uuid) -> i64 {
+    client.query_one(sql, &[&id]).await.expect("a count").get(0)
+}
+
+#[tokio::test]
+async fn partitions_are_created_ahead_at_start_up_and_concurrent_ensures_agree() {
+    let app = spawn_app_with(|s| s.database.partition_secs = 10).await;
+    let mut client = app.db.client().await;
+    let now = OffsetDateTime::now_utc();
+    for (table, _) in partitions::TABLES {
+        let ranges = partitions::list(&client, table).await.expect("listed");
+        let ahead = partitions::first_id_at(now + time::Duration::seconds(25));
+        assert!(
+            ranges.iter().any(|p| p.lower <= ahead && ahead < p.upper),
+            "{table} has a partition 25 s ahead: {ranges:?}"
+        );
+        assert!(
+            ranges
+                .iter()
+                .any(|p| p.name.starts_with(&format!("{table}_p")))
+        );
+    }
+
+    // Two processes making the same windows at once: both succeed, each window made once.
+    let mut other = app.db.client().await;
+    let later = now + time::Duration::minutes(10);
+    let width = Duration::from_secs(10);
+    let (a, b) = tokio::join!(
+        partitions::ensure_ahead(&mut client, width, later, 3),
+        partitions::ensure_ahead(&mut other, width, later, 3),
+    );
+    let (a, b) = (a.expect("the first ensure"), b.expect("the second ensure"));
+    assert_eq!(a.len() + b.len(), 4, "each window made once: {a:?} {b:?}");
+}
+
+#[tokio::test]
+async fn a_row_whose_partition_is_missing_lands_in_the_kept_partition() {
+    // Migrated, but no service ever ran: no range partition covers now.
+    let db = TestDatabase::create().await;
+    let client = db.client().await;
+    let user = Uuid::now_v7();
+    client
+        .execute(
+            "INSERT INTO users (id, email, password_hash) VALUES ($1, $2, 'x')",
+            &[&user, &format!("{user}@example.com")],
+        )
+        .await
+        .expect("a user");
+    let event = Uuid::now_v7();
+    let table: String = client
+        .query_one(
+            "INSERT INTO events (id, user_id, event_type, raw_body, idempotency_scope,
+                 body_sha256, initial_deliveries)
+             VALUES ($1, $2, 't', 'x', $2, 'x', 0) RETURNING tableoid::regclass::text",
+            &[&event, &user],
+        )
+        .await
+        .expect("the insert succeeds")
+        .get(0);
+    assert_eq!(table, "events_kept");
+}
+
+#[tokio::test]
+async fn retention_drops_whole_partitions_and_keeps_what_is_in_flight_or_held() {
+    let app = spawn_app_with(|s| {
+        s.database.partition_secs = 1;
+        s.retention_secs = 3;
+        s.retention_interval_secs = 1;
+    })
+    .await;
+    let (user, url) = app.source_with_subscriber().await;
+    let client = app.db.client().await;
+
+    let (_, finished) = ingest(&app, &url, "finished", r#"{"n": 1}"#).await;
+    let (_, pending) = ingest(&app, &url, "pending", r#"{"n": 2}"#).await;
+    let (_, held) = ingest(&app, &url, "held", r#"{"n": 3}"#).await;
+    client
+        .execute(
+            "UPDATE deliveries SET status = 'succeeded', succeeded_at = now() WHERE event_id = $1",
+            &[&finished],
+        )
+        .await
+        .expect("finishing one");
+    client
+        .execute(
+            "UPDATE deliveries SET status = 'held' WHERE event_id = $1",
+            &[&held],
+        )
+        .await
+        .expect("holding one");
+    for event in [finished, pending] {
+        client
+            .execute(
+                "INSERT INTO delivery_attempts (id, user_id, delivery_id, subscription_id,
+                     attempt, started_at, duration_ms, status_code)
+                 SELECT $2, user_id, id, subscription_id, 1, now(), 5, 500
+                 FROM deliveries WHERE event_id = $1",
+                &[&event, &Uuid::now_v7()],
+            )
+            .await
+            .expect("an attempt");
+    }
+    // A replay of the finished event, finished too, in a later partition.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let replay = Uuid::now_v7();
+    client
+        .execute(
+            "INSERT INTO deliveries (id, user_id, event_id, subscription_id, status)
+             SELECT $2, user_id, event_id, subscription_id, 'succeeded'
+             FROM deliveries WHERE event_id = $1",
+            &[&finished, &replay],
+        )
+        .await
+        .expect("a replayed copy");
+
+    eventually(
+        "the finished event's partition to be dropped",
+        Duration::from_secs(20),
+        || async {
+            (scalar(
+                &client,
+                "SELECT count(*) FROM events WHERE id = $1",
+                finished,
+            )
+            .await
+                == 0)
+                .then_some(())
+        },
+    )
+    .await;
+    let of_event = "SELECT count(*) FROM deliveries WHERE event_id = $1";
+    assert_eq!(
+        scalar(&client, of_event, finished).await,
+        0,
+        "its deliveries went, the replay's too"
+    );
+    for kept in [pending, held] {
+        let place: String = client
+            .query_one(
+                "SELECT tableoid::regclass::text FROM events WHERE id = $1",
+                &[&kept],
+            )
+            .await
+            .expect("a delivery in flight or held keeps its event")
+            .get(0);
+        assert_eq!(place, "events_kept");
+        assert_eq!(scalar(&client, of_event, kept).await, 1, "and its delivery");
+        let read = user.get(&format!("/api/v1/events/{kept}")).await;
+        assert_eq!(read.status().as_u16(), 200, "still visible through the API");
+    }
+    let attempts = "SELECT count(*) FROM delivery_attempts a JOIN deliveries d
+                    ON d.id = a.delivery_id WHERE d.event_id = $1";
+    assert_eq!(
+        scalar(&client, attempts, pending).await,
+        1,
+        "the pending one's attempt stays"
+    );
+    assert_eq!(
+        app.count("delivery_attempts").await,
+        1,
+        "the finished one's went"
+    );
+
+    // The dropped event's key is free again; the kept ones' are not.
+    let (status, again) = ingest(&app, &url, "finished", r#"{"n": "other"}"#).await;
+    assert_eq!(status, 202);
+    assert_ne!(again, finished);
+    let (_, same) = ingest(&app, &url, "pending", r#"{"n": 2}"#).await;
+    assert_eq!(same, pending, "a kept event's key still answers with it");
+
+    let metrics = app.metrics().await;
+    let dropped = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("warren_retention_partitions_dropped_total "))
+        .and_then(|n| n.parse::<u64>().ok())
+        .expect("the counter");
+    assert!(dropped >= 1, "{metrics}");
+}
+
+#[tokio::test]
+async fn migrating_a_database_with_rows_keeps_every_row() {
+    // V17: the last schema before partitions.
+    let db = TestDatabase::create_up_to("", Some(17)).await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO users (id, email, password_hash)
+                 VALUES ('00000000-0000-7000-8000-000000000001', 'a@example.com', 'x');
+             INSERT INTO subscriptions (id, user_id, name, target_url, signing_secret)
+                 VALUES ('00000000-0000-7000-8000-000000000002',
+                         '00000000-0000-7000-8000-000000000001', 's', 'http://x', 's');
+             INSERT INTO events (id, user_id, event_type, raw_body, payload, idempotency_scope,
+                     idempotency_key, body_sha256, initial_deliveries)
+                 SELECT warren_uuid_v7(), '00000000-0000-7000-8000-000000000001', 't', 'x',
+                        jsonb_build_object('n', n), '00000000-0000-7000-8000-000000000001',
+                        CASE WHEN n % 2 = 0 THEN 'k' || n END, 'x', 1
+                 FROM generate_series(1, 200) n;
+             INSERT INTO deliveries (id, user_id, event_id, subscription_id, status)
+                 SELECT warren_uuid_v7(), user_id, id, '00000000-0000-7000-8000-000000000002',
+                        'succeeded' FROM events;
+             INSERT INTO delivery_attempts (id, user_id, delivery_id, subscription_id, attempt,
+                     started_at, duration_ms)
+                 SELECT warren_uuid_v7(), user_id, id, subscription_id, 1, now(), 5
+                 FROM deliveries;",
+        )
+        .await
+        .expect("rows in the old schema");
+    warren_shared::db::migrate(&db.settings())
+        .await
+        .expect("migrating the rest");
+
+    for table in ["events", "deliveries", "delivery_attempts"] {
+        let rows = client
+            .query(
+                &format!("SELECT tableoid::regclass::text, count(*) FROM {table} GROUP BY 1"),
+                &[],
+            )
+            .await
+            .expect("counted");
+        let place: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(place, vec![(format!("{table}_legacy"), 200)], "{table}");
+    }
+    let keys: i64 = client
+        .query_one("SELECT count(*) FROM event_idempotency_keys", &[])
+        .await
+        .expect("counted")
+        .get(0);
+    assert_eq!(keys, 100, "every key moved to its table");
+    // Queryable through the parents, by their indexes, and the cascades still hold.
+    let found: i64 = client
+        .query_one(
+            "SELECT count(*) FROM events e JOIN deliveries d ON d.event_id = e.id
+             JOIN delivery_attempts a ON a.delivery_id = d.id WHERE e.payload @> '{\"n\": 7}'",
+            &[],
+        )
+        .await
+        .expect("joined")
+        .get(0);
+    assert_eq!(found, 1);
+    client
+        .execute("DELETE FROM events WHERE payload @> '{\"n\": 8}'", &[])
+        .await
+        .expect("deleted");
+    let left: i64 = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM deliveries) + (SELECT count(*) FROM delivery_attempts)
+                  + (SELECT count(*) FROM event_idempotency_keys)",
+            &[],
+        )
+        .await
+        .expect("counted")
+        .get(0);
+    assert_eq!(
+        left,
+        199 + 199 + 99,
+        "the event took its delivery, attempt and key"
+    );
+}
