@@ -82,8 +82,8 @@ fn body(i: u64) -> String {
 fn attempt(shape: &Shape, i: u64, n: i32) -> (OffsetDateTime, i32, i32) {
     let started = shape.at(i) + Duration::milliseconds(5) + Duration::seconds(5 * i64::from(n - 1));
     // Latencies from 2 to 250 ms, spread by the index.
-    let duration = 2 + i32::try_from((i * 7_919 + u64::from(n.unsigned_abs()) * 104_729) % 249)
-        .unwrap_or(0);
+    let duration =
+        2 + i32::try_from((i * 7_919 + u64::from(n.unsigned_abs()) * 104_729) % 249).unwrap_or(0);
     let status = if n == 1 { 500 } else { 200 };
     (started, duration, status)
 }
@@ -98,9 +98,15 @@ where
     let started = Instant::now();
     let (events, deliveries, attempts) = (connect().await?, connect().await?, connect().await?);
     tokio::try_join!(
-        chunks(&events, shape, |c, from, to| copy_events(c, owner, shape, from, to)),
-        chunks(&deliveries, shape, |c, from, to| copy_deliveries(c, owner, shape, from, to)),
-        chunks(&attempts, shape, |c, from, to| copy_attempts(c, owner, shape, from, to)),
+        chunks(&events, shape, |c, from, to| copy_events(
+            c, owner, shape, from, to
+        )),
+        chunks(&deliveries, shape, |c, from, to| copy_deliveries(
+            c, owner, shape, from, to
+        )),
+        chunks(&attempts, shape, |c, from, to| copy_attempts(
+            c, owner, shape, from, to
+        )),
     )?;
     Ok(started.elapsed().as_secs_f64())
 }
@@ -301,7 +307,9 @@ mod tests {
 
     #[test]
     fn one_event_in_a_thousand_names_a_given_customer() {
-        let named = (0..100_000).filter(|&i| body(i).contains(r#""cus_7""#)).count();
+        let named = (0..100_000)
+            .filter(|&i| body(i).contains(r#""cus_7""#))
+            .count();
         assert_eq!(named, 100);
     }
 }
