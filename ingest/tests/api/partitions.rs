@@ -149,18 +149,21 @@ async fn retention_drops_whole_partitions_and_keeps_what_is_in_flight_or_held() 
         .await
         .expect("a replayed copy");
 
+    let place = "SELECT count(*) FROM events WHERE id = $1 AND tableoid = 'events_kept'::regclass";
     eventually(
-        "the finished event's partition to be dropped",
-        Duration::from_secs(20),
+        "the three events' partitions to be dropped",
+        Duration::from_secs(30),
         || async {
-            (scalar(
+            let finished_gone = scalar(
                 &client,
                 "SELECT count(*) FROM events WHERE id = $1",
                 finished,
             )
             .await
-                == 0)
-                .then_some(())
+                == 0;
+            let pending_kept = scalar(&client, place, pending).await == 1;
+            let held_kept = scalar(&client, place, held).await == 1;
+            (finished_gone && pending_kept && held_kept).then_some(())
         },
     )
     .await;
