@@ -72,7 +72,14 @@ CREATE TABLE subscription_rollups_minute (
 
 -- The same per hour (`bucket` is the hour's start).
 CREATE TABLE subscription_rollups_hour (
-    LIKE subscription_rollups_minute,
+    subscription_id  uuid        NOT NULL,
+    bucket           timestamptz NOT NULL,
+    attempts         integer     NOT NULL,
+    succeeded        integer     NOT NULL,
+    timeouts         integer     NOT NULL,
+    dead             integer     NOT NULL,
+    duration_ms_sum  bigint      NOT NULL,
+    latency          integer[]   NOT NULL,
     CONSTRAINT subscription_rollups_hour_pkey PRIMARY KEY (subscription_id, bucket),
     CONSTRAINT subscription_rollups_hour_subscription_id_fkey FOREIGN KEY (subscription_id)
         REFERENCES subscriptions (id) ON DELETE CASCADE
