@@ -61,7 +61,8 @@ COPY --from=web /src/frontend/dist /usr/share/warren/web
 ENV WARREN_WEB_DIR=/usr/share/warren/web \
     WARREN_HTTP_ADDR=0.0.0.0:8080 \
     WARREN_DELIVER_HTTP_ADDR=0.0.0.0:8081 \
-    WARREN_HEALTHCHECK_URL=http://127.0.0.1:8080/healthz
+    WARREN_HEALTHCHECK_URL=http://127.0.0.1:8080/healthz \
+    WARREN_LOG_FORMAT=json
 
 WORKDIR /usr/share/warren
 # Numeric, so orchestrators that insist on a non-root user (runAsNonRoot) can check it.

@@ -38,11 +38,14 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli: Cli = warren_shared::cli::parse();
-    telemetry::init_subscriber(telemetry::get_subscriber(
+    if let Err(reason) = telemetry::init(
         "warren-deliver",
         "info,lapin=warn",
-        std::io::stdout,
-    ));
+        telemetry::Output::Stdout,
+    ) {
+        eprintln!("error: {reason}");
+        return ExitCode::from(2);
+    }
     warren_shared::cli::exit_code(run(cli).await)
 }
 

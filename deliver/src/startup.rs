@@ -16,7 +16,7 @@ use axum::{
 };
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tower_http::set_header::SetResponseHeaderLayer;
 use warren_shared::{amqp, db, health, metrics, publisher::Publisher};
 
@@ -40,6 +40,9 @@ pub struct Worker {
     registry: Arc<Registry>,
     listener: TcpListener,
     cancel: CancellationToken,
+    /// Dropped once the worker has stopped consuming and drained (or was never run): only
+    /// then may the publisher close.
+    consumed: DropGuard,
 }
 
 impl Worker {
@@ -57,11 +60,12 @@ impl Worker {
             db::Plans::KeyLookups,
         )?;
         let (metrics, registry) = DeliverMetrics::registered();
+        let consumed = CancellationToken::new();
         let publisher = Publisher::start(
             settings.broker.clone(),
             "warren-deliver publisher",
             metrics.publisher.clone(),
-            cancel.clone(),
+            publishing_until(cancel.clone(), consumed.clone()),
         );
         let http = HttpClient::new(settings.allow_target_cidrs.clone())
             .context("building the HTTP client")?;
@@ -93,6 +97,7 @@ impl Worker {
             registry: Arc::new(registry),
             listener,
             cancel,
+            consumed: consumed.drop_guard(),
         })
     }
 
@@ -117,6 +122,7 @@ impl Worker {
             registry,
             listener,
             cancel,
+            consumed,
         } = self;
         let health = axum::serve(listener, health_router(context.clone(), registry))
             .with_graceful_shutdown(cancel.clone().cancelled_owned());
@@ -130,6 +136,7 @@ impl Worker {
         )
         .await;
         cancel.cancel();
+        drop(consumed);
         context
             .publisher
             .closed(std::time::Duration::from_secs(2))
@@ -138,6 +145,21 @@ impl Worker {
         tracing::info!("warren-deliver stopped");
         Ok(())
     }
+}
+
+/// The publisher's own shutdown token: it trips once `cancel` has and `consumed` too. The
+/// deliveries still in flight when the signal comes publish their retries, rings and parks
+/// while they drain; a publisher closed at the signal made each of them a warning and left
+/// its retry to the outbox relay.
+fn publishing_until(cancel: CancellationToken, consumed: CancellationToken) -> CancellationToken {
+    let publishing = CancellationToken::new();
+    let stop = publishing.clone();
+    tokio::spawn(async move {
+        cancel.cancelled().await;
+        consumed.cancelled().await;
+        stop.cancel();
+    });
+    publishing
 }
 
 /// `/healthz`, `/readyz` and `/metrics`, every answer with `X-Content-Type-Options: nosniff`.

@@ -80,10 +80,12 @@ pub async fn consume(
                 let stopping = pump(&ctx, feeds, &tracker, &cancel).await;
                 ctx.consuming.store(false, Ordering::Relaxed);
                 if stopping {
-                    drain(tags, &tracker, grace).await;
+                    drain(&tags, &tracker, grace).await;
                     // Every delivery that finished is acked before the link goes.
                     let _ = tokio::time::timeout(MAX_BACKOFF, acking).await;
                     amqp::close(&connection, "shutting down").await;
+                    // Only now do the channels' last handles go (see `amqp::close`).
+                    drop(tags);
                     return;
                 }
                 // A link that is still up (a consumer the broker cancelled) is closed, or its
@@ -240,7 +242,7 @@ async fn pump(
 
 /// Stops new deliveries, then gives those in flight the grace period to finish.
 async fn drain(
-    consumers: Vec<(Channel, lapin::types::ShortString)>,
+    consumers: &[(Channel, lapin::types::ShortString)],
     tracker: &TaskTracker,
     grace: Duration,
 ) {
@@ -249,7 +251,7 @@ async fn drain(
     let cancels = async {
         for (channel, tag) in consumers {
             let _ = channel
-                .basic_cancel(tag, BasicCancelOptions { nowait: false })
+                .basic_cancel(tag.clone(), BasicCancelOptions { nowait: false })
                 .await;
         }
     };

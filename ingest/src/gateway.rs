@@ -276,8 +276,10 @@ impl Bindings {
         Ok(())
     }
 
-    fn detach(&self) {
-        *self.link.lock().expect("the link lock") = None;
+    /// Forgets the link, and hands its channel back to be dropped after the connection's
+    /// close (see `amqp::close`).
+    fn detach(&self) -> Option<(Channel, String)> {
+        self.link.lock().expect("the link lock").take()
     }
 
     /// Binds (`on`) or unbinds the user's key.
@@ -331,8 +333,9 @@ async fn relay(io: SocketIo, state: GatewayState, cancel: CancellationToken) {
                         },
                     }
                 }
-                state.bindings.detach();
+                let link = state.bindings.detach();
                 amqp::close(&connection, "bye").await;
+                drop((link, consumer));
             }
             Err(error) => tracing::warn!(
                 error = format!("{error:#}"),

@@ -73,19 +73,15 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli: Cli = warren_shared::cli::parse();
-    if matches!(cli.command, Some(Command::Apply { .. })) {
-        // `apply` prints its plan on stdout: only warnings and errors go to the log (stderr).
-        telemetry::init_subscriber(telemetry::get_subscriber(
-            "warren-ingest",
-            "warn",
-            std::io::stderr,
-        ));
+    // `apply` prints its plan on stdout: only warnings and errors go to the log (stderr).
+    let logs = if matches!(cli.command, Some(Command::Apply { .. })) {
+        telemetry::init("warren-ingest", "warn", telemetry::Output::Stderr)
     } else {
-        telemetry::init_subscriber(telemetry::get_subscriber(
-            "warren-ingest",
-            "info",
-            std::io::stdout,
-        ));
+        telemetry::init("warren-ingest", "info", telemetry::Output::Stdout)
+    };
+    if let Err(reason) = logs {
+        eprintln!("error: {reason}");
+        return ExitCode::from(2);
     }
     warren_shared::cli::exit_code(run(cli).await)
 }

@@ -132,6 +132,8 @@ async fn from_passive(broker: &BrokerSettings, queues: &mut [QueueBody]) -> anyh
         broker.confirm_timeout(),
     )
     .await?;
+    // Each channel is dropped after the connection's close (see `amqp::close`).
+    let mut channels = Vec::with_capacity(queues.len());
     for queue in queues.iter_mut() {
         // A fresh channel per queue: a passive declare of a missing queue closes its channel.
         let channel = connection.create_channel().await?;
@@ -149,8 +151,10 @@ async fn from_passive(broker: &BrokerSettings, queues: &mut [QueueBody]) -> anyh
             queue.messages = declared.message_count().into();
             queue.consumers = declared.consumer_count().into();
         }
+        channels.push(channel);
     }
     amqp::close(&connection, "bye").await;
+    drop(channels);
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
     timeout::RequestBodyDeadlineLayer,
-    trace::TraceLayer,
+    trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer},
 };
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -238,7 +238,13 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(refusals::problem_body))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyDeadlineLayer::new(body_deadline))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(request_log())
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(nosniff())
@@ -256,6 +262,16 @@ fn nosniff() -> SetResponseHeaderLayer<HeaderValue> {
 /// a token, key or secret.
 fn no_store() -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))
+}
+
+/// One `info` line per request, when its answer is ready: the status and how long it took,
+/// with the span's method and route. (Nothing when it arrives; a 5xx's cause is logged where
+/// it is answered, `ApiError::problem`, so the trace layer's own failure line, at `error` for
+/// every 5xx, `/readyz`'s 503 at start-up included, is only for `debug`.)
+fn request_log() -> DefaultOnResponse {
+    DefaultOnResponse::new()
+        .level(tracing::Level::INFO)
+        .latency_unit(tower_http::LatencyUnit::Millis)
 }
 
 /// The span of one request. It names the matched route, never the raw path: an ingest path

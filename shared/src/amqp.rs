@@ -171,6 +171,12 @@ pub async fn answered<T>(call: impl Future<Output = T>) -> Option<T> {
 /// and a close sent in between still sees a connection that is up, so it waits for an
 /// answer no loop will ever read. A publisher that hit this stopped reconnecting for good
 /// after RabbitMQ restarted, and the fault suite's post-mortem caught it.
+///
+/// Keep the connection's channels' handles until this returns. A channel whose last handle
+/// is dropped while its connection is up closes itself in the background; when the
+/// connection's close overtakes that, lapin logs the clash at `error` ("Connection error:
+/// invalid channel state: Closing (channel.close)"), on every clean stop. Once the connection
+/// is closed, dropping a handle sends nothing.
 pub async fn close(connection: &Connection, reason: &str) {
     let _ = answered(connection.close(200, reason.into())).await;
 }

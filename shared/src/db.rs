@@ -78,7 +78,7 @@ pub fn pool_with(
     let tls::Target {
         mut config, tls, ..
     } = tls::target(&settings.url).context("DATABASE_URL")?;
-    let mut options: Vec<&str> = config.get_options().into_iter().collect();
+    let mut options = Vec::new();
     if commits == Commits::Relaxed {
         options.push("-c synchronous_commit=off");
     }
@@ -88,10 +88,7 @@ pub fn pool_with(
             "-c enable_seqscan=off",
         ]);
     }
-    if !options.is_empty() {
-        let options = options.join(" ");
-        config.options(&options);
-    }
+    add_options(&mut config, &options);
     config.connect_timeout(settings.timeout());
     config.keepalives_idle(std::time::Duration::from_secs(30));
     let manager = Manager::from_config(
@@ -112,6 +109,20 @@ pub fn pool_with(
         })
         .build()
         .context("building the PostgreSQL pool")
+}
+
+/// Adds session settings (`-c name=value`) to those the URL's `options` already give.
+fn add_options(config: &mut tokio_postgres::Config, extra: &[&str]) {
+    if extra.is_empty() {
+        return;
+    }
+    let options = config
+        .get_options()
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    config.options(&options);
 }
 
 /// A connection of its own, outside any pool (migrations, tests, the bench), secured as the
@@ -140,7 +151,11 @@ pub async fn migrate_up_to(
     settings: &DatabaseSettings,
     version: Option<i32>,
 ) -> anyhow::Result<()> {
-    let target = tls::target(&settings.url).context("DATABASE_URL")?;
+    let mut target = tls::target(&settings.url).context("DATABASE_URL")?;
+    // The runner's `CREATE TABLE IF NOT EXISTS` of its history table draws a NOTICE at every
+    // start ("already exists, skipping"), which tokio-postgres logs at `info`: this session
+    // hears only warnings and errors.
+    add_options(&mut target.config, &["-c client_min_messages=warning"]);
     let (mut client, driver) = connect_to(target)
         .await
         .context("connecting to PostgreSQL to migrate")?;

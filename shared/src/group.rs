@@ -4,7 +4,7 @@
 //! A lone item is a group of one, and under load the groups grow by themselves. Even without
 //! a linger, a group whose queue ran dry waits out one tick of tokio's timer (up to ~1 ms)
 //! for items arriving meanwhile: that tick buys larger groups at saturation and costs
-//! latency below it (BENCHMARKS.md, "groups that never wait on a timer").
+//! latency below it (docs/benchmarks-log.md, "groups that never wait on a timer").
 
 use std::{future::Future, sync::Arc, time::Duration};
 

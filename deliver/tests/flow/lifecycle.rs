@@ -188,6 +188,36 @@ async fn a_worker_stopped_while_deliveries_finish_acks_each_before_its_link_goes
 }
 
 #[tokio::test]
+async fn a_worker_stopped_while_deliveries_fail_publishes_their_retries_before_it_goes() {
+    let mut stack = spawn_ingest("1h").await;
+    // Still in flight when the stop comes, and failing: each retry is published during the
+    // drain, so it waits in its tier rather than for the outbox relay to notice it.
+    stack
+        .receiver
+        .always(Reply::after(Duration::from_millis(300), 500));
+    stack.subscribe(json!({})).await;
+    let settings = stack.worker_settings();
+    stack.start_worker(settings).await;
+    for n in 0..5 {
+        stack.send(&format!(r#"{{"n": {n}}}"#)).await;
+    }
+    stack.receiver.wait_for(5, WAIT).await;
+    stack.stop_workers().await;
+
+    let topology = stack.broker.settings.topology();
+    let hour = topology
+        .tiers()
+        .into_iter()
+        .find(|tier| tier.ttl == Duration::from_secs(3_600))
+        .expect("the 1h tier");
+    assert_eq!(
+        stack.broker.depth(&topology.retry_queue(&hour)).await,
+        5,
+        "every failed delivery's retry waits in its tier once the worker has stopped"
+    );
+}
+
+#[tokio::test]
 async fn a_worker_stopped_while_its_broker_link_is_silent_still_stops_promptly() {
     let mut stack = spawn_ingest(TEST_SCHEDULE).await;
     let proxy = TcpProxy::start("127.0.0.1:5672").await;
