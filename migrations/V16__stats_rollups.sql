@@ -62,10 +62,11 @@ CREATE TABLE subscription_rollups_minute (
     dead             integer     NOT NULL,
     duration_ms_sum  bigint      NOT NULL,
     latency          integer[]   NOT NULL,
-    CONSTRAINT subscription_rollups_minute_pkey PRIMARY KEY (subscription_id, bucket),
-    -- Deleting a subscription deletes its statistics.
-    CONSTRAINT subscription_rollups_minute_subscription_id_fkey FOREIGN KEY (subscription_id)
-        REFERENCES subscriptions (id) ON DELETE CASCADE
+    -- No foreign key to `subscriptions`: checking one would take a KEY SHARE lock on the
+    -- subscription inside the worker's record statement, after its delivery row, while a
+    -- subscription's DELETE locks the subscription and then (cascading) the delivery: a
+    -- deadlock. The trigger below deletes a subscription's rollups after the cascade instead.
+    CONSTRAINT subscription_rollups_minute_pkey PRIMARY KEY (subscription_id, bucket)
 ) WITH (fillfactor = 70);
 -- fillfactor: a busy minute's row is rewritten by every record statement in it; room on the
 -- page keeps those updates HOT (the key never changes, no index is touched).
@@ -80,10 +81,22 @@ CREATE TABLE subscription_rollups_hour (
     dead             integer     NOT NULL,
     duration_ms_sum  bigint      NOT NULL,
     latency          integer[]   NOT NULL,
-    CONSTRAINT subscription_rollups_hour_pkey PRIMARY KEY (subscription_id, bucket),
-    CONSTRAINT subscription_rollups_hour_subscription_id_fkey FOREIGN KEY (subscription_id)
-        REFERENCES subscriptions (id) ON DELETE CASCADE
+    CONSTRAINT subscription_rollups_hour_pkey PRIMARY KEY (subscription_id, bucket)
 ) WITH (fillfactor = 70);
+
+-- Deleting a subscription deletes its statistics: a statement trigger, which runs after the
+-- deliveries' cascade (row triggers), so a DELETE takes subscription, deliveries, rollups in
+-- the order the worker takes deliveries, rollups.
+CREATE FUNCTION warren_subscriptions_deleted_rollups() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM subscription_rollups_minute WHERE subscription_id IN (SELECT id FROM gone);
+    DELETE FROM subscription_rollups_hour WHERE subscription_id IN (SELECT id FROM gone);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER subscriptions_deleted_rollups AFTER DELETE ON subscriptions
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+    EXECUTE FUNCTION warren_subscriptions_deleted_rollups();
 
 -- Recomputes both rollups from `delivery_attempts` for every minute and hour from `since`
 -- (rounded down to its hour) on: deletes those rows and inserts the attempts' aggregates.

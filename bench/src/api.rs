@@ -156,19 +156,8 @@ impl Api {
 
     /// Reads a subscription.
     pub async fn subscription(&self, id: Uuid) -> anyhow::Result<SubscriptionState> {
-        let url = format!("{}/api/v1/subscriptions/{id}", self.base);
-        let response = self
-            .client
-            .get(&url)
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        let status = response.status();
-        if !status.is_success() {
-            bail!("GET {url} answered {status}: {}", response.text().await?);
-        }
-        Ok(response.json().await?)
+        let answer = self.get(&format!("/api/v1/subscriptions/{id}")).await?;
+        Ok(serde_json::from_value(answer)?)
     }
 
     /// Pauses a subscription: what it matches from now on is held.
@@ -197,24 +186,11 @@ impl Api {
     /// Calls the stats of a subscription over `window`; fails unless it answers 200 with a
     /// body that has a `total`.
     pub async fn stats(&self, subscription_id: Uuid, window: &str) -> anyhow::Result<u64> {
-        let url = format!(
-            "{}/api/v1/subscriptions/{subscription_id}/stats?window={window}",
-            self.base
-        );
-        let response = self
-            .client
-            .get(&url)
-            .bearer_auth(&self.token)
-            .send()
+        let stats = self
+            .get(&format!(
+                "/api/v1/subscriptions/{subscription_id}/stats?window={window}"
+            ))
             .await?;
-        let status = response.status();
-        if !status.is_success() {
-            bail!(
-                "the stats call answered {status}: {}",
-                response.text().await?
-            );
-        }
-        let stats: Value = response.json().await?;
         stats["total"]
             .as_u64()
             .context("the stats answer has no total")

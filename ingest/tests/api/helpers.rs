@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 use warren_ingest::{
     config::{Settings, SignupMode},
     startup::Application,
@@ -215,4 +216,26 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Ingests `body` to `url` with an idempotency key; returns the status and the event's id.
+pub async fn ingest_with_key(app: &TestApp, url: &str, key: &str, body: &str) -> (u16, Uuid) {
+    let response = app
+        .api
+        .http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    let answer: Value = response.json().await.expect("JSON");
+    let id = answer["id"]
+        .as_str()
+        .expect("an id")
+        .parse()
+        .expect("a UUID");
+    (status, id)
 }

@@ -4,35 +4,12 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use warren_shared::partitions;
 use warren_testkit::{database::TestDatabase, eventually};
 
-use crate::helpers::{TestApp, spawn_app_with};
-
-/// Ingests `body` with an idempotency key; returns the status and the event's id.
-async fn ingest(app: &TestApp, url: &str, key: &str, body: &str) -> (u16, Uuid) {
-    let response = app
-        .api
-        .http
-        .post(url)
-        .header("content-type", "application/json")
-        .header("idempotency-key", key)
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    let answer: Value = response.json().await.expect("JSON");
-    let id = answer["id"]
-        .as_str()
-        .expect("an id")
-        .parse()
-        .expect("a UUID");
-    (status, id)
-}
+use crate::helpers::{ingest_with_key, spawn_app_with};
 
 async fn scalar(client: &tokio_postgres::Client, sql: &str, id: Uuid) -> i64 {
     client.query_one(sql, &[&id]).await.expect("a count").get(0)
@@ -107,9 +84,9 @@ async fn retention_drops_whole_partitions_and_keeps_what_is_in_flight_or_held() 
     let (user, url) = app.source_with_subscriber().await;
     let client = app.db.client().await;
 
-    let (_, finished) = ingest(&app, &url, "finished", r#"{"n": 1}"#).await;
-    let (_, pending) = ingest(&app, &url, "pending", r#"{"n": 2}"#).await;
-    let (_, held) = ingest(&app, &url, "held", r#"{"n": 3}"#).await;
+    let (_, finished) = ingest_with_key(&app, &url, "finished", r#"{"n": 1}"#).await;
+    let (_, pending) = ingest_with_key(&app, &url, "pending", r#"{"n": 2}"#).await;
+    let (_, held) = ingest_with_key(&app, &url, "held", r#"{"n": 3}"#).await;
     client
         .execute(
             "UPDATE deliveries SET status = 'succeeded', succeeded_at = now() WHERE event_id = $1",
@@ -201,10 +178,10 @@ async fn retention_drops_whole_partitions_and_keeps_what_is_in_flight_or_held() 
     );
 
     // The dropped event's key is free again; the kept ones' are not.
-    let (status, again) = ingest(&app, &url, "finished", r#"{"n": "other"}"#).await;
+    let (status, again) = ingest_with_key(&app, &url, "finished", r#"{"n": "other"}"#).await;
     assert_eq!(status, 202);
     assert_ne!(again, finished);
-    let (_, same) = ingest(&app, &url, "pending", r#"{"n": 2}"#).await;
+    let (_, same) = ingest_with_key(&app, &url, "pending", r#"{"n": 2}"#).await;
     assert_eq!(same, pending, "a kept event's key still answers with it");
 
     let metrics = app.metrics().await;

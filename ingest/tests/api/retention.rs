@@ -3,34 +3,11 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use warren_testkit::eventually;
 
-use crate::helpers::{TestApp, spawn_app_with};
-
-/// Ingests `body` with an idempotency key and returns the new event's id.
-async fn ingest(app: &TestApp, url: &str, key: &str, body: &str) -> (u16, Uuid) {
-    let response = app
-        .api
-        .http
-        .post(url)
-        .header("content-type", "application/json")
-        .header("idempotency-key", key)
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status().as_u16();
-    let answer: Value = response.json().await.expect("JSON");
-    let id = answer["id"]
-        .as_str()
-        .expect("an id")
-        .parse()
-        .expect("a UUID");
-    (status, id)
-}
+use crate::helpers::{TestApp, ingest_with_key, spawn_app_with};
 
 /// Moves an event (and its deliveries) to an id taken `days` ago, as if it had been
 /// received then.
@@ -97,7 +74,7 @@ async fn events_past_the_window_go_with_their_deliveries_and_attempts_unless_sti
     .await;
     let (_, url) = app.source_with_subscriber().await;
 
-    let (_, finished) = ingest(&app, &url, "old-finished", r#"{"n": 1}"#).await;
+    let (_, finished) = ingest_with_key(&app, &url, "old-finished", r#"{"n": 1}"#).await;
     let finished = age(&app, finished, 31).await;
     let client = app.db.client().await;
     client
@@ -115,9 +92,9 @@ async fn events_past_the_window_go_with_their_deliveries_and_attempts_unless_sti
         )
         .await
         .expect("recording its attempt");
-    let (_, in_flight) = ingest(&app, &url, "old-in-flight", r#"{"n": 2}"#).await;
+    let (_, in_flight) = ingest_with_key(&app, &url, "old-in-flight", r#"{"n": 2}"#).await;
     let in_flight = age(&app, in_flight, 31).await;
-    let (_, recent) = ingest(&app, &url, "recent", r#"{"n": 3}"#).await;
+    let (_, recent) = ingest_with_key(&app, &url, "recent", r#"{"n": 3}"#).await;
 
     eventually(
         "retention to remove the old finished event",
@@ -144,7 +121,7 @@ async fn events_past_the_window_go_with_their_deliveries_and_attempts_unless_sti
     assert_eq!(count(&app, kept, recent).await, 1, "a recent event stays");
 
     // The key went with its event: it can be used again, even with another body.
-    let (status, again) = ingest(&app, &url, "old-finished", r#"{"n": "new"}"#).await;
+    let (status, again) = ingest_with_key(&app, &url, "old-finished", r#"{"n": "new"}"#).await;
     assert_eq!(status, 202);
     assert_ne!(again, finished);
 
@@ -163,7 +140,7 @@ async fn a_retention_of_zero_days_keeps_everything() {
     })
     .await;
     let (_, url) = app.source_with_subscriber().await;
-    let (_, event) = ingest(&app, &url, "ancient", "{}").await;
+    let (_, event) = ingest_with_key(&app, &url, "ancient", "{}").await;
     let event = age(&app, event, 3650).await;
     app.db
         .client()
@@ -189,9 +166,9 @@ async fn a_held_delivery_keeps_its_event_past_the_window() {
     })
     .await;
     let (_, url) = app.source_with_subscriber().await;
-    let (_, old_held) = ingest(&app, &url, "old-held", r#"{"n": 1}"#).await;
+    let (_, old_held) = ingest_with_key(&app, &url, "old-held", r#"{"n": 1}"#).await;
     let old_held = age(&app, old_held, 31).await;
-    let (_, old_done) = ingest(&app, &url, "old-done", r#"{"n": 2}"#).await;
+    let (_, old_done) = ingest_with_key(&app, &url, "old-done", r#"{"n": 2}"#).await;
     let old_done = age(&app, old_done, 31).await;
     let client = app.db.client().await;
     client
