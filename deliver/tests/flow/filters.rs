@@ -77,3 +77,16 @@ async fn a_filtered_subscription_receives_exactly_the_events_whose_payload_conta
         assert_eq!(event["deliveries"], json!([]), "{id}");
     }
 }
+
+/// An event holding a number at the edge of `f64` (PostgreSQL prints it back as an exact
+/// decimal of 309 digits) is read by the worker and delivered byte for byte.
+#[tokio::test]
+async fn an_event_with_a_number_at_the_edge_of_f64_is_delivered_as_sent() {
+    let stack = spawn_stack().await;
+    stack.subscribe(json!({})).await;
+    let body =
+        r#"{"type": "edge", "big": 1.7976931348623157e308, "near": 1.7976931348623155e+308}"#;
+    stack.send(body).await;
+    stack.receiver.wait_for(1, Duration::from_secs(15)).await;
+    assert_eq!(stack.receiver.received()[0].body, body.as_bytes());
+}

@@ -417,3 +417,35 @@ async fn rust_containment_answers_as_postgresql_does_on_thousands_of_pairs() {
         "both answers are well tested: {held} held"
     );
 }
+
+/// Numbers at the edge of `f64` (PostgreSQL prints them back as exact decimals of 300-odd
+/// digits): a filter holding one is shown and listed, an event holding one is read back,
+/// and the event still matches the filter.
+#[tokio::test]
+async fn numbers_at_the_edge_of_f64_are_read_back_from_filters_and_payloads() {
+    let app = spawn_app().await;
+    let (api, url) = app.source_with_subscriber().await;
+    let edge =
+        r#"{"big": 1.7976931348623157e308, "near": 1.7976931348623155e+308, "tiny": 5e-324}"#;
+    let filter: Value = serde_json::from_str(edge).expect("filter");
+    let sub = api
+        .create_subscription("http://127.0.0.1:9/hook", json!({"filter": filter}))
+        .await;
+    assert_eq!(sub["filter"], filter);
+    let listed = api.get_json("/api/v1/subscriptions").await;
+    let shown = listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .find(|s| s["id"] == sub["id"])
+        .expect("listed");
+    assert_eq!(shown["filter"], filter);
+
+    let id = send(&api, &url, edge).await;
+    let event = api.get_json(&format!("/api/v1/events/{id}")).await;
+    assert_eq!(event["payload"], filter);
+    let found = api.get_json(&contains_query(edge)).await;
+    assert_eq!(ids(&found), [id]);
+    let deliveries = delivered_events(&app, &sub).await;
+    assert_eq!(deliveries.len(), 1, "the filter matched the event");
+}
