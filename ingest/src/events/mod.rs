@@ -4,6 +4,7 @@
 mod backfill;
 mod commit;
 mod publish;
+mod search;
 pub mod store;
 
 use axum::{Json, extract::State, http::StatusCode};
@@ -121,37 +122,14 @@ async fn list(
     let range = range.checked()?;
     let contains = filters.contains.as_deref().map(contained).transpose()?;
     let client = state.pool.get().await?;
-    // The containment test only when asked: `payload @> $8` as it stands, so the GIN index on
-    // the payload (`jsonb_path_ops`) serves it.
-    let containing = if contains.is_some() {
-        "AND payload @> $8"
-    } else {
-        "AND $8::jsonb IS NULL"
+    let filters = search::Filters {
+        user_id: user.user_id,
+        event_type: filters.event_type,
+        source_id: filters.source_id,
+        from: range.from,
+        to: range.to,
     };
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {SUMMARY} FROM events
-                 WHERE user_id = $1 AND id < $2
-                   AND ($3::text IS NULL OR event_type = $3)
-                   AND ($4::uuid IS NULL OR source_id = $4)
-                   AND ($5::timestamptz IS NULL OR received_at >= $5)
-                   AND ($6::timestamptz IS NULL OR received_at < $6)
-                   {containing}
-                 ORDER BY id DESC LIMIT $7"
-            ),
-            &[
-                &user.user_id,
-                &page.before_or_max(),
-                &filters.event_type,
-                &filters.source_id,
-                &range.from,
-                &range.to,
-                &page.fetch(),
-                &contains,
-            ],
-        )
-        .await?;
+    let rows = search::page(&client, &filters, page, contains.as_ref()).await?;
     let events = rows.iter().map(EventSummary::from_row).collect();
     Ok(Json(paginate(events, page, |e| e.id)))
 }

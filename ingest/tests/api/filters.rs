@@ -449,3 +449,82 @@ async fn numbers_at_the_edge_of_f64_are_read_back_from_filters_and_payloads() {
     let deliveries = delivered_events(&app, &sub).await;
     assert_eq!(deliveries.len(), 1, "the filter matched the event");
 }
+
+/// `contains` over a history longer than the newest events walked first: 3,000 events over
+/// three days written straight into the table, one customer in a hundred. The pages hold
+/// exactly the matching events, newest first, across the spans searched; `from` bounds them;
+/// an object in every event is found among the newest at once.
+#[tokio::test]
+async fn contains_pages_through_a_long_history_newest_first() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let me = api.get_json("/api/v1/me").await;
+    let user: uuid::Uuid = me["id"].as_str().expect("id").parse().expect("uuid");
+    let client = app.db.client().await;
+    client
+        .execute(
+            "INSERT INTO events (id, user_id, event_type, content_type, raw_body, payload,
+                                 idempotency_scope, body_sha256, initial_deliveries, received_at)
+             SELECT warren_first_id_at(t)::text::uuid, $1, 'order.paid', 'application/json',
+                    convert_to(p::text, 'UTF8'), p, $1, '\\x00', 0, t
+             FROM (SELECT now() - interval '3 days' + interval '86 seconds' * i AS t,
+                          jsonb_build_object('kind', 'order', 'n', i,
+                                             'customer', jsonb_build_object('id', 'cus_' || i % 100)) AS p
+                   FROM generate_series(0, 2999) i) rows",
+            &[&user],
+        )
+        .await
+        .expect("history");
+    let expected = |since: &str| {
+        let client = &client;
+        let sql = format!(
+            "SELECT id::text FROM events WHERE payload @> '{{\"customer\": {{\"id\": \"cus_7\"}}}}'
+             AND received_at >= {since} ORDER BY id DESC"
+        );
+        async move {
+            let rows = client.query(&sql, &[]).await.expect("expected");
+            rows.iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    let all_pages = |query: String| {
+        let api = &api;
+        async move {
+            let mut seen = Vec::new();
+            let mut page = api.get_json(&format!("{query}&limit=7")).await;
+            loop {
+                seen.extend(ids(&page));
+                let Some(cursor) = page["next_cursor"].as_str() else {
+                    return seen;
+                };
+                page = api
+                    .get_json(&format!("{query}&limit=7&cursor={cursor}"))
+                    .await;
+            }
+        }
+    };
+    let query = contains_query(r#"{"customer": {"id": "cus_7"}}"#);
+    let found = all_pages(query.clone()).await;
+    assert_eq!(found.len(), 30);
+    assert_eq!(found, expected("'-infinity'").await);
+
+    let since = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    let since_text = since
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("rfc3339");
+    let encoded: String = url::form_urlencoded::byte_serialize(since_text.as_bytes()).collect();
+    let recent = all_pages(format!("{query}&from={encoded}")).await;
+    assert_eq!(recent, expected(&format!("'{since_text}'")).await);
+    assert!(!recent.is_empty() && recent.len() < 30, "{}", recent.len());
+
+    let everyone = api
+        .get_json(&format!(
+            "{}&limit=50",
+            contains_query(r#"{"kind": "order"}"#)
+        ))
+        .await;
+    let newest = api.get_json("/api/v1/events?limit=50").await;
+    assert_eq!(ids(&everyone), ids(&newest));
+    assert_eq!(ids(&everyone).len(), 50);
+}
