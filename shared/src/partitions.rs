@@ -40,6 +40,12 @@ const LOCK: i64 = 0x7772_7061_7274;
 /// queues every later statement on the table behind it).
 const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '300ms'";
 
+/// The same for a drop, which runs every retention tick once a window is due and may try
+/// many times: ingest waits at most this long behind one try. A detach also takes SHARE ROW
+/// EXCLUSIVE on the tables the foreign keys point at (users, sources, subscriptions); the
+/// drop of a detached table ACCESS EXCLUSIVE on them.
+const DROP_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '50ms'";
+
 /// The smallest UUIDv7 of the millisecond `at`: every id taken before `at` sorts below it.
 pub fn first_id_at(at: OffsetDateTime) -> Uuid {
     let millis = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
@@ -305,7 +311,7 @@ async fn drop_window(client: &mut Client, window: &Partition) -> anyhow::Result<
         return Ok(());
     };
     let tx = client.transaction().await?;
-    tx.batch_execute(LOCK_TIMEOUT).await?;
+    tx.batch_execute(DROP_LOCK_TIMEOUT).await?;
     tx.batch_execute(&format!("ALTER TABLE events DETACH PARTITION {events}"))
         .await?;
     if let Some(deliveries) = &deliveries {
@@ -363,8 +369,12 @@ async fn drop_window(client: &mut Client, window: &Partition) -> anyhow::Result<
     Ok(())
 }
 
-/// Drops the window partitions that were detached but not dropped yet.
-async fn drop_detached(client: &Client) -> anyhow::Result<()> {
+/// Drops the window partitions that were detached but not dropped yet. Each is emptied
+/// first (`TRUNCATE`, which locks nothing but the detached table, and whose commit removes
+/// the files, a while for a large table); the `DROP` of the empty table then holds the locks
+/// it takes on the tables its foreign keys point at for a few milliseconds, and gives up
+/// after [`DROP_LOCK_TIMEOUT`] (the next call drops it: a detached table is no one's).
+async fn drop_detached(client: &mut Client) -> anyhow::Result<()> {
     let detached = client
         .query(
             "SELECT relname::text FROM pg_class
@@ -376,9 +386,19 @@ async fn drop_detached(client: &Client) -> anyhow::Result<()> {
         .await?;
     for row in detached {
         let name: String = row.get(0);
-        client
+        client.batch_execute(&format!("TRUNCATE {name}")).await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute(DROP_LOCK_TIMEOUT).await?;
+        match tx
             .batch_execute(&format!("DROP TABLE IF EXISTS {name}"))
-            .await?;
+            .await
+        {
+            Ok(()) => tx.commit().await?,
+            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                tracing::info!(table = %name, "busy: dropping the detached table at the next tick");
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }

@@ -272,3 +272,62 @@ async fn migrating_a_database_with_rows_keeps_every_row() {
         "the event took its delivery, attempt and key"
     );
 }
+
+/// A drop never queues writers for long: while another transaction writes `users` (the
+/// table the detached partitions' foreign keys point at, on which their drop needs an
+/// exclusive lock), the window is left for the next call, with nothing lost; once the
+/// writer commits, the next call drops it.
+#[tokio::test]
+async fn a_drop_that_cannot_take_its_locks_at_once_waits_for_the_next_call() {
+    let db = TestDatabase::create().await;
+    let mut client = db.client().await;
+    let width = Duration::from_secs(1);
+    partitions::ensure_ahead(&mut client, width, OffsetDateTime::now_utc(), 1)
+        .await
+        .expect("windows");
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let window = partitions::list(&client, "events")
+        .await
+        .expect("listed")
+        .into_iter()
+        .find(|p| p.name.starts_with("events_p"))
+        .expect("the past window");
+
+    let writer = db.client().await;
+    writer
+        .batch_execute("BEGIN; LOCK TABLE users IN ROW EXCLUSIVE MODE")
+        .await
+        .expect("a writer");
+    let started = std::time::Instant::now();
+    let dropped = partitions::drop_older_than(&mut client, window.upper)
+        .await
+        .expect("a busy drop is no error");
+    assert!(dropped.is_empty(), "{dropped:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let count = format!(
+        "SELECT count(*) FROM pg_class WHERE relname = '{}'",
+        window.name
+    );
+    let present = client
+        .query_one(&count, &[])
+        .await
+        .expect("count")
+        .get::<_, i64>(0);
+    assert_eq!(present, 1, "still there");
+
+    writer.batch_execute("COMMIT").await.expect("committed");
+    let dropped = partitions::drop_older_than(&mut client, window.upper)
+        .await
+        .expect("dropped");
+    assert!(dropped.contains(&window.name), "{dropped:?}");
+    let present = client
+        .query_one(&count, &[])
+        .await
+        .expect("count")
+        .get::<_, i64>(0);
+    assert_eq!(present, 0, "gone");
+}
