@@ -10,6 +10,10 @@
 //! idempotency keys, in bounded batches claimed with `SKIP LOCKED`, so several ingest
 //! processes may sweep at once and no lock is held for long. An event with a delivery still
 //! pending, retrying or held stays until it ends.
+//!
+//! The statistics' rollups go by their own rule (they are small, and the stats read them
+//! back only so far): minute rows after [`MINUTE_ROLLUPS_KEPT`], hour rows after the
+//! retention window or [`HOUR_ROLLUPS_KEPT`], whichever is longer.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +27,12 @@ use crate::state::AppState;
 
 /// Events removed per statement; rounds repeat at once while they come back full.
 pub const BATCH: i64 = 1_000;
+
+/// How long minute rollups are kept: the stats read them for windows up to a day.
+pub const MINUTE_ROLLUPS_KEPT: time::Duration = time::Duration::days(2);
+
+/// The least time hour rollups are kept: the stats read them for windows up to a week.
+pub const HOUR_ROLLUPS_KEPT: time::Duration = time::Duration::days(8);
 
 /// How often the partitions ahead are checked: every minute, or four times per partition
 /// width when that is shorter.
@@ -92,6 +102,7 @@ pub async fn sweep(
         .metrics
         .retention_partitions_dropped
         .inc_by(dropped.len() as u64);
+    prune_rollups(&client, cutoff, OffsetDateTime::now_utc()).await?;
     let mut total = 0;
     loop {
         let deleted = delete_batch(&client, bound).await?;
@@ -101,6 +112,29 @@ pub async fn sweep(
             return Ok(total);
         }
     }
+}
+
+/// Deletes the rollup rows the stats no longer read and retention no longer keeps. Rows of
+/// past buckets only: the worker upserts the current ones, so the two never wait on each
+/// other's rows.
+pub async fn prune_rollups(
+    client: &impl GenericClient,
+    cutoff: OffsetDateTime,
+    now: OffsetDateTime,
+) -> anyhow::Result<()> {
+    client
+        .execute(
+            "DELETE FROM subscription_rollups_minute WHERE bucket < $1",
+            &[&(now - MINUTE_ROLLUPS_KEPT)],
+        )
+        .await?;
+    client
+        .execute(
+            "DELETE FROM subscription_rollups_hour WHERE bucket < $1",
+            &[&cutoff.min(now - HOUR_ROLLUPS_KEPT)],
+        )
+        .await?;
+    Ok(())
 }
 
 /// One batch of the row-by-row sweep: after the drops, the events below `bound` are those

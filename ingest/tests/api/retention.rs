@@ -210,3 +210,53 @@ async fn a_held_delivery_keeps_its_event_past_the_window() {
         "and stays held"
     );
 }
+
+/// The statistics' rollups are pruned too: minute rows after two days, hour rows after the
+/// retention window (here 3 days) but never before eight days; the rows the stats read stay.
+#[tokio::test]
+async fn rollups_older_than_the_stats_read_are_pruned() {
+    let app = spawn_app_with(|settings| {
+        settings.retention_days = 3;
+        settings.retention_interval_secs = 1;
+    })
+    .await;
+    let client = app.db.client().await;
+    let subscription = Uuid::now_v7();
+    for (table, days) in [("minute", 1), ("minute", 3), ("hour", 6), ("hour", 9)] {
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO subscription_rollups_{table} (subscription_id, bucket, attempts,
+                         succeeded, timeouts, dead, duration_ms_sum, latency)
+                     VALUES ($1, date_trunc('hour', now()) - make_interval(days => $2), 1, 1, 0, 0, 5, '{{1}}')"
+                ),
+                &[&subscription, &days],
+            )
+            .await
+            .expect("a rollup row");
+    }
+    let left = || async {
+        let rows = client
+            .query(
+                "SELECT 'minute', extract(day FROM now() - bucket)::int FROM subscription_rollups_minute
+                 UNION ALL
+                 SELECT 'hour', extract(day FROM now() - bucket)::int FROM subscription_rollups_hour
+                 ORDER BY 1, 2",
+                &[],
+            )
+            .await
+            .expect("rollups");
+        rows.iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i32>(1)))
+            .collect::<Vec<_>>()
+    };
+    eventually(
+        "the old rollups pruned",
+        Duration::from_secs(10),
+        || async {
+            let rows = left().await;
+            (rows == [("hour".to_owned(), 6), ("minute".to_owned(), 1)]).then_some(())
+        },
+    )
+    .await;
+}
