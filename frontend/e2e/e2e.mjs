@@ -243,6 +243,8 @@ async function main() {
       const timeline = page.getByRole('list', { name: 'Attempt timeline' })
       await timeline.getByText('Attempt 1').waitFor()
       assert((await timeline.textContent()).includes('HTTP 200'), 'the attempt is not HTTP 200')
+      await page.getByText('succeeded', { exact: true }).first().waitFor()
+      assert((await page.getByRole('button', { name: 'Retry' }).count()) === 0, 'a succeeded delivery offers Retry')
       await shot(page, 'delivery')
     })
 
@@ -432,6 +434,7 @@ async function main() {
       await timeline.getByText('Attempt 2').waitFor()
       const text = await timeline.textContent()
       assert(text.includes('HTTP 500') && text.includes('HTTP 200'), `the timeline lacks the failed and the good attempt: ${text}`)
+      assert(!text.includes('http_status'), `the timeline shows a raw error kind: ${text}`)
       const replayed = receiver.state.requests.filter((r) => r.headers['webhook-id'] === deadDelivery)
       assert(replayed.length === 2 && replayed[1].headers['x-warren-attempt'] === '2', 'the replay did not reuse the delivery id with attempt 2')
       await shot(page, 'delivery-replayed')

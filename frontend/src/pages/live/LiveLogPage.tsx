@@ -2,6 +2,7 @@
 import { Link, useSearchParams } from 'react-router-dom'
 import { useEvent, useSubscriptions, type Subscription } from '../../api'
 import { Badge, Button, Card, EmptyState, PageHeader, SelectField, cx } from '../../components/ui'
+import { failureReason } from '../../lib/attemptResult'
 import { formatClock, formatMs, formatTime } from '../../lib/format'
 import { useLiveLog, type LiveFilters, type LiveLine, type StatusFilter } from './useLiveLog'
 
@@ -109,6 +110,7 @@ export function LiveLogPage() {
 
 function LogLine({ line, subscriptions }: { line: LiveLine; subscriptions?: Subscription[] }) {
   const subscription = subscriptions?.find((s) => s.id === line.subscription_id)
+  const reason = failureReason(line.status_code, line.error_kind)
   return (
     <li className="grid grid-cols-1 gap-1 py-2 text-sm md:grid-cols-[5rem_minmax(0,1.3fr)_6rem_7rem_minmax(0,2.2fr)] md:items-center md:gap-3" data-delivery-id={line.delivery_id}>
       <time className="text-xs text-slate-500" dateTime={line.at} title={formatTime(line.at)}>
@@ -125,7 +127,7 @@ function LogLine({ line, subscriptions }: { line: LiveLine; subscriptions?: Subs
       </span>
       <span className="text-slate-700">
         {line.outcome === 'held' ? 'not attempted' : line.status_code !== null && line.status_code !== undefined ? `HTTP ${line.status_code}` : 'no response'}
-        {line.error_kind && line.error_kind !== 'http_status' && <span className="block text-xs text-slate-500">{line.error_kind}</span>}
+        {reason && <span className="block text-xs text-slate-500">{reason}</span>}
       </span>
       <Link to={`/deliveries/${line.delivery_id}`} className="min-w-0 break-all font-mono text-xs text-teal-800 hover:underline" aria-label={`Delivery ${line.delivery_id}`}>
         {line.delivery_id}

@@ -17,6 +17,7 @@ import {
   type Subscription,
 } from '../../api'
 import { Badge, Button, Card, EmptyState, ErrorMessage, Facts, Loading, Notice, PageHeader, SelectField, TextLink } from '../../components/ui'
+import { describeAnswer } from '../../lib/attemptResult'
 import { formatMs, formatPercent, formatTime } from '../../lib/format'
 import { FifoLineCard } from './FifoLineCard'
 import { ReplayRangeCard } from './ReplayRangeCard'
@@ -192,7 +193,7 @@ function RecentDeliveries({ subscription: s }: { subscription: Subscription }) {
               </Link>
               <span className="text-slate-600">
                 {d.attempt_count} attempt{d.attempt_count === 1 ? '' : 's'}
-                {d.last_status_code ? ` · HTTP ${d.last_status_code}` : d.last_error_kind ? ` · ${d.last_error_kind}` : ''}
+                {d.last_status_code || d.last_error_kind ? ` · ${describeAnswer(d.last_status_code, d.last_error_kind)}` : ''}
               </span>
               <span className="text-slate-500">{formatTime(d.updated_at ?? d.created_at)}</span>
             </li>

@@ -343,8 +343,8 @@ describe('a FIFO subscription’s line', () => {
     expect(line).toHaveTextContent('Retrying the head')
     const head = within(line).getByRole('group', { name: 'Head of the line' })
     expect(within(head).getByRole('link', { name: HEAD.id })).toHaveAttribute('href', `/deliveries/${HEAD.id}`)
-    expect(head).toHaveTextContent('HTTP 503')
-    expect(head).toHaveTextContent('http_status')
+    expect(head).toHaveTextContent('Last answerHTTP 503')
+    expect(head).not.toHaveTextContent('http_status')
     expect(head).toHaveTextContent('3')
     expect(head).toHaveTextContent('Next attempt')
     // Nothing to resume while the head is only retrying.
