@@ -147,8 +147,8 @@ async function liveConnected(page) {
 /** The live log line of one delivery's attempt with this outcome. */
 function liveLine(page, deliveryId, outcome) {
   return page
-    .getByRole('list', { name: 'Delivery attempts' })
-    .getByRole('listitem')
+    .getByRole('table', { name: 'Delivery attempts' })
+    .getByRole('row')
     .filter({ has: page.getByRole('link', { name: `Delivery ${deliveryId}` }) })
     .filter({ hasText: outcome })
 }
@@ -233,6 +233,9 @@ async function main() {
       await line.waitFor()
       const text = await line.textContent()
       for (const want of ['order.paid', 'succeeded', 'HTTP 200', deliveryId]) assert(text.includes(want), `the live line lacks ${want}: ${text}`)
+      const headers = await page.getByRole('table', { name: 'Delivery attempts' }).getByRole('columnheader').allTextContents()
+      assert(headers.join('|') === 'Time|Event|Outcome|Response|Delivery', `the live log's column headers are ${headers.join('|')}`)
+      assert(await page.getByRole('columnheader', { name: 'Outcome' }).isVisible(), 'the live log’s column headers are not shown')
       assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded')
       await shot(page, 'live')
       return deliveryId
