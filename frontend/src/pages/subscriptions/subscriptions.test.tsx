@@ -147,6 +147,17 @@ describe('creating a subscription', () => {
   })
 })
 
+describe('the subscription form', () => {
+  it('explains Ordering and On dead under their fields', async () => {
+    mockApi(base)
+    renderApp('/subscriptions/new')
+
+    expect(await screen.findByLabelText('Ordering')).toHaveAccessibleDescription(/FIFO: one at a time, in the order the events arrived/)
+    expect(screen.getByLabelText('Ordering')).toHaveAccessibleDescription(/None: deliveries go out side by side/)
+    expect(screen.getByLabelText('On dead')).toHaveAccessibleDescription(/Skip sends the next one; Pause stops the subscription until you replay or discard the dead one/)
+  })
+})
+
 describe('a subscription’s page', () => {
   it('saves edits with PATCH and shows a 422 next to the field', async () => {
     let attempts = 0
