@@ -27,7 +27,7 @@ import { mkdir } from 'node:fs/promises'
 import http from 'node:http'
 import { chromium } from 'playwright-core'
 import { operatorSteps } from './admin.mjs'
-import { assert, BASE, CHROMIUM, nav, RUN, shot, SHOTS, STARTED, step, until, WAIT } from './lib.mjs'
+import { assert, BASE, CHROMIUM, nav, RUN, shot, SHOTS, STARTED, step, until, WAIT, wordsCutAcrossLines } from './lib.mjs'
 
 // ---- the receiver: a webhook endpoint on the loopback that answers what we tell it ---------
 
@@ -468,6 +468,28 @@ async function main() {
 
     // This run's account was the first on a fresh Warren (scripts/e2e): it is the operator.
     await operatorSteps({ browser, page, operatorEmail: email, pageErrors })
+
+    await step('a long target URL wraps between its parts, never inside a word, on a desktop and a phone', async () => {
+      // A subscription that takes no event this run sends: only its page is looked at.
+      const targetUrl = `${receiver.url}/layout/webhooks/orders-and-invoices/2025/incoming?team=payments&region=eu-west-1&verify=strict`
+      await createSubscription(page, { name: `e2e layout ${RUN}`, targetUrl, sourceName, eventTypes: 'layout.never' })
+      const overview = page.locator('section').filter({ has: page.getByRole('heading', { name: 'Overview' }) })
+      const url = overview.locator('[data-url]')
+      assert((await url.textContent()) === targetUrl, `the target URL is not shown whole: ${await url.textContent()}`)
+      for (const width of [1280, 375]) {
+        await page.setViewportSize({ width, height: 900 })
+        const cut = await wordsCutAcrossLines(overview.locator('dl'))
+        assert(cut.length === 0, `at ${width} px the overview cuts ${cut.join(', ')} across lines`)
+      }
+      const lines = await url.evaluate((el) => {
+        const range = document.createRange()
+        range.selectNodeContents(el)
+        return new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top))).size
+      })
+      assert(lines > 1, `at 375 px the long URL should wrap, it takes ${lines} line`)
+      await shot(page, 'subscription-long-url-phone')
+      await page.setViewportSize({ width: 1280, height: 900 })
+    })
 
     await step('every page fits a 375 px phone', async () => {
       await page.setViewportSize({ width: 375, height: 812 })

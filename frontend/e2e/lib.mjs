@@ -44,3 +44,30 @@ export async function until(fn, what) {
   }
   throw new Error(`timed out waiting for ${what}`)
 }
+
+/**
+ * The words (runs without spaces or hyphens, or the parts of a URL between its break points)
+ * under an element that are cut across two lines though they would fit on one, as
+ * `break-all` cuts them.
+ */
+export async function wordsCutAcrossLines(locator) {
+  return locator.evaluate((root) => {
+    const block = (el) => {
+      while (el.parentElement && getComputedStyle(el).display === 'inline') el = el.parentElement
+      return el
+    }
+    const cut = []
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT)
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const width = block(node.parentElement).getBoundingClientRect().width
+      for (const match of node.data.matchAll(/[^\s-]+-?/g)) {
+        const range = document.createRange()
+        range.setStart(node, match.index)
+        range.setEnd(node, match.index + match[0].length)
+        const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)))
+        if (lines.size > 1 && range.getBoundingClientRect().width < width) cut.push(match[0])
+      }
+    }
+    return cut
+  })
+}

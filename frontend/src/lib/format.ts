@@ -45,3 +45,11 @@ export function localInputToIso(value: string | null | undefined): string | unde
   const d = new Date(value)
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString()
 }
+
+/**
+ * A URL cut where a line may wrap without breaking a word: after `//` and each `/`, before
+ * `.`, `?`, `#` and `&`, and after `=`. Joined again, the pieces are the URL.
+ */
+export function urlSegments(url: string): string[] {
+  return url.split(/(?<=\/)(?!\/)|(?=[.?#&])|(?<==)/).filter(Boolean)
+}

@@ -308,6 +308,22 @@ describe('a subscription’s page', () => {
     await waitFor(() => expect(http.callsTo(`POST /api/v1/subscriptions/${SUB.id}/enable`)).toHaveLength(1))
   })
 
+  it('shows a long target URL whole, wrapping only between its parts, with a copy button', async () => {
+    const long = 'https://hooks.example-shop.com/webhooks/orders/2025/incoming?team=payments&region=eu-west-1&verify=strict'
+    mockApi({ ...base, [`GET /api/v1/subscriptions/${SUB.id}`]: json({ ...SUB, target_url: long }) })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const overview = (await screen.findByRole('heading', { name: 'Overview' })).closest('section')!
+    const url = overview.querySelector('[data-url]')!
+    expect(url).toHaveTextContent(long)
+    // Break opportunities between the parts, and no break-all that would cut a word.
+    expect(url.querySelectorAll('wbr').length).toBe(13)
+    expect(url.closest('.break-all')).toBeNull()
+    expect(within(overview).getByRole('button', { name: 'Copy target URL' })).toBeInTheDocument()
+    // The other facts wrap whole words too.
+    expect(overview.querySelector('dd.break-all')).toBeNull()
+  })
+
   it('shows the API’s detail when a subscription cannot be loaded', async () => {
     mockApi({ ...base, [`GET /api/v1/subscriptions/${SUB.id}`]: problem(404, 'not found') })
     renderApp(`/subscriptions/${SUB.id}`)
