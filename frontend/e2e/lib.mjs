@@ -71,3 +71,23 @@ export async function wordsCutAcrossLines(locator) {
     return cut
   })
 }
+
+/**
+ * Each chart's value-axis labels under `scope`: all of them, those that do not fit inside
+ * its picture (cut at the left edge), and those wrapped onto two lines.
+ */
+export async function chartAxisLabels(scope) {
+  // The chart's own picture, not its legend's little icons (also recharts-surface).
+  return scope.locator('.recharts-wrapper > svg.recharts-surface').evaluateAll((svgs) =>
+    svgs.map((svg) => {
+      const box = svg.getBoundingClientRect()
+      const ticks = [...svg.querySelectorAll('.recharts-yAxis-tick-labels .recharts-cartesian-axis-tick-value')]
+      return {
+        labels: ticks.map((t) => t.textContent),
+        clipped: ticks.filter((t) => t.getBoundingClientRect().left < box.left - 0.5).map((t) => t.textContent),
+        // Recharts wraps a label too wide for its axis onto two lines ("3500" over "ms").
+        wrapped: ticks.filter((t) => t.querySelectorAll('tspan').length > 1).map((t) => [...t.querySelectorAll('tspan')].map((x) => x.textContent).join(' / ')),
+      }
+    }),
+  )
+}

@@ -14,6 +14,10 @@ describe('formatting', () => {
     expect(formatMs(93)).toBe('93 ms')
     expect(formatMs(1500)).toBe('1.5 s')
     expect(formatMs(10_000)).toBe('10 s')
+    // A chart axis's round values stay short: no "1.0 s".
+    expect(formatMs(1000)).toBe('1 s')
+    expect(formatMs(2000)).toBe('2 s')
+    expect(formatMs(0)).toBe('0 ms')
   })
 
   it('says how far a time is from now', () => {

@@ -26,9 +26,11 @@ export function formatRelative(iso: string | null | undefined, now = Date.now())
   return diff >= 0 ? `in ${text}` : `${text} ago`
 }
 
+/** "93 ms", "1.5 s", "2 s", "12 s"; "—" for none. Short enough for a chart's axis. */
 export function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || Number.isNaN(ms)) return '—'
-  return ms >= 1000 ? `${(ms / 1000).toFixed(ms >= 10_000 ? 0 : 1)} s` : `${Math.round(ms)} ms`
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  return `${(ms / 1000).toFixed(ms >= 10_000 ? 0 : 1).replace(/\.0$/, '')} s`
 }
 
 export function formatPercent(fraction: number | null | undefined): string {
