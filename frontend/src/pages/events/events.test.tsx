@@ -157,7 +157,8 @@ describe('the delivery page', () => {
     expect(http.callsTo('POST /api/v1/deliveries/d-1/retry')).toHaveLength(1)
   })
 
-  it.each(['succeeded', 'discarded', 'held'])('offers no Retry for a %s delivery', async (status) => {
+  /** The page of a delivery in this status, with no attempts. */
+  function deliveryIn(status: string) {
     mockApi({
       'GET /api/v1/me': json(USER),
       'GET /api/v1/subscriptions': json(page([])),
@@ -165,21 +166,17 @@ describe('the delivery page', () => {
       'GET /api/v1/deliveries/d-1': json({ id: 'd-1', event_id: 'e-1', subscription_id: 'sub-1', status, attempt_count: 1, next_attempt_at: null, attempts: [] }),
     })
     renderApp('/deliveries/d-1')
+  }
 
+  it.each(['succeeded', 'discarded', 'held'])('offers no Retry for a %s delivery', async (status) => {
+    deliveryIn(status)
     expect(await screen.findByRole('heading', { name: 'Attempts' })).toBeInTheDocument()
     expect(screen.getAllByText(status).length).toBeGreaterThan(0)
     expect(screen.queryByRole('button', { name: 'Retry' })).not.toBeInTheDocument()
   })
 
   it.each(['pending', 'retrying', 'dead'])('offers Retry for a %s delivery', async (status) => {
-    mockApi({
-      'GET /api/v1/me': json(USER),
-      'GET /api/v1/subscriptions': json(page([])),
-      'GET /api/v1/events/e-1': json({ ...ev('e-1', 'order.paid'), payload: {}, deliveries: [] }),
-      'GET /api/v1/deliveries/d-1': json({ id: 'd-1', event_id: 'e-1', subscription_id: 'sub-1', status, attempt_count: 1, next_attempt_at: null, attempts: [] }),
-    })
-    renderApp('/deliveries/d-1')
-
+    deliveryIn(status)
     expect(await screen.findByRole('button', { name: 'Retry' })).toBeInTheDocument()
   })
 })
