@@ -143,8 +143,9 @@ describe('troubled, with receiver outages', () => {
 describe('queues', () => {
   it('orders deliver, then wait tiers from the shortest, then the graveyard', () => {
     const q = (name: string, kind: QueueInfo['kind']): QueueInfo => ({ name, kind, messages: 0, messages_unacked: 0, consumers: 0 })
-    const sorted = sortQueues([q('warren.graveyard', 'graveyard'), q('warren.retry.1h', 'retry'), q('warren.retry.30s', 'retry'), q('warren.deliver', 'deliver'), q('warren.retry.2m', 'retry')])
-    expect(sorted.map((x) => x.name)).toEqual(['warren.deliver', 'warren.retry.30s', 'warren.retry.2m', 'warren.retry.1h', 'warren.graveyard'])
+    const sorted = sortQueues([q('warren.graveyard', 'graveyard'), q('warren.ordered.1', 'ordered'), q('warren.retry.1h', 'retry'), q('warren.retry.30s', 'retry'), q('warren.deliver', 'deliver'), q('warren.ordered.0', 'ordered'), q('warren.retry.2m', 'retry')])
+    // The API's order: the FIFO shards after the wait tiers, before the graveyard.
+    expect(sorted.map((x) => x.name)).toEqual(['warren.deliver', 'warren.retry.30s', 'warren.retry.2m', 'warren.retry.1h', 'warren.ordered.0', 'warren.ordered.1', 'warren.graveyard'])
     expect(tierSeconds('warren.retry.6h')).toBe(21600)
     // The server's `tier` wins over the name.
     const named = sortQueues([{ ...q('warren.retry.b', 'retry'), tier: '1h' }, { ...q('warren.retry.a', 'retry'), tier: '5s' }])

@@ -161,12 +161,12 @@ export function tierSeconds(name: string): number {
   return Number(m[1]) * unit
 }
 
-const KIND_ORDER = { deliver: 0, retry: 1, graveyard: 2 } as const
+const KIND_ORDER = { deliver: 0, retry: 1, ordered: 2, graveyard: 3 } as const
 
-/** Deliver first, then retry tiers from the shortest wait, then the graveyard. */
+/** Deliver first, then retry tiers from the shortest wait, then the FIFO shards, then the graveyard. */
 export function sortQueues(queues: QueueInfo[]): QueueInfo[] {
   return [...queues].sort((a, b) => {
-    const kind = (KIND_ORDER[a.kind] ?? 3) - (KIND_ORDER[b.kind] ?? 3)
+    const kind = (KIND_ORDER[a.kind] ?? 4) - (KIND_ORDER[b.kind] ?? 4)
     if (kind !== 0) return kind
     const ta = tierSeconds(a.tier ?? a.name)
     const tb = tierSeconds(b.tier ?? b.name)
