@@ -27,7 +27,7 @@ import { mkdir } from 'node:fs/promises'
 import http from 'node:http'
 import { chromium } from 'playwright-core'
 import { operatorSteps } from './admin.mjs'
-import { assert, BASE, CHROMIUM, nav, RUN, shot, SHOTS, STARTED, step, until, WAIT } from './lib.mjs'
+import { assert, BASE, chartAxisLabels, CHROMIUM, nav, RUN, shot, SHOTS, STARTED, step, until, WAIT, wordsCutAcrossLines } from './lib.mjs'
 
 // ---- the receiver: a webhook endpoint on the loopback that answers what we tell it ---------
 
@@ -147,10 +147,72 @@ async function liveConnected(page) {
 /** The live log line of one delivery's attempt with this outcome. */
 function liveLine(page, deliveryId, outcome) {
   return page
-    .getByRole('list', { name: 'Delivery attempts' })
-    .getByRole('listitem')
+    .getByRole('table', { name: 'Delivery attempts' })
+    .getByRole('row')
     .filter({ has: page.getByRole('link', { name: `Delivery ${deliveryId}` }) })
     .filter({ hasText: outcome })
+}
+
+/** Every chart's value-axis labels fit inside it on one line, and start with a digit (no ".75 ms"). */
+async function axisLabelsFit(page, what) {
+  await page.locator('.recharts-wrapper > svg.recharts-surface').first().waitFor()
+  const charts = await chartAxisLabels(page.locator('main'))
+  assert(charts.length >= 4, `${what}: expected the dashboard's four charts, found ${charts.length}`)
+  for (const { labels, clipped, wrapped } of charts) {
+    assert(labels.length > 0, `${what}: a chart has no value-axis labels`)
+    assert(clipped.length === 0, `${what}: value-axis labels cut at the chart's edge: ${clipped.join(', ')}`)
+    assert(wrapped.length === 0, `${what}: value-axis labels wrapped onto two lines: ${wrapped.join(', ')}`)
+    assert(labels.every((l) => /^-?\d/.test(l)), `${what}: value-axis labels that do not start with a digit: ${labels.join(', ')}`)
+  }
+}
+
+/** The success-rate chart draws bars (not a lone dot) and the window's rate across. */
+async function successRateBars(page, what) {
+  const success = page.getByRole('img', { name: 'Success rate per bucket' })
+  await success.getByText(/^\d+(\.\d)?% over 1h$/).waitFor()
+  const bars = await success.locator('.recharts-bar-rectangle path').evaluateAll((paths) => paths.map((p) => p.getBoundingClientRect()).filter((r) => r.height > 0))
+  assert(bars.length > 0, `${what}: the success-rate chart draws no bar`)
+  assert(bars.every((r) => r.width >= 3), `${what}: the success-rate chart's bars are ${bars.map((r) => r.width.toFixed(1)).join(', ')} px wide`)
+  const ticks = await success.locator('.recharts-xAxis-tick-labels .recharts-cartesian-axis-tick-value').count()
+  assert(ticks >= 4, `${what}: the success-rate chart's time axis has ${ticks} labels, not the window`)
+}
+
+/** Shows the dashboard with `GET /stats` answers rewritten by `rewrite` (the real one first). */
+async function dashboardWithStats(page, rewrite) {
+  const isStats = (url) => url.pathname === '/api/v1/stats'
+  await page.route(isStats, async (route) => {
+    const response = await route.fetch()
+    await route.fulfill({ response, json: rewrite(await response.json()) })
+  })
+  try {
+    await page.reload()
+    await page.getByRole('heading', { name: 'Deliveries per minute' }).waitFor()
+    await page.locator('.recharts-wrapper').first().waitFor()
+  } finally {
+    await page.unroute(isStats)
+  }
+}
+
+/**
+ * The dashboard's charts can be read, with this run's figures and with figures made to be
+ * hard: latencies under a millisecond (whose axis once read ".75 ms") and over ten seconds,
+ * and a sparse series of one busy minute (once a lone dot in the success-rate chart).
+ */
+async function chartsReadable(page) {
+  await axisLabelsFit(page, 'this run')
+  await successRateBars(page, 'this run')
+  const latencies = (latency_ms) => (stats) => ({ ...stats, data: stats.data.map((s) => ({ ...s, latency_ms })) })
+  await dashboardWithStats(page, latencies({ avg: 0.5, p50: 0.25, p95: 0.5, p99: 0.75 }))
+  await axisLabelsFit(page, 'latencies under 1 ms')
+  await dashboardWithStats(page, latencies({ avg: 4000, p50: 900, p95: 9000, p99: 12500 }))
+  await axisLabelsFit(page, 'latencies over 10 s')
+  await dashboardWithStats(page, (stats) => ({
+    ...stats,
+    data: stats.data.map((s, i) => ({ ...s, series: i === 0 ? [{ ...s.series.at(-1), succeeded: 3, failed: 1 }] : [] })),
+  }))
+  await successRateBars(page, 'one busy minute')
+  // Back to this run's own figures.
+  await dashboardWithStats(page, (stats) => stats)
 }
 
 // ---- the flow --------------------------------------------------------------------------------
@@ -233,6 +295,9 @@ async function main() {
       await line.waitFor()
       const text = await line.textContent()
       for (const want of ['order.paid', 'succeeded', 'HTTP 200', deliveryId]) assert(text.includes(want), `the live line lacks ${want}: ${text}`)
+      const headers = await page.getByRole('table', { name: 'Delivery attempts' }).getByRole('columnheader').allTextContents()
+      assert(headers.join('|') === 'Time|Event|Outcome|Response|Delivery', `the live log's column headers are ${headers.join('|')}`)
+      assert(await page.getByRole('columnheader', { name: 'Outcome' }).isVisible(), 'the live log’s column headers are not shown')
       assert(await page.evaluate(() => window.__e2eNoReload === true), 'the page reloaded')
       await shot(page, 'live')
       return deliveryId
@@ -243,6 +308,8 @@ async function main() {
       const timeline = page.getByRole('list', { name: 'Attempt timeline' })
       await timeline.getByText('Attempt 1').waitFor()
       assert((await timeline.textContent()).includes('HTTP 200'), 'the attempt is not HTTP 200')
+      await page.getByText('succeeded', { exact: true }).first().waitFor()
+      assert((await page.getByRole('button', { name: 'Retry' }).count()) === 0, 'a succeeded delivery offers Retry')
       await shot(page, 'delivery')
     })
 
@@ -432,6 +499,7 @@ async function main() {
       await timeline.getByText('Attempt 2').waitFor()
       const text = await timeline.textContent()
       assert(text.includes('HTTP 500') && text.includes('HTTP 200'), `the timeline lacks the failed and the good attempt: ${text}`)
+      assert(!text.includes('http_status'), `the timeline shows a raw error kind: ${text}`)
       const replayed = receiver.state.requests.filter((r) => r.headers['webhook-id'] === deadDelivery)
       assert(replayed.length === 2 && replayed[1].headers['x-warren-attempt'] === '2', 'the replay did not reuse the delivery id with attempt 2')
       await shot(page, 'delivery-replayed')
@@ -450,6 +518,7 @@ async function main() {
       assert(asked.includes('/api/v1/stats'), `the dashboard never asked for /api/v1/stats: ${asked.join(' ')}`)
       const perSubscription = asked.filter((p) => /^\/api\/v1\/(subscriptions\/[^/]+\/(stats|deliveries)|dead-letters)$/.test(p))
       assert(perSubscription.length === 0, `the dashboard asked per subscription: ${perSubscription.join(' ')}`)
+      await chartsReadable(page)
       await shot(page, 'dashboard')
       await nav(page, 'Subscriptions')
       await page.getByRole('link', { name: `e2e ok ${RUN}` }).waitFor()
@@ -462,6 +531,28 @@ async function main() {
 
     // This run's account was the first on a fresh Warren (scripts/e2e): it is the operator.
     await operatorSteps({ browser, page, operatorEmail: email, pageErrors })
+
+    await step('a long target URL wraps between its parts, never inside a word, on a desktop and a phone', async () => {
+      // A subscription that takes no event this run sends: only its page is looked at.
+      const targetUrl = `${receiver.url}/layout/webhooks/orders-and-invoices/2025/incoming?team=payments&region=eu-west-1&verify=strict`
+      await createSubscription(page, { name: `e2e layout ${RUN}`, targetUrl, sourceName, eventTypes: 'layout.never' })
+      const overview = page.locator('section').filter({ has: page.getByRole('heading', { name: 'Overview' }) })
+      const url = overview.locator('[data-url]')
+      assert((await url.textContent()) === targetUrl, `the target URL is not shown whole: ${await url.textContent()}`)
+      for (const width of [1280, 375]) {
+        await page.setViewportSize({ width, height: 900 })
+        const cut = await wordsCutAcrossLines(overview.locator('dl'))
+        assert(cut.length === 0, `at ${width} px the overview cuts ${cut.join(', ')} across lines`)
+      }
+      const lines = await url.evaluate((el) => {
+        const range = document.createRange()
+        range.selectNodeContents(el)
+        return new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top))).size
+      })
+      assert(lines > 1, `at 375 px the long URL should wrap, it takes ${lines} line`)
+      await shot(page, 'subscription-long-url-phone')
+      await page.setViewportSize({ width: 1280, height: 900 })
+    })
 
     await step('every page fits a 375 px phone', async () => {
       await page.setViewportSize({ width: 375, height: 812 })

@@ -44,3 +44,50 @@ export async function until(fn, what) {
   }
   throw new Error(`timed out waiting for ${what}`)
 }
+
+/**
+ * The words (runs without spaces or hyphens, or the parts of a URL between its break points)
+ * under an element that are cut across two lines though they would fit on one, as
+ * `break-all` cuts them.
+ */
+export async function wordsCutAcrossLines(locator) {
+  return locator.evaluate((root) => {
+    const block = (el) => {
+      while (el.parentElement && getComputedStyle(el).display === 'inline') el = el.parentElement
+      return el
+    }
+    const cut = []
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT)
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const width = block(node.parentElement).getBoundingClientRect().width
+      for (const match of node.data.matchAll(/[^\s-]+-?/g)) {
+        const range = document.createRange()
+        range.setStart(node, match.index)
+        range.setEnd(node, match.index + match[0].length)
+        const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top)))
+        if (lines.size > 1 && range.getBoundingClientRect().width < width) cut.push(match[0])
+      }
+    }
+    return cut
+  })
+}
+
+/**
+ * Each chart's value-axis labels under `scope`: all of them, those that do not fit inside
+ * its picture (cut at the left edge), and those wrapped onto two lines.
+ */
+export async function chartAxisLabels(scope) {
+  // The chart's own picture, not its legend's little icons (also recharts-surface).
+  return scope.locator('.recharts-wrapper > svg.recharts-surface').evaluateAll((svgs) =>
+    svgs.map((svg) => {
+      const box = svg.getBoundingClientRect()
+      const ticks = [...svg.querySelectorAll('.recharts-yAxis-tick-labels .recharts-cartesian-axis-tick-value')]
+      return {
+        labels: ticks.map((t) => t.textContent),
+        clipped: ticks.filter((t) => t.getBoundingClientRect().left < box.left - 0.5).map((t) => t.textContent),
+        // Recharts wraps a label too wide for its axis onto two lines ("3500" over "ms").
+        wrapped: ticks.filter((t) => t.querySelectorAll('tspan').length > 1).map((t) => [...t.querySelectorAll('tspan')].map((x) => x.textContent).join(' / ')),
+      }
+    }),
+  )
+}

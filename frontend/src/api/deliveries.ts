@@ -2,7 +2,17 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api } from './client'
 import { keys } from './keys'
-import type { Delivery } from './types'
+import type { Delivery, DeliveryStatus } from './types'
+
+/**
+ * Whether Retry means something for a delivery in this status: a dead one starts a new round
+ * of attempts, a waiting one (pending, retrying) is attempted now. A succeeded one has nothing
+ * to retry (the API would send it again), and a held or discarded one follows its
+ * subscription's resume, not a retry.
+ */
+export function canRetry(status: DeliveryStatus): boolean {
+  return status === 'dead' || status === 'pending' || status === 'retrying'
+}
 
 /** One delivery with its attempts; polls while it still has attempts to come. */
 export function useDelivery(id: string) {

@@ -205,7 +205,8 @@ export interface AllStats {
   data: SubscriptionStats[]
 }
 
-export type QueueKind = 'deliver' | 'retry' | 'graveyard'
+/** The main queue, a wait tier, a shard of FIFO subscriptions' doorbells, or the graveyard. */
+export type QueueKind = 'deliver' | 'retry' | 'ordered' | 'graveyard'
 
 export interface QueueInfo {
   name: string

@@ -1,8 +1,9 @@
 // Small building blocks every page shares: fields with visible labels and their errors,
 // buttons, and the loading, empty and error states.
-import { useId, useState, type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from 'react'
+import { Fragment, useId, useState, type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from 'react'
 import { Link, type LinkProps } from 'react-router-dom'
 import { errorMessage } from '../api'
+import { urlSegments } from '../lib/format'
 
 const cx = (...classes: (string | false | null | undefined)[]) => classes.filter(Boolean).join(' ')
 
@@ -262,17 +263,37 @@ export function JsonView({ value, label }: { value: unknown; label?: string }) {
   )
 }
 
-/** A row of key/value facts that wraps on a phone. */
-export function Facts({ items }: { items: [string, ReactNode][] }) {
+/** A fact: its name, its value, and whether it takes a whole row (a long URL, say). */
+export type Fact = [string, ReactNode] | [string, ReactNode, { wide: boolean }]
+
+/** A row of key/value facts that wraps on a phone; words wrap whole. */
+export function Facts({ items }: { items: Fact[] }) {
   return (
     <dl className="grid grid-cols-1 gap-x-6 gap-y-2 text-sm sm:grid-cols-2 lg:grid-cols-3">
-      {items.map(([k, v]) => (
-        <div key={k} className="min-w-0">
+      {items.map(([k, v, options]) => (
+        <div key={k} className={cx('min-w-0', options?.wide && 'sm:col-span-2 lg:col-span-3')}>
           <dt className="text-xs uppercase tracking-wide text-slate-500">{k}</dt>
-          <dd className="break-all text-slate-800">{v}</dd>
+          <dd className="break-words text-slate-800">{v}</dd>
         </div>
       ))}
     </dl>
+  )
+}
+
+/**
+ * A URL in full that wraps only between its parts (after a `/`, before a `.` or `?`, …), so
+ * no word is cut in two; a part wider than the line still wraps rather than overflow.
+ */
+export function Url({ url, className }: { url: string; className?: string }) {
+  return (
+    <span className={cx('font-mono text-xs [overflow-wrap:anywhere]', className)} data-url>
+      {urlSegments(url).map((part, i) => (
+        <Fragment key={i}>
+          {i > 0 && <wbr />}
+          {part}
+        </Fragment>
+      ))}
+    </span>
   )
 }
 

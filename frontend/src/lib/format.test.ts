@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatMs, formatPercent, formatRelative, localInputToIso } from './format'
+import { formatMs, formatPercent, formatRelative, localInputToIso, urlSegments } from './format'
 
 describe('formatting', () => {
   it('shows rates with at most one decimal and never rounds a failure up to 100%', () => {
@@ -14,6 +14,10 @@ describe('formatting', () => {
     expect(formatMs(93)).toBe('93 ms')
     expect(formatMs(1500)).toBe('1.5 s')
     expect(formatMs(10_000)).toBe('10 s')
+    // A chart axis's round values stay short: no "1.0 s".
+    expect(formatMs(1000)).toBe('1 s')
+    expect(formatMs(2000)).toBe('2 s')
+    expect(formatMs(0)).toBe('0 ms')
   })
 
   it('says how far a time is from now', () => {
@@ -25,5 +29,12 @@ describe('formatting', () => {
   it('turns a datetime-local value into RFC 3339 UTC, and nothing into nothing', () => {
     expect(localInputToIso('2025-01-01T10:00')).toBe(new Date('2025-01-01T10:00').toISOString())
     expect(localInputToIso('')).toBeUndefined()
+  })
+
+  it('cuts a URL where a line may wrap, never inside a word, and loses nothing', () => {
+    const url = 'https://hooks.example-shop.com/webhooks/orders?team=payments&region=eu'
+    expect(urlSegments(url)).toEqual(['https://', 'hooks', '.example-shop', '.com/', 'webhooks/', 'orders', '?team=', 'payments', '&region=', 'eu'])
+    expect(urlSegments(url).join('')).toBe(url)
+    expect(urlSegments('http://127.0.0.1:8080/')).toEqual(['http://', '127', '.0', '.0', '.1:8080/'])
   })
 })

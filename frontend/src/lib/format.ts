@@ -26,9 +26,11 @@ export function formatRelative(iso: string | null | undefined, now = Date.now())
   return diff >= 0 ? `in ${text}` : `${text} ago`
 }
 
+/** "93 ms", "1.5 s", "2 s", "12 s"; "—" for none. Short enough for a chart's axis. */
 export function formatMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || Number.isNaN(ms)) return '—'
-  return ms >= 1000 ? `${(ms / 1000).toFixed(ms >= 10_000 ? 0 : 1)} s` : `${Math.round(ms)} ms`
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  return `${(ms / 1000).toFixed(ms >= 10_000 ? 0 : 1).replace(/\.0$/, '')} s`
 }
 
 export function formatPercent(fraction: number | null | undefined): string {
@@ -44,4 +46,12 @@ export function localInputToIso(value: string | null | undefined): string | unde
   if (!value) return undefined
   const d = new Date(value)
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString()
+}
+
+/**
+ * A URL cut where a line may wrap without breaking a word: after `//` and each `/`, before
+ * `.`, `?`, `#` and `&`, and after `=`. Joined again, the pieces are the URL.
+ */
+export function urlSegments(url: string): string[] {
+  return url.split(/(?<=\/)(?!\/)|(?=[.?#&])|(?<==)/).filter(Boolean)
 }

@@ -3,7 +3,7 @@
 use std::{collections::BTreeSet, time::Duration};
 
 use serde_json::Value;
-use warren_testkit::eventually;
+use warren_testkit::{broker::TestBroker, eventually};
 
 use crate::helpers::{spawn_app, spawn_app_with};
 
@@ -240,4 +240,39 @@ async fn the_first_account_is_the_operator_and_only_it_sees_the_queues() {
             .is_some_and(|d| d.contains("operator")),
         "{problem}"
     );
+}
+
+#[tokio::test]
+async fn queues_lists_this_warrens_own_topology_never_a_stale_queue_or_another_prefixs() {
+    let app = spawn_app().await;
+    let operator = app.user().await;
+    // On the same broker: a leftover under this prefix that no topology declares (as a
+    // retired wait tier leaves behind), and a queue of another Warren's prefix.
+    let stale = app.broker.tap("amq.direct", "stale").await;
+    let foreign = TestBroker::new().tap("amq.direct", "foreign").await;
+
+    let listed: BTreeSet<String> = operator
+        .get_json("/api/v1/queues")
+        .await
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|q| q["name"].as_str().expect("a name").to_owned())
+        .collect();
+
+    let topology = app.broker.settings.topology();
+    let mut expected = BTreeSet::from([topology.deliver_queue(), topology.graveyard_queue()]);
+    expected.extend(
+        topology
+            .tiers()
+            .iter()
+            .map(|tier| topology.retry_queue(tier)),
+    );
+    expected.extend(
+        topology
+            .ordered_shards()
+            .map(|shard| topology.ordered_queue(shard)),
+    );
+    assert_eq!(listed, expected);
+    assert!(!listed.contains(&stale) && !listed.contains(&foreign));
 }

@@ -1,7 +1,7 @@
 // Every tenant's subscriptions whose circuit is open or half open, with their owner: where an
 // operator looks first when receivers are in trouble across the instance.
 import { ownerOf, useOpenCircuits } from '../../api'
-import { Badge, Card, EmptyState, ErrorMessage, Loading, Mono } from '../../components/ui'
+import { Badge, Card, EmptyState, ErrorMessage, Loading, Url } from '../../components/ui'
 import { formatTime } from '../../lib/format'
 
 export function CircuitsPage() {
@@ -36,7 +36,7 @@ export function CircuitsPage() {
                     {!s.is_active && <Badge value="disabled" className="ml-1" />}
                   </td>
                   <td className="py-1.5 pr-3">
-                    <Mono>{s.target_url}</Mono>
+                    <Url url={s.target_url} />
                   </td>
                   <td className="py-1.5 whitespace-nowrap text-slate-600">{formatTime(s.updated_at)}</td>
                 </tr>

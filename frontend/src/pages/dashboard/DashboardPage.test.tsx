@@ -133,4 +133,15 @@ describe('the dashboard', () => {
     renderApp('/')
     expect(await screen.findByText('Nothing to chart yet.')).toBeInTheDocument()
   })
+
+  it('says so when the window had no attempt, instead of an empty success-rate chart', async () => {
+    const idle = { total: 0, succeeded: 0, success_rate: null, series: [{ t: '2025-01-01T00:00:00Z', succeeded: 0, failed: 0 }] }
+    setup({
+      'GET /api/v1/subscriptions': json(page([sub('s-ok', 'healthy', { held_count: 0 })])),
+      'GET /api/v1/stats': allStats(entry('s-ok', 'healthy', idle)),
+    })
+    renderApp('/')
+    const card = (await screen.findByRole('heading', { name: 'Success rate' })).closest('section')!
+    expect(await within(card).findByText('No attempts in this window.')).toBeInTheDocument()
+  })
 })

@@ -98,7 +98,7 @@ function DeliveryStats({ window, stats, subs, statsById, loading }: { window: St
           {points.length ? <ThroughputChart points={points} window={window} /> : <EmptyState title="No deliveries in this window." />}
         </Card>
         <Card title="Success rate">
-          {points.length ? <SuccessRateChart points={points} window={window} /> : <EmptyState title="No deliveries in this window." />}
+          {points.some((p) => p.succeeded + p.failed > 0) ? <SuccessRateChart points={points} window={window} /> : <EmptyState title="No attempts in this window." />}
         </Card>
         <Card title="Succeeded and failed">
           {points.length ? <OutcomesChart points={points} window={window} /> : <EmptyState title="No deliveries in this window." />}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { QueueInfo, Stats, Subscription } from '../../api'
-import { mergeSeries, sortQueues, tierSeconds, totals, troubled } from './aggregate'
+import { mergeSeries, overallSuccessRate, sortQueues, tierSeconds, totals, troubled } from './aggregate'
 
 const stats = (over: Partial<Stats>): Stats => ({
   window: '1h',
@@ -41,22 +41,55 @@ describe('mergeSeries', () => {
     const a = stats({ series: [{ t: '2025-01-01T00:00:00Z', succeeded: 3, failed: 1 }, { t: '2025-01-01T00:05:00Z', succeeded: 10, failed: 0 }] })
     const b = stats({ series: [{ t: '2025-01-01T00:00:00Z', succeeded: 0, failed: 6 }] })
 
-    const { points, hasLatencySeries } = mergeSeries([a, b], '1h')
+    const { points, hasLatencySeries } = mergeSeries([a, b], '1h', Date.parse('2025-01-01T00:05:30Z'))
 
     expect(hasLatencySeries).toBe(false)
-    expect(points).toEqual([
-      { t: '2025-01-01T00:00:00.000Z', succeeded: 3, failed: 7, perMinute: 2, successRate: 30 },
-      { t: '2025-01-01T00:05:00.000Z', succeeded: 10, failed: 0, perMinute: 2, successRate: 100 },
-    ])
+    const at = (iso: string) => points.find((p) => p.t === iso)
+    expect(at('2025-01-01T00:00:00.000Z')).toEqual({ t: '2025-01-01T00:00:00.000Z', succeeded: 3, failed: 7, perMinute: 10, successRate: 30 })
+    expect(at('2025-01-01T00:05:00.000Z')).toEqual({ t: '2025-01-01T00:05:00.000Z', succeeded: 10, failed: 0, perMinute: 10, successRate: 100 })
+    // The minutes between, with nothing attempted: zeros, and no success rate.
+    expect(at('2025-01-01T00:03:00.000Z')).toEqual({ t: '2025-01-01T00:03:00.000Z', succeeded: 0, failed: 0, perMinute: 0, successRate: null })
+  })
+
+  it.each([
+    ['1h', 60, 60_000],
+    ['24h', 96, 15 * 60_000],
+    ['7d', 168, 3_600_000],
+  ] as const)('fills a sparse %s series to every bucket of the window, up to now', (window, count, width) => {
+    const now = Date.parse('2025-01-08T12:34:56Z')
+    const last = Math.floor(now / width) * width
+    const lone = new Date(last - 10 * width).toISOString()
+    const { points } = mergeSeries([stats({ series: [{ t: lone, succeeded: 1, failed: 0 }] })], window, now)
+
+    expect(points).toHaveLength(count)
+    expect(points[points.length - 1].t).toBe(new Date(last).toISOString())
+    expect(points[0].t).toBe(new Date(last - (count - 1) * width).toISOString())
+    expect(points.filter((p) => p.successRate !== null)).toEqual([expect.objectContaining({ t: lone, successRate: 100 })])
+    // Evenly spaced, one bucket apart.
+    expect(new Set(points.slice(1).map((p, i) => Date.parse(p.t) - Date.parse(points[i].t)))).toEqual(new Set([width]))
+  })
+
+  it('keeps the server’s full series as it is, and has no points when there is no series', () => {
+    const now = Date.parse('2025-01-01T01:00:30Z')
+    const series = Array.from({ length: 60 }, (_, i) => ({ t: new Date(Date.parse('2025-01-01T00:01:00Z') + i * 60_000).toISOString(), succeeded: i % 2, failed: 0 }))
+    const { points } = mergeSeries([stats({ series })], '1h', now)
+    expect(points.map((p) => p.t)).toEqual(series.map((p) => p.t))
+    expect(mergeSeries([stats({ series: [] })], '1h', now).points).toEqual([])
+  })
+
+  it('gives the window’s overall success rate from every bucket', () => {
+    const { points } = mergeSeries([stats({ series: [{ t: '2025-01-01T00:00:00Z', succeeded: 2, failed: 1 }, { t: '2025-01-01T00:01:00Z', succeeded: 0, failed: 0 }] })], '1h', Date.parse('2025-01-01T00:01:00Z'))
+    expect(overallSuccessRate(points)).toBe(66.7)
+    expect(overallSuccessRate([])).toBeNull()
   })
 
   it('weights per-bucket latency percentiles by attempts when the server sends them', () => {
     const a = stats({ series: [{ t: '2025-01-01T00:00:00Z', succeeded: 3, failed: 0, p50: 10, p95: 20, p99: 30 }] })
     const b = stats({ series: [{ t: '2025-01-01T00:00:00Z', succeeded: 1, failed: 0, p50: 50, p95: 60, p99: 70 }] })
-    const { points, hasLatencySeries } = mergeSeries([a, b], '24h')
+    const { points, hasLatencySeries } = mergeSeries([a, b], '24h', Date.parse('2025-01-01T00:00:00Z'))
     expect(hasLatencySeries).toBe(true)
-    // One point in a 24h window: a quarter-hour bucket, so 4 attempts are 0.27 a minute.
-    expect(points[0]).toMatchObject({ p50: 20, p95: 30, p99: 40, perMinute: 0.27 })
+    // A 24h window has quarter-hour buckets, so 4 attempts are 0.27 a minute.
+    expect(points.find((p) => p.t === '2025-01-01T00:00:00.000Z')).toMatchObject({ p50: 20, p95: 30, p99: 40, perMinute: 0.27 })
   })
 })
 
@@ -110,8 +143,9 @@ describe('troubled, with receiver outages', () => {
 describe('queues', () => {
   it('orders deliver, then wait tiers from the shortest, then the graveyard', () => {
     const q = (name: string, kind: QueueInfo['kind']): QueueInfo => ({ name, kind, messages: 0, messages_unacked: 0, consumers: 0 })
-    const sorted = sortQueues([q('warren.graveyard', 'graveyard'), q('warren.retry.1h', 'retry'), q('warren.retry.30s', 'retry'), q('warren.deliver', 'deliver'), q('warren.retry.2m', 'retry')])
-    expect(sorted.map((x) => x.name)).toEqual(['warren.deliver', 'warren.retry.30s', 'warren.retry.2m', 'warren.retry.1h', 'warren.graveyard'])
+    const sorted = sortQueues([q('warren.graveyard', 'graveyard'), q('warren.ordered.1', 'ordered'), q('warren.retry.1h', 'retry'), q('warren.retry.30s', 'retry'), q('warren.deliver', 'deliver'), q('warren.ordered.0', 'ordered'), q('warren.retry.2m', 'retry')])
+    // The API's order: the FIFO shards after the wait tiers, before the graveyard.
+    expect(sorted.map((x) => x.name)).toEqual(['warren.deliver', 'warren.retry.30s', 'warren.retry.2m', 'warren.retry.1h', 'warren.ordered.0', 'warren.ordered.1', 'warren.graveyard'])
     expect(tierSeconds('warren.retry.6h')).toBe(21600)
     // The server's `tier` wins over the name.
     const named = sortQueues([{ ...q('warren.retry.b', 'retry'), tier: '1h' }, { ...q('warren.retry.a', 'retry'), tier: '5s' }])

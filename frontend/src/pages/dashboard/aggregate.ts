@@ -14,28 +14,42 @@ export interface MergedPoint {
   p99?: number
 }
 
-// Warren's buckets: a minute, a quarter hour, an hour.
-const DEFAULT_BUCKET_MINUTES: Record<StatsWindow, number> = { '1h': 1, '24h': 15, '7d': 60 }
+/** The window's series as the API sends it: bucket width in minutes, and how many buckets. */
+export const WINDOW_BUCKETS: Record<StatsWindow, { minutes: number; count: number }> = {
+  '1h': { minutes: 1, count: 60 },
+  '24h': { minutes: 15, count: 96 },
+  '7d': { minutes: 60, count: 168 },
+}
 
-/** The bucket width: the smallest gap between points, else the window's usual one. */
-export function bucketMinutes(times: number[], window: StatsWindow): number {
-  let gap = Infinity
-  for (let i = 1; i < times.length; i++) gap = Math.min(gap, times[i] - times[i - 1])
-  return Number.isFinite(gap) && gap > 0 ? gap / 60_000 : DEFAULT_BUCKET_MINUTES[window]
+type Sums = { succeeded: number; failed: number; lat: Record<'p50' | 'p95' | 'p99', [number, number]> }
+
+const emptySums = (): Sums => ({ succeeded: 0, failed: 0, lat: { p50: [0, 0], p95: [0, 0], p99: [0, 0] } })
+
+/**
+ * Every bucket start of the window: the series' own times, and the buckets in between and up
+ * to now that it left out, so a chart spans the whole window whatever the server sent.
+ */
+export function windowTimes(seen: number[], window: StatsWindow, now = Date.now()): number[] {
+  const width = WINDOW_BUCKETS[window].minutes * 60_000
+  const last = Math.max(Math.floor(now / width) * width, ...seen)
+  const times = new Set(seen)
+  for (let i = 0; i < WINDOW_BUCKETS[window].count; i++) times.add(last - i * width)
+  return [...times].sort((a, b) => a - b)
 }
 
 /**
- * One point per bucket summed over subscriptions. Latency percentiles (when the server sends
- * them per bucket) are averaged weighted by each subscription's attempts in the bucket.
+ * One point per bucket of the window summed over subscriptions, zeros where nothing happened.
+ * Latency percentiles (when the server sends them per bucket) are averaged weighted by each
+ * subscription's attempts in the bucket.
  */
-export function mergeSeries(stats: Stats[], window: StatsWindow): { points: MergedPoint[]; hasLatencySeries: boolean } {
-  const byTime = new Map<number, { succeeded: number; failed: number; lat: Record<'p50' | 'p95' | 'p99', [number, number]> }>()
+export function mergeSeries(stats: Stats[], window: StatsWindow, now = Date.now()): { points: MergedPoint[]; hasLatencySeries: boolean } {
+  const byTime = new Map<number, Sums>()
   let hasLatencySeries = false
   for (const s of stats) {
     for (const p of s.series ?? []) {
       const t = new Date(p.t).getTime()
       if (Number.isNaN(t)) continue
-      const acc = byTime.get(t) ?? { succeeded: 0, failed: 0, lat: { p50: [0, 0], p95: [0, 0], p99: [0, 0] } }
+      const acc = byTime.get(t) ?? emptySums()
       acc.succeeded += p.succeeded ?? 0
       acc.failed += p.failed ?? 0
       const weight = (p.succeeded ?? 0) + (p.failed ?? 0) || 1
@@ -50,24 +64,32 @@ export function mergeSeries(stats: Stats[], window: StatsWindow): { points: Merg
       byTime.set(t, acc)
     }
   }
-  const times = [...byTime.keys()].sort((a, b) => a - b)
-  const minutes = bucketMinutes(times, window)
-  const points = times.map((t) => {
-    const { succeeded, failed, lat } = byTime.get(t)!
-    const total = succeeded + failed
-    const point: MergedPoint = {
-      t: new Date(t).toISOString(),
-      succeeded,
-      failed,
-      perMinute: Math.round((total / minutes) * 100) / 100,
-      successRate: total ? Math.round((succeeded / total) * 1000) / 10 : null,
-    }
-    for (const k of ['p50', 'p95', 'p99'] as const) {
-      if (lat[k][1] > 0) point[k] = Math.round(lat[k][0] / lat[k][1])
-    }
-    return point
-  })
+  if (byTime.size === 0) return { points: [], hasLatencySeries }
+  const minutes = WINDOW_BUCKETS[window].minutes
+  const points = windowTimes([...byTime.keys()], window, now).map((t) => toPoint(t, byTime.get(t) ?? emptySums(), minutes))
   return { points, hasLatencySeries }
+}
+
+function toPoint(t: number, { succeeded, failed, lat }: Sums, minutes: number): MergedPoint {
+  const total = succeeded + failed
+  const point: MergedPoint = {
+    t: new Date(t).toISOString(),
+    succeeded,
+    failed,
+    perMinute: Math.round((total / minutes) * 100) / 100,
+    successRate: total ? Math.round((succeeded / total) * 1000) / 10 : null,
+  }
+  for (const k of ['p50', 'p95', 'p99'] as const) {
+    if (lat[k][1] > 0) point[k] = Math.round(lat[k][0] / lat[k][1])
+  }
+  return point
+}
+
+/** The success rate (percent) over every point, null when nothing was attempted. */
+export function overallSuccessRate(points: MergedPoint[]): number | null {
+  const succeeded = points.reduce((n, p) => n + p.succeeded, 0)
+  const total = points.reduce((n, p) => n + p.succeeded + p.failed, 0)
+  return total ? Math.round((succeeded / total) * 1000) / 10 : null
 }
 
 export interface Totals {
@@ -139,12 +161,12 @@ export function tierSeconds(name: string): number {
   return Number(m[1]) * unit
 }
 
-const KIND_ORDER = { deliver: 0, retry: 1, graveyard: 2 } as const
+const KIND_ORDER = { deliver: 0, retry: 1, ordered: 2, graveyard: 3 } as const
 
-/** Deliver first, then retry tiers from the shortest wait, then the graveyard. */
+/** Deliver first, then retry tiers from the shortest wait, then the FIFO shards, then the graveyard. */
 export function sortQueues(queues: QueueInfo[]): QueueInfo[] {
   return [...queues].sort((a, b) => {
-    const kind = (KIND_ORDER[a.kind] ?? 3) - (KIND_ORDER[b.kind] ?? 3)
+    const kind = (KIND_ORDER[a.kind] ?? 4) - (KIND_ORDER[b.kind] ?? 4)
     if (kind !== 0) return kind
     const ta = tierSeconds(a.tier ?? a.name)
     const tb = tierSeconds(b.tier ?? b.name)

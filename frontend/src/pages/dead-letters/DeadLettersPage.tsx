@@ -13,6 +13,7 @@ import {
   type Subscription,
 } from '../../api'
 import { Button, Card, EmptyState, ErrorMessage, LoadMore, Loading, Notice, PageHeader, SelectField, TextField } from '../../components/ui'
+import { failureReason } from '../../lib/attemptResult'
 import { formatTime, localInputToIso } from '../../lib/format'
 
 const FIELDS = ['subscription_id', 'from', 'to'] as const
@@ -113,6 +114,7 @@ function DeadLetterRow({ letter, subscriptions }: { letter: DeadLetter; subscrip
   const replay = useReplayDeadLetter()
   const discard = useDiscardDeadLetter()
   const subscription = subscriptions?.find((s) => s.id === letter.subscription_id)
+  const reason = failureReason(letter.last_status_code, letter.last_error_kind)
   const onDiscard = () => {
     if (window.confirm('Discard this dead letter? It cannot be replayed after.')) discard.mutate(letter.id)
   }
@@ -132,7 +134,7 @@ function DeadLetterRow({ letter, subscriptions }: { letter: DeadLetter; subscrip
         <p className="text-xs text-slate-500">
           {letter.attempt_count} attempt{letter.attempt_count === 1 ? '' : 's'}
           {letter.last_status_code ? ` · last HTTP ${letter.last_status_code}` : ''}
-          {letter.last_error_kind ? ` · ${letter.last_error_kind}` : ''} · dead since {formatTime(letter.dead_at ?? letter.updated_at)}
+          {reason ? ` · ${reason}` : ''} · dead since {formatTime(letter.dead_at ?? letter.updated_at)}
         </p>
         {(replay.error || discard.error) && <ErrorMessage error={replay.error ?? discard.error} />}
       </div>

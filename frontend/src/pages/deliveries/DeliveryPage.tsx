@@ -1,7 +1,8 @@
-// One delivery: every attempt in order, what comes next, and Retry.
+// One delivery: every attempt in order, what comes next, and Retry (for a dead or waiting one).
 import { useParams } from 'react-router-dom'
-import { useDelivery, useEvent, useRetryDelivery, useSubscriptions, type Attempt, type Delivery } from '../../api'
+import { canRetry, useDelivery, useEvent, useRetryDelivery, useSubscriptions, type Attempt, type Delivery } from '../../api'
 import { Badge, Button, Card, EmptyState, ErrorMessage, Facts, Loading, Notice, PageHeader, TextLink } from '../../components/ui'
+import { failureReason } from '../../lib/attemptResult'
 import { formatMs, formatRelative, formatTime } from '../../lib/format'
 
 /** Why a delivery was never attempted, for the statuses that say so. */
@@ -29,9 +30,11 @@ function DeliveryDetail({ delivery: d }: { delivery: Delivery }) {
     <>
       <PageHeader title="Delivery">
         <Badge value={d.status} />
-        <Button variant="primary" onClick={() => retry.mutate(d.id)} disabled={retry.isPending}>
-          Retry
-        </Button>
+        {canRetry(d.status) && (
+          <Button variant="primary" onClick={() => retry.mutate(d.id)} disabled={retry.isPending}>
+            Retry
+          </Button>
+        )}
       </PageHeader>
       <div className="flex flex-col gap-4">
         <ErrorMessage error={retry.error} title="Could not retry" />
@@ -76,6 +79,7 @@ function DeliveryDetail({ delivery: d }: { delivery: Delivery }) {
 
 function AttemptItem({ attempt: a }: { attempt: Attempt }) {
   const ok = a.status_code !== null && a.status_code >= 200 && a.status_code < 300 && !a.error_kind
+  const reason = failureReason(a.status_code, a.error_kind)
   return (
     <li className="mb-4 ml-4">
       <span aria-hidden className={`absolute -left-[7px] mt-1.5 h-3 w-3 rounded-full ${ok ? 'bg-emerald-500' : 'bg-red-500'}`} />
@@ -83,7 +87,7 @@ function AttemptItem({ attempt: a }: { attempt: Attempt }) {
         <h3 className="text-sm font-semibold">Attempt {a.attempt}</h3>
         <Badge value={ok ? 'succeeded' : 'failed'} />
         <span className="text-sm text-slate-700">{a.status_code !== null ? `HTTP ${a.status_code}` : 'no response'}</span>
-        {a.error_kind && <span className="text-sm text-red-700">{a.error_kind}</span>}
+        {reason && <span className="text-sm text-red-700">{reason}</span>}
         <span className="text-sm text-slate-600">{formatMs(a.duration_ms)}</span>
         <time className="text-xs text-slate-500" dateTime={a.started_at}>
           {formatTime(a.started_at)}

@@ -145,13 +145,38 @@ describe('the delivery page', () => {
     expect(first).toHaveTextContent('Attempt 1')
     expect(first).toHaveTextContent('HTTP 500')
     expect(within(first).getByLabelText('Response to attempt 1')).toHaveTextContent('boom')
+    // The error kind in words, and none next to a status code that already says it.
+    expect(first).not.toHaveTextContent('http_status')
     expect(second).toHaveTextContent('no response')
-    expect(second).toHaveTextContent('timeout')
+    expect(second).toHaveTextContent('Timed out')
     expect(second).toHaveTextContent('10 s')
     expect(await screen.findByRole('link', { name: 'order.paid' })).toHaveAttribute('href', '/events/e-1')
 
     await userEvent.click(screen.getByRole('button', { name: 'Retry' }))
     expect(await screen.findByText(/Retry queued/)).toBeInTheDocument()
     expect(http.callsTo('POST /api/v1/deliveries/d-1/retry')).toHaveLength(1)
+  })
+
+  /** The page of a delivery in this status, with no attempts. */
+  function deliveryIn(status: string) {
+    mockApi({
+      'GET /api/v1/me': json(USER),
+      'GET /api/v1/subscriptions': json(page([])),
+      'GET /api/v1/events/e-1': json({ ...ev('e-1', 'order.paid'), payload: {}, deliveries: [] }),
+      'GET /api/v1/deliveries/d-1': json({ id: 'd-1', event_id: 'e-1', subscription_id: 'sub-1', status, attempt_count: 1, next_attempt_at: null, attempts: [] }),
+    })
+    renderApp('/deliveries/d-1')
+  }
+
+  it.each(['succeeded', 'discarded', 'held'])('offers no Retry for a %s delivery', async (status) => {
+    deliveryIn(status)
+    expect(await screen.findByRole('heading', { name: 'Attempts' })).toBeInTheDocument()
+    expect(screen.getAllByText(status).length).toBeGreaterThan(0)
+    expect(screen.queryByRole('button', { name: 'Retry' })).not.toBeInTheDocument()
+  })
+
+  it.each(['pending', 'retrying', 'dead'])('offers Retry for a %s delivery', async (status) => {
+    deliveryIn(status)
+    expect(await screen.findByRole('button', { name: 'Retry' })).toBeInTheDocument()
   })
 })

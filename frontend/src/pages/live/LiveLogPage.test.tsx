@@ -33,11 +33,15 @@ describe('the live log page', () => {
       }),
     )
 
-    const list = screen.getByRole('list', { name: 'Delivery attempts' })
-    const line = within(list).getAllByRole('listitem')[0]
-    expect(await within(line).findByText('order.paid')).toBeInTheDocument()
-    expect(line).toHaveTextContent('failed')
-    expect(line).toHaveTextContent('HTTP 503')
+    const table = screen.getByRole('table', { name: 'Delivery attempts' })
+    expect(within(table).getAllByRole('columnheader').map((h) => h.textContent)).toEqual(['Time', 'Event', 'Outcome', 'Response', 'Delivery'])
+    const line = within(table).getAllByRole('row')[1]
+    const cells = within(line).getAllByRole('cell')
+    expect(cells).toHaveLength(5)
+    expect(await within(cells[1]).findByText('order.paid')).toBeInTheDocument()
+    expect(cells[2]).toHaveTextContent('failed')
+    // The status code says what went wrong: no raw error kind beside it.
+    expect(cells[3]).toHaveTextContent(/^HTTP 503$/)
     const link = within(line).getByRole('link', { name: `Delivery ${DELIVERY}` })
     expect(link).toHaveTextContent(DELIVERY)
     expect(link).toHaveAttribute('href', `/deliveries/${DELIVERY}`)
@@ -57,8 +61,24 @@ describe('the live log page', () => {
     )
 
     expect(screen.getByText(/Paused\. 1 attempt not shown/)).toBeInTheDocument()
-    expect(screen.queryByRole('list', { name: 'Delivery attempts' })).not.toBeInTheDocument()
+    expect(screen.queryByRole('table', { name: 'Delivery attempts' })).not.toBeInTheDocument()
     await userEvent.click(screen.getByRole('button', { name: 'Resume' }))
     expect(screen.getByRole('button', { name: 'Pause' })).toBeInTheDocument()
+  })
+
+  it('says in words why an attempt got no answer', async () => {
+    mockApi({ 'GET /api/v1/me': json(USER), 'GET /api/v1/subscriptions': json(page([])) })
+    renderApp('/live')
+    await screen.findByText('Waiting for deliveries…')
+
+    act(() =>
+      openSocket().serverEmit('delivery.attempt', {
+        delivery_id: DELIVERY, event_id: EVENT, subscription_id: 's', attempt: 1, status_code: null, duration_ms: 10000,
+        outcome: 'failed', error_kind: 'timeout', next_attempt_at: null, at: '2025-01-01T00:00:01Z', event_type: 'a.b',
+      }),
+    )
+
+    const line = within(screen.getByRole('table', { name: 'Delivery attempts' })).getAllByRole('row')[1]
+    expect(within(line).getAllByRole('cell')[3]).toHaveTextContent('no responseTimed out')
   })
 })

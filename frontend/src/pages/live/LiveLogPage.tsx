@@ -2,6 +2,7 @@
 import { Link, useSearchParams } from 'react-router-dom'
 import { useEvent, useSubscriptions, type Subscription } from '../../api'
 import { Badge, Button, Card, EmptyState, PageHeader, SelectField, cx } from '../../components/ui'
+import { failureReason } from '../../lib/attemptResult'
 import { formatClock, formatMs, formatTime } from '../../lib/format'
 import { useLiveLog, type LiveFilters, type LiveLine, type StatusFilter } from './useLiveLog'
 
@@ -96,41 +97,72 @@ export function LiveLogPage() {
             {log.total === 0 ? 'Attempts appear here the moment Warren makes them. Send an event to a source to see one.' : `${log.total} hidden by the filters.`}
           </EmptyState>
         ) : (
-          <ol aria-label="Delivery attempts" className="divide-y divide-slate-100">
-            {log.lines.map((line) => (
-              <LogLine key={line.key} line={line} subscriptions={subscriptions.data} />
-            ))}
-          </ol>
+          <LogTable lines={log.lines} subscriptions={subscriptions.data} />
         )}
       </Card>
     </>
   )
 }
 
+/** One grid for the header and every line: the columns line up, and stack on a phone. */
+const COLUMNS = 'grid grid-cols-1 gap-1 md:grid-cols-[5rem_minmax(0,1.3fr)_6rem_8rem_minmax(0,2.2fr)] md:items-center md:gap-3'
+
+const HEADERS = ['Time', 'Event', 'Outcome', 'Response', 'Delivery']
+
+/**
+ * The attempts as a table (ARIA roles on a CSS grid, so a phone gets one card per line): the
+ * column headers are shown from md up, and read out at every width.
+ */
+function LogTable({ lines, subscriptions }: { lines: LiveLine[]; subscriptions?: Subscription[] }) {
+  return (
+    <div role="table" aria-label="Delivery attempts" className="text-sm">
+      <div role="rowgroup" className="sr-only md:not-sr-only">
+        <div role="row" className={cx(COLUMNS, 'border-b border-slate-200 pb-1.5 text-xs font-medium uppercase tracking-wide text-slate-500')}>
+          {HEADERS.map((h) => (
+            <span key={h} role="columnheader">
+              {h}
+            </span>
+          ))}
+        </div>
+      </div>
+      <div role="rowgroup" className="divide-y divide-slate-100">
+        {lines.map((line) => (
+          <LogLine key={line.key} line={line} subscriptions={subscriptions} />
+        ))}
+      </div>
+    </div>
+  )
+}
+
 function LogLine({ line, subscriptions }: { line: LiveLine; subscriptions?: Subscription[] }) {
   const subscription = subscriptions?.find((s) => s.id === line.subscription_id)
+  const reason = failureReason(line.status_code, line.error_kind)
   return (
-    <li className="grid grid-cols-1 gap-1 py-2 text-sm md:grid-cols-[5rem_minmax(0,1.3fr)_6rem_7rem_minmax(0,2.2fr)] md:items-center md:gap-3" data-delivery-id={line.delivery_id}>
-      <time className="text-xs text-slate-500" dateTime={line.at} title={formatTime(line.at)}>
-        {formatClock(line.at)}
-      </time>
-      <span className="min-w-0">
+    <div role="row" className={cx(COLUMNS, 'py-2')} data-delivery-id={line.delivery_id}>
+      <span role="cell">
+        <time className="text-xs text-slate-500" dateTime={line.at} title={formatTime(line.at)}>
+          {formatClock(line.at)}
+        </time>
+      </span>
+      <span role="cell" className="min-w-0">
         <EventType line={line} />
         <span className="block truncate text-xs text-slate-500">
           {subscription?.name ?? 'subscription'} · {line.outcome === 'held' ? 'held while the subscription is stopped' : `attempt ${line.attempt} · ${formatMs(line.duration_ms)}`}
         </span>
       </span>
-      <span>
+      <span role="cell">
         <Badge value={line.outcome} />
       </span>
-      <span className="text-slate-700">
+      <span role="cell" className="text-slate-700">
         {line.outcome === 'held' ? 'not attempted' : line.status_code !== null && line.status_code !== undefined ? `HTTP ${line.status_code}` : 'no response'}
-        {line.error_kind && line.error_kind !== 'http_status' && <span className="block text-xs text-slate-500">{line.error_kind}</span>}
+        {reason && <span className="block text-xs text-slate-500">{reason}</span>}
       </span>
-      <Link to={`/deliveries/${line.delivery_id}`} className="min-w-0 break-all font-mono text-xs text-teal-800 hover:underline" aria-label={`Delivery ${line.delivery_id}`}>
-        {line.delivery_id}
-      </Link>
-    </li>
+      <span role="cell" className="min-w-0">
+        <Link to={`/deliveries/${line.delivery_id}`} className="break-all font-mono text-xs text-teal-800 hover:underline" aria-label={`Delivery ${line.delivery_id}`}>
+          {line.delivery_id}
+        </Link>
+      </span>
+    </div>
   )
 }
 

@@ -8,7 +8,7 @@ import {
   useTestNotificationChannel,
   type NotificationChannel,
 } from '../../api'
-import { Badge, Button, Card, CopyButton, EmptyState, ErrorMessage, Loading, Notice, PageHeader, TextLink } from '../../components/ui'
+import { Badge, Button, Card, CopyButton, EmptyState, ErrorMessage, Loading, Notice, PageHeader, TextLink, Url } from '../../components/ui'
 import { formatTime } from '../../lib/format'
 import { ChannelForm } from './ChannelForm'
 
@@ -83,7 +83,7 @@ function ChannelRow({ channel: c }: { channel: NotificationChannel }) {
           <span className="font-medium text-slate-900">{c.name}</span>
           <Badge value={c.kind} />
         </p>
-        <p className="break-all font-mono text-xs text-slate-600">{c.kind === 'email' ? c.email : c.target_url}</p>
+        <p className="text-slate-600">{c.kind === 'email' ? <span className="break-all font-mono text-xs">{c.email}</span> : <Url url={c.target_url ?? ''} />}</p>
         <p className="text-xs text-slate-500">
           {c.types?.length ? c.types.join(', ') : 'Every type'} · created {formatTime(c.created_at)}
         </p>

@@ -4,6 +4,7 @@ import type { ReactNode } from 'react'
 import { Link } from 'react-router-dom'
 import { useDiscardLineHead, useReplayLineHead, useSubscriptionLine, type DeliverySummary, type SubscriptionLine } from '../../api'
 import { Badge, Button, Card, ErrorMessage, Facts, Loading, Notice, TextLink, cx } from '../../components/ui'
+import { describeAnswer } from '../../lib/attemptResult'
 import { formatRelative, formatTime } from '../../lib/format'
 
 const STATES: Record<string, { label: string; explain: string; tone: string }> = {
@@ -89,8 +90,7 @@ function HeadFacts({ line, head }: { line: SubscriptionLine; head: DeliverySumma
     ],
     ['Status', <Badge value={head.status} />],
     ['Attempts', String(head.attempt_count)],
-    ['Last status code', head.last_status_code ? `HTTP ${head.last_status_code}` : '—'],
-    ['Last error kind', head.last_error_kind || '—'],
+    ['Last answer', describeAnswer(head.last_status_code, head.last_error_kind)],
   ]
   if (head.event_type) items.push(['Event type', head.event_type])
   if (line.state === 'retrying') {

@@ -16,7 +16,8 @@ import {
   useUpdateSubscription,
   type Subscription,
 } from '../../api'
-import { Badge, Button, Card, EmptyState, ErrorMessage, Facts, Loading, Notice, PageHeader, SelectField, TextLink } from '../../components/ui'
+import { Badge, Button, Card, CopyButton, EmptyState, ErrorMessage, Facts, Loading, Notice, PageHeader, SelectField, TextLink, Url } from '../../components/ui'
+import { describeAnswer } from '../../lib/attemptResult'
 import { formatMs, formatPercent, formatTime } from '../../lib/format'
 import { FifoLineCard } from './FifoLineCard'
 import { ReplayRangeCard } from './ReplayRangeCard'
@@ -75,7 +76,14 @@ function SubscriptionDetail({ subscription: s, justCreated }: { subscription: Su
           <Card title="Overview">
             <Facts
               items={[
-                ['Target URL', <span className="font-mono text-xs">{s.target_url}</span>],
+                [
+                  'Target URL',
+                  <span className="flex flex-wrap items-start gap-2">
+                    <Url url={s.target_url} className="min-w-0 flex-[1_1_12rem] pt-1.5" />
+                    <CopyButton text={s.target_url} label="Copy target URL" />
+                  </span>,
+                  { wide: true },
+                ],
                 ['Source', s.source_id ? <TextLink to={`/sources/${s.source_id}`}>{sourceName}</TextLink> : sourceName],
                 ['Event types', s.event_types.length ? s.event_types.join(', ') : 'Every type'],
                 ['Payload filter', s.filter ? <code className="break-all font-mono text-xs">{JSON.stringify(s.filter)}</code> : 'Every payload'],
@@ -192,7 +200,7 @@ function RecentDeliveries({ subscription: s }: { subscription: Subscription }) {
               </Link>
               <span className="text-slate-600">
                 {d.attempt_count} attempt{d.attempt_count === 1 ? '' : 's'}
-                {d.last_status_code ? ` · HTTP ${d.last_status_code}` : d.last_error_kind ? ` · ${d.last_error_kind}` : ''}
+                {d.last_status_code || d.last_error_kind ? ` · ${describeAnswer(d.last_status_code, d.last_error_kind)}` : ''}
               </span>
               <span className="text-slate-500">{formatTime(d.updated_at ?? d.created_at)}</span>
             </li>

@@ -81,6 +81,28 @@ export function SubscriptionForm({ initial, submitLabel, pending, error, onSubmi
         />
         <TextField label="Timeout (ms)" inputMode="numeric" value={values.timeout_ms} onChange={set('timeout_ms')} error={errors.timeout_ms} hint="1000 to 30000." />
         <TextField label="Max attempts" inputMode="numeric" value={values.max_attempts} onChange={set('max_attempts')} error={errors.max_attempts} hint="1 to 20; after the last failure the delivery is dead." />
+        <SelectField
+          label="Ordering"
+          value={values.ordering}
+          onChange={set('ordering')}
+          error={errors.ordering}
+          options={[
+            { value: 'none', label: 'None' },
+            { value: 'fifo', label: 'FIFO' },
+          ]}
+          hint="None: deliveries go out side by side, in any order. FIFO: one at a time, in the order the events arrived; each waits until the one before it succeeds or goes dead."
+        />
+        <SelectField
+          label="On dead"
+          value={values.on_dead}
+          onChange={set('on_dead')}
+          error={errors.on_dead}
+          options={[
+            { value: 'skip', label: 'Skip' },
+            { value: 'pause', label: 'Pause' },
+          ]}
+          hint="For FIFO: when a delivery runs out of attempts, Skip sends the next one; Pause stops the subscription until you replay or discard the dead one."
+        />
         <TextField
           label="Rate limit (per second)"
           inputMode="numeric"
@@ -89,28 +111,6 @@ export function SubscriptionForm({ initial, submitLabel, pending, error, onSubmi
           error={errors.rate_limit_per_sec}
           hint="1 to 10000 requests per second."
         />
-        <div className="grid grid-cols-2 gap-4">
-          <SelectField
-            label="Ordering"
-            value={values.ordering}
-            onChange={set('ordering')}
-            error={errors.ordering}
-            options={[
-              { value: 'none', label: 'None' },
-              { value: 'fifo', label: 'FIFO' },
-            ]}
-          />
-          <SelectField
-            label="On dead"
-            value={values.on_dead}
-            onChange={set('on_dead')}
-            error={errors.on_dead}
-            options={[
-              { value: 'skip', label: 'Skip' },
-              { value: 'pause', label: 'Pause' },
-            ]}
-          />
-        </div>
         <TextAreaField
           label="Headers"
           rows={3}

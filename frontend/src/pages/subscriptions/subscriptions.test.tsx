@@ -147,6 +147,17 @@ describe('creating a subscription', () => {
   })
 })
 
+describe('the subscription form', () => {
+  it('explains Ordering and On dead under their fields', async () => {
+    mockApi(base)
+    renderApp('/subscriptions/new')
+
+    expect(await screen.findByLabelText('Ordering')).toHaveAccessibleDescription(/FIFO: one at a time, in the order the events arrived/)
+    expect(screen.getByLabelText('Ordering')).toHaveAccessibleDescription(/None: deliveries go out side by side/)
+    expect(screen.getByLabelText('On dead')).toHaveAccessibleDescription(/Skip sends the next one; Pause stops the subscription until you replay or discard the dead one/)
+  })
+})
+
 describe('a subscription’s page', () => {
   it('saves edits with PATCH and shows a 422 next to the field', async () => {
     let attempts = 0
@@ -297,6 +308,22 @@ describe('a subscription’s page', () => {
     await waitFor(() => expect(http.callsTo(`POST /api/v1/subscriptions/${SUB.id}/enable`)).toHaveLength(1))
   })
 
+  it('shows a long target URL whole, wrapping only between its parts, with a copy button', async () => {
+    const long = 'https://hooks.example-shop.com/webhooks/orders/2025/incoming?team=payments&region=eu-west-1&verify=strict'
+    mockApi({ ...base, [`GET /api/v1/subscriptions/${SUB.id}`]: json({ ...SUB, target_url: long }) })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const overview = (await screen.findByRole('heading', { name: 'Overview' })).closest('section')!
+    const url = overview.querySelector('[data-url]')!
+    expect(url).toHaveTextContent(long)
+    // Break opportunities between the parts, and no break-all that would cut a word.
+    expect(url.querySelectorAll('wbr').length).toBe(13)
+    expect(url.closest('.break-all')).toBeNull()
+    expect(within(overview).getByRole('button', { name: 'Copy target URL' })).toBeInTheDocument()
+    // The other facts wrap whole words too.
+    expect(overview.querySelector('dd.break-all')).toBeNull()
+  })
+
   it('shows the API’s detail when a subscription cannot be loaded', async () => {
     mockApi({ ...base, [`GET /api/v1/subscriptions/${SUB.id}`]: problem(404, 'not found') })
     renderApp(`/subscriptions/${SUB.id}`)
@@ -343,8 +370,8 @@ describe('a FIFO subscription’s line', () => {
     expect(line).toHaveTextContent('Retrying the head')
     const head = within(line).getByRole('group', { name: 'Head of the line' })
     expect(within(head).getByRole('link', { name: HEAD.id })).toHaveAttribute('href', `/deliveries/${HEAD.id}`)
-    expect(head).toHaveTextContent('HTTP 503')
-    expect(head).toHaveTextContent('http_status')
+    expect(head).toHaveTextContent('Last answerHTTP 503')
+    expect(head).not.toHaveTextContent('http_status')
     expect(head).toHaveTextContent('3')
     expect(head).toHaveTextContent('Next attempt')
     // Nothing to resume while the head is only retrying.
