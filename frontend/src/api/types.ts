@@ -1,4 +1,4 @@
-// The shapes of the HTTP and socket.io contract (shared/API.md). Fields the contract does
+// The shapes of the HTTP and socket.io contract (docs/API.md). Fields the contract does
 // not promise are optional, so the app copes with both an older and a newer server.
 
 export interface FieldError {
@@ -35,7 +35,7 @@ export interface AuthResponse {
   user: User
 }
 
-// Operators: users, invites and every tenant's open circuits (shared/API.md "Auth", "Operations").
+// Operators: users, invites and every tenant's open circuits (docs/API.md "Auth", "Operations").
 
 /** `GET /admin/users`: a user with what they own and how it is going. */
 export interface AdminUser {
