@@ -64,6 +64,7 @@ pub fn build(
     set("x-warren-attempt", attempt.to_string());
     set("x-warren-max-attempts", last_attempt.to_string());
     set("x-request-id", attempt_id.to_string());
+    set("x-timeout-ms", job.subscription.timeout_ms.to_string());
     set("user-agent", format!("Warren/{}", warren_shared::VERSION));
 
     Ok(Outbound {

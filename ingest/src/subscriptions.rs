@@ -37,8 +37,11 @@ use crate::{
     validation::{self, validate_with},
 };
 
+mod keys;
 mod rules;
 mod schema;
+
+use keys::ShownKey;
 
 use schema::{event_types_schema, filter_schema, headers_schema};
 
@@ -106,8 +109,9 @@ pub struct SubscriptionInput {
     #[serde(default)]
     #[garde(skip)]
     on_dead: OnDead,
-    /// The kind of signing key, read at create only (`hmac_sha256`, the default, or
-    /// `ed25519`); `rotate-secret` changes it later. The answer shows it beside the key.
+    /// The kind of signing key, read at create only: `hmac_sha256` (the default),
+    /// `hmac_sha512`, `ed25519` or `rsa_pss_sha256`; `rotate-secret` changes it later. The
+    /// answer shows it beside the key.
     #[serde(default, skip_serializing)]
     #[garde(skip)]
     signing_algorithm: Option<SigningAlgorithm>,
@@ -131,13 +135,8 @@ pub struct SubscriptionBody {
     id: Uuid,
     #[serde(flatten)]
     input: SubscriptionInput,
-    /// Which kind of key signs: `hmac_sha256` (`v1`, the default) or `ed25519` (`v1a`).
-    signing_algorithm: SigningAlgorithm,
-    /// The shared `whsec_` secret receivers verify `v1` signatures with; `null` for Ed25519,
-    /// whose private key never leaves Warren.
-    signing_secret: Option<String>,
-    /// The `whpk_` public key receivers verify `v1a` signatures with; `null` for HMAC.
-    public_key: Option<String>,
+    #[serde(flatten)]
+    key: ShownKey,
     is_active: bool,
     /// Why it is not active: `paused` (its owner paused it), or what made Warren disable it.
     disabled_reason: Option<String>,
@@ -185,13 +184,10 @@ impl SubscriptionInput {
 impl SubscriptionBody {
     /// Reads the [`COLUMNS`] of a row.
     pub fn from_row(row: &Row) -> Result<Self> {
-        let key = stored_secret(row.get("signing_secret"))?;
         Ok(Self {
             id: row.get("id"),
             input: SubscriptionInput::from_row(row)?,
-            signing_algorithm: key.algorithm(),
-            signing_secret: shared_secret(&key),
-            public_key: key.public_key(),
+            key: ShownKey::from(&keys::stored(row.get("signing_secret"))?),
             is_active: row.get("is_active"),
             disabled_reason: row.get("disabled_reason"),
             circuit_state: stored_word(row.get("circuit_state"))?,
@@ -200,15 +196,6 @@ impl SubscriptionBody {
             updated_at: row.get("updated_at"),
         })
     }
-}
-
-fn stored_secret(text: &str) -> Result<SigningSecret> {
-    SigningSecret::parse(text).map_err(|e| ApiError::Internal(e.into()))
-}
-
-/// What a receiver is given to verify with: the HMAC secret itself, never an Ed25519 key.
-fn shared_secret(key: &SigningSecret) -> Option<String> {
-    (key.algorithm() == SigningAlgorithm::HmacSha256).then(|| key.expose().to_owned())
 }
 
 /// Validates an input and checks that its source, if any, is the user's.
@@ -234,8 +221,8 @@ async fn check_input(
     Ok(())
 }
 
-/// Creates a subscription; its signing key (a `whsec_` secret, or an Ed25519 key whose
-/// `public_key` receivers verify with) signs every delivery. 403 past the user's quota.
+/// Creates a subscription; its signing key (a `whsec_` secret, or an Ed25519 or RSA key
+/// whose `public_key` receivers verify with) signs every delivery. 403 past the user's quota.
 #[utoipa::path(post, path = "/api/v1/subscriptions", operation_id = "create_subscription", tag = "subscriptions", request_body = SubscriptionInput,
     responses((status = 201, body = SubscriptionBody), (status = 403, body = Problem, description = "The quota of subscriptions is reached"),
         (status = 422, body = Problem)), security(("bearer" = [])))]
@@ -244,26 +231,35 @@ async fn create(
     user: AuthUser,
     ApiJson(input): ApiJson<SubscriptionInput>,
 ) -> Result<(StatusCode, Json<SubscriptionBody>)> {
+    let secret = new_key(&state.settings.allow_target_cidrs, &input).await?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
-    let row = insert(&tx, &state.settings, user.user_id, &input).await?;
+    let row = insert(&tx, &state.settings, user.user_id, &input, &secret).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(SubscriptionBody::from_row(&row)?)))
 }
 
-/// Validates a new subscription and stores it for `user_id` with a fresh signing key, within
-/// the user's quota: what POST does, and `warren-ingest apply` too. Call it inside a
-/// transaction (the quota check locks the user's row until it ends). Returns the row of
-/// [`COLUMNS`].
+/// The signing key a new subscription will have, of the kind it asks for. The input is
+/// validated first, so a refused one costs no key; call it before taking a connection, since
+/// an RSA key takes a while to make.
+pub async fn new_key(guard: &SsrfGuard, input: &SubscriptionInput) -> Result<SigningSecret> {
+    validate_with(input, guard)?;
+    keys::generate(input.signing_algorithm.unwrap_or_default()).await
+}
+
+/// Validates a new subscription and stores it for `user_id` with its signing key (from
+/// [`new_key`]), within the user's quota: what POST does, and `warren-ingest apply` too. Call
+/// it inside a transaction (the quota check locks the user's row until it ends). Returns the
+/// row of [`COLUMNS`].
 pub async fn insert(
     client: &impl GenericClient,
     settings: &Settings,
     user_id: Uuid,
     input: &SubscriptionInput,
+    secret: &SigningSecret,
 ) -> Result<Row> {
     check_input(client, &settings.allow_target_cidrs, user_id, input).await?;
     quotas::admit(client, settings, user_id, Quota::Subscriptions).await?;
-    let secret = SigningSecret::generate_for(input.signing_algorithm.unwrap_or_default());
     let row = client
         .query_one(
             &format!(
@@ -501,16 +497,14 @@ pub struct RotateSecret {
 /// The new signing key, as receivers verify with it.
 #[derive(Serialize, ToSchema)]
 pub struct RotatedSecret {
-    signing_algorithm: SigningAlgorithm,
-    /// The new `whsec_` secret; `null` for Ed25519.
-    signing_secret: Option<String>,
-    /// The new `whpk_` public key; `null` for HMAC.
-    public_key: Option<String>,
+    #[serde(flatten)]
+    key: ShownKey,
 }
 
 /// A new signing key; the old one keeps signing alongside it for the overlap period, so
 /// receivers can switch without dropping a delivery. The body may switch the kind of key
-/// (`{"signing_algorithm": "ed25519"}`); without one the new key is of the current kind.
+/// (`{"signing_algorithm": "rsa_pss_sha256"}`, any of the four); without one the new key is
+/// of the current kind.
 #[utoipa::path(post, path = "/api/v1/subscriptions/{id}/rotate-secret", tag = "subscriptions", params(("id" = Uuid, Path)),
     request_body(content = Option<RotateSecret>),
     responses((status = 200, body = RotatedSecret), (status = 404, body = Problem), (status = 422, body = Problem)),
@@ -531,9 +525,9 @@ async fn rotate_secret(
         .ok_or(ApiError::NotFound)?;
     let algorithm = match wanted.signing_algorithm {
         Some(algorithm) => algorithm,
-        None => stored_secret(current.get(0))?.algorithm(),
+        None => keys::stored(current.get(0))?.algorithm(),
     };
-    let secret = SigningSecret::generate_for(algorithm);
+    let secret = keys::generate(algorithm).await?;
     let overlap = f64::from(state.settings.secret_rotation_overlap_hours) * 3600.0;
     client
         .query_opt(
@@ -546,8 +540,6 @@ async fn rotate_secret(
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(RotatedSecret {
-        signing_algorithm: secret.algorithm(),
-        signing_secret: shared_secret(&secret),
-        public_key: secret.public_key(),
+        key: ShownKey::from(&secret),
     }))
 }

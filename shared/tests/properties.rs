@@ -13,11 +13,13 @@ use warren_shared::{
     ssrf::SsrfGuard,
 };
 
+/// An HMAC secret of any length, SHA-256 (`whsec_`) or SHA-512 (`hmac_sha512:whsec_`).
 fn secret() -> impl Strategy<Value = SigningSecret> {
-    proptest::collection::vec(any::<u8>(), 1..64).prop_map(|key| {
+    let tag = prop_oneof![Just(""), Just("hmac_sha512:")];
+    (tag, proptest::collection::vec(any::<u8>(), 1..64)).prop_map(|(tag, key)| {
         use base64::Engine;
         let text = format!(
-            "whsec_{}",
+            "{tag}whsec_{}",
             base64::engine::general_purpose::STANDARD.encode(key)
         );
         SigningSecret::parse(&text).expect("a valid secret")

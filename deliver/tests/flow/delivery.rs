@@ -29,18 +29,9 @@ pub fn official_library_accepts(
     verifier_accepts(program, script, json!({"secret": secret}), request)
 }
 
-/// Runs Node's own Ed25519 (`tests/verifiers/verify_ed25519.mjs`) on a request's `v1a`
-/// signatures with a `whpk_` public key.
-pub fn ed25519_verifier_accepts(public_key: &str, request: &Received) -> bool {
-    verifier_accepts(
-        "node",
-        "verify_ed25519.mjs",
-        json!({"public_key": public_key}),
-        request,
-    )
-}
-
-fn verifier_accepts(program: &str, script: &str, mut input: Value, request: &Received) -> bool {
+/// Runs a verifier of `tests/verifiers` on a request's `webhook-*` headers and body, with
+/// `input` (the key) besides; whether it exits 0.
+pub fn verifier_accepts(program: &str, script: &str, mut input: Value, request: &Received) -> bool {
     let headers: serde_json::Map<String, Value> =
         ["webhook-id", "webhook-timestamp", "webhook-signature"]
             .iter()
@@ -70,7 +61,7 @@ fn verifier_accepts(program: &str, script: &str, mut input: Value, request: &Rec
 async fn the_receiver_gets_the_exact_bytes_signed_so_the_official_libraries_accept_them() {
     let stack = spawn_stack().await;
     let sub = stack
-        .subscribe(json!({"headers": {"X-Tenant": "acme"}, "max_attempts": 5}))
+        .subscribe(json!({"headers": {"X-Tenant": "acme"}, "max_attempts": 5, "timeout_ms": 4000}))
         .await;
     let body = "{\"type\":\"order.paid\",  \"total\": 10.50,\"note\":\"caf\u{e9}\"}";
     let event_id = stack.send(body).await;
@@ -90,6 +81,11 @@ async fn the_receiver_gets_the_exact_bytes_signed_so_the_official_libraries_acce
     assert_eq!(request.header("x-warren-event-type"), "order.paid");
     assert_eq!(request.header("x-warren-attempt"), "1");
     assert_eq!(request.header("x-warren-max-attempts"), "5");
+    assert_eq!(
+        request.header("x-timeout-ms"),
+        "4000",
+        "the subscription's timeout"
+    );
     assert_eq!(
         request.header("user-agent"),
         format!("Warren/{}", env!("CARGO_PKG_VERSION"))

@@ -20,3 +20,4 @@ mod rates;
 mod records;
 mod recovery;
 mod rollups;
+mod signatures;

@@ -2,7 +2,7 @@
 import { useMutation, useQueries, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api, fetchAll } from './client'
 import { keys } from './keys'
-import type { AllStats, DeliverySummary, HeldChoice, Page, Stats, StatsWindow, Subscription, SubscriptionInput } from './types'
+import type { AllStats, DeliverySummary, HeldChoice, Page, SigningAlgorithm, SigningKey, Stats, StatsWindow, Subscription, SubscriptionInput } from './types'
 
 /**
  * How often a subscription is asked again while its held count moves: it grows with every
@@ -63,9 +63,13 @@ export function useDeleteSubscription() {
   )
 }
 
+/** A new signing key, of `algorithm` when given (else of the current kind); the old one keeps signing for the overlap. */
 export function useRotateSecret(id: string) {
-  return useSubscriptionMutation(() =>
-    api<{ signing_secret: string | null; public_key?: string | null }>(`/subscriptions/${id}/rotate-secret`, { method: 'POST' }),
+  return useSubscriptionMutation((algorithm?: SigningAlgorithm) =>
+    api<SigningKey>(`/subscriptions/${id}/rotate-secret`, {
+      method: 'POST',
+      ...(algorithm ? { body: { signing_algorithm: algorithm } } : {}),
+    }),
   )
 }
 

@@ -121,18 +121,28 @@ export interface SubscriptionInput {
   filter?: Record<string, unknown> | null
   ordering: Ordering
   on_dead: OnDead
+  /** The kind of signing key, read on create only (rotate-secret changes it later). */
+  signing_algorithm?: SigningAlgorithm
 }
 
-export type SigningAlgorithm = 'hmac_sha256' | 'ed25519'
+/**
+ * `hmac_sha256` (v1, the Standard Webhooks default) and `hmac_sha512` (v1s) sign with a shared
+ * `whsec_` secret; `ed25519` (v1a) and `rsa_pss_sha256` (v1r, RSASSA-PSS SHA-256, salt 32)
+ * with a private key that stays in Warren, verified with the public key.
+ */
+export type SigningAlgorithm = 'hmac_sha256' | 'hmac_sha512' | 'ed25519' | 'rsa_pss_sha256'
 
-export interface Subscription extends SubscriptionInput {
-  id: string
-  /** `hmac_sha256` (v1, shared secret) or `ed25519` (v1a, public key). */
+/** What a rotation answers: the new key as receivers verify with it. */
+export interface SigningKey {
   signing_algorithm?: SigningAlgorithm
-  /** The `whsec_` secret; null for Ed25519, whose private key stays in Warren. */
+  /** The `whsec_` secret (HMAC); null for Ed25519 and RSA. */
   signing_secret: string | null
-  /** The `whpk_` public key receivers verify Ed25519 signatures with; null for HMAC. */
+  /** The Ed25519 `whpk_` key, or the RSA public key as PEM; null for HMAC. */
   public_key?: string | null
+}
+
+export interface Subscription extends SubscriptionInput, SigningKey {
+  id: string
   is_active: boolean
   /** Why it is not active: `paused` when its owner paused it; otherwise Warren's reason (a 410, a run of failures). */
   disabled_reason?: string | null

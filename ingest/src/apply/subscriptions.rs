@@ -101,9 +101,13 @@ async fn create(
     input: &SubscriptionInput,
     extent: &Extent,
 ) -> anyhow::Result<Step> {
-    let row = subscriptions::insert(context.tx, context.settings, context.owner, input)
+    let refused = |e| refused(e, "subscription", &spec.name, extent, context.text);
+    let secret = subscriptions::new_key(&context.settings.allow_target_cidrs, input)
         .await
-        .map_err(|e| refused(e, "subscription", &spec.name, extent, context.text))?;
+        .map_err(refused)?;
+    let row = subscriptions::insert(context.tx, context.settings, context.owner, input, &secret)
+        .await
+        .map_err(refused)?;
     Ok(step(Action::Create, &row, &spec.name, Vec::new()))
 }
 

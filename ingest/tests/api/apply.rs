@@ -167,6 +167,48 @@ async fn a_changed_value_or_variable_updates_just_that_field() {
 }
 
 #[tokio::test]
+async fn apply_makes_keys_of_the_new_kinds_and_a_second_run_keeps_them() {
+    let app = spawn_app().await;
+    let (api, email) = owner(&app).await;
+    let file = format!(
+        "{FILE}    signing_algorithm: rsa_pss_sha256
+  - name: warehouse
+    target_url: https://dw.example.com/hooks
+    signing_algorithm: hmac_sha512
+"
+    );
+
+    stdout(&apply(&app, &email, &file, &[], &[]).await);
+
+    let subscriptions = list(&api, "subscriptions").await;
+    let named = |name: &str| {
+        subscriptions
+            .iter()
+            .find(|s| s["name"] == name)
+            .expect("created")
+            .clone()
+    };
+    let (deploys, warehouse) = (named("deploys"), named("warehouse"));
+    assert_eq!(deploys["signing_algorithm"], "rsa_pss_sha256");
+    assert!(
+        deploys["public_key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("-----BEGIN PUBLIC KEY-----"))
+    );
+    assert_eq!(warehouse["signing_algorithm"], "hmac_sha512");
+    assert!(
+        warehouse["signing_secret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("whsec_"))
+    );
+
+    let second = stdout(&apply(&app, &email, &file, &[], &[]).await);
+
+    assert!(second.contains("; 3 unchanged"), "{second}");
+    assert_eq!(list(&api, "subscriptions").await, subscriptions);
+}
+
+#[tokio::test]
 async fn a_dry_run_prints_the_plan_and_changes_nothing() {
     let app = spawn_app().await;
     let (api, email) = owner(&app).await;

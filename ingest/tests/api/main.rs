@@ -31,6 +31,7 @@ mod retention;
 mod revocation;
 mod scoping;
 mod security_headers;
+mod signing;
 mod signup;
 mod sources;
 mod stats;

@@ -59,8 +59,26 @@ async fn enums_list_the_words_sent_on_the_wire() {
             "discarded"
         ])
     );
+    assert_eq!(
+        schemas["SigningAlgorithm"]["enum"],
+        serde_json::json!(["hmac_sha256", "hmac_sha512", "ed25519", "rsa_pss_sha256"])
+    );
+    let key = &schemas["ShownKey"]["properties"];
+    for field in ["signing_algorithm", "signing_secret", "public_key"] {
+        assert!(key[field].is_object(), "{field} in {key}");
+    }
+    for shown_in in ["SubscriptionBody", "RotatedSecret"] {
+        let schema = schemas[shown_in].to_string();
+        assert!(schema.contains("#/components/schemas/ShownKey"), "{schema}");
+    }
     let text = document.to_string();
-    for rust_name in ["\"None\"", "\"Pending\"", "\"HalfOpen\"", "\"HmacSha256\""] {
+    for rust_name in [
+        "\"None\"",
+        "\"Pending\"",
+        "\"HalfOpen\"",
+        "\"HmacSha256\"",
+        "\"RsaPssSha256\"",
+    ] {
         assert!(!text.contains(rust_name), "{rust_name} in the document");
     }
 }

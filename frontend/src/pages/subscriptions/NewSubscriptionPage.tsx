@@ -13,6 +13,7 @@ export function NewSubscriptionPage() {
       <Card>
         <SubscriptionForm
           initial={emptyForm}
+          creating
           submitLabel="Create subscription"
           pending={create.isPending}
           error={create.error}

@@ -95,7 +95,7 @@ function SubscriptionDetail({ subscription: s, justCreated }: { subscription: Su
             />
             <QuickStats id={s.id} />
           </Card>
-          <Card title="Signing secret">
+          <Card title="Signing key">
             <SecretPanel subscription={s} revealAtFirst={justCreated} />
           </Card>
         </div>

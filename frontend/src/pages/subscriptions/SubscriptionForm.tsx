@@ -4,6 +4,7 @@ import { useState, type FormEvent } from 'react'
 import { ApiError, useSources, type SubscriptionInput } from '../../api'
 import { Button, ErrorMessage, SelectField, TextAreaField, TextField } from '../../components/ui'
 import { toInput, type FieldErrors, type FormValues } from './formModel'
+import { signingAlgorithmOptions } from './signingAlgorithms'
 
 interface Props {
   initial: FormValues
@@ -12,15 +13,17 @@ interface Props {
   /** The last submit's error: a 422's `errors` go next to their fields, anything else on top. */
   error: Error | null
   onSubmit: (input: SubscriptionInput) => void
+  /** A new subscription: the form offers the kind of signing key (later, a rotation changes it). */
+  creating?: boolean
 }
 
-export function SubscriptionForm({ initial, submitLabel, pending, error, onSubmit }: Props) {
+export function SubscriptionForm({ initial, submitLabel, pending, error, onSubmit, creating = false }: Props) {
   const [values, setValues] = useState<FormValues>(initial)
   const [localErrors, setLocalErrors] = useState<FieldErrors>({})
   const sources = useSources()
   const serverErrors: Record<string, string> = error instanceof ApiError ? error.fieldErrors() : {}
   const errors: Record<string, string | undefined> = { ...serverErrors, ...localErrors }
-  const knownFields = new Set(Object.keys(initial))
+  const knownFields = new Set(Object.keys(initial).filter((field) => creating || field !== 'signing_algorithm'))
   const unplaced = Object.entries(serverErrors).filter(([field]) => !knownFields.has(field))
   const general = error && !(error instanceof ApiError && error.errors.length > 0) ? error : null
 
@@ -33,7 +36,7 @@ export function SubscriptionForm({ initial, submitLabel, pending, error, onSubmi
 
   const submit = (e: FormEvent) => {
     e.preventDefault()
-    const { input, errors: found } = toInput(values)
+    const { input, errors: found } = toInput(values, creating)
     setLocalErrors(found)
     if (Object.keys(found).length === 0) onSubmit(input)
   }
@@ -111,6 +114,16 @@ export function SubscriptionForm({ initial, submitLabel, pending, error, onSubmi
           error={errors.rate_limit_per_sec}
           hint="1 to 10000 requests per second."
         />
+        {creating && (
+          <SelectField
+            label="Signing algorithm"
+            value={values.signing_algorithm}
+            onChange={set('signing_algorithm')}
+            error={errors.signing_algorithm}
+            options={signingAlgorithmOptions}
+            hint="HMAC signs with a shared whsec_ secret; Ed25519 and RSA-PSS with a private key that never leaves Warren, verified with the public key shown after creating. A rotation can change it later."
+          />
+        )}
         <TextAreaField
           label="Headers"
           rows={3}

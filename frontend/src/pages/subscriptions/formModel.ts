@@ -1,5 +1,5 @@
 // The subscription form's text values, and their conversion to and from the API's fields.
-import type { OnDead, Ordering, Subscription, SubscriptionInput } from '../../api'
+import type { OnDead, Ordering, SigningAlgorithm, Subscription, SubscriptionInput } from '../../api'
 import { parseJsonObject } from '../../lib/jsonObject'
 
 export interface FormValues {
@@ -15,6 +15,8 @@ export interface FormValues {
   filter: string
   ordering: Ordering
   on_dead: OnDead
+  /** Chosen on create only; a rotation changes it later. */
+  signing_algorithm: SigningAlgorithm
 }
 
 export const emptyForm: FormValues = {
@@ -30,6 +32,7 @@ export const emptyForm: FormValues = {
   filter: '',
   ordering: 'none',
   on_dead: 'skip',
+  signing_algorithm: 'hmac_sha256',
 }
 
 export function toForm(s: Subscription): FormValues {
@@ -48,6 +51,7 @@ export function toForm(s: Subscription): FormValues {
     filter: s.filter ? JSON.stringify(s.filter, null, 2) : '',
     ordering: s.ordering,
     on_dead: s.on_dead,
+    signing_algorithm: s.signing_algorithm ?? 'hmac_sha256',
   }
 }
 
@@ -87,9 +91,10 @@ function parseFilter(text: string, errors: FieldErrors): Record<string, unknown>
 
 /**
  * The API body for the form, or the fields the form itself can tell are wrong. Ranges and
- * URLs are left to the server, whose 422 lands next to the same fields.
+ * URLs are left to the server, whose 422 lands next to the same fields. The signing
+ * algorithm goes only into a create's body (`creating`): an update never changes the key.
  */
-export function toInput(values: FormValues): { input: SubscriptionInput; errors: FieldErrors } {
+export function toInput(values: FormValues, creating = false): { input: SubscriptionInput; errors: FieldErrors } {
   const errors: FieldErrors = {}
   const input: SubscriptionInput = {
     name: values.name.trim(),
@@ -107,6 +112,7 @@ export function toInput(values: FormValues): { input: SubscriptionInput; errors:
     filter: parseFilter(values.filter, errors),
     ordering: values.ordering,
     on_dead: values.on_dead,
+    ...(creating ? { signing_algorithm: values.signing_algorithm } : {}),
   }
   return { input, errors }
 }

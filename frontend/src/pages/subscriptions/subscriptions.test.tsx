@@ -38,6 +38,17 @@ const base = {
   [`GET /api/v1/subscriptions/${SUB.id}/stats`]: json({ window: '24h', total: 0, succeeded: 0, failed: 0, dead: 0, success_rate: null, latency_ms: { avg: null, p50: null, p95: null, p99: null }, series: [] }),
 }
 
+/** The API answering a create with `created`, then showing it. */
+function creating(created: Subscription) {
+  return {
+    ...base,
+    'POST /api/v1/subscriptions': json(created, 201),
+    [`GET /api/v1/subscriptions/${created.id}`]: json(created),
+    [`GET /api/v1/subscriptions/${created.id}/deliveries`]: json(page([])),
+    [`GET /api/v1/subscriptions/${created.id}/stats`]: base[`GET /api/v1/subscriptions/${SUB.id}/stats`],
+  }
+}
+
 describe('creating a subscription', () => {
   it('shows each field error of a 422 next to its own field', async () => {
     const http = mockApi({
@@ -65,13 +76,7 @@ describe('creating a subscription', () => {
 
   it('sends every field in the API’s shape and opens the new subscription with its secret', async () => {
     const created = { ...SUB, id: '0190a000-0000-7000-8000-0000000000b2', name: 'new one' }
-    const http = mockApi({
-      ...base,
-      'POST /api/v1/subscriptions': json(created, 201),
-      [`GET /api/v1/subscriptions/${created.id}`]: json(created),
-      [`GET /api/v1/subscriptions/${created.id}/deliveries`]: json(page([])),
-      [`GET /api/v1/subscriptions/${created.id}/stats`]: base[`GET /api/v1/subscriptions/${SUB.id}/stats`],
-    })
+    const http = mockApi(creating(created))
     renderApp('/subscriptions/new')
 
     await userEvent.type(screen.getByLabelText('Name'), 'new one')
@@ -97,9 +102,34 @@ describe('creating a subscription', () => {
       filter: null,
       ordering: 'fifo',
       on_dead: 'pause',
+      signing_algorithm: 'hmac_sha256',
     })
     // Just created: the secret is shown so it can be handed to the receiver.
     expect(screen.getByLabelText('Signing secret')).toHaveTextContent(created.signing_secret ?? '')
+  })
+
+  it('offers the four signing algorithms and opens an RSA subscription on its PEM public key', async () => {
+    const pem = '-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu1SU1L7VLPHCgcBIjQ==\n-----END PUBLIC KEY-----\n'
+    const created: Subscription = { ...SUB, id: '0190a000-0000-7000-8000-0000000000b3', signing_algorithm: 'rsa_pss_sha256', signing_secret: null, public_key: pem }
+    const http = mockApi(creating(created))
+    renderApp('/subscriptions/new')
+
+    const select = screen.getByLabelText('Signing algorithm')
+    expect(within(select).getAllByRole('option').map((o) => o.textContent)).toEqual(['HMAC-SHA256', 'HMAC-SHA512', 'Ed25519', 'RSA-PSS-SHA256'])
+    expect(select).toHaveValue('hmac_sha256')
+    await userEvent.type(screen.getByLabelText('Name'), 'signed by RSA')
+    await userEvent.type(screen.getByLabelText('Target URL'), 'https://example.com/hook')
+    await userEvent.selectOptions(select, 'RSA-PSS-SHA256')
+    await userEvent.click(screen.getByRole('button', { name: 'Create subscription' }))
+
+    const key = await screen.findByLabelText('Public key')
+    expect(http.callsTo('POST /api/v1/subscriptions')[0].body).toMatchObject({ signing_algorithm: 'rsa_pss_sha256' })
+    expect(key.textContent).toBe(pem)
+    expect(screen.queryByLabelText('Signing secret')).toBeNull()
+    expect(screen.getByText(/^Algorithm:/)).toHaveTextContent('Algorithm: RSA-PSS-SHA256')
+    expect(screen.getByLabelText('New key’s algorithm'), 'a rotation keeps the kind unless told').toHaveValue('rsa_pss_sha256')
+    expect(screen.getByText(/v1r signatures \(RSASSA-PSS/)).toBeInTheDocument()
+    expect(screen.queryByLabelText('Signing algorithm'), 'the settings form does not change the key').toBeNull()
   })
 
   it('catches a malformed header line before calling the API', async () => {
@@ -222,6 +252,36 @@ describe('a subscription’s page', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Rotate key' }))
     await waitFor(() => expect(screen.getByLabelText('Public key')).toHaveTextContent('whpk_bmV3bmV3'))
     expect(http.callsTo(`POST /api/v1/subscriptions/${SUB.id}/rotate-secret`)).toHaveLength(1)
+  })
+
+  it('rotates to another algorithm: asks for it and shows the new kind of key', async () => {
+    const http = mockApi({
+      ...base,
+      [`POST /api/v1/subscriptions/${SUB.id}/rotate-secret`]: json({ signing_algorithm: 'ed25519', signing_secret: null, public_key: 'whpk_bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmV3bmU=' }),
+    })
+    const { vi } = await import('vitest')
+    const confirm = vi.spyOn(window, 'confirm').mockReturnValue(true)
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const next = await screen.findByLabelText('New key’s algorithm')
+    expect(next).toHaveValue('hmac_sha256')
+    await userEvent.selectOptions(next, 'Ed25519')
+    await userEvent.click(screen.getByRole('button', { name: 'Rotate secret' }))
+
+    await waitFor(() => expect(screen.getByLabelText('Public key')).toHaveTextContent('whpk_bmV3bmV3'))
+    expect(confirm).toHaveBeenLastCalledWith(expect.stringContaining('to Ed25519'))
+    expect(http.callsTo(`POST /api/v1/subscriptions/${SUB.id}/rotate-secret`)[0].body).toEqual({ signing_algorithm: 'ed25519' })
+    expect(screen.queryByLabelText('Signing secret')).toBeNull()
+    expect(screen.getByText(/v1a signatures/)).toBeInTheDocument()
+  })
+
+  it('keeps the signing algorithm out of an edit', async () => {
+    const http = mockApi({ ...base, [`PATCH /api/v1/subscriptions/${SUB.id}`]: (call) => json({ ...SUB, ...(call.body as object) }) })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    await userEvent.click(await screen.findByRole('button', { name: 'Save changes' }))
+    await waitFor(() => expect(http.callsTo(`PATCH /api/v1/subscriptions/${SUB.id}`)).toHaveLength(1))
+    expect(http.callsTo(`PATCH /api/v1/subscriptions/${SUB.id}`)[0].body).not.toHaveProperty('signing_algorithm')
   })
 
   it('shows the payload filter, edits it and clears it with null', async () => {
