@@ -45,6 +45,10 @@ pub enum Plans {
     /// was made while the tables were nearly empty (`enable_seqscan = off` prices sequential
     /// scans out; one is still used where no index could serve). Planning the worker's
     /// grouped statements afresh each time cost as much PostgreSQL CPU as running them.
+    /// And no parallel workers (`max_parallel_workers_per_gather = 0`): over a long history
+    /// the generic plan of the grouped load gathered parallel workers for a lookup of a few
+    /// rows, starting and stopping them at every execution (delivered/s fell by two thirds
+    /// with a million events stored).
     KeyLookups,
 }
 
@@ -86,6 +90,7 @@ pub fn pool_with(
         options.extend([
             "-c plan_cache_mode=force_generic_plan",
             "-c enable_seqscan=off",
+            "-c max_parallel_workers_per_gather=0",
         ]);
     }
     add_options(&mut config, &options);

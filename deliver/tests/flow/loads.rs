@@ -95,6 +95,25 @@ async fn the_workers_sessions_find_rows_by_index_even_when_planned_on_empty_tabl
     };
     let planned = plan_of(db::Plans::KeyLookups).await;
     assert!(!planned.contains("Seq Scan"), "{planned}");
+    assert!(!planned.contains("Gather"), "{planned}");
+    let pool = db::pool_with(
+        &stack.db.settings(),
+        db::Commits::Relaxed,
+        db::Plans::KeyLookups,
+    )
+    .expect("a pool");
+    let workers: String = pool
+        .get()
+        .await
+        .expect("a connection")
+        .query_one("SHOW max_parallel_workers_per_gather", &[])
+        .await
+        .expect("shown")
+        .get(0);
+    assert_eq!(
+        workers, "0",
+        "a key lookup never waits for parallel workers"
+    );
     assert!(planned.contains("deliveries_pkey"), "{planned}");
     let by_default = plan_of(db::Plans::Default).await;
     assert!(
