@@ -19,21 +19,14 @@ use std::{
 };
 
 use anyhow::Context;
-use prometheus_client::encoding::EncodeLabelSet;
 use serde::Serialize;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use warren_shared::signing::{SigningSecret, signature_header};
 
+pub use crate::context::metrics::AlertLabel;
 use crate::{config::Settings, queues, state::AppState};
-
-/// The label of `warren_alerts_firing`.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct AlertLabel {
-    /// The alert's name.
-    pub alert: String,
-}
 
 /// One condition that holds now.
 #[derive(Debug, Clone, PartialEq, Serialize)]

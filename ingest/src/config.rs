@@ -362,8 +362,8 @@ impl Settings {
     }
 
     /// How ingest groups its commits.
-    pub fn group_commit(&self) -> crate::events::GroupCommit {
-        crate::events::GroupCommit {
+    pub fn group_commit(&self) -> GroupCommit {
+        GroupCommit {
             max_events: self.group_commit_max_events,
             max_bytes: self.group_commit_max_bytes,
             writers: self.group_commit_writers,
@@ -385,4 +385,17 @@ impl Settings {
     pub fn outbox_grace(&self) -> Duration {
         Duration::from_millis(self.outbox_grace_ms)
     }
+}
+
+/// How the groups are formed.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupCommit {
+    /// Most events in one transaction.
+    pub max_events: usize,
+    /// Most body bytes in one transaction (a larger event is stored alone).
+    pub max_bytes: usize,
+    /// Transactions in flight at once (each holds a pool connection while it runs).
+    pub writers: usize,
+    /// How long a transaction that is not full waits for more events after its first.
+    pub linger: Duration,
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::AuthUser,
-    deliveries::{DeliverySummary, SUMMARY_COLUMNS, recovery},
+    deliveries::{self, DeliverySummary, SUMMARY_COLUMNS, recovery},
     dispatch,
     error::{ApiError, Problem, Result},
     extract::{ApiPath, ApiQuery, OptionalJson},
@@ -92,7 +92,7 @@ async fn replay_one(
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<DeliverySummary>)> {
-    let summary = recovery::requeue_one(&state, &user, id, recovery::RESTART, DEAD).await?;
+    let summary = deliveries::requeue_one(&state, &user, id, recovery::RESTART, DEAD).await?;
     Ok((StatusCode::ACCEPTED, Json(summary)))
 }
 

@@ -17,15 +17,12 @@ use std::{
     time::Duration,
 };
 
+pub use crate::context::metrics::GatewayMetrics;
 use futures_util::StreamExt;
 use lapin::{
     Channel,
     options::{BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions},
     types::{AMQPValue, FieldTable},
-};
-use prometheus_client::{
-    metrics::{counter::Counter, gauge::Gauge},
-    registry::Registry,
 };
 use serde::Deserialize;
 use socketioxide::{
@@ -63,45 +60,6 @@ const SOCKET_BUFFER: usize = 256;
 
 /// Lines this instance's queue holds before the oldest are dropped (`drop-head`).
 const QUEUE_LIMIT: i64 = 10_000;
-
-/// What the gateway counts.
-#[derive(Debug, Clone, Default)]
-pub struct GatewayMetrics {
-    /// Lines emitted to a socket.
-    pub emitted: Counter,
-    /// Lines dropped for a socket that could not keep up.
-    pub dropped: Counter,
-    /// Sockets connected to this instance.
-    pub sockets: Gauge,
-    /// Sockets ended because their credential ended (logout, key deleted, session expired).
-    pub revoked: Counter,
-}
-
-impl GatewayMetrics {
-    /// Registers the gateway's metrics.
-    pub fn register(&self, registry: &mut Registry) {
-        registry.register(
-            "warren_gateway_lines_emitted",
-            "Live lines emitted to sockets",
-            self.emitted.clone(),
-        );
-        registry.register(
-            "warren_gateway_lines_dropped",
-            "Live lines dropped for sockets that could not keep up",
-            self.dropped.clone(),
-        );
-        registry.register(
-            "warren_gateway_sockets",
-            "Sockets connected",
-            self.sockets.clone(),
-        );
-        registry.register(
-            "warren_gateway_sockets_revoked",
-            "Sockets ended because their credential ended",
-            self.revoked.clone(),
-        );
-    }
-}
 
 /// Whose a socket is and what it connected with, kept in its extensions.
 #[derive(Debug, Clone, Copy)]

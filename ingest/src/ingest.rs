@@ -18,10 +18,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
+    context::event_store::{NewEvent, Stored},
     dispatch,
     error::{ApiError, Problem, Result},
     event_headers,
-    events::{NewEvent, Stored},
     extract::{ApiPath, body_error, is_json},
     json_body::{self, Checked, nul_error},
     state::AppState,

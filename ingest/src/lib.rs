@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod apply;
 pub mod auth;
 pub mod config;
+pub mod context;
 pub mod dead_letters;
 pub mod deliveries;
 pub mod dispatch;

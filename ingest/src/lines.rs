@@ -11,6 +11,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 use warren_shared::model::{DeliveryStatus, OnDead, Ordering};
 
+pub use crate::deliveries::recovery::{resume_after, ring_heads};
 use crate::{
     auth::AuthUser,
     deliveries::{DeliverySummary, recovery, summary},
@@ -99,55 +100,6 @@ fn line_state(is_active: bool, paused: bool, head: Option<&DeliverySummary>) -> 
         Some(head) if head.status() == DeliveryStatus::Retrying => "retrying",
         Some(_) => "flowing",
     }
-}
-
-/// Restarts the lines that paused on any of these deliveries (now replayed or discarded):
-/// clears the pause and rings each line's head.
-pub async fn resume_after(
-    state: &AppState,
-    client: &impl GenericClient,
-    user_id: Uuid,
-    deliveries: &[Uuid],
-) -> Result<()> {
-    let rows = client
-        .query(
-            "UPDATE subscriptions SET fifo_paused_at = NULL, fifo_paused_by = NULL, updated_at = now()
-             WHERE user_id = $1 AND fifo_paused_by = ANY($2) RETURNING id",
-            &[&user_id, &deliveries],
-        )
-        .await?;
-    let resumed: Vec<Uuid> = rows.iter().map(|row| row.get("id")).collect();
-    ring_heads(state, client, &resumed).await
-}
-
-/// Publishes a doorbell for the head of each subscription's line. A duplicate of a doorbell
-/// already on its way is harmless: only one attempt is made.
-pub async fn ring_heads(
-    state: &AppState,
-    client: &impl GenericClient,
-    subscriptions: &[Uuid],
-) -> Result<()> {
-    if subscriptions.is_empty() {
-        return Ok(());
-    }
-    let heads = client
-        .query(
-            "SELECT DISTINCT ON (subscription_id) id, event_id, subscription_id, user_id,
-                 attempt_count, fifo_seq
-             FROM deliveries
-             WHERE subscription_id = ANY($1) AND fifo_seq IS NOT NULL
-               AND status IN ('pending', 'retrying')
-             ORDER BY subscription_id, fifo_seq",
-            &[&subscriptions],
-        )
-        .await?;
-    dispatch::publish_now(
-        &state.marker,
-        &state.publisher,
-        recovery::envelopes(&heads)?,
-    )
-    .await;
-    Ok(())
 }
 
 /// What a change of a subscription's settings means for its FIFO line.

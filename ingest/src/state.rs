@@ -8,8 +8,11 @@ use tokio::sync::Notify;
 use warren_shared::publisher::Publisher;
 
 use crate::{
-    config::Settings, dispatch::Marker, events::Committer, metrics::IngestMetrics,
-    origin::TrustedOrigins, sources::SourceLookup, throttle::Throttles,
+    config::Settings,
+    context::{group_commit::Committer, metrics::IngestMetrics, source_lookup::SourceLookup},
+    dispatch::Marker,
+    origin::TrustedOrigins,
+    throttle::Throttles,
 };
 
 /// Shared by all handlers. A clone is one reference count: axum clones the state for every

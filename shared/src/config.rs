@@ -173,6 +173,6 @@ mod tests {
             both.broker.topology().deliver_queue(),
             format!("{}.deliver", both.broker.prefix)
         );
-        assert_eq!(both.broker.retry_schedule.tiers().len(), 7);
+        assert_eq!(both.broker.topology().tiers().len(), 8);
     }
 }

@@ -1,6 +1,6 @@
-//! The retry schedule: how long a failed delivery waits before its next attempt, and which
-//! wait queue (tier) holds it meanwhile. Pure functions, so the backoff can be tested
-//! without a broker.
+//! The retry schedule: how long a failed delivery waits before its next attempt. Pure
+//! functions, so the backoff can be tested without a broker. Which wait queue (tier) holds
+//! it meanwhile is the topology's (`topology::Topology::tier_for`).
 
 use std::{fmt, str::FromStr, time::Duration};
 
@@ -12,16 +12,6 @@ use rand::Rng;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetrySchedule {
     delays: Vec<Duration>,
-}
-
-/// One wait queue: messages sit in `<prefix>.retry.<name>` for at most `ttl`, then RabbitMQ
-/// dead-letters them back to the main exchange.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tier {
-    /// The tier's name as it appears in queue names and routing keys (`5s`, `2m`, `1h`).
-    pub name: String,
-    /// The queue's `x-message-ttl`: the longest a message waits in this tier.
-    pub ttl: Duration,
 }
 
 /// The share of a wait that jitter may take off. Jitter only ever shortens a wait, because
@@ -68,34 +58,6 @@ impl RetrySchedule {
         self.delays[(index as usize).min(last)]
     }
 
-    /// The wait queues this schedule needs, shortest first, one per distinct wait.
-    pub fn tiers(&self) -> Vec<Tier> {
-        let mut tiers: Vec<Tier> = Vec::new();
-        for &ttl in &self.delays {
-            if tiers.last().is_none_or(|t| t.ttl != ttl) {
-                tiers.push(Tier {
-                    name: tier_name(ttl),
-                    ttl,
-                });
-            }
-        }
-        tiers
-    }
-
-    /// The tier that holds a message for `delay`: the shortest tier at least that long, or
-    /// the longest tier when `delay` exceeds every tier.
-    pub fn tier_for(&self, delay: Duration) -> Tier {
-        let tiers = self.tiers();
-        let longest = tiers
-            .last()
-            .cloned()
-            .expect("a schedule has at least one tier");
-        tiers
-            .into_iter()
-            .find(|t| t.ttl >= delay)
-            .unwrap_or(longest)
-    }
-
     /// The longest wait of the schedule, the cap for a receiver's `Retry-After`.
     pub fn longest(&self) -> Duration {
         *self
@@ -112,7 +74,7 @@ pub fn jittered(delay: Duration, rng: &mut impl Rng) -> Duration {
     delay.mul_f64(keep)
 }
 
-/// A tier's name: the largest whole unit that expresses its wait (`500ms`, `5s`, `2m`, `1h`).
+/// A wait's text form, also its tier's name: the largest whole unit that expresses it (`500ms`, `5s`, `2m`, `1h`).
 pub fn tier_name(ttl: Duration) -> String {
     let ms = ttl.as_millis();
     match ms {
@@ -191,24 +153,6 @@ mod tests {
     fn attempts_past_the_schedule_keep_the_longest_wait() {
         let schedule = RetrySchedule::default();
         assert_eq!(schedule.delay_before(20), secs(21_600));
-    }
-
-    #[test]
-    fn each_distinct_wait_gets_one_tier_named_by_its_unit() {
-        let names: Vec<String> = RetrySchedule::default()
-            .tiers()
-            .into_iter()
-            .map(|t| t.name)
-            .collect();
-        assert_eq!(names, ["5s", "30s", "2m", "10m", "1h", "3h", "6h"]);
-    }
-
-    #[test]
-    fn a_delay_lands_in_the_shortest_tier_that_holds_it() {
-        let schedule = RetrySchedule::default();
-        assert_eq!(schedule.tier_for(secs(4)).name, "5s");
-        assert_eq!(schedule.tier_for(secs(31)).name, "2m");
-        assert_eq!(schedule.tier_for(secs(100_000)).name, "6h");
     }
 
     #[test]

@@ -16,10 +16,20 @@ use lapin::{
 };
 use serde_json::{Value, json};
 
-use crate::retry::{RetrySchedule, Tier, tier_name};
+use crate::retry::{RetrySchedule, tier_name};
 
 /// The routing key on the main exchange; wait queues dead-letter with it.
 pub const DELIVER_ROUTING_KEY: &str = "deliver";
+
+/// One wait queue: messages sit in `<prefix>.retry.<name>` for at most `ttl`, then RabbitMQ
+/// dead-letters them back to the main exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    /// The tier's name as it appears in queue names and routing keys (`5s`, `2m`, `1h`).
+    pub name: String,
+    /// The queue's `x-message-ttl`: the longest a message waits in this tier.
+    pub ttl: Duration,
+}
 
 /// The wait queue for deliveries parked briefly (over a rate limit, past a bulkhead, or
 /// waiting for a half-open circuit's probe): one second, shorter than any retry.
@@ -134,15 +144,17 @@ impl Topology {
     /// Every wait queue's tier, shortest first: one per distinct wait of the retry schedule,
     /// and the park tier.
     pub fn tiers(&self) -> Vec<Tier> {
-        let mut tiers = self.schedule.tiers();
-        if !tiers.iter().any(|t| t.ttl == PARK_TIER) {
-            tiers.push(Tier {
-                name: tier_name(PARK_TIER),
-                ttl: PARK_TIER,
-            });
-            tiers.sort_by_key(|t| t.ttl);
-        }
-        tiers
+        let mut waits = self.schedule.waits().to_vec();
+        waits.push(PARK_TIER);
+        waits.sort();
+        waits.dedup();
+        waits
+            .into_iter()
+            .map(|ttl| Tier {
+                name: tier_name(ttl),
+                ttl,
+            })
+            .collect()
     }
 
     /// The tier that holds a message for `delay`: the shortest at least that long, or the
@@ -605,6 +617,13 @@ mod tests {
         assert_eq!(topology.tiers().len(), 2);
         assert_eq!(production().tier_for(Duration::from_millis(300)).name, "1s");
         assert_eq!(production().tier_for(Duration::from_secs(4)).name, "5s");
+    }
+
+    #[test]
+    fn a_delay_lands_in_the_shortest_tier_that_holds_it() {
+        let secs = Duration::from_secs;
+        assert_eq!(production().tier_for(secs(31)).name, "2m");
+        assert_eq!(production().tier_for(secs(100_000)).name, "6h");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use warren_shared::{
     retry::{RetrySchedule, jittered},
     signing::SigningSecret,
     ssrf::SsrfGuard,
+    topology::{QueueKind, Topology},
 };
 
 /// An HMAC secret of any length, SHA-256 (`whsec_`) or SHA-512 (`hmac_sha512:whsec_`).
@@ -78,14 +79,17 @@ proptest! {
     ) {
         waits.sort_unstable();
         let schedule = RetrySchedule::new(waits.iter().map(|&ms| Duration::from_millis(ms)).collect()).expect("valid");
+        let topology = Topology::new("t", QueueKind::Quorum, schedule);
         let delay = Duration::from_millis(delay);
-        let tier = schedule.tier_for(delay);
-        let tiers = schedule.tiers();
-        if delay <= schedule.longest() {
+        let tier = topology.tier_for(delay);
+        let tiers = topology.tiers();
+        let longest = tiers.last().expect("there is always the park tier").ttl;
+        prop_assert!(tiers.windows(2).all(|w| w[0].ttl < w[1].ttl), "tiers are distinct, shortest first");
+        if delay <= longest {
             prop_assert!(tier.ttl >= delay);
             prop_assert!(tiers.iter().all(|t| t.ttl < delay || t.ttl >= tier.ttl), "a shorter tier holds it");
         } else {
-            prop_assert_eq!(tier.ttl, schedule.longest());
+            prop_assert_eq!(tier.ttl, longest);
         }
         let jitter = jittered(delay, &mut rand::rng());
         prop_assert!(jitter <= delay && jitter >= delay.mul_f64(0.8));

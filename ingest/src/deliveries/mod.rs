@@ -13,8 +13,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 use warren_shared::model::{DeliveryStatus, ErrorKind};
 
+use self::recovery::RETURNING;
 use crate::{
     auth::AuthUser,
+    dispatch,
     error::{ApiError, Problem, Result, stored_word},
     extract::{ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, TimeRange, paginate},
@@ -180,7 +182,7 @@ async fn retry(
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<DeliverySummary>)> {
-    let summary = recovery::requeue_one(&state, &user, id, recovery::ATTEMPT_NOW, "true").await?;
+    let summary = requeue_one(&state, &user, id, recovery::ATTEMPT_NOW, "true").await?;
     Ok((StatusCode::ACCEPTED, Json(summary)))
 }
 
@@ -259,4 +261,29 @@ async fn list_for_subscription(
         page,
         |d| d.id,
     )))
+}
+
+/// Puts one of the user's deliveries back in line with `UPDATE deliveries d SET <set> WHERE
+/// d.id = $1 AND d.user_id = $2 AND <condition>`, publishes its next envelope, and returns
+/// its summary; 404 when no row matched.
+pub async fn requeue_one(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+    set: &str,
+    condition: &str,
+) -> Result<DeliverySummary> {
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(
+            &format!("UPDATE deliveries d SET {set} WHERE d.id = $1 AND d.user_id = $2 AND {condition} {RETURNING}"),
+            &[&id, &user.user_id],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    dispatch::publish_now(&state.marker, &state.publisher, recovery::envelopes(&rows)?).await;
+    recovery::resume_after(state, &client, user.user_id, &[id]).await?;
+    summary(&client, id).await
 }

@@ -4,18 +4,17 @@
 //! Every path updates rows with [`RESTART`] or [`ATTEMPT_NOW`] and `RETURNING` the columns of
 //! [`envelopes`], then hands the envelopes to [`crate::dispatch::publish_now`]; whatever the
 //! broker does not confirm, the outbox relay publishes. A FIFO line paused on a delivery put
-//! back in line moves again ([`crate::lines::resume_after`]).
+//! back in line moves again ([`resume_after`]).
 
 use tokio_postgres::Row;
 use uuid::Uuid;
 use warren_shared::envelope::{DeliverV1, Envelope};
 
-use super::{DeliverySummary, summary};
+use deadpool_postgres::GenericClient;
+
 use crate::{
-    auth::AuthUser,
     dispatch,
     error::{ApiError, Result},
-    lines,
     state::AppState,
 };
 
@@ -54,27 +53,46 @@ pub fn envelopes(rows: &[Row]) -> Result<Vec<Envelope>> {
         .collect()
 }
 
-/// Puts one of the user's deliveries back in line with `UPDATE deliveries d SET <set> WHERE
-/// d.id = $1 AND d.user_id = $2 AND <condition>`, publishes its next envelope, and returns
-/// its summary; 404 when no row matched.
-pub async fn requeue_one(
+/// Restarts the lines that paused on any of these deliveries (now replayed or discarded):
+/// clears the pause and rings each line's head.
+pub async fn resume_after(
     state: &AppState,
-    user: &AuthUser,
-    id: Uuid,
-    set: &str,
-    condition: &str,
-) -> Result<DeliverySummary> {
-    let client = state.pool.get().await?;
+    client: &impl GenericClient,
+    user_id: Uuid,
+    deliveries: &[Uuid],
+) -> Result<()> {
     let rows = client
         .query(
-            &format!("UPDATE deliveries d SET {set} WHERE d.id = $1 AND d.user_id = $2 AND {condition} {RETURNING}"),
-            &[&id, &user.user_id],
+            "UPDATE subscriptions SET fifo_paused_at = NULL, fifo_paused_by = NULL, updated_at = now()
+             WHERE user_id = $1 AND fifo_paused_by = ANY($2) RETURNING id",
+            &[&user_id, &deliveries],
         )
         .await?;
-    if rows.is_empty() {
-        return Err(ApiError::NotFound);
+    let resumed: Vec<Uuid> = rows.iter().map(|row| row.get("id")).collect();
+    ring_heads(state, client, &resumed).await
+}
+
+/// Publishes a doorbell for the head of each subscription's line. A duplicate of a doorbell
+/// already on its way is harmless: only one attempt is made.
+pub async fn ring_heads(
+    state: &AppState,
+    client: &impl GenericClient,
+    subscriptions: &[Uuid],
+) -> Result<()> {
+    if subscriptions.is_empty() {
+        return Ok(());
     }
-    dispatch::publish_now(&state.marker, &state.publisher, envelopes(&rows)?).await;
-    lines::resume_after(state, &client, user.user_id, &[id]).await?;
-    summary(&client, id).await
+    let heads = client
+        .query(
+            "SELECT DISTINCT ON (subscription_id) id, event_id, subscription_id, user_id,
+                 attempt_count, fifo_seq
+             FROM deliveries
+             WHERE subscription_id = ANY($1) AND fifo_seq IS NOT NULL
+               AND status IN ('pending', 'retrying')
+             ORDER BY subscription_id, fifo_seq",
+            &[&subscriptions],
+        )
+        .await?;
+    dispatch::publish_now(&state.marker, &state.publisher, envelopes(&heads)?).await;
+    Ok(())
 }

@@ -2,10 +2,8 @@
 //! and replayed to their subscriptions.
 
 mod backfill;
-mod commit;
 mod publish;
 mod search;
-pub mod store;
 
 use axum::{Json, extract::State, http::StatusCode};
 use deadpool_postgres::GenericClient;
@@ -17,8 +15,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-pub use commit::{Committer, GroupCommit, commit_group};
-pub use store::{NewEvent, Stored};
+pub use crate::context::{
+    event_store as store,
+    event_store::{NewEvent, Stored},
+    group_commit::{Committer, commit_group},
+};
 
 use crate::{
     auth::AuthUser,

@@ -11,21 +11,11 @@ use deadpool_postgres::Pool;
 use prometheus_client::metrics::counter::Counter;
 use warren_shared::group::{Grouping, Queue};
 
-use super::store::{NewEvent, Stored, plan_group, stage_group, store_at_once};
-use crate::error::{ApiError, Result};
-
-/// How the groups are formed.
-#[derive(Debug, Clone, Copy)]
-pub struct GroupCommit {
-    /// Most events in one transaction.
-    pub max_events: usize,
-    /// Most body bytes in one transaction (a larger event is stored alone).
-    pub max_bytes: usize,
-    /// Transactions in flight at once (each holds a pool connection while it runs).
-    pub writers: usize,
-    /// How long a transaction that is not full waits for more events after its first.
-    pub linger: std::time::Duration,
-}
+use super::event_store::{NewEvent, Stored, plan_group, stage_group, store_at_once};
+use crate::{
+    config::GroupCommit,
+    error::{ApiError, Result},
+};
 
 /// Where requests hand over their events; cheap to clone.
 #[derive(Clone)]
