@@ -2,9 +2,6 @@
 //! record, and route what follows (a wait queue, the graveyard). Callable without the
 //! consume loop, so tests can step a worker.
 
-use std::sync::{Arc, atomic::AtomicBool};
-
-use deadpool_postgres::Pool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use warren_shared::{
@@ -12,60 +9,18 @@ use warren_shared::{
     envelope::{DeliverV1, Envelope},
     live,
     model::ErrorKind,
-    publisher::Publisher,
-    retry::RetrySchedule,
 };
 
 use crate::{
-    breakers::Breakers,
-    circuit::Thresholds,
+    context::Context,
     decision::{Decision, decide},
-    http::{AttemptResult, HttpClient},
-    limits::{Bulkhead, RateLimiter},
-    metrics::DeliverMetrics,
-    notices,
-    ordered::{InLine, Lines},
-    outbound,
+    http::AttemptResult,
+    notices, outbound,
     protection::{self, Admission, Park},
-    records::{Attempt, Recorder},
-    store::{self, Job, Loader, Skip},
+    records::Attempt,
+    rings::InLine,
+    store::{self, Job, Skip},
 };
-
-/// What a worker needs to handle deliveries.
-pub struct Context {
-    /// PostgreSQL.
-    pub pool: Pool,
-    /// Publishes retries and graveyard copies.
-    pub publisher: Publisher,
-    /// The guarded HTTP client.
-    pub http: HttpClient,
-    /// Whether the consumer is attached to the main queue right now (for `/readyz`).
-    pub consuming: Arc<AtomicBool>,
-    /// What the worker counts.
-    pub metrics: Arc<DeliverMetrics>,
-    /// The circuit breaker's thresholds.
-    pub thresholds: Thresholds,
-    /// Rate limits per subscription (tokens leased from buckets every worker shares).
-    pub limiter: RateLimiter,
-    /// The cap of deliveries in flight per subscription.
-    pub bulkhead: Bulkhead,
-    /// Loads deliveries, in groups.
-    pub loader: Loader,
-    /// Records attempts, in groups.
-    pub recorder: Recorder,
-    /// Moves circuit breakers, in groups.
-    pub breakers: Breakers,
-    /// The FIFO lines being handled, one delivery at a time each.
-    pub lines: Lines,
-    /// The least time between two notifications of one type about one subscription.
-    pub notify_min_interval: std::time::Duration,
-}
-
-impl Context {
-    fn schedule(&self) -> &RetrySchedule {
-        self.publisher.topology().schedule()
-    }
-}
 
 /// How handling an envelope ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,7 +35,8 @@ use warren_shared::{
 
 use crate::{
     acks::Acks,
-    handler::{Context, Outcome, handle_delivery},
+    context::Context,
+    handler::{Outcome, handle_delivery},
     ordered::handle_doorbell,
     store::Skip,
 };
