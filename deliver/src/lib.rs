@@ -2,6 +2,8 @@
 //! records every attempt, and routes failures through wait queues or to the graveyard.
 
 pub mod acks;
+pub mod batch;
+pub mod batching;
 pub mod breakers;
 pub mod budget;
 pub mod circuit;
@@ -12,6 +14,7 @@ pub mod handler;
 pub mod http;
 pub mod limits;
 pub mod lines;
+pub mod messages;
 pub mod metrics;
 pub mod notices;
 pub mod ordered;
