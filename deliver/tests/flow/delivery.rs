@@ -40,7 +40,23 @@ pub fn ed25519_verifier_accepts(public_key: &str, request: &Received) -> bool {
     )
 }
 
-fn verifier_accepts(program: &str, script: &str, mut input: Value, request: &Received) -> bool {
+fn verifier_accepts(program: &str, script: &str, input: Value, request: &Received) -> bool {
+    run_verifier(program, script, &request_input(input, request))
+}
+
+/// Runs the official Python Standard Webhooks library once on every request of `requests`;
+/// whether it accepted each of them.
+pub fn python_library_accepts_each(secret: &str, requests: &[Received]) -> bool {
+    let inputs = requests
+        .iter()
+        .map(|request| request_input(json!({"secret": secret}), request))
+        .collect();
+    run_verifier("python3", "verify.py", &Value::Array(inputs))
+}
+
+/// A verifier's input for one request: `input` with the request's signature headers and
+/// its body.
+fn request_input(mut input: Value, request: &Received) -> Value {
     let headers: serde_json::Map<String, Value> =
         ["webhook-id", "webhook-timestamp", "webhook-signature"]
             .iter()
@@ -48,6 +64,10 @@ fn verifier_accepts(program: &str, script: &str, mut input: Value, request: &Rec
             .collect();
     input["headers"] = Value::Object(headers);
     input["body_base64"] = Value::from(STANDARD.encode(&request.body));
+    input
+}
+
+fn run_verifier(program: &str, script: &str, input: &Value) -> bool {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/verifiers");
     let mut child = Command::new(program)
         .arg(format!("{dir}/{script}"))
