@@ -121,6 +121,16 @@ export interface SubscriptionInput {
   filter?: Record<string, unknown> | null
   ordering: Ordering
   on_dead: OnDead
+  /** JSON events in groups of up to `max_events` per request; null: one event per request. */
+  batch?: Batch | null
+}
+
+/** How a batch subscription groups its JSON events. */
+export interface Batch {
+  /** 2 to 500 events per request. */
+  max_events: number
+  /** 0 to 60000: how long the first event of a group waits for others. */
+  max_wait_ms: number
 }
 
 export type SigningAlgorithm = 'hmac_sha256' | 'ed25519'

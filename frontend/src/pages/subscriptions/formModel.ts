@@ -1,5 +1,5 @@
 // The subscription form's text values, and their conversion to and from the API's fields.
-import type { OnDead, Ordering, Subscription, SubscriptionInput } from '../../api'
+import type { Batch, OnDead, Ordering, Subscription, SubscriptionInput } from '../../api'
 import { parseJsonObject } from '../../lib/jsonObject'
 
 export interface FormValues {
@@ -15,6 +15,8 @@ export interface FormValues {
   filter: string
   ordering: Ordering
   on_dead: OnDead
+  batch_max_events: string
+  batch_max_wait_ms: string
 }
 
 export const emptyForm: FormValues = {
@@ -30,6 +32,8 @@ export const emptyForm: FormValues = {
   filter: '',
   ordering: 'none',
   on_dead: 'skip',
+  batch_max_events: '',
+  batch_max_wait_ms: '',
 }
 
 export function toForm(s: Subscription): FormValues {
@@ -48,6 +52,8 @@ export function toForm(s: Subscription): FormValues {
     filter: s.filter ? JSON.stringify(s.filter, null, 2) : '',
     ordering: s.ordering,
     on_dead: s.on_dead,
+    batch_max_events: s.batch ? String(s.batch.max_events) : '',
+    batch_max_wait_ms: s.batch ? String(s.batch.max_wait_ms) : '',
   }
 }
 
@@ -85,6 +91,15 @@ function parseFilter(text: string, errors: FieldErrors): Record<string, unknown>
   return value
 }
 
+/** The batch of the two batch fields: both empty is none (`null`, which clears a stored one). */
+function parseBatch(values: FormValues, errors: FieldErrors): Batch | null {
+  if (!values.batch_max_events.trim() && !values.batch_max_wait_ms.trim()) return null
+  return {
+    max_events: integer(values.batch_max_events, 'batch_max_events', errors),
+    max_wait_ms: integer(values.batch_max_wait_ms, 'batch_max_wait_ms', errors),
+  }
+}
+
 /**
  * The API body for the form, or the fields the form itself can tell are wrong. Ranges and
  * URLs are left to the server, whose 422 lands next to the same fields.
@@ -107,6 +122,7 @@ export function toInput(values: FormValues): { input: SubscriptionInput; errors:
     filter: parseFilter(values.filter, errors),
     ordering: values.ordering,
     on_dead: values.on_dead,
+    batch: parseBatch(values, errors),
   }
   return { input, errors }
 }
