@@ -288,6 +288,7 @@ impl Run<'_> {
                 fifo,
                 max_attempts: None,
                 rate_limit_per_sec: None,
+                batch: None,
             };
             let id = api.create_subscription(&new).await?;
             first.get_or_insert(id);
@@ -340,6 +341,7 @@ impl Run<'_> {
             fifo: false,
             max_attempts: None,
             rate_limit_per_sec: None,
+            batch: None,
         };
         let owner = Owner {
             subscription_id: setup.api.create_subscription(&new).await?,
@@ -430,6 +432,7 @@ impl Run<'_> {
             fifo: false,
             max_attempts: None,
             rate_limit_per_sec: Some(plan.release_rate),
+            batch: None,
         };
         let id = setup.api.create_subscription(&new).await?;
         setup.api.pause(id).await?;
