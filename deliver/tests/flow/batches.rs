@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use warren_testkit::{
     eventually,
+    live::LiveClient,
     receiver::{Received, Reply},
 };
 
@@ -312,4 +313,39 @@ async fn a_worker_killed_with_a_half_full_batch_loses_none_of_it() {
         ids.into_iter().collect::<HashSet<_>>(),
         sent.into_iter().map(Value::from).collect()
     );
+}
+
+#[tokio::test]
+async fn the_live_log_shows_one_line_per_delivery_of_a_batch() {
+    let (stack, sub) = batch_stack(json!({"max_events": 10, "max_wait_ms": 300}), json!({})).await;
+    let live = LiveClient::connect(&stack.api.base, stack.token()).await;
+    let sent =
+        futures_util::future::join_all((0..5).map(|n| stack.send_owned(format!(r#"{{"n":{n}}}"#))))
+            .await;
+
+    let request = stack.receiver.wait_for(1, WAIT).await.remove(0);
+
+    assert_eq!(request.header("x-warren-batch-size"), "5");
+    for event_id in &sent {
+        let line = live
+            .wait_for("delivery.attempt", WAIT, |p| {
+                p["event_id"] == event_id.as_str()
+            })
+            .await;
+        assert_eq!(line["outcome"], "succeeded");
+        assert_eq!(line["status_code"], 200);
+        assert_eq!(line["attempt"], 1);
+        assert_eq!(line["subscription_id"], sub["id"]);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let attempts = live
+        .lines()
+        .iter()
+        .filter(|(name, _)| name == "delivery.attempt")
+        .count();
+    assert_eq!(
+        attempts, 5,
+        "one line per delivery, none for the request itself"
+    );
+    live.close().await;
 }
