@@ -3,7 +3,8 @@
 //!
 //! On shutdown the consumer is cancelled first (no new deliveries), in-flight deliveries get
 //! the grace period to finish and be acked, and only then is the channel closed; messages
-//! that were prefetched but not started go back to the queue untouched.
+//! that were prefetched but not started go back to the queue untouched. Batches still
+//! gathering (see [`crate::batch`]) are sent at once, within the grace period.
 //!
 //! The main queue's consumer has a channel of its own, whose acks go in groups (see
 //! [`crate::acks`]); the ordered shards' consumers share another and ack one by one.

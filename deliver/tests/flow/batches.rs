@@ -349,3 +349,47 @@ async fn the_live_log_shows_one_line_per_delivery_of_a_batch() {
     );
     live.close().await;
 }
+
+#[tokio::test]
+async fn a_stopping_worker_sends_its_gathering_batches_before_it_exits() {
+    let (mut stack, _) =
+        batch_stack(json!({"max_events": 100, "max_wait_ms": 60000}), json!({})).await;
+    let sent =
+        futures_util::future::join_all((0..5).map(|n| stack.send_owned(format!(r#"{{"n":{n}}}"#))))
+            .await;
+    let main_queue = stack.broker.settings.topology().deliver_queue();
+    eventually("the worker to take every envelope", WAIT, || async {
+        (stack.broker.depth(&main_queue).await == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        stack.receiver.received().is_empty(),
+        "a minute's wait ahead"
+    );
+
+    stack.stop_workers().await;
+
+    let requests = stack.receiver.received();
+    assert_eq!(requests.len(), 1, "sent at the stop, not a minute later");
+    let ids: HashSet<Value> = events_of(&requests[0])
+        .into_iter()
+        .map(|e| e["id"].clone())
+        .collect();
+    assert_eq!(ids, sent.into_iter().map(Value::from).collect());
+    let pending = stack
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM deliveries WHERE status <> 'succeeded'",
+            &[],
+        )
+        .await
+        .expect("counted");
+    assert_eq!(
+        pending.get::<_, i64>(0),
+        0,
+        "each recorded before the worker exited"
+    );
+}
