@@ -61,6 +61,9 @@ pub struct NewSubscription<'a> {
     pub max_attempts: Option<u32>,
     /// Its rate limit, deliveries a second (default: [`HIGHEST_RATE_LIMIT`]).
     pub rate_limit_per_sec: Option<u32>,
+    /// Its `batch`: the most events per request and the longest wait in ms (default: one
+    /// event per request).
+    pub batch: Option<(u16, u32)>,
 }
 
 /// The highest rate limit Warren allows a subscription: what the bench gives one unless it
@@ -146,6 +149,9 @@ impl Api {
         }
         if new.fifo {
             body["ordering"] = "fifo".into();
+        }
+        if let Some((max_events, max_wait_ms)) = new.batch {
+            body["batch"] = json!({"max_events": max_events, "max_wait_ms": max_wait_ms});
         }
         let created: Created = self
             .post("/api/v1/subscriptions", &body)

@@ -149,6 +149,14 @@ pub struct Cli {
     /// Subscriptions each event goes to (default 10 for `fanout`, 4 for `ordered`, else 1).
     #[arg(long)]
     pub subscriptions: Option<usize>,
+    /// `max` and `fanout`: each subscription takes its events in batches of up to this many
+    /// (`batch.max_events`, 2 to 500; a worker's batches hold at most half its prefetch, so
+    /// above 128 give `--prefetch` too), waiting at most `--batch-wait-ms`.
+    #[arg(long)]
+    pub batch: Option<u16>,
+    /// With `--batch`: how long a batch's first event waits for the rest (`max_wait_ms`).
+    #[arg(long, default_value_t = 1_000)]
+    pub batch_wait_ms: u32,
     /// Size of each event's JSON body, in bytes.
     #[arg(long, default_value_t = 1024)]
     pub body_size: usize,
@@ -273,6 +281,9 @@ pub struct Plan {
     pub release_rate: u32,
     /// Attackers, closed loop, one connection each (`abuse`).
     pub attackers: usize,
+    /// The subscriptions' batch (`max`, `fanout`): most events per request, and the longest
+    /// wait in ms.
+    pub batch: Option<(u16, u32)>,
     /// The retry schedule given to a started Warren, if not its default.
     pub retry_schedule: Option<String>,
     /// Settings given to a started Warren (KEY=VALUE): the scenario's, then `--warren-env`'s,
@@ -333,6 +344,7 @@ impl Plan {
             held: cli.held,
             release_rate: cli.release_rate,
             attackers: cli.concurrency.unwrap_or(crate::abuse::ATTACKERS),
+            batch: cli.batch.map(|events| (events, cli.batch_wait_ms)),
             retry_schedule: cli.retry_schedule.clone().or(match scenario {
                 Scenario::RetryMix => Some(RETRY_MIX_SCHEDULE.into()),
                 _ => None,
@@ -447,6 +459,14 @@ fn check_ranges(cli: &Cli) -> anyhow::Result<()> {
     }
     if cli.duration.is_zero() {
         bail!("--duration must be longer than zero");
+    }
+    if let Some(events) = cli.batch {
+        if !(2..=500).contains(&events) || cli.batch_wait_ms > 60_000 {
+            bail!("--batch must be between 2 and 500 and --batch-wait-ms at most 60000");
+        }
+        if !matches!(cli.scenario, Scenario::Max | Scenario::Fanout) {
+            bail!("--batch is for the max and fanout scenarios");
+        }
     }
     Ok(())
 }

@@ -43,6 +43,10 @@ use crate::{
 pub enum Fault {
     /// `kill -9` of `warren-deliver` with deliveries in flight, then a restart.
     KillDeliver,
+    /// `kill -9` of `warren-deliver` while a batch subscription's deliveries gather in its
+    /// memory (batches of up to 100, 2 s) and batches are in flight, then a restart: none of
+    /// a half-full batch may be lost.
+    KillDeliverBatch,
     /// `kill -9` of `warren-ingest` under load (commits without publishes are the outbox's),
     /// then a restart.
     KillIngest,
@@ -91,8 +95,9 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in the order the suite runs them.
-    pub const ALL: [Fault; 16] = [
+    pub const ALL: [Fault; 17] = [
         Fault::KillDeliver,
+        Fault::KillDeliverBatch,
         Fault::KillIngest,
         Fault::TermDeliver,
         Fault::RollingRestartDeliver,
@@ -123,7 +128,7 @@ impl Fault {
         targets: &Targets<'_>,
     ) -> anyhow::Result<Option<String>> {
         let done = match self {
-            Fault::KillDeliver | Fault::OrderedKillDeliver => {
+            Fault::KillDeliver | Fault::KillDeliverBatch | Fault::OrderedKillDeliver => {
                 restart(warren, Service::Deliver(0), Signal::SIGKILL).await
             }
             Fault::KillIngest => restart(warren, Service::Ingest, Signal::SIGKILL).await,
@@ -192,7 +197,10 @@ impl Fault {
     /// one killed, so deliveries are in flight when it goes.
     fn target_path(self) -> &'static str {
         match self {
-            Fault::KillDeliver | Fault::TermDeliver | Fault::RollingRestartDeliver => "/slow",
+            Fault::KillDeliver
+            | Fault::KillDeliverBatch
+            | Fault::TermDeliver
+            | Fault::RollingRestartDeliver => "/slow",
             Fault::ReceiverFlaps => "/flap",
             Fault::ReceiverOutage => "/outage",
             _ => "/hook",
@@ -249,6 +257,12 @@ impl Fault {
         } else {
             undelivered
         }
+    }
+
+    /// The subscription's `batch` (most events, longest wait in ms): long enough a wait that
+    /// a group is always gathering when the worker is killed.
+    fn batch(self) -> Option<(u16, u32)> {
+        (self == Fault::KillDeliverBatch).then_some((100, 2_000))
     }
 
     /// The subscription's delivery timeout: short where the receiver times out on purpose.
@@ -797,6 +811,7 @@ async fn measure(
             fifo: fault.ordered(),
             max_attempts: fault.max_attempts(),
             rate_limit_per_sec: None,
+            batch: fault.batch(),
         })
         .await?;
     let ctx = PhaseContext {
@@ -925,6 +940,25 @@ mod tests {
         );
         assert!(Fault::ALL.contains(&outage));
         assert_eq!(outage.name(), "receiver-outage");
+    }
+
+    #[test]
+    fn only_the_batch_fault_batches_and_its_worker_is_killed_with_batches_in_flight() {
+        let fault = Fault::KillDeliverBatch;
+        assert_eq!(fault.batch(), Some((100, 2_000)));
+        assert_eq!(
+            fault.target_path(),
+            "/slow",
+            "a batch in flight when it dies"
+        );
+        assert!(Fault::ALL.contains(&fault) && fault.allows_duplicates());
+        assert_eq!(fault.name(), "kill-deliver-batch");
+        assert!(
+            Fault::ALL
+                .iter()
+                .filter(|f| **f != fault)
+                .all(|f| f.batch().is_none())
+        );
     }
 
     #[test]

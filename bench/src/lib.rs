@@ -13,6 +13,7 @@
 pub mod abuse;
 pub mod activity;
 pub mod api;
+pub mod arrivals;
 pub mod broker;
 pub mod cli;
 pub mod cluster;

@@ -135,6 +135,9 @@ pub struct PhaseResult {
     pub receiver_attempts: u64,
     /// Of them, answered 500.
     pub receiver_failures: u64,
+    /// Requests the receiver answered during the phase (fewer than its attempts when a
+    /// request carries a batch of them).
+    pub receiver_requests: u64,
     /// Promised deliveries not yet delivered when the load stopped.
     pub backlog_at_end_of_load: u64,
     /// How long the drain took, in seconds.
@@ -156,6 +159,7 @@ pub async fn run(ctx: &PhaseContext, spec: &PhaseSpec) -> PhaseResult {
     let counters = &ctx.recorder.counters;
     let finished_before =
         counters.succeeded.load(Ordering::Relaxed) + counters.dead.load(Ordering::Relaxed);
+    let requests_before = counters.requests.load(Ordering::Relaxed);
     let window = Window::starting_now(spec.warmup, spec.duration);
     let load = Load::new(
         ctx.client.clone(),
@@ -200,6 +204,7 @@ pub async fn run(ctx: &PhaseContext, spec: &PhaseSpec) -> PhaseResult {
         },
         ordered,
         pauses,
+        requests: counters.requests.load(Ordering::Relaxed) - requests_before,
     };
     result(spec, &tally, joined, observed)
 }
@@ -212,6 +217,8 @@ struct Observed {
     activity: Option<Activity>,
     ordered: Option<OrderFigures>,
     pauses: Pauses,
+    /// Requests the receiver answered.
+    requests: u64,
 }
 
 /// A CPU sample that tells Warren's database backends from the rest of PostgreSQL.
@@ -371,6 +378,7 @@ fn result(spec: &PhaseSpec, tally: &Tally, joined: Joined, observed: Observed) -
         unaccounted: joined.unaccounted,
         receiver_attempts: joined.attempts,
         receiver_failures: joined.failures,
+        receiver_requests: observed.requests,
         backlog_at_end_of_load: expected.saturating_sub(joined.delivered_by_end),
         drain_seconds: observed.drain_seconds,
         drained: observed.drained,

@@ -34,7 +34,10 @@ use hyper_util::rt::TokioIo;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::machine::RECEIVER_THREAD;
+use crate::{
+    arrivals::{Arrival, arrival, arrivals},
+    machine::RECEIVER_THREAD,
+};
 
 /// What the receiver knows of one delivery.
 #[derive(Debug, Clone)]
@@ -85,17 +88,6 @@ pub struct Recorder {
     arrivals: AtomicU64,
     /// Whether `/outage` is down.
     down: AtomicBool,
-}
-
-/// What one request said about itself.
-struct Arrival {
-    delivery_id: Uuid,
-    event_id: Uuid,
-    /// Its attempt number (`x-warren-attempt`, from 1).
-    attempt: u32,
-    last_attempt: bool,
-    /// The ordered subscription it came for (`/ordered/{k}`).
-    line: Option<u32>,
 }
 
 impl Recorder {
@@ -274,17 +266,21 @@ async fn respond(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Reset> {
     let (parts, body) = request.into_parts();
-    // Read the body as any receiver would before answering.
-    let _ = body.collect().await;
+    // Read the body as any receiver would before answering (a batch's names its deliveries).
+    let body = body
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
     if parts.method != Method::POST {
         return Ok(answer(StatusCode::METHOD_NOT_ALLOWED));
     }
     let path = parts.uri.path();
     let status = match path {
-        "/hook" => hook(&recorder, &parts.headers, None),
+        "/hook" => hook(&recorder, &parts.headers, &body, None),
         "/slow" => {
             tokio::time::sleep(SLOW).await;
-            hook(&recorder, &parts.headers, None)
+            hook(&recorder, &parts.headers, &body, None)
         }
         "/fail" => {
             recorder.counters.requests.fetch_add(1, Ordering::Relaxed);
@@ -292,9 +288,9 @@ async fn respond(
         }
         "/flap" => return flap(&recorder, &parts.headers, &socket).await,
         "/outage" if recorder.is_down() => return outage(&recorder, &parts.headers, &socket),
-        "/outage" => hook(&recorder, &parts.headers, None),
+        "/outage" => hook(&recorder, &parts.headers, &body, None),
         _ => match ordered_line(path) {
-            Some(line) => hook(&recorder, &parts.headers, Some(line)),
+            Some(line) => hook(&recorder, &parts.headers, &body, Some(line)),
             None => StatusCode::NOT_FOUND,
         },
     };
@@ -317,17 +313,18 @@ fn ordered_line(path: &str) -> Option<u32> {
     path.strip_prefix("/ordered/")?.parse().ok()
 }
 
-/// Answers 200, or 500 for the configured share; records the delivery either way (with the
-/// ordered subscription it came for, if any).
-fn hook(recorder: &Recorder, headers: &HeaderMap, line: Option<u32>) -> StatusCode {
+/// Answers 200, or 500 for the configured share; records each delivery the request carries
+/// either way (with the ordered subscription it came for, if any).
+fn hook(recorder: &Recorder, headers: &HeaderMap, body: &[u8], line: Option<u32>) -> StatusCode {
     let at = Instant::now();
     recorder.counters.requests.fetch_add(1, Ordering::Relaxed);
     let ok = !recorder.next_fails();
-    match arrival(headers) {
-        Some(arrival) => recorder.record(Arrival { line, ..arrival }, at, ok),
-        None => {
-            recorder.counters.foreign.fetch_add(1, Ordering::Relaxed);
-        }
+    let carried = arrivals(headers, body);
+    if carried.is_empty() {
+        recorder.counters.foreign.fetch_add(1, Ordering::Relaxed);
+    }
+    for arrival in carried {
+        recorder.record(Arrival { line, ..arrival }, at, ok);
     }
     if ok {
         StatusCode::OK
@@ -434,23 +431,6 @@ fn reset(socket: &std::net::TcpStream) -> Result<Response<Full<Bytes>>, Reset> {
     // fail, the close is an orderly one: still no answer, which is all a caller needs.
     let _ = socket2::SockRef::from(socket).set_linger(Some(Duration::ZERO));
     Err(Reset)
-}
-
-/// The delivery, event and attempt headers every Warren request carries.
-fn arrival(headers: &HeaderMap) -> Option<Arrival> {
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let number = |name: &str| text(name).and_then(|v| v.parse::<u32>().ok());
-    let delivery_id = text("webhook-id")?.parse().ok()?;
-    let event_id = text("x-warren-event-id")?.parse().ok()?;
-    let attempt = number("x-warren-attempt").unwrap_or(1);
-    let last_attempt = number("x-warren-max-attempts").is_some_and(|max| attempt >= max);
-    Some(Arrival {
-        delivery_id,
-        event_id,
-        attempt,
-        last_attempt,
-        line: None,
-    })
 }
 
 #[cfg(test)]

@@ -351,7 +351,10 @@ fn phase_table(out: &mut String, p: &PhaseResult) {
     row(
         out,
         "receiver attempts / answered 500",
-        format!("{} / {}", p.receiver_attempts, p.receiver_failures),
+        format!(
+            "{} / {}  (in {} requests)",
+            p.receiver_attempts, p.receiver_failures, p.receiver_requests
+        ),
     );
     row(
         out,

@@ -139,6 +139,11 @@ fn describe(cli: &Cli, plan: &Plan, warren: &Warren, run_id: &str) -> String {
             }),
     );
     settings.extend(plan.warren_env.iter().cloned());
+    if let Some((events, wait_ms)) = plan.batch {
+        settings.push(format!(
+            "subscriptions batched: up to {events} events, {wait_ms} ms"
+        ));
+    }
     format!(
         "started here from target/release at {} ({})",
         warren.base_url,
@@ -288,6 +293,7 @@ impl Run<'_> {
                 fifo,
                 max_attempts: None,
                 rate_limit_per_sec: None,
+                batch: self.plan.batch,
             };
             let id = api.create_subscription(&new).await?;
             first.get_or_insert(id);
@@ -340,6 +346,7 @@ impl Run<'_> {
             fifo: false,
             max_attempts: None,
             rate_limit_per_sec: None,
+            batch: None,
         };
         let owner = Owner {
             subscription_id: setup.api.create_subscription(&new).await?,
@@ -430,6 +437,7 @@ impl Run<'_> {
             fifo: false,
             max_attempts: None,
             rate_limit_per_sec: Some(plan.release_rate),
+            batch: None,
         };
         let id = setup.api.create_subscription(&new).await?;
         setup.api.pause(id).await?;

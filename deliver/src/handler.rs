@@ -2,9 +2,6 @@
 //! record, and route what follows (a wait queue, the graveyard). Callable without the
 //! consume loop, so tests can step a worker.
 
-use std::sync::{Arc, atomic::AtomicBool};
-
-use deadpool_postgres::Pool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use warren_shared::{
@@ -12,60 +9,18 @@ use warren_shared::{
     envelope::{DeliverV1, Envelope},
     live,
     model::ErrorKind,
-    publisher::Publisher,
-    retry::RetrySchedule,
 };
 
 use crate::{
-    breakers::Breakers,
-    circuit::Thresholds,
+    context::Context,
     decision::{Decision, decide},
-    http::{AttemptResult, HttpClient},
-    limits::{Bulkhead, RateLimiter},
-    metrics::DeliverMetrics,
-    notices,
-    ordered::{InLine, Lines},
-    outbound,
+    http::AttemptResult,
+    notices, outbound,
     protection::{self, Admission, Park},
-    records::{Attempt, Recorder},
-    store::{self, Job, Loader, Skip},
+    records::Attempt,
+    rings::InLine,
+    store::{self, Job, Skip},
 };
-
-/// What a worker needs to handle deliveries.
-pub struct Context {
-    /// PostgreSQL.
-    pub pool: Pool,
-    /// Publishes retries and graveyard copies.
-    pub publisher: Publisher,
-    /// The guarded HTTP client.
-    pub http: HttpClient,
-    /// Whether the consumer is attached to the main queue right now (for `/readyz`).
-    pub consuming: Arc<AtomicBool>,
-    /// What the worker counts.
-    pub metrics: Arc<DeliverMetrics>,
-    /// The circuit breaker's thresholds.
-    pub thresholds: Thresholds,
-    /// Rate limits per subscription (tokens leased from buckets every worker shares).
-    pub limiter: RateLimiter,
-    /// The cap of deliveries in flight per subscription.
-    pub bulkhead: Bulkhead,
-    /// Loads deliveries, in groups.
-    pub loader: Loader,
-    /// Records attempts, in groups.
-    pub recorder: Recorder,
-    /// Moves circuit breakers, in groups.
-    pub breakers: Breakers,
-    /// The FIFO lines being handled, one delivery at a time each.
-    pub lines: Lines,
-    /// The least time between two notifications of one type about one subscription.
-    pub notify_min_interval: std::time::Duration,
-}
-
-impl Context {
-    fn schedule(&self) -> &RetrySchedule {
-        self.publisher.topology().schedule()
-    }
-}
 
 /// How handling an envelope ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,30 +69,70 @@ pub async fn handle_in_line(
     envelope: &DeliverV1,
     in_line: Option<InLine>,
 ) -> anyhow::Result<Outcome> {
+    match prepare(ctx, envelope).await? {
+        Prepared::Done(outcome) => Ok(outcome),
+        Prepared::Ready(job) => attempt_job(ctx, envelope, &job, in_line).await,
+    }
+}
+
+/// Attempts a delivery [`prepare`] found ready, alone (not in a FIFO line).
+pub async fn attempt_prepared(
+    ctx: &Context,
+    envelope: &DeliverV1,
+    job: &Job,
+) -> anyhow::Result<Outcome> {
+    attempt_job(ctx, envelope, job, None).await
+}
+
+/// What an envelope comes to before any protection or attempt.
+pub enum Prepared {
+    /// Nothing to attempt: skipped, or held while its subscription is not active.
+    Done(Outcome),
+    /// The delivery, loaded and waiting for exactly this envelope's attempt.
+    Ready(Box<Job>),
+}
+
+/// Loads the envelope's delivery and settles what needs no attempt: gone, finished, stale,
+/// or held because its subscription is not active.
+pub async fn prepare(ctx: &Context, envelope: &DeliverV1) -> anyhow::Result<Prepared> {
     let Some(job) = ctx.loader.load(envelope.delivery_id).await? else {
-        return Ok(Outcome::Skipped(Skip::Gone));
+        return Ok(Prepared::Done(Outcome::Skipped(Skip::Gone)));
     };
     if let Some(skip) = job.skip_reason(envelope.attempt) {
-        return Ok(Outcome::Skipped(skip));
+        return Ok(Prepared::Done(Outcome::Skipped(skip)));
     }
     if !job.subscription.is_active {
         // Held, not dropped: a FIFO line stops here too (nothing rings the next), and the
         // release that follows enabling the subscription restarts it in order.
-        return Ok(if store::hold(&ctx.pool, &job).await? {
-            let line = live::DeliveryHeld {
-                delivery_id: job.delivery_id,
-                event_id: job.event_id,
-                event_type: job.event.event_type.clone(),
-                subscription_id: job.subscription_id,
-                at: OffsetDateTime::now_utc(),
-            };
-            ctx.publisher.tell(job.user_id, "delivery.held", &line);
-            Outcome::Held
-        } else {
-            Outcome::Skipped(Skip::Stale)
-        });
+        return Ok(Prepared::Done(hold(ctx, &job).await?));
     }
-    let slot = match protection::admit(ctx, envelope, &job).await? {
+    Ok(Prepared::Ready(Box::new(job)))
+}
+
+/// Holds a delivery of a subscription that is not active, and tells the owner.
+async fn hold(ctx: &Context, job: &Job) -> anyhow::Result<Outcome> {
+    if !store::hold(&ctx.pool, job).await? {
+        return Ok(Outcome::Skipped(Skip::Stale));
+    }
+    let line = live::DeliveryHeld {
+        delivery_id: job.delivery_id,
+        event_id: job.event_id,
+        event_type: job.event.event_type.clone(),
+        subscription_id: job.subscription_id,
+        at: OffsetDateTime::now_utc(),
+    };
+    ctx.publisher.tell(job.user_id, "delivery.held", &line);
+    Ok(Outcome::Held)
+}
+
+/// Passes the subscription's protections, attempts, records, and moves the delivery on.
+async fn attempt_job(
+    ctx: &Context,
+    envelope: &DeliverV1,
+    job: &Job,
+    in_line: Option<InLine>,
+) -> anyhow::Result<Outcome> {
+    let slot = match protection::admit(ctx, envelope, job).await? {
         Admission::Go(slot) => slot,
         Admission::Park(park) => {
             protection::park(ctx, envelope, park).await?;
@@ -145,7 +140,7 @@ pub async fn handle_in_line(
         }
     };
     let attempt_id = Uuid::now_v7();
-    let result = attempt(ctx, &job, envelope.attempt, attempt_id).await;
+    let result = attempt(ctx, job, envelope.attempt, attempt_id).await;
     // The target has answered: the bulkhead guards against slow targets, not against the
     // bookkeeping every subscription shares (holding the slot through it parked a busy
     // subscription's deliveries in the 1 s tier whenever the database slowed).
@@ -153,14 +148,7 @@ pub async fn handle_in_line(
     ctx.metrics
         .attempt_duration
         .observe(result.duration.as_secs_f64());
-    let in_round = envelope.attempt - job.round_start;
-    let decision = decide(
-        result.succeeded(),
-        in_round,
-        job.subscription.max_attempts,
-        ctx.schedule(),
-        result.retry_after,
-    );
+    let decision = decide_for(ctx, envelope, job, &result);
     if let Some(line) = in_line {
         line.decided(ctx, envelope, decision).await?;
     }
@@ -168,8 +156,9 @@ pub async fn handle_in_line(
         id: attempt_id,
         number: envelope.attempt,
         result: &result,
+        batch_id: None,
     };
-    if !ctx.recorder.record(&job, &recorded, decision).await? {
+    if !ctx.recorder.record(job, &recorded, decision).await? {
         return Ok(Outcome::Skipped(Skip::Stale));
     }
     tracing::info!(
@@ -179,24 +168,59 @@ pub async fn handle_in_line(
         decision = ?decision,
         "attempt recorded"
     );
-    protection::after_attempt(ctx, envelope, &job, &result).await;
+    protection::after_attempt(ctx, envelope, job, &result).await;
+    conclude(ctx, job, envelope, &result, decision).await;
+    Ok(Outcome::from(decision))
+}
+
+/// What follows an attempt of `envelope` that ended in `result`: success, another attempt
+/// (when, by the subscription's schedule), or dead.
+pub fn decide_for(
+    ctx: &Context,
+    envelope: &DeliverV1,
+    job: &Job,
+    result: &AttemptResult,
+) -> Decision {
+    decide(
+        result.succeeded(),
+        envelope.attempt - job.round_start,
+        job.subscription.max_attempts,
+        ctx.schedule(),
+        result.retry_after,
+    )
+}
+
+/// Once an attempt is recorded: the owner told if the delivery went dead, the live log
+/// line, and the follow-up (a wait queue, the graveyard).
+pub async fn conclude(
+    ctx: &Context,
+    job: &Job,
+    envelope: &DeliverV1,
+    result: &AttemptResult,
+    decision: Decision,
+) {
     if decision == Decision::Dead {
         notices::delivery_dead(
             &ctx.pool,
             ctx.notify_min_interval,
-            &job,
+            job,
             envelope.attempt,
-            &result,
+            result,
         )
         .await;
     }
-    publish_line(ctx, &job, envelope, &result, decision);
+    publish_line(ctx, job, envelope, result, decision);
     follow_up(ctx, envelope, decision).await;
-    Ok(match decision {
-        Decision::Succeeded => Outcome::Succeeded,
-        Decision::Dead => Outcome::Dead,
-        retry @ Decision::Retry { .. } => Outcome::Retrying(retry),
-    })
+}
+
+impl From<Decision> for Outcome {
+    fn from(decision: Decision) -> Self {
+        match decision {
+            Decision::Succeeded => Outcome::Succeeded,
+            Decision::Dead => Outcome::Dead,
+            retry @ Decision::Retry { .. } => Outcome::Retrying(retry),
+        }
+    }
 }
 
 /// Tells the owner's browsers about the attempt (through `warren.logs`), off the delivery's

@@ -14,7 +14,7 @@ use warren_shared::{
 
 use crate::{
     circuit::{self, Breaker, Gate, Signal, Transition},
-    handler::Context,
+    context::Context,
     http::AttemptResult,
     limits::Slot,
     store::{self, Job},

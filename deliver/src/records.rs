@@ -30,6 +30,8 @@ pub struct Attempt<'a> {
     pub number: u32,
     /// What happened.
     pub result: &'a AttemptResult,
+    /// The batch it travelled in, if it was one of a batch.
+    pub batch_id: Option<Uuid>,
 }
 
 /// An attempt's row and the delivery's move, as recorded.
@@ -44,6 +46,7 @@ struct Row {
     started_at: OffsetDateTime,
     duration_ms: i32,
     excerpt: Option<String>,
+    batch_id: Option<Uuid>,
 }
 
 impl Row {
@@ -65,6 +68,7 @@ impl Row {
             started_at: result.started_at,
             duration_ms: i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX),
             excerpt: result.excerpt.clone(),
+            batch_id: attempt.batch_id,
         })
     }
 }
@@ -169,13 +173,13 @@ fn record() -> String {
          WHERE d.id = x.delivery_id AND d.attempt_count = x.attempt - 1
            AND d.status IN ('pending', 'retrying')
          RETURNING d.id, d.user_id, d.subscription_id, x.status, x.attempt, x.status_code,
-             x.error_kind, x.attempt_id, x.started_at, x.duration_ms, x.excerpt),
+             x.error_kind, x.attempt_id, x.started_at, x.duration_ms, x.excerpt, x.batch_id),
      {per_minute},
      {per_hour}
      INSERT INTO delivery_attempts (id, user_id, delivery_id, subscription_id, attempt,
-         started_at, duration_ms, status_code, error_kind, response_excerpt)
+         started_at, duration_ms, status_code, error_kind, response_excerpt, batch_id)
      SELECT attempt_id, user_id, id, subscription_id, attempt, started_at, duration_ms,
-         status_code, error_kind, excerpt FROM moved
+         status_code, error_kind, excerpt, batch_id FROM moved
      RETURNING id"
     )
 }
@@ -209,7 +213,8 @@ static RECORD_ONE: LazyLock<String> = LazyLock::new(|| {
                  SELECT $1::uuid AS delivery_id, $2::text AS status, $3::int AS attempt,
                      $4::timestamptz AS next_attempt_at, $5::int AS status_code,
                      $6::text AS error_kind, $7::uuid AS attempt_id,
-                     $8::timestamptz AS started_at, $9::int AS duration_ms, $10::text AS excerpt),
+                     $8::timestamptz AS started_at, $9::int AS duration_ms, $10::text AS excerpt,
+                     $11::uuid AS batch_id),
              {}",
         record()
     )
@@ -219,9 +224,10 @@ static RECORD_ONE: LazyLock<String> = LazyLock::new(|| {
 static RECORD_GROUP: LazyLock<String> = LazyLock::new(|| {
     format!("WITH x AS (
                      SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[],
-                         $5::int[], $6::text[], $7::uuid[], $8::timestamptz[], $9::int[], $10::text[])
+                         $5::int[], $6::text[], $7::uuid[], $8::timestamptz[], $9::int[], $10::text[],
+                         $11::uuid[])
                      AS x(delivery_id, status, attempt, next_attempt_at, status_code, error_kind,
-                          attempt_id, started_at, duration_ms, excerpt)
+                          attempt_id, started_at, duration_ms, excerpt, batch_id)
                      ORDER BY delivery_id),
                  {}", record())
 });
@@ -246,6 +252,7 @@ async fn write_one(pool: &Pool, row: &Row) -> anyhow::Result<std::collections::H
                 &row.started_at,
                 &row.duration_ms,
                 &row.excerpt,
+                &row.batch_id,
             ],
         )
         .await?;
@@ -266,6 +273,7 @@ async fn write_group(pool: &Pool, rows: &[Row]) -> anyhow::Result<std::collectio
     let started: Vec<OffsetDateTime> = rows.iter().map(|r| r.started_at).collect();
     let durations: Vec<i32> = rows.iter().map(|r| r.duration_ms).collect();
     let excerpts: Vec<Option<&str>> = rows.iter().map(|r| r.excerpt.as_deref()).collect();
+    let batches: Vec<Option<Uuid>> = rows.iter().map(|r| r.batch_id).collect();
     let client = pool.get().await?;
     // Cached, and planned once per connection: the worker's pool prices sequential scans
     // out (`db::Plans::KeyLookups`), so the plan finds the group's deliveries by key even
@@ -287,6 +295,7 @@ async fn write_group(pool: &Pool, rows: &[Row]) -> anyhow::Result<std::collectio
                 &started,
                 &durations,
                 &excerpts,
+                &batches,
             ],
         )
         .await?;

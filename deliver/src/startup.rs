@@ -23,11 +23,11 @@ use warren_shared::{amqp, db, health, metrics, publisher::Publisher};
 use crate::{
     breakers::Breakers,
     config::Settings,
-    handler::Context,
+    context::Context,
     http::HttpClient,
     limits::{Bulkhead, RateLimiter},
+    lines::Lines,
     metrics::DeliverMetrics,
-    ordered::Lines,
     records::Recorder,
     store::Loader,
     worker,

@@ -56,6 +56,8 @@ pub struct EventData {
     pub payload: Option<Value>,
     /// When it was received.
     pub received_at: OffsetDateTime,
+    /// Whether ingest took its body for JSON (a JSON content type, and valid).
+    pub is_json: bool,
 }
 
 /// The subscription's part of a job.
@@ -83,6 +85,32 @@ pub struct SubscriptionData {
     pub rate_limit_per_sec: u32,
     /// Its circuit breaker as loaded.
     pub breaker: Breaker,
+    /// How its JSON events are grouped, if they are.
+    pub batch: Option<BatchSettings>,
+}
+
+/// A subscription's `batch`: up to `max_events` per request, the first waiting at most
+/// `max_wait` for the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// The most events one request carries.
+    pub max_events: usize,
+    /// The longest the first event of a group waits for others.
+    pub max_wait: std::time::Duration,
+}
+
+impl BatchSettings {
+    fn from_row(row: &Row) -> anyhow::Result<Option<Self>> {
+        let max_events: Option<i32> = row.get("batch_max_events");
+        let max_wait_ms: Option<i32> = row.get("batch_max_wait_ms");
+        let (Some(max_events), Some(max_wait_ms)) = (max_events, max_wait_ms) else {
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            max_events: usize::try_from(max_events)?,
+            max_wait: std::time::Duration::from_millis(u64::try_from(max_wait_ms)?),
+        }))
+    }
 }
 
 /// Why an envelope is acknowledged without an attempt.
@@ -137,6 +165,7 @@ impl Job {
                 event_type: row.get("event_type"),
                 payload: row.get("payload"),
                 received_at: row.get("received_at"),
+                is_json: row.get("is_json"),
             },
             subscription: SubscriptionData {
                 target_url: row.get("target_url"),
@@ -150,6 +179,7 @@ impl Job {
                 is_active: row.get("is_active"),
                 rate_limit_per_sec: u32::try_from(row.get::<_, i32>("rate_limit_per_sec"))?,
                 breaker: breaker_from_row(row)?,
+                batch: BatchSettings::from_row(row)?,
             },
         })
     }
@@ -249,11 +279,11 @@ const JOB_COLUMNS: &str = "SELECT d.id, d.event_id, d.subscription_id, d.user_id
                     -- Only a template reads the parsed body: without one, neither PostgreSQL
                     -- prints it nor the worker parses it.
                     CASE WHEN s.payload_template IS NOT NULL THEN e.payload END AS payload,
-                    e.received_at,
+                    e.received_at, e.payload IS NOT NULL AS is_json,
                     s.target_url, s.timeout_ms, s.max_attempts, s.headers, s.payload_template,
                     s.signing_secret, s.previous_signing_secret, s.previous_secret_expires_at, s.is_active,
                     s.rate_limit_per_sec, s.circuit_state, s.circuit_opened_at, s.consecutive_failures,
-                    s.consecutive_successes
+                    s.consecutive_successes, s.batch_max_events, s.batch_max_wait_ms
              FROM deliveries d
              JOIN events e ON e.id = d.event_id
              JOIN subscriptions s ON s.id = d.subscription_id";

@@ -3,7 +3,8 @@
 //!
 //! On shutdown the consumer is cancelled first (no new deliveries), in-flight deliveries get
 //! the grace period to finish and be acked, and only then is the channel closed; messages
-//! that were prefetched but not started go back to the queue untouched.
+//! that were prefetched but not started go back to the queue untouched. Batches still
+//! gathering (see [`crate::batch`]) are sent at once, within the grace period.
 //!
 //! The main queue's consumer has a channel of its own, whose acks go in groups (see
 //! [`crate::acks`]); the ordered shards' consumers share another and ack one by one.
@@ -17,11 +18,7 @@ use anyhow::Context as _;
 use futures_util::StreamExt;
 use lapin::{
     Channel, Connection, Consumer,
-    message::Delivery,
-    options::{
-        BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
-        BasicQosOptions, BasicRejectOptions,
-    },
+    options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions},
     types::FieldTable,
 };
 use tokio::task::JoinHandle;
@@ -35,9 +32,11 @@ use warren_shared::{
 
 use crate::{
     acks::Acks,
-    handler::{Context, Outcome, handle_delivery},
+    batch::{Batcher, Pending},
+    context::Context,
+    handler::{self, Prepared},
+    messages::{Message, settle},
     ordered::handle_doorbell,
-    store::Skip,
 };
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -54,6 +53,12 @@ pub async fn consume(
     cancel: CancellationToken,
 ) {
     let tracker = TaskTracker::new();
+    let batcher = Batcher::new(
+        ctx.clone(),
+        Batcher::room_for(prefetch),
+        tracker.clone(),
+        cancel.clone(),
+    );
     let mut backoff = Duration::from_millis(100);
     let mut attached_before = false;
     while !cancel.is_cancelled() {
@@ -77,7 +82,7 @@ pub async fn consume(
                     .iter()
                     .map(|f| (f.channel.clone(), f.consumer.tag()))
                     .collect();
-                let stopping = pump(&ctx, feeds, &tracker, &cancel).await;
+                let stopping = pump(&ctx, &batcher, feeds, &tracker, &cancel).await;
                 ctx.consuming.store(false, Ordering::Relaxed);
                 if stopping {
                     drain(&tags, &tracker, grace).await;
@@ -198,6 +203,7 @@ async fn consume_from(
 /// Spawns a task per delivery until shutdown (`true`) or a broken link (`false`).
 async fn pump(
     ctx: &Arc<Context>,
+    batcher: &Arc<Batcher>,
     feeds: Vec<Feed>,
     tracker: &TaskTracker,
     cancel: &CancellationToken,
@@ -225,7 +231,7 @@ async fn pump(
                         acks.opened(delivery.delivery_tag);
                     }
                     let message = Message { delivery, acks };
-                    tracker.spawn(process(ctx.clone(), source, message));
+                    tracker.spawn(process(ctx.clone(), batcher.clone(), source, message));
                 }
                 Some((_, _, Err(error))) => {
                     tracing::warn!(error = %error, "consumer failed");
@@ -276,8 +282,9 @@ async fn drain(
 /// One message: parse, handle, then ack. Poison is rejected to the graveyard; a message whose
 /// outcome could not be recorded is parked in the shortest wait queue (never requeued in a
 /// tight loop). A FIFO line's envelope in the main queue (a retry back from its wait queue)
-/// is forwarded to its shard; in a shard, it is a doorbell for its line.
-async fn process(ctx: Arc<Context>, source: Source, message: Message) {
+/// is forwarded to its shard; in a shard, it is a doorbell for its line. A delivery of a
+/// batch subscription joins its subscription's group, its message still un-acked.
+async fn process(ctx: Arc<Context>, batcher: Arc<Batcher>, source: Source, message: Message) {
     let delivery = &message.delivery;
     let Some(Envelope::DeliverV1(envelope)) = Envelope::from_bytes(&delivery.data) else {
         tracing::warn!(
@@ -299,87 +306,32 @@ async fn process(ctx: Arc<Context>, source: Source, message: Message) {
         return;
     }
     ctx.metrics.in_flight.inc();
-    async {
+    let batched = async {
         let handled = if envelope.ordered {
             handle_doorbell(&ctx, &envelope, delivery.redelivered).await
         } else {
-            handle_delivery(&ctx, &envelope).await
+            match handler::prepare(&ctx, &envelope).await {
+                Ok(Prepared::Ready(job)) => match Batcher::settings_of(&job) {
+                    Some(settings) => return Some((job, settings)),
+                    None => handler::attempt_prepared(&ctx, &envelope, &job).await,
+                },
+                Ok(Prepared::Done(outcome)) => Ok(outcome),
+                Err(error) => Err(error),
+            }
         };
-        match handled {
-            Ok(outcome) => {
-                match &outcome {
-                    // A FIFO line's doorbells for deliveries behind its head are routine.
-                    Outcome::Skipped(reason @ (Skip::Behind | Skip::Paused)) => {
-                        tracing::debug!(?reason, "doorbell answered without an attempt")
-                    }
-                    Outcome::Skipped(reason) => tracing::info!(?reason, "envelope skipped"),
-                    _ => {}
-                }
-                ctx.metrics.count(outcome.word());
-                message.ack().await;
-            }
-            Err(error) => {
-                tracing::error!(
-                    error = format!("{error:#}"),
-                    "could not handle the delivery; parking it"
-                );
-                ctx.metrics.count("parked");
-                park(&ctx, &envelope, &message).await;
-            }
-        }
+        settle(&ctx, &envelope, &message, handled).await;
+        None
     }
-    .instrument(span)
+    .instrument(span.clone())
     .await;
     ctx.metrics.in_flight.dec();
-}
-
-/// A consumed message and how it is settled: through its channel's acker, or by itself.
-struct Message {
-    delivery: Delivery,
-    acks: Option<Acks>,
-}
-
-impl Message {
-    async fn ack(&self) {
-        match &self.acks {
-            Some(acks) => acks.ack(self.delivery.delivery_tag),
-            None => {
-                if let Err(error) = self.delivery.ack(BasicAckOptions { multiple: false }).await {
-                    // The channel is gone; the broker redelivers the message and the recorded
-                    // attempt makes the redelivery a no-op.
-                    tracing::warn!(error = %error, "ack failed");
-                }
-            }
-        }
-    }
-
-    /// Rejects poison to the graveyard.
-    async fn reject(&self) {
-        let _ = self
-            .delivery
-            .reject(BasicRejectOptions { requeue: false })
-            .await;
-        self.settled();
-    }
-
-    /// Waits a moment, then hands the message back to the broker (never a tight requeue
-    /// loop).
-    async fn hand_back_later(&self) {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let _ = self
-            .delivery
-            .nack(BasicNackOptions {
-                multiple: false,
-                requeue: true,
-            })
-            .await;
-        self.settled();
-    }
-
-    fn settled(&self) {
-        if let Some(acks) = &self.acks {
-            acks.settled(self.delivery.delivery_tag);
-        }
+    if let Some((job, settings)) = batched {
+        let pending = Pending {
+            envelope,
+            job,
+            message,
+        };
+        batcher.offer(pending, settings).instrument(span).await;
     }
 }
 
@@ -394,24 +346,6 @@ async fn forward(ctx: &Context, envelope: &DeliverV1, message: &Message) {
         message.ack().await;
     } else {
         tracing::warn!("could not forward the envelope to its ordered shard");
-        message.hand_back_later().await;
-    }
-}
-
-/// Sends the same envelope (same attempt, nothing spent) to the shortest wait queue and acks;
-/// if even that fails, waits a moment and hands the message back to the broker.
-async fn park(ctx: &Context, envelope: &DeliverV1, message: &Message) {
-    let topology = ctx.publisher.topology();
-    let shortest = topology.schedule().delay_before(2);
-    let outgoing = Outgoing::deliver_after(
-        topology,
-        &Envelope::DeliverV1(envelope.clone()),
-        shortest,
-        &mut rand::rng(),
-    );
-    if ctx.publisher.publish(outgoing).await.is_ok() {
-        message.ack().await;
-    } else {
         message.hand_back_later().await;
     }
 }

@@ -37,10 +37,12 @@ use crate::{
     validation::{self, validate_with},
 };
 
+mod batch;
 mod keys;
 mod rules;
 mod schema;
 
+pub use batch::Batch;
 use keys::ShownKey;
 
 use schema::{event_types_schema, filter_schema, headers_schema};
@@ -109,6 +111,12 @@ pub struct SubscriptionInput {
     #[serde(default)]
     #[garde(skip)]
     on_dead: OnDead,
+    /// JSON events in groups: up to `max_events` per request, waiting at most `max_wait_ms`
+    /// for a group to fill; `null` or absent: one event per request. Not with `fifo`
+    /// ordering nor a `payload_template`.
+    #[serde(default)]
+    #[garde(custom(batch::rule))]
+    batch: Option<Batch>,
     /// The kind of signing key, read at create only: `hmac_sha256` (the default),
     /// `hmac_sha512`, `ed25519` or `rsa_pss_sha256`; `rotate-secret` changes it later. The
     /// answer shows it beside the key.
@@ -154,8 +162,8 @@ pub struct SubscriptionBody {
 /// `RETURNING` of a write). The held count reads `deliveries_held_idx`: nothing for a
 /// subscription that holds nothing.
 pub const COLUMNS: &str = "id, name, target_url, source_id, event_types, timeout_ms, max_attempts, \
-     rate_limit_per_sec, payload_template, headers, filter, ordering, on_dead, signing_secret, is_active, \
-     disabled_reason, circuit_state, created_at, updated_at, \
+     rate_limit_per_sec, payload_template, headers, filter, ordering, on_dead, batch_max_events, \
+     batch_max_wait_ms, signing_secret, is_active, disabled_reason, circuit_state, created_at, updated_at, \
      (SELECT count(*) FROM deliveries d \
       WHERE d.subscription_id = subscriptions.id AND d.status = 'held') AS held_count";
 
@@ -176,6 +184,7 @@ impl SubscriptionInput {
             filter: row.get("filter"),
             ordering: stored_word(row.get("ordering"))?,
             on_dead: stored_word(row.get("on_dead"))?,
+            batch: Batch::from_row(row),
             signing_algorithm: None,
         })
     }
@@ -206,6 +215,11 @@ async fn check_input(
     input: &SubscriptionInput,
 ) -> Result<()> {
     validate_with(input, guard)?;
+    batch::check_combination(
+        input.batch,
+        input.ordering,
+        input.payload_template.as_deref(),
+    )?;
     if let Some(source_id) = input.source_id {
         let owned = client
             .query_opt(
@@ -260,13 +274,15 @@ pub async fn insert(
 ) -> Result<Row> {
     check_input(client, &settings.allow_target_cidrs, user_id, input).await?;
     quotas::admit(client, settings, user_id, Quota::Subscriptions).await?;
+    let (batch_max_events, batch_max_wait_ms) = batch::columns(input.batch);
     let row = client
         .query_one(
             &format!(
                 "INSERT INTO subscriptions (id, user_id, name, target_url, source_id, event_types, timeout_ms,
                      max_attempts, rate_limit_per_sec, payload_template, headers, ordering, on_dead, signing_secret,
-                     filter)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING {COLUMNS}"
+                     filter, batch_max_events, batch_max_wait_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                 RETURNING {COLUMNS}"
             ),
             &[
                 &Uuid::now_v7(),
@@ -284,6 +300,8 @@ pub async fn insert(
                 &input.on_dead.as_str(),
                 &secret.expose(),
                 &input.filter,
+                &batch_max_events,
+                &batch_max_wait_ms,
             ],
         )
         .await?;
@@ -425,6 +443,7 @@ pub async fn replace_row(
     input: &SubscriptionInput,
 ) -> Result<(Row, LineChange)> {
     check_input(client, guard, user_id, input).await?;
+    let (batch_max_events, batch_max_wait_ms) = batch::columns(input.batch);
     // A line stays paused only while the subscription is FIFO with `on_dead: pause`.
     let row = client
         .query_opt(
@@ -432,6 +451,7 @@ pub async fn replace_row(
                 "UPDATE subscriptions SET name = $3, target_url = $4, source_id = $5, event_types = $6,
                      timeout_ms = $7, max_attempts = $8, rate_limit_per_sec = $9, payload_template = $10,
                      headers = $11, ordering = $12, on_dead = $13, filter = $14,
+                     batch_max_events = $15, batch_max_wait_ms = $16,
                      fifo_paused_at = CASE WHEN $12 = 'fifo' AND $13 = 'pause' THEN fifo_paused_at END,
                      fifo_paused_by = CASE WHEN $12 = 'fifo' AND $13 = 'pause' THEN fifo_paused_by END,
                      updated_at = now()
@@ -456,6 +476,8 @@ pub async fn replace_row(
                 &input.ordering.as_str(),
                 &input.on_dead.as_str(),
                 &input.filter,
+                &batch_max_events,
+                &batch_max_wait_ms,
             ],
         )
         .await?

@@ -71,7 +71,27 @@ impl ApiClient {
 
     /// POSTs JSON with the token.
     pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.authorized(self.http.post(format!("{}{path}", self.base)))
+        self.send_json(reqwest::Method::POST, path, body).await
+    }
+
+    /// PATCHes JSON with the token.
+    pub async fn patch(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.send_json(reqwest::Method::PATCH, path, body).await
+    }
+
+    /// PUTs JSON with the token.
+    pub async fn put(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.send_json(reqwest::Method::PUT, path, body).await
+    }
+
+    async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        self.authorized(self.http.request(method, url))
             .json(body)
             .send()
             .await

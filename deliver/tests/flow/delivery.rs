@@ -31,7 +31,23 @@ pub fn official_library_accepts(
 
 /// Runs a verifier of `tests/verifiers` on a request's `webhook-*` headers and body, with
 /// `input` (the key) besides; whether it exits 0.
-pub fn verifier_accepts(program: &str, script: &str, mut input: Value, request: &Received) -> bool {
+pub fn verifier_accepts(program: &str, script: &str, input: Value, request: &Received) -> bool {
+    run_verifier(program, script, &request_input(input, request))
+}
+
+/// Runs the official Python Standard Webhooks library once on every request of `requests`;
+/// whether it accepted each of them.
+pub fn python_library_accepts_each(secret: &str, requests: &[Received]) -> bool {
+    let inputs = requests
+        .iter()
+        .map(|request| request_input(json!({"secret": secret}), request))
+        .collect();
+    run_verifier("python3", "verify.py", &Value::Array(inputs))
+}
+
+/// A verifier's input for one request: `input` with the request's signature headers and
+/// its body.
+fn request_input(mut input: Value, request: &Received) -> Value {
     let headers: serde_json::Map<String, Value> =
         ["webhook-id", "webhook-timestamp", "webhook-signature"]
             .iter()
@@ -39,6 +55,10 @@ pub fn verifier_accepts(program: &str, script: &str, mut input: Value, request: 
             .collect();
     input["headers"] = Value::Object(headers);
     input["body_base64"] = Value::from(STANDARD.encode(&request.body));
+    input
+}
+
+fn run_verifier(program: &str, script: &str, input: &Value) -> bool {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/verifiers");
     let mut child = Command::new(program)
         .arg(format!("{dir}/{script}"))

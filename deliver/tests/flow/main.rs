@@ -1,6 +1,7 @@
 //! End-to-end tests: a real `warren-ingest` and `warren-deliver` on the real PostgreSQL and
 //! RabbitMQ, delivering to a real receiver on the loopback.
 
+mod batches;
 mod breakers;
 mod brokers;
 mod delivery;

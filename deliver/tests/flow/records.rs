@@ -70,6 +70,7 @@ async fn a_group_answers_each_attempt_and_records_a_delivery_once() {
         id: Uuid::now_v7(),
         number: 1,
         result: &result,
+        batch_id: None,
     };
     let (first, twice_a, twice_b, stale) = (attempt(0), attempt(1), attempt(1), attempt(2));
     let answers = futures_util::future::join_all([
@@ -124,11 +125,13 @@ async fn an_attempt_the_database_refuses_fails_alone() {
             id: Uuid::now_v7(),
             number: 1,
             result: &good,
+            batch_id: None,
         },
         Attempt {
             id: Uuid::now_v7(),
             number: 1,
             result: &bad,
+            batch_id: None,
         },
     );
     let (good_answer, bad_answer) = tokio::join!(

@@ -148,6 +148,7 @@ async fn a_raced_duplicate_is_not_counted() {
         id: Uuid::now_v7(),
         number: 1,
         result: &result,
+        batch_id: None,
     };
     let (a, b) = (attempt(), attempt());
     // Two workers' attempts of the same delivery, in one group and then alone.

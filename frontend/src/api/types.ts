@@ -123,6 +123,16 @@ export interface SubscriptionInput {
   on_dead: OnDead
   /** The kind of signing key, read on create only (rotate-secret changes it later). */
   signing_algorithm?: SigningAlgorithm
+  /** JSON events in groups of up to `max_events` per request; null: one event per request. */
+  batch?: Batch | null
+}
+
+/** How a batch subscription groups its JSON events. */
+export interface Batch {
+  /** 2 to 500 events per request. */
+  max_events: number
+  /** 0 to 60000: how long the first event of a group waits for others. */
+  max_wait_ms: number
 }
 
 /**

@@ -82,6 +82,9 @@ pub struct SubscriptionSpec {
     /// What a dead delivery does to a FIFO line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_dead: Option<OnDead>,
+    /// JSON events in groups: `{max_events, max_wait_ms}`; absent: one event per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<serde_json::Value>,
     /// The kind of signing key, chosen at create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_algorithm: Option<SigningAlgorithm>,

@@ -119,6 +119,8 @@ pub struct AttemptBody {
     error_kind: Option<ErrorKind>,
     /// The start of the answer's body (at most 16 KiB).
     response_excerpt: Option<String>,
+    /// The batch (its `webhook-id`) this attempt travelled in; `null` when it went alone.
+    batch_id: Option<Uuid>,
 }
 
 impl AttemptBody {
@@ -134,6 +136,7 @@ impl AttemptBody {
                 .map(stored_word)
                 .transpose()?,
             response_excerpt: row.get("response_excerpt"),
+            batch_id: row.get("batch_id"),
         })
     }
 }
@@ -159,7 +162,8 @@ async fn read(
         .ok_or(ApiError::NotFound)?;
     let attempts = client
         .query(
-            "SELECT id, attempt, started_at, duration_ms, status_code, error_kind, response_excerpt
+            "SELECT id, attempt, started_at, duration_ms, status_code, error_kind, response_excerpt,
+                 batch_id
              FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt",
             &[&id],
         )

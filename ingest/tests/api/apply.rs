@@ -462,3 +462,37 @@ async fn a_filter_in_the_file_is_stored_kept_on_a_second_run_and_refused_when_no
         "unchanged"
     );
 }
+
+#[tokio::test]
+async fn a_batch_in_the_file_is_stored_and_one_out_of_range_is_refused_at_its_line() {
+    let app = spawn_app().await;
+    let (api, email) = owner(&app).await;
+    let file = format!("{FILE}    batch: {{max_events: 50, max_wait_ms: 500}}\n");
+
+    stdout(&apply(&app, &email, &file, &[], &[]).await);
+    let second = stdout(&apply(&app, &email, &file, &[], &[]).await);
+
+    assert!(second.contains("2 unchanged"), "{second}");
+    let subscriptions = list(&api, "subscriptions").await;
+    assert_eq!(
+        subscriptions[0]["batch"],
+        serde_json::json!({"max_events": 50, "max_wait_ms": 500})
+    );
+
+    let too_many = file.replace("max_events: 50", "max_events: 501");
+    let error = failure(&apply(&app, &email, &too_many, &[], &[]).await);
+    assert!(
+        error.contains("subscription `deploys`: batch: `max_events` must be from 2 to 500"),
+        "{error}"
+    );
+    let without = stdout(&apply(&app, &email, FILE, &[], &[]).await);
+    assert!(
+        without.contains("update subscription `deploys`"),
+        "{without}"
+    );
+    assert_eq!(
+        list(&api, "subscriptions").await[0]["batch"],
+        Value::Null,
+        "absent from the file: one event per request"
+    );
+}

@@ -5,6 +5,7 @@ mod alerts;
 mod api_keys;
 mod apply;
 mod auth;
+mod batches;
 mod connections;
 mod cookie_writes;
 mod durability;

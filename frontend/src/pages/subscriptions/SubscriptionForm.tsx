@@ -23,7 +23,8 @@ export function SubscriptionForm({ initial, submitLabel, pending, error, onSubmi
   const sources = useSources()
   const serverErrors: Record<string, string> = error instanceof ApiError ? error.fieldErrors() : {}
   const errors: Record<string, string | undefined> = { ...serverErrors, ...localErrors }
-  const knownFields = new Set(Object.keys(initial).filter((field) => creating || field !== 'signing_algorithm'))
+  // The API names `batch` for either of its numbers; it is shown under the batch size.
+  const knownFields = new Set([...Object.keys(initial).filter((field) => creating || field !== 'signing_algorithm'), 'batch'])
   const unplaced = Object.entries(serverErrors).filter(([field]) => !knownFields.has(field))
   const general = error && !(error instanceof ApiError && error.errors.length > 0) ? error : null
 
@@ -124,6 +125,26 @@ export function SubscriptionForm({ initial, submitLabel, pending, error, onSubmi
             hint="HMAC signs with a shared whsec_ secret; Ed25519 and RSA-PSS with a private key that never leaves Warren, verified with the public key shown after creating. A rotation can change it later."
           />
         )}
+        <div className="grid grid-cols-2 gap-4">
+          <TextField
+            label="Batch size (events)"
+            inputMode="numeric"
+            placeholder="off"
+            value={values.batch_max_events}
+            onChange={set('batch_max_events')}
+            error={errors.batch_max_events ?? errors.batch}
+            hint="2 to 500 JSON events per request. Empty sends each event alone. Not with FIFO or a template."
+          />
+          <TextField
+            label="Batch wait (ms)"
+            inputMode="numeric"
+            placeholder="off"
+            value={values.batch_max_wait_ms}
+            onChange={set('batch_max_wait_ms')}
+            error={errors.batch_max_wait_ms}
+            hint="0 to 60000: how long the first event waits for the batch to fill."
+          />
+        </div>
         <TextAreaField
           label="Headers"
           rows={3}

@@ -1,5 +1,5 @@
 // The subscription form's text values, and their conversion to and from the API's fields.
-import type { OnDead, Ordering, SigningAlgorithm, Subscription, SubscriptionInput } from '../../api'
+import type { Batch, OnDead, Ordering, SigningAlgorithm, Subscription, SubscriptionInput } from '../../api'
 import { parseJsonObject } from '../../lib/jsonObject'
 
 export interface FormValues {
@@ -17,6 +17,8 @@ export interface FormValues {
   on_dead: OnDead
   /** Chosen on create only; a rotation changes it later. */
   signing_algorithm: SigningAlgorithm
+  batch_max_events: string
+  batch_max_wait_ms: string
 }
 
 export const emptyForm: FormValues = {
@@ -33,6 +35,8 @@ export const emptyForm: FormValues = {
   ordering: 'none',
   on_dead: 'skip',
   signing_algorithm: 'hmac_sha256',
+  batch_max_events: '',
+  batch_max_wait_ms: '',
 }
 
 export function toForm(s: Subscription): FormValues {
@@ -52,6 +56,8 @@ export function toForm(s: Subscription): FormValues {
     ordering: s.ordering,
     on_dead: s.on_dead,
     signing_algorithm: s.signing_algorithm ?? 'hmac_sha256',
+    batch_max_events: s.batch ? String(s.batch.max_events) : '',
+    batch_max_wait_ms: s.batch ? String(s.batch.max_wait_ms) : '',
   }
 }
 
@@ -89,6 +95,15 @@ function parseFilter(text: string, errors: FieldErrors): Record<string, unknown>
   return value
 }
 
+/** The batch of the two batch fields: both empty is none (`null`, which clears a stored one). */
+function parseBatch(values: FormValues, errors: FieldErrors): Batch | null {
+  if (!values.batch_max_events.trim() && !values.batch_max_wait_ms.trim()) return null
+  return {
+    max_events: integer(values.batch_max_events, 'batch_max_events', errors),
+    max_wait_ms: integer(values.batch_max_wait_ms, 'batch_max_wait_ms', errors),
+  }
+}
+
 /**
  * The API body for the form, or the fields the form itself can tell are wrong. Ranges and
  * URLs are left to the server, whose 422 lands next to the same fields. The signing
@@ -113,6 +128,7 @@ export function toInput(values: FormValues, creating = false): { input: Subscrip
     ordering: values.ordering,
     on_dead: values.on_dead,
     ...(creating ? { signing_algorithm: values.signing_algorithm } : {}),
+    batch: parseBatch(values, errors),
   }
   return { input, errors }
 }

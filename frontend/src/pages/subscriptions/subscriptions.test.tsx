@@ -103,6 +103,7 @@ describe('creating a subscription', () => {
       ordering: 'fifo',
       on_dead: 'pause',
       signing_algorithm: 'hmac_sha256',
+      batch: null,
     })
     // Just created: the secret is shown so it can be handed to the receiver.
     expect(screen.getByLabelText('Signing secret')).toHaveTextContent(created.signing_secret ?? '')
@@ -521,5 +522,61 @@ describe('a FIFO subscription’s line', () => {
     // The rest of the page is still there.
     expect(screen.getByRole('heading', { name: 'Settings' })).toBeInTheDocument()
     expect(screen.getByRole('heading', { name: 'orders' })).toBeInTheDocument()
+  })
+})
+
+const BATCHED: Subscription = { ...SUB, batch: { max_events: 100, max_wait_ms: 2000 } }
+
+describe('a subscription’s batch', () => {
+  it('is sent as {max_events, max_wait_ms} and the API’s 422 naming batch shows under the batch size', async () => {
+    const http = mockApi({
+      ...base,
+      'POST /api/v1/subscriptions': problem(422, 'the request has invalid fields', [{ field: 'batch', message: 'cannot be combined with `ordering: fifo`' }]),
+    })
+    renderApp('/subscriptions/new')
+
+    await userEvent.type(screen.getByLabelText('Name'), 'bulk')
+    await userEvent.type(screen.getByLabelText('Target URL'), 'https://example.com/bulk')
+    await userEvent.type(screen.getByLabelText('Batch size (events)'), '100')
+    await userEvent.type(screen.getByLabelText('Batch wait (ms)'), '2000')
+    await userEvent.selectOptions(screen.getByLabelText('Ordering'), 'fifo')
+    await userEvent.click(screen.getByRole('button', { name: 'Create subscription' }))
+
+    await waitFor(() => expect(screen.getByLabelText('Batch size (events)')).toHaveAccessibleDescription(/cannot be combined with `ordering: fifo`/))
+    expect(screen.getByLabelText('Batch size (events)')).toBeInvalid()
+    expect(screen.queryByText(/^batch:/)).not.toBeInTheDocument()
+    expect(http.callsTo('POST /api/v1/subscriptions')[0].body).toMatchObject({ batch: { max_events: 100, max_wait_ms: 2000 }, ordering: 'fifo' })
+  })
+
+  it('catches a batch size without a wait before calling the API', async () => {
+    const http = mockApi(base)
+    renderApp('/subscriptions/new')
+
+    await userEvent.type(screen.getByLabelText('Name'), 'bulk')
+    await userEvent.type(screen.getByLabelText('Target URL'), 'https://example.com/bulk')
+    await userEvent.type(screen.getByLabelText('Batch size (events)'), '100')
+    await userEvent.click(screen.getByRole('button', { name: 'Create subscription' }))
+
+    expect(screen.getByLabelText('Batch wait (ms)')).toHaveAccessibleDescription(/must be a whole number/)
+    expect(http.callsTo('POST /api/v1/subscriptions')).toHaveLength(0)
+  })
+
+  it('shows the stored batch and clears it with null when both fields are emptied', async () => {
+    const http = mockApi({
+      ...base,
+      [`GET /api/v1/subscriptions/${SUB.id}`]: json(BATCHED),
+      [`PATCH /api/v1/subscriptions/${SUB.id}`]: (call) => json({ ...BATCHED, ...(call.body as object) }),
+    })
+    renderApp(`/subscriptions/${SUB.id}`)
+
+    const size = await screen.findByLabelText('Batch size (events)')
+    expect(size).toHaveValue('100')
+    expect(screen.getByLabelText('Batch wait (ms)')).toHaveValue('2000')
+    await userEvent.clear(size)
+    await userEvent.clear(screen.getByLabelText('Batch wait (ms)'))
+    await userEvent.click(screen.getByRole('button', { name: 'Save changes' }))
+
+    expect(await screen.findByText('Changes saved.')).toBeInTheDocument()
+    expect(http.callsTo(`PATCH /api/v1/subscriptions/${SUB.id}`)[0].body).toMatchObject({ batch: null })
   })
 })
