@@ -96,6 +96,13 @@ async fn the_workers_sessions_find_rows_by_index_even_when_planned_on_empty_tabl
     let planned = plan_of(db::Plans::KeyLookups).await;
     assert!(!planned.contains("Seq Scan"), "{planned}");
     assert!(!planned.contains("Gather"), "{planned}");
+    // Joined by key: a hash or merge join reads every stored event to find a few.
+    assert!(!planned.contains("Hash Join"), "{planned}");
+    assert!(!planned.contains("Merge Join"), "{planned}");
+    assert!(
+        planned.contains("Index Cond: (id = d.event_id)"),
+        "{planned}"
+    );
     let pool = db::pool_with(
         &stack.db.settings(),
         db::Commits::Relaxed,

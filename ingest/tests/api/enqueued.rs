@@ -167,3 +167,40 @@ async fn a_mark_skips_a_row_being_recorded_instead_of_waiting_for_it() {
     );
     recording.rollback().await.expect("rolled back");
 }
+
+#[tokio::test]
+async fn the_mark_finds_its_deliveries_by_key_on_tables_never_analysed() {
+    let app = spawn_app().await;
+    // Many deliveries waiting unmarked, as during a burst; the tables never analysed.
+    for _ in 0..3 {
+        unmarked_delivery(&app).await;
+    }
+    let mut client = app.db.client().await;
+    let tx = client.transaction().await.expect("a transaction");
+    tx.batch_execute(&db::BY_KEY_LOCAL).await.expect("set");
+    tx.batch_execute(&format!(
+        "SET LOCAL plan_cache_mode = force_generic_plan;
+         PREPARE mark(uuid[], int[]) AS {}",
+        warren_ingest::dispatch::MARK_ENQUEUED
+    ))
+    .await
+    .expect("prepared");
+    let plan = tx
+        .query("EXPLAIN EXECUTE mark('{}', '{}')", &[])
+        .await
+        .expect("explained")
+        .iter()
+        .map(|row| row.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(plan.contains("Index Cond: (id = x.id)"), "{plan}");
+    for walk in [
+        "outbox",
+        "updated_at_idx",
+        "Hash Join",
+        "Merge Join",
+        "Seq Scan",
+    ] {
+        assert!(!plan.contains(walk), "no {walk}: {plan}");
+    }
+}
