@@ -28,6 +28,7 @@ pub mod pauses;
 pub mod phase;
 pub mod receiver;
 pub mod report;
+pub mod rows;
 pub mod scenario;
 pub mod seed;
 pub mod warren;

@@ -25,7 +25,8 @@ use crate::{
     report::{
         self, BacklogSetup, Environment, ReleaseFigures, ReleaseSample, Report, StatsFigures,
     },
-    seed::{self, Owner},
+    rows::Owner,
+    seed,
     warren::{Options, ProcessFigures, Warren},
 };
 

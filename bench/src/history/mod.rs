@@ -22,7 +22,7 @@ use crate::{
     cli::{LoadShape, Plan},
     database,
     phase::{self, Percentiles, PhaseContext, PhaseResult, PhaseSpec},
-    seed::Owner,
+    rows::Owner,
 };
 
 /// The longest each read is timed for, however many calls the plan asks for.
