@@ -31,12 +31,6 @@ use crate::{
     phase::Percentiles,
 };
 
-/// Attackers unless `--concurrency` says otherwise.
-pub const ATTACKERS: usize = 64;
-
-/// Legitimate events/s sent beside the attack unless `--rate` says otherwise.
-pub const LEGIT_RATE: f64 = 50.0;
-
 /// Candidates in a many-candidates signature header (Warren refuses more than 16 unchecked).
 pub const CANDIDATES: usize = 2_000;
 

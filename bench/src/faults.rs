@@ -27,13 +27,14 @@ use warren_testkit::proxy::TcpProxy;
 
 use crate::{
     api::{Api, NewSubscription},
-    cli::{Cli, LoadShape},
+    cli::Cli,
     cluster::{Cluster, Victim},
     load::{self, BodyTemplate},
     machine::MachineInfo,
     pauses::Pauses,
     phase::{self, PhaseContext, PhaseResult, PhaseSpec},
     receiver::{FLAP_TIMEOUT_MS, Receiver},
+    settings::LoadShape,
     warren::{Options, Service, Warren},
 };
 

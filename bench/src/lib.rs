@@ -31,4 +31,6 @@ pub mod report;
 pub mod rows;
 pub mod scenario;
 pub mod seed;
+pub mod settings;
+pub mod table;
 pub mod warren;

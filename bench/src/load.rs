@@ -23,7 +23,7 @@ use tokio::{sync::Semaphore, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::cli::LoadShape;
+use crate::settings::LoadShape;
 
 /// A JSON body of exactly the chosen size, with a per-request sequence number written in.
 #[derive(Debug, Clone)]

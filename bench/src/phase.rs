@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     activity::{self, Activity},
-    cli::LoadShape,
     database,
     load::{BodyTemplate, Load, Tally, Window},
     machine::{CpuBreakdown, CpuSample, Watched},
     order::{self, OrderFigures},
     pauses::Pauses,
     receiver::{DeliveryRecord, Recorder},
+    settings::LoadShape,
 };
 
 /// What every phase of a run shares.

@@ -10,11 +10,13 @@ use crate::{
     abuse::{AbuseFigures, HEALTHZ_P99_BUDGET_MS, ProbeFigures},
     activity::Activity,
     broker::BrokerInfo,
-    cli::{LoadShape, Plan},
+    cli::Plan,
     database::PostgresInfo,
     machine::{CpuBreakdown, MachineInfo},
     order::OrderFigures,
     phase::{Percentiles, PhaseResult},
+    settings::LoadShape,
+    table::{percentiles, row},
     warren::ProcessFigures,
 };
 
@@ -280,21 +282,6 @@ fn load_text(load: &LoadShape) -> String {
 
 fn opt(value: Option<f64>) -> String {
     value.map_or("-".into(), |v| format!("{v:.1}"))
-}
-
-/// One labelled line of a table.
-pub fn row(out: &mut String, name: &str, value: String) {
-    let _ = writeln!(out, "  {name:<34} {value}");
-}
-
-/// Percentiles as a table cell.
-pub fn percentiles(p: Option<Percentiles>) -> String {
-    p.map_or("-".into(), |p| {
-        format!(
-            "p50 {:.2}  p99 {:.2}  max {:.2}  (n={})",
-            p.p50, p.p99, p.max, p.count
-        )
-    })
 }
 
 fn phase_table(out: &mut String, p: &PhaseResult) {
