@@ -1,14 +1,20 @@
-//! The text tables the report and the scenarios' figures print: a labelled row, and
+//! The text tables the report and the scenarios' figures print: a line, a labelled row, and
 //! percentiles as a cell.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use crate::phase::Percentiles;
 
+/// Appends `text` and a newline to `out`, as `writeln!` does.
+pub fn line(out: &mut String, text: fmt::Arguments<'_>) {
+    // Writing to a String cannot fail.
+    let _ = out.write_fmt(text);
+    out.push('\n');
+}
+
 /// One labelled line of a table.
 pub fn row(out: &mut String, name: &str, value: String) {
-    // Writing to a String cannot fail.
-    let _ = writeln!(out, "  {name:<34} {value}");
+    line(out, format_args!("  {name:<34} {value}"));
 }
 
 /// Percentiles as a table cell.

@@ -304,10 +304,8 @@ async fn drop_oldest_day(client: &mut Client) -> anyhow::Result<(Vec<String>, f6
 impl HistoryFigures {
     /// The figures as text, after the phases' tables.
     pub fn table(&self, out: &mut String) {
-        use crate::table::{percentiles, row};
-        use std::fmt::Write;
-        // Writing to a String cannot fail.
-        let _ = writeln!(out, "\n== history ==");
+        use crate::table::{line, percentiles, row};
+        line(out, format_args!("\n== history =="));
         row(
             out,
             "written",

@@ -7,8 +7,6 @@ mod notes;
 mod phases;
 mod scenarios;
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
 pub use self::{
@@ -22,7 +20,7 @@ use self::{
 use crate::{
     abuse::AbuseFigures, broker::BrokerInfo, cli::Plan, database::PostgresInfo,
     history::HistoryFigures, machine::MachineInfo, observe::ObserverFigures, phase::PhaseResult,
-    warren::ProcessFigures,
+    table::line, warren::ProcessFigures,
 };
 
 /// The sentence every report carries.
@@ -99,15 +97,17 @@ impl Report {
             history.table(&mut out);
         }
         if let Some(seen) = &self.observers {
-            let _ = writeln!(
-                out,
-                "\nobserved: {} live log lines received, {} /metrics scrapes ({} failed)",
-                seen.live_lines, seen.scrapes, seen.scrape_errors
+            line(
+                &mut out,
+                format_args!(
+                    "\nobserved: {} live log lines received, {} /metrics scrapes ({} failed)",
+                    seen.live_lines, seen.scrapes, seen.scrape_errors
+                ),
             );
         }
         self.processes_table(&mut out);
         for note in &self.notes {
-            let _ = writeln!(out, "note: {note}");
+            line(&mut out, format_args!("note: {note}"));
         }
         out
     }
@@ -115,18 +115,22 @@ impl Report {
     fn header(&self, out: &mut String) {
         let env = &self.environment;
         let m = &env.machine;
-        let _ = writeln!(
+        line(
             out,
-            "{} — scenario {}{} — {}",
-            self.tool,
-            self.plan.scenario.name(),
-            if self.plan.smoke { " (smoke)" } else { "" },
-            self.started_at
+            format_args!(
+                "{} — scenario {}{} — {}",
+                self.tool,
+                self.plan.scenario.name(),
+                if self.plan.smoke { " (smoke)" } else { "" },
+                self.started_at
+            ),
         );
-        let _ = writeln!(
+        line(
             out,
-            "machine:    {} cores ({}), {} MiB, Linux {}, load average {} at the start",
-            m.cores, m.cpu_model, m.memory_mib, m.kernel, m.load_average
+            format_args!(
+                "machine:    {} cores ({}), {} MiB, Linux {}, load average {} at the start",
+                m.cores, m.cpu_model, m.memory_mib, m.kernel, m.load_average
+            ),
         );
         let pg = env.postgresql.as_ref().map_or("unknown".into(), |p| {
             format!(
@@ -136,47 +140,53 @@ impl Report {
                 p.synchronous_commit
             )
         });
-        let _ = writeln!(out, "postgresql: {pg}");
+        line(out, format_args!("postgresql: {pg}"));
         let mq = env.rabbitmq.as_ref().map_or("unknown".into(), |r| {
             format!(
                 "RabbitMQ {} on Erlang {}",
                 r.rabbitmq_version, r.erlang_version
             )
         });
-        let _ = writeln!(out, "rabbitmq:   {mq}");
-        let _ = writeln!(out, "warren:     {}", env.warren);
-        let _ = writeln!(out, "{}", env.shared);
+        line(out, format_args!("rabbitmq:   {mq}"));
+        line(out, format_args!("warren:     {}", env.warren));
+        line(out, format_args!("{}", env.shared));
         if self.phases.is_empty() {
             return;
         }
-        let _ = writeln!(
+        line(
             out,
-            "load:       {}, body {} B, {} subscription(s), warm-up {:.0} s, measured {:.0} s",
-            load_text(&self.plan.load),
-            self.plan.body_size,
-            self.plan.subscriptions,
-            self.plan.warmup.as_secs_f64(),
-            self.plan.duration.as_secs_f64()
+            format_args!(
+                "load:       {}, body {} B, {} subscription(s), warm-up {:.0} s, measured {:.0} s",
+                load_text(&self.plan.load),
+                self.plan.body_size,
+                self.plan.subscriptions,
+                self.plan.warmup.as_secs_f64(),
+                self.plan.duration.as_secs_f64()
+            ),
         );
     }
 
     fn processes_table(&self, out: &mut String) {
         if self.processes.is_empty() {
-            let _ = writeln!(out, "\n(Warren was not started here: no process figures)");
+            line(
+                out,
+                format_args!("\n(Warren was not started here: no process figures)"),
+            );
             return;
         }
-        let _ = writeln!(
+        line(
             out,
-            "\n{:<16} {:>14} {:>12}",
-            "process", "peak RSS MiB", "CPU s"
+            format_args!("\n{:<16} {:>14} {:>12}", "process", "peak RSS MiB", "CPU s"),
         );
         for p in &self.processes {
-            let _ = writeln!(
+            line(
                 out,
-                "{:<16} {:>14} {:>12}",
-                p.name,
-                opt(p.peak_rss_mib),
-                opt(p.cpu_seconds)
+                format_args!(
+                    "{:<16} {:>14} {:>12}",
+                    p.name,
+                    opt(p.peak_rss_mib),
+                    opt(p.cpu_seconds)
+                ),
             );
         }
     }

@@ -1,15 +1,13 @@
 //! A phase's table: its load, throughput, latencies, deliveries, the ordered subscriptions'
 //! figures, CPU and PostgreSQL activity.
 
-use std::fmt::Write as _;
-
 use crate::{
     activity::Activity,
     machine::CpuBreakdown,
     order::OrderFigures,
     phase::PhaseResult,
     settings::LoadShape,
-    table::{percentiles, row},
+    table::{line, percentiles, row},
 };
 
 /// The load as words.
@@ -28,7 +26,10 @@ pub fn load_text(load: &LoadShape) -> String {
 
 /// One phase's table.
 pub fn phase_table(out: &mut String, p: &PhaseResult) {
-    let _ = writeln!(out, "\n== {} ({}) ==", p.name, load_text(&p.load));
+    line(
+        out,
+        format_args!("\n== {} ({}) ==", p.name, load_text(&p.load)),
+    );
     row(
         out,
         "accepted events/s",
@@ -132,43 +133,53 @@ fn ordered_table(out: &mut String, o: &OrderFigures) {
         ),
     );
     for l in &o.lines {
-        let _ = writeln!(
+        line(
             out,
-            "    /ordered/{:<3} {:>7} deliveries, {:>6.0}/s in the window, out of order {}, overlapping {}",
-            l.line, l.deliveries, l.delivered_per_sec, l.out_of_order, l.overlapping
+            format_args!(
+                "    /ordered/{:<3} {:>7} deliveries, {:>6.0}/s in the window, out of order {}, overlapping {}",
+                l.line, l.deliveries, l.delivered_per_sec, l.out_of_order, l.overlapping
+            ),
         );
     }
 }
 
 fn activity_table(out: &mut String, a: &Activity) {
-    let _ = writeln!(
+    line(
         out,
-        "  PostgreSQL backends active on average: {:.2} ({} samples); the busiest:",
-        a.average_active, a.samples
+        format_args!(
+            "  PostgreSQL backends active on average: {:.2} ({} samples); the busiest:",
+            a.average_active, a.samples
+        ),
     );
     for r in &a.top {
-        let _ = writeln!(
+        line(
             out,
-            "    {:>5.2}  {:<24} {}",
-            r.average_active, r.wait, r.statement
+            format_args!(
+                "    {:>5.2}  {:<24} {}",
+                r.average_active, r.wait, r.statement
+            ),
         );
     }
 }
 
 fn cpu_table(out: &mut String, cpu: &CpuBreakdown) {
-    let _ = writeln!(
+    line(
         out,
-        "  CPU over the measured window: machine {:.0} % busy; iowait {:.1} s, interrupts {:.1} s, steal {:.1} s",
-        cpu.machine_busy_percent,
-        cpu.machine_iowait_seconds,
-        cpu.machine_softirq_seconds,
-        cpu.machine_steal_seconds
+        format_args!(
+            "  CPU over the measured window: machine {:.0} % busy; iowait {:.1} s, interrupts {:.1} s, steal {:.1} s",
+            cpu.machine_busy_percent,
+            cpu.machine_iowait_seconds,
+            cpu.machine_softirq_seconds,
+            cpu.machine_steal_seconds
+        ),
     );
     for g in &cpu.groups {
-        let _ = writeln!(
+        line(
             out,
-            "    {:<28} {:>7.1} % of a core  ({:.1} s)",
-            g.name, g.percent_of_one_core, g.cpu_seconds
+            format_args!(
+                "    {:<28} {:>7.1} % of a core  ({:.1} s)",
+                g.name, g.percent_of_one_core, g.cpu_seconds
+            ),
         );
     }
 }

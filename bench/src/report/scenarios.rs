@@ -1,19 +1,17 @@
 //! The tables of what the `backlog`, `stats`, `release` and `abuse` scenarios measured
 //! besides their phases.
 
-use std::fmt::Write as _;
-
 use crate::{
     abuse::{AbuseFigures, HEALTHZ_P99_BUDGET_MS, ProbeFigures},
     phase::{Percentiles, PhaseResult},
-    table::{percentiles, row},
+    table::{line, percentiles, row},
 };
 
 use super::figures::{BacklogSetup, ReleaseFigures, StatsFigures};
 
 /// Parking the backlog.
 pub fn backlog_table(out: &mut String, b: &BacklogSetup) {
-    let _ = writeln!(out, "\n== backlog setup ==");
+    line(out, format_args!("\n== backlog setup =="));
     row(
         out,
         "parked deliveries",
@@ -33,7 +31,7 @@ pub fn backlog_table(out: &mut String, b: &BacklogSetup) {
 
 /// The stats calls.
 pub fn stats_table(out: &mut String, s: &StatsFigures) {
-    let _ = writeln!(out, "\n== stats (window=7d) ==");
+    line(out, format_args!("\n== stats (window=7d) =="));
     row(
         out,
         "attempt rows",
@@ -52,7 +50,7 @@ fn seconds(value: Option<f64>) -> String {
 
 /// The release, and subscription B beside it.
 pub fn release_table(out: &mut String, r: &ReleaseFigures, phases: &[PhaseResult]) {
-    let _ = writeln!(out, "\n== release ==");
+    line(out, format_args!("\n== release =="));
     row(
         out,
         "held deliveries",
@@ -139,10 +137,12 @@ type Latency = fn(&PhaseResult) -> Option<Percentiles>;
 pub fn abuse_table(out: &mut String, a: &AbuseFigures, phases: &[PhaseResult]) {
     let attack = &a.attack;
     let s = &attack.settings;
-    let _ = writeln!(
+    line(
         out,
-        "\n== abuse: {} attackers, bodies of {} B, {} signature candidates ==",
-        s.attackers, s.max_body_bytes, s.candidates
+        format_args!(
+            "\n== abuse: {} attackers, bodies of {} B, {} signature candidates ==",
+            s.attackers, s.max_body_bytes, s.candidates
+        ),
     );
     row(out, "healthz ms, no attack", probe_text(&a.healthz_without));
     row(
