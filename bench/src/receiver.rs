@@ -203,6 +203,7 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
+            // Fails only if the server has stopped already, which is what this asks.
             let _ = stop.send(());
         }
     }
