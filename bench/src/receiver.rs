@@ -244,6 +244,7 @@ async fn serve_connection(stream: tokio::net::TcpStream, recorder: Arc<Recorder>
         return;
     };
     let service = service_fn(move |request| respond(recorder.clone(), socket.clone(), request));
+    // A connection ends here however it ends (reset on purpose too): no one is left to tell.
     let _ = http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service)
         .await;
