@@ -31,12 +31,6 @@ use crate::{
     phase::Percentiles,
 };
 
-/// Attackers unless `--concurrency` says otherwise.
-pub const ATTACKERS: usize = 64;
-
-/// Legitimate events/s sent beside the attack unless `--rate` says otherwise.
-pub const LEGIT_RATE: f64 = 50.0;
-
 /// Candidates in a many-candidates signature header (Warren refuses more than 16 unchecked).
 pub const CANDIDATES: usize = 2_000;
 
@@ -251,6 +245,7 @@ impl Attack {
             })
             .collect();
         for sender in senders {
+            // Their counts are in the tally; one that panicked has said so on stderr.
             let _ = sender.await;
         }
     }
@@ -289,6 +284,7 @@ impl Attack {
         }
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        // Fails only past the histogram's ten minutes, beyond the client's timeout.
         let _ = tally.latency_us.record(micros.max(1));
         let entry = tally.by_status.entry(answer.clone()).or_insert((0, 0));
         entry.0 += 1;
@@ -463,6 +459,7 @@ pub async fn probe(base_url: &str, window: Window, cancel: CancellationToken) ->
             figures.probes += 1;
             figures.failures += u64::from(!ok);
             let micros = u64::try_from((answered - sent).as_micros()).unwrap_or(u64::MAX);
+            // Fails only past the histogram's ten minutes, beyond the client's timeout.
             let _ = latency.record(micros.max(1));
         }
         due = next;

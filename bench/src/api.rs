@@ -66,6 +66,24 @@ pub struct NewSubscription<'a> {
     pub batch: Option<(u16, u32)>,
 }
 
+impl<'a> NewSubscription<'a> {
+    /// `name`, to `target_url`, of every event of `source_id`: unordered, unbatched, Warren's
+    /// timeout and attempts, the highest rate limit.
+    pub fn new(name: &'a str, target_url: &'a str, source_id: Uuid) -> Self {
+        Self {
+            name,
+            target_url,
+            source_id,
+            event_types: &[],
+            timeout_ms: None,
+            fifo: false,
+            max_attempts: None,
+            rate_limit_per_sec: None,
+            batch: None,
+        }
+    }
+}
+
 /// The highest rate limit Warren allows a subscription: what the bench gives one unless it
 /// says otherwise, so the limit never shapes a figure.
 pub const HIGHEST_RATE_LIMIT: u32 = 10_000;

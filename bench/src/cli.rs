@@ -7,6 +7,8 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use serde::Serialize;
 
+use crate::settings::{ATTACKERS, LEGIT_RATE, LoadShape};
+
 /// What to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -207,34 +209,6 @@ pub struct Cli {
     pub json: Option<PathBuf>,
 }
 
-/// How the load is generated.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum LoadShape {
-    /// `concurrency` senders, each waiting for its answer before sending again.
-    Closed {
-        /// Senders.
-        concurrency: usize,
-    },
-    /// Events at a fixed rate whatever the answers do.
-    Open {
-        /// Events per second.
-        rate: f64,
-        /// Requests in flight at most.
-        max_in_flight: usize,
-    },
-    /// `streams` senders, each sending its own numbered stream of events, each event only
-    /// once the one before it was answered: so the events of one stream commit in the order
-    /// they were sent. The senders keep to `rate` between them; one that falls behind sends
-    /// as soon as it can, its latency still counted from the intended send time.
-    Streams {
-        /// Senders, one stream each.
-        streams: usize,
-        /// Events per second over all the streams.
-        rate: f64,
-    },
-}
-
 /// Everything a run needs, every default applied.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -343,7 +317,7 @@ impl Plan {
             history_rate: cli.history_rate,
             held: cli.held,
             release_rate: cli.release_rate,
-            attackers: cli.concurrency.unwrap_or(crate::abuse::ATTACKERS),
+            attackers: cli.concurrency.unwrap_or(ATTACKERS),
             batch: cli.batch.map(|events| (events, cli.batch_wait_ms)),
             retry_schedule: cli.retry_schedule.clone().or(match scenario {
                 Scenario::RetryMix => Some(RETRY_MIX_SCHEDULE.into()),
@@ -427,7 +401,7 @@ fn load_shape(cli: &Cli) -> LoadShape {
         },
         (_, Some(rate)) => open(rate),
         (Scenario::Release, None) => open(RELEASE_RATE),
-        (Scenario::Abuse, None) => open(crate::abuse::LEGIT_RATE),
+        (Scenario::Abuse, None) => open(LEGIT_RATE),
         (Scenario::Max | Scenario::Fanout | Scenario::History, None) => LoadShape::Closed {
             concurrency: cli.concurrency.unwrap_or(64),
         },
@@ -565,7 +539,7 @@ mod tests {
     #[test]
     fn abuse_floods_with_sixty_four_beside_fifty_events_a_second() {
         let plan = Plan::resolve(&cli(&["--scenario", "abuse"])).expect("a plan");
-        assert_eq!(plan.attackers, crate::abuse::ATTACKERS);
+        assert_eq!(plan.attackers, ATTACKERS);
         assert!(matches!(plan.load, LoadShape::Open { rate, .. } if rate == 50.0));
         let plan = Plan::resolve(&cli(&["--smoke", "--scenario", "abuse"])).expect("a plan");
         assert!(plan.attackers <= 4);

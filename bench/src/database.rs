@@ -49,6 +49,7 @@ fn database_url(admin_url: &str, name: &str) -> anyhow::Result<String> {
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) if parsed.password().is_some() => {
+            // Fails only for a URL that cannot hold a password, and this one holds one.
             let _ = parsed.set_password(Some("***"));
             parsed.to_string()
         }

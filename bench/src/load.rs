@@ -23,7 +23,7 @@ use tokio::{sync::Semaphore, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::cli::LoadShape;
+use crate::settings::LoadShape;
 
 /// A JSON body of exactly the chosen size, with a per-request sequence number written in.
 #[derive(Debug, Clone)]
@@ -253,6 +253,7 @@ impl Load {
             })
             .collect();
         for sender in senders {
+            // Their counts are in the tally; one that panicked has said so on stderr.
             let _ = sender.await;
         }
     }
@@ -307,6 +308,7 @@ impl Load {
             })
             .collect();
         for sender in senders {
+            // Their counts are in the tally; one that panicked has said so on stderr.
             let _ = sender.await;
         }
     }
@@ -357,12 +359,14 @@ impl Load {
             .max(1);
         if measured {
             tally.sent += 1;
+            // Fails only past the histogram's ten minutes: no run falls that far behind.
             let _ = tally.latency_us.record(micros);
         }
         match answer {
             Answer::Accepted { id, deliveries } => {
                 if measured {
                     tally.accepted += 1;
+                    // As above.
                     let _ = tally.accepted_latency_us.record(micros);
                 }
                 self.expected

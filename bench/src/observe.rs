@@ -95,7 +95,9 @@ impl Observers {
     /// Stops both and says what they saw.
     pub async fn finish(self) -> ObserverFigures {
         self.stop.cancel();
+        // The scrapes are counted as they happen; one that panicked has said so on stderr.
         let _ = self.scraper.await;
+        // The lines are counted as they arrive; a socket already closed has nothing to add.
         let _ = self.live.disconnect().await;
         ObserverFigures {
             live_lines: self.lines.load(Ordering::Relaxed),

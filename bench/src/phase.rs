@@ -14,13 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     activity::{self, Activity},
-    cli::LoadShape,
     database,
     load::{BodyTemplate, Load, Tally, Window},
     machine::{CpuBreakdown, CpuSample, Watched},
     order::{self, OrderFigures},
     pauses::Pauses,
     receiver::{DeliveryRecord, Recorder},
+    settings::LoadShape,
 };
 
 /// What every phase of a run shares.
@@ -184,6 +184,7 @@ pub async fn run(ctx: &PhaseContext, spec: &PhaseSpec) -> PhaseResult {
     let cpu_start = sample(ctx, monitor.as_ref()).await;
     tokio::time::sleep_until(window.end.into()).await;
     let cpu_end = sample(ctx, monitor.as_ref()).await;
+    // The load's counts are in `load`; a sender that panicked has said so on stderr.
     let _ = runner.await;
     let (drained, drain_seconds) = drain(ctx, &load, finished_before, spec.drain_timeout).await;
     let tally = load.into_tally();
@@ -345,8 +346,10 @@ impl Joined {
                     .unwrap_or(u64::MAX)
                     .max(1)
             };
+            // Recording fails only past the histograms' hour, longer than any run waits.
             let _ = self.e2e_us.record(micros(record.first_seen));
             if let Some(at) = record.succeeded_at {
+                // As above.
                 let _ = self.e2e_delivered_us.record(micros(at));
             }
         }

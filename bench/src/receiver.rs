@@ -203,6 +203,7 @@ impl Receiver {
 impl Drop for Receiver {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
+            // Fails only if the server has stopped already, which is what this asks.
             let _ = stop.send(());
         }
     }
@@ -243,6 +244,7 @@ async fn serve_connection(stream: tokio::net::TcpStream, recorder: Arc<Recorder>
         return;
     };
     let service = service_fn(move |request| respond(recorder.clone(), socket.clone(), request));
+    // A connection ends here however it ends (reset on purpose too): no one is left to tell.
     let _ = http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service)
         .await;
@@ -376,15 +378,25 @@ impl Flap {
     }
 }
 
+/// A `/flap` or `/outage` request counted, and when it came with the one delivery it
+/// carries (none: counted as foreign).
+fn counted(recorder: &Recorder, headers: &HeaderMap) -> (Instant, Option<Arrival>) {
+    let at = Instant::now();
+    recorder.counters.requests.fetch_add(1, Ordering::Relaxed);
+    let carried = arrival(headers);
+    if carried.is_none() {
+        recorder.counters.foreign.fetch_add(1, Ordering::Relaxed);
+    }
+    (at, carried)
+}
+
 async fn flap(
     recorder: &Recorder,
     headers: &HeaderMap,
     socket: &std::net::TcpStream,
 ) -> Result<Response<Full<Bytes>>, Reset> {
-    let at = Instant::now();
-    recorder.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let Some(arrival) = arrival(headers) else {
-        recorder.counters.foreign.fetch_add(1, Ordering::Relaxed);
+    let (at, arrival) = counted(recorder, headers);
+    let Some(arrival) = arrival else {
         return Ok(answer(StatusCode::OK));
     };
     let flap = Flap::of(arrival.delivery_id, arrival.attempt);
@@ -414,13 +426,8 @@ fn outage(
     headers: &HeaderMap,
     socket: &std::net::TcpStream,
 ) -> Result<Response<Full<Bytes>>, Reset> {
-    let at = Instant::now();
-    recorder.counters.requests.fetch_add(1, Ordering::Relaxed);
-    match arrival(headers) {
-        Some(arrival) => recorder.record(arrival, at, false),
-        None => {
-            recorder.counters.foreign.fetch_add(1, Ordering::Relaxed);
-        }
+    if let (at, Some(arrival)) = counted(recorder, headers) {
+        recorder.record(arrival, at, false);
     }
     reset(socket)
 }
@@ -436,6 +443,16 @@ fn reset(socket: &std::net::TcpStream) -> Result<Response<Full<Bytes>>, Reset> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A receiver that never fails, and a client for it.
+    fn started() -> (Receiver, reqwest::Client) {
+        let receiver = Receiver::start(0.0).expect("a receiver");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("a client");
+        (receiver, client)
+    }
 
     #[test]
     fn failures_are_exactly_the_ratio_and_spread_out() {
@@ -464,11 +481,7 @@ mod tests {
 
     #[tokio::test]
     async fn ordered_paths_record_their_line_and_the_order_of_arrival() {
-        let receiver = Receiver::start(0.0).expect("a receiver");
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("a client");
+        let (receiver, client) = started();
         let deliveries: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
         for (i, delivery) in deliveries.iter().enumerate() {
             let answer = client
@@ -499,11 +512,7 @@ mod tests {
 
     #[tokio::test]
     async fn outage_resets_every_request_while_down_and_answers_once_back_up() {
-        let receiver = Receiver::start(0.0).expect("a receiver");
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("a client");
+        let (receiver, client) = started();
         let delivery = Uuid::now_v7();
         let send = || {
             client

@@ -9,24 +9,11 @@ use anyhow::Context;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use tokio_postgres::{
-    Client,
-    binary_copy::BinaryCopyInWriter,
-    types::{ToSql, Type},
-};
+use tokio_postgres::Client;
 use uuid::Uuid;
 use warren_shared::envelope::DeliverV1;
 
-/// Whose rows these are.
-#[derive(Debug, Clone, Copy)]
-pub struct Owner {
-    /// The user.
-    pub user_id: Uuid,
-    /// The source the events came through.
-    pub source_id: Uuid,
-    /// The subscription the deliveries belong to.
-    pub subscription_id: Uuid,
-}
+use crate::rows::{ATTEMPTS, Attempt, CopyIn, DELIVERIES, Delivery, EVENTS, Event, Owner};
 
 /// One attempt to write.
 struct PlannedAttempt {
@@ -217,160 +204,75 @@ fn historic_one(rng: &mut StdRng, now: OffsetDateTime, attempts: u32, dead: bool
 /// Writes a chunk: its events, then its deliveries, then their attempts. Returns the
 /// number of attempts written.
 async fn copy(client: &Client, owner: &Owner, chunk: &[Planned]) -> anyhow::Result<u64> {
-    copy_events(client, owner, chunk)
-        .await
-        .context("writing events")?;
-    copy_deliveries(client, owner, chunk)
-        .await
-        .context("writing deliveries")?;
-    copy_attempts(client, owner, chunk)
-        .await
-        .context("writing attempts")
+    copy_events(client, owner, chunk).await?;
+    copy_deliveries(client, owner, chunk).await?;
+    copy_attempts(client, owner, chunk).await
 }
 
 async fn copy_events(client: &Client, owner: &Owner, chunk: &[Planned]) -> anyhow::Result<u64> {
     let payload: serde_json::Value = serde_json::from_slice(BODY)?;
     let hash = Sha256::digest(BODY).to_vec();
-    let sink = client
-        .copy_in(
-            "COPY events (id, user_id, source_id, event_type, content_type, raw_body, payload,
-                          idempotency_scope, body_sha256, initial_deliveries, received_at)
-             FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    let types = [
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::TEXT,
-        Type::TEXT,
-        Type::BYTEA,
-        Type::JSONB,
-        Type::UUID,
-        Type::BYTEA,
-        Type::INT4,
-        Type::TIMESTAMPTZ,
-    ];
-    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    let mut copy = CopyIn::start(client, &EVENTS).await?;
     for p in chunk {
-        let row: [&(dyn ToSql + Sync); 11] = [
-            &p.event_id,
-            &owner.user_id,
-            &owner.source_id,
-            &"bench.seeded",
-            &"application/json",
-            &BODY,
-            &payload,
-            &owner.source_id,
-            &hash,
-            &1i32,
-            &p.received_at,
-        ];
-        writer.as_mut().write(&row).await?;
+        let event = Event {
+            id: p.event_id,
+            owner,
+            event_type: "bench.seeded",
+            body: BODY,
+            payload: &payload,
+            body_sha256: &hash,
+            received_at: p.received_at,
+        };
+        copy.row(event.values()).await?;
     }
-    Ok(writer.finish().await?)
+    copy.finish().await
 }
 
 async fn copy_deliveries(client: &Client, owner: &Owner, chunk: &[Planned]) -> anyhow::Result<u64> {
-    let sink = client
-        .copy_in(
-            "COPY deliveries (id, user_id, event_id, subscription_id, status, attempt_count,
-                              next_attempt_at, enqueued, last_status_code, last_error_kind,
-                              created_at, updated_at, succeeded_at, dead_at)
-             FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    let types = [
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::TEXT,
-        Type::INT4,
-        Type::TIMESTAMPTZ,
-        Type::BOOL,
-        Type::INT4,
-        Type::TEXT,
-        Type::TIMESTAMPTZ,
-        Type::TIMESTAMPTZ,
-        Type::TIMESTAMPTZ,
-        Type::TIMESTAMPTZ,
-    ];
-    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    let mut copy = CopyIn::start(client, &DELIVERIES).await?;
     for p in chunk {
         let last = p.attempts.last();
         let ended = last.map_or(p.received_at, |a| {
             a.started_at + Duration::from_millis(a.duration_ms as u64)
         });
-        let count = p.attempts.len() as i32;
-        let succeeded_at = (p.status == "succeeded").then_some(ended);
-        let dead_at = (p.status == "dead").then_some(ended);
-        let row: [&(dyn ToSql + Sync); 14] = [
-            &p.delivery_id,
-            &owner.user_id,
-            &p.event_id,
-            &owner.subscription_id,
-            &p.status,
-            &count,
-            &p.next_attempt_at,
-            &p.enqueued,
-            &last.map(|a| a.status_code),
-            &last.and_then(|a| a.error_kind),
-            &p.received_at,
-            &ended,
-            &succeeded_at,
-            &dead_at,
-        ];
-        writer.as_mut().write(&row).await?;
+        let delivery = Delivery {
+            id: p.delivery_id,
+            owner,
+            event_id: p.event_id,
+            status: p.status,
+            attempt_count: p.attempts.len() as i32,
+            next_attempt_at: p.next_attempt_at,
+            enqueued: p.enqueued,
+            last_status_code: last.map(|a| a.status_code),
+            last_error_kind: last.and_then(|a| a.error_kind),
+            created_at: p.received_at,
+            updated_at: ended,
+            succeeded_at: (p.status == "succeeded").then_some(ended),
+            dead_at: (p.status == "dead").then_some(ended),
+        };
+        copy.row(delivery.values()).await?;
     }
-    Ok(writer.finish().await?)
+    copy.finish().await
 }
 
 async fn copy_attempts(client: &Client, owner: &Owner, chunk: &[Planned]) -> anyhow::Result<u64> {
-    let sink = client
-        .copy_in(
-            "COPY delivery_attempts (id, user_id, delivery_id, subscription_id, attempt, started_at,
-                                     duration_ms, status_code, error_kind, response_excerpt)
-             FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    let types = [
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::INT4,
-        Type::TIMESTAMPTZ,
-        Type::INT4,
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-    ];
-    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
+    let mut copy = CopyIn::start(client, &ATTEMPTS).await?;
     for p in chunk {
         for (i, a) in p.attempts.iter().enumerate() {
-            let number = i as i32 + 1;
-            let excerpt = if a.error_kind.is_some() {
-                "internal error"
-            } else {
-                "ok"
+            let attempt = Attempt {
+                id: a.id,
+                owner,
+                delivery_id: p.delivery_id,
+                number: i as i32 + 1,
+                started_at: a.started_at,
+                duration_ms: a.duration_ms,
+                status_code: a.status_code,
+                error_kind: a.error_kind,
             };
-            let row: [&(dyn ToSql + Sync); 10] = [
-                &a.id,
-                &owner.user_id,
-                &p.delivery_id,
-                &owner.subscription_id,
-                &number,
-                &a.started_at,
-                &a.duration_ms,
-                &a.status_code,
-                &a.error_kind,
-                &excerpt,
-            ];
-            writer.as_mut().write(&row).await?;
+            copy.row(attempt.values()).await?;
         }
     }
-    Ok(writer.finish().await?)
+    copy.finish().await
 }
 
 /// What autovacuum would have done to rows that accrued over days: visibility map set (so

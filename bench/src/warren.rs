@@ -492,12 +492,14 @@ impl Started {
 /// SIGTERM, then SIGKILL if it has not exited within 20 s.
 async fn terminate(mut child: Child) {
     if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+        // It may have exited already: the wait below finds out either way.
         let _ = nix::sys::signal::kill(Pid::from_raw(pid), Signal::SIGTERM);
     }
     if tokio::time::timeout(Duration::from_secs(20), child.wait())
         .await
         .is_err()
     {
+        // Fails only if it exited meanwhile, and then there is nothing left to stop.
         let _ = child.kill().await;
     }
 }

@@ -19,10 +19,11 @@ use warren_shared::partitions;
 
 use crate::{
     api::Api,
-    cli::{LoadShape, Plan},
+    cli::Plan,
     database,
     phase::{self, Percentiles, PhaseContext, PhaseResult, PhaseSpec},
-    seed::Owner,
+    rows::Owner,
+    settings::LoadShape,
 };
 
 /// The longest each read is timed for, however many calls the plan asks for.
@@ -303,10 +304,8 @@ async fn drop_oldest_day(client: &mut Client) -> anyhow::Result<(Vec<String>, f6
 impl HistoryFigures {
     /// The figures as text, after the phases' tables.
     pub fn table(&self, out: &mut String) {
-        use crate::report::{percentiles, row};
-        use std::fmt::Write;
-        // Writing to a String cannot fail.
-        let _ = writeln!(out, "\n== history ==");
+        use crate::table::{line, percentiles, row};
+        line(out, format_args!("\n== history =="));
         row(
             out,
             "written",

@@ -11,17 +11,12 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
-use tokio_postgres::{
-    Client,
-    binary_copy::BinaryCopyInWriter,
-    types::{ToSql, Type},
-};
+use tokio_postgres::Client;
 use uuid::Uuid;
 
-use crate::seed::Owner;
+use crate::rows::{ATTEMPTS, Attempt, CopyIn, DELIVERIES, Delivery, EVENTS, Event, Owner};
 
 /// Customers the payloads name: a `contains` query for one matches 1 event in this many.
 pub const CUSTOMERS: u64 = 1_000;
@@ -98,186 +93,125 @@ where
     let started = Instant::now();
     let (events, deliveries, attempts) = (connect().await?, connect().await?, connect().await?);
     tokio::try_join!(
-        chunks(&events, shape, |c, from, to| copy_events(
-            c, owner, shape, from, to
-        )),
-        chunks(&deliveries, shape, |c, from, to| copy_deliveries(
-            c, owner, shape, from, to
-        )),
-        chunks(&attempts, shape, |c, from, to| copy_attempts(
-            c, owner, shape, from, to
-        )),
+        chunks(&events, owner, shape, copy_events),
+        chunks(&deliveries, owner, shape, copy_deliveries),
+        chunks(&attempts, owner, shape, copy_attempts),
     )?;
     Ok(started.elapsed().as_secs_f64())
 }
 
+/// The events `from..to` of `shape`, written for `owner`: what one `COPY` writes.
+#[derive(Clone, Copy)]
+struct Span<'a> {
+    owner: &'a Owner,
+    shape: Shape,
+    from: u64,
+    to: u64,
+}
+
+impl Span<'_> {
+    /// The indexes of its events.
+    fn indexes(self) -> std::ops::Range<u64> {
+        self.from..self.to
+    }
+}
+
 /// Runs `copy` over the indexes, a chunk at a time.
-async fn chunks<'c, C, Fut>(client: &'c Client, shape: Shape, copy: C) -> anyhow::Result<()>
+async fn chunks<'c, C, Fut>(
+    client: &'c Client,
+    owner: &'c Owner,
+    shape: Shape,
+    copy: C,
+) -> anyhow::Result<()>
 where
-    C: Fn(&'c Client, u64, u64) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<()>>,
+    C: Fn(&'c Client, Span<'c>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<u64>>,
 {
     let mut from = 0;
     while from < shape.events {
         let to = (from + CHUNK).min(shape.events);
-        copy(client, from, to).await?;
+        copy(
+            client,
+            Span {
+                owner,
+                shape,
+                from,
+                to,
+            },
+        )
+        .await?;
         from = to;
     }
     Ok(())
 }
 
-async fn copy_events(
-    client: &Client,
-    owner: &Owner,
-    shape: Shape,
-    from: u64,
-    to: u64,
-) -> anyhow::Result<()> {
-    let sink = client
-        .copy_in(
-            "COPY events (id, user_id, source_id, event_type, content_type, raw_body, payload,
-                          idempotency_scope, body_sha256, initial_deliveries, received_at)
-             FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    let types = [
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::TEXT,
-        Type::TEXT,
-        Type::BYTEA,
-        Type::JSONB,
-        Type::UUID,
-        Type::BYTEA,
-        Type::INT4,
-        Type::TIMESTAMPTZ,
-    ];
-    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
-    for i in from..to {
+async fn copy_events(client: &Client, span: Span<'_>) -> anyhow::Result<u64> {
+    let Span { owner, shape, .. } = span;
+    let mut copy = CopyIn::start(client, &EVENTS).await?;
+    for i in span.indexes() {
         let body = body(i);
         let payload: serde_json::Value = serde_json::from_str(&body)?;
         let hash = Sha256::digest(body.as_bytes()).to_vec();
-        let row: [&(dyn ToSql + Sync); 11] = [
-            &event_id(&shape, i),
-            &owner.user_id,
-            &owner.source_id,
-            &"order.paid",
-            &"application/json",
-            &body.as_bytes(),
-            &payload,
-            &owner.source_id,
-            &hash,
-            &1i32,
-            &shape.at(i),
-        ];
-        writer.as_mut().write(&row).await?;
+        let event = Event {
+            id: event_id(&shape, i),
+            owner,
+            event_type: "order.paid",
+            body: body.as_bytes(),
+            payload: &payload,
+            body_sha256: &hash,
+            received_at: shape.at(i),
+        };
+        copy.row(event.values()).await?;
     }
-    writer.finish().await.context("copying events")?;
-    Ok(())
+    copy.finish().await
 }
 
-async fn copy_deliveries(
-    client: &Client,
-    owner: &Owner,
-    shape: Shape,
-    from: u64,
-    to: u64,
-) -> anyhow::Result<()> {
-    let sink = client
-        .copy_in(
-            "COPY deliveries (id, user_id, event_id, subscription_id, status, attempt_count,
-                              enqueued, last_status_code, created_at, updated_at, succeeded_at)
-             FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    let types = [
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::TEXT,
-        Type::INT4,
-        Type::BOOL,
-        Type::INT4,
-        Type::TIMESTAMPTZ,
-        Type::TIMESTAMPTZ,
-        Type::TIMESTAMPTZ,
-    ];
-    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
-    for i in from..to {
+async fn copy_deliveries(client: &Client, span: Span<'_>) -> anyhow::Result<u64> {
+    let Span { owner, shape, .. } = span;
+    let mut copy = CopyIn::start(client, &DELIVERIES).await?;
+    for i in span.indexes() {
         let (started, duration, _) = attempt(&shape, i, 2);
         let ended = started + Duration::milliseconds(i64::from(duration));
-        let row: [&(dyn ToSql + Sync); 11] = [
-            &delivery_id(&shape, i),
-            &owner.user_id,
-            &event_id(&shape, i),
-            &owner.subscription_id,
-            &"succeeded",
-            &2i32,
-            &false,
-            &200i32,
-            &shape.at(i),
-            &ended,
-            &ended,
-        ];
-        writer.as_mut().write(&row).await?;
+        let delivery = Delivery {
+            id: delivery_id(&shape, i),
+            owner,
+            event_id: event_id(&shape, i),
+            status: "succeeded",
+            attempt_count: 2,
+            next_attempt_at: None,
+            enqueued: false,
+            last_status_code: Some(200),
+            last_error_kind: None,
+            created_at: shape.at(i),
+            updated_at: ended,
+            succeeded_at: Some(ended),
+            dead_at: None,
+        };
+        copy.row(delivery.values()).await?;
     }
-    writer.finish().await.context("copying deliveries")?;
-    Ok(())
+    copy.finish().await
 }
 
-async fn copy_attempts(
-    client: &Client,
-    owner: &Owner,
-    shape: Shape,
-    from: u64,
-    to: u64,
-) -> anyhow::Result<()> {
-    let sink = client
-        .copy_in(
-            "COPY delivery_attempts (id, user_id, delivery_id, subscription_id, attempt, started_at,
-                                     duration_ms, status_code, error_kind, response_excerpt)
-             FROM STDIN (FORMAT binary)",
-        )
-        .await?;
-    let types = [
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::UUID,
-        Type::INT4,
-        Type::TIMESTAMPTZ,
-        Type::INT4,
-        Type::INT4,
-        Type::TEXT,
-        Type::TEXT,
-    ];
-    let mut writer = std::pin::pin!(BinaryCopyInWriter::new(sink, &types));
-    for i in from..to {
+async fn copy_attempts(client: &Client, span: Span<'_>) -> anyhow::Result<u64> {
+    let Span { owner, shape, .. } = span;
+    let mut copy = CopyIn::start(client, &ATTEMPTS).await?;
+    for i in span.indexes() {
         for n in 1..=2 {
-            let (started, duration, status) = attempt(&shape, i, n);
-            let (kind, excerpt) = match status {
-                200 => (None, "ok"),
-                _ => (Some("http_status"), "internal error"),
+            let (started, duration_ms, status_code) = attempt(&shape, i, n);
+            let attempt = Attempt {
+                id: v7(started, 2, i * 2 + n.unsigned_abs() as u64),
+                owner,
+                delivery_id: delivery_id(&shape, i),
+                number: n,
+                started_at: started,
+                duration_ms,
+                status_code,
+                error_kind: (status_code != 200).then_some("http_status"),
             };
-            let row: [&(dyn ToSql + Sync); 10] = [
-                &v7(started, 2, i * 2 + n.unsigned_abs() as u64),
-                &owner.user_id,
-                &delivery_id(&shape, i),
-                &owner.subscription_id,
-                &n,
-                &started,
-                &duration,
-                &status,
-                &kind,
-                &excerpt,
-            ];
-            writer.as_mut().write(&row).await?;
+            copy.row(attempt.values()).await?;
         }
     }
-    writer.finish().await.context("copying attempts")?;
-    Ok(())
+    copy.finish().await
 }
 
 #[cfg(test)]
