@@ -24,6 +24,7 @@ use crate::{
     batching::Buffers,
     context::Context,
     decision::Decision,
+    error::{Error, Result},
     handler::{self, Outcome},
     http::AttemptResult,
     messages::{self, Message},
@@ -158,7 +159,8 @@ async fn send(ctx: Arc<Context>, group: Vec<Pending>) {
             }
             Ok(Admission::Park(park)) => park_each(&ctx, &group, park).await,
             Err(error) => {
-                let failed = || Err(anyhow::anyhow!("{error:#}"));
+                let error = error.grouped();
+                let failed = || Err(Error::Grouped(error.clone()));
                 join_all(group.iter().map(|p| settle(&ctx, p, failed()))).await;
             }
         }
@@ -210,7 +212,7 @@ async fn record(
     pending: &Pending,
     batch_id: Uuid,
     result: &AttemptResult,
-) -> anyhow::Result<Option<Decision>> {
+) -> Result<Option<Decision>> {
     let decision = handler::decide_for(ctx, &pending.envelope, &pending.job, result);
     let attempt = Attempt {
         id: Uuid::now_v7(),
@@ -236,6 +238,6 @@ async fn park_each(ctx: &Context, group: &[Pending], park: Park) {
     .await;
 }
 
-async fn settle(ctx: &Context, pending: &Pending, handled: anyhow::Result<Outcome>) {
+async fn settle(ctx: &Context, pending: &Pending, handled: Result<Outcome>) {
     messages::settle(ctx, &pending.envelope, &pending.message, handled).await;
 }

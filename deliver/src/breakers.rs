@@ -8,7 +8,7 @@
 //! the breaker before and after its own step), and stores each breaker once. The
 //! notifications its transitions call for (see [`crate::notices`]) commit with it.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use deadpool_postgres::{GenericClient, Pool};
 use time::OffsetDateTime;
@@ -20,6 +20,7 @@ use warren_shared::{
 
 use crate::{
     circuit::{self, Breaker, Signal, Thresholds, Transition},
+    error::{Error, Result},
     notices,
     store::breaker_from_row,
 };
@@ -44,7 +45,7 @@ struct Signalled {
 /// Where handlers hand their signals; cheap to clone.
 #[derive(Clone)]
 pub struct Breakers {
-    queue: Queue<Signalled, Result<Moved, std::sync::Arc<anyhow::Error>>>,
+    queue: Queue<Signalled, Result<Moved, Arc<Error>>>,
 }
 
 impl Breakers {
@@ -78,16 +79,13 @@ impl Breakers {
         subscription_id: Uuid,
         signal: Signal,
         at: OffsetDateTime,
-    ) -> anyhow::Result<Moved> {
+    ) -> Result<Moved> {
         let signalled = Signalled {
             subscription_id,
             signal,
             at,
         };
-        self.queue
-            .submit(signalled)
-            .await?
-            .map_err(|error| anyhow::anyhow!("{error:#}"))
+        self.queue.submit(signalled).await?.map_err(Error::Grouped)
     }
 }
 
@@ -106,7 +104,7 @@ async fn apply_group(
     thresholds: &Thresholds,
     notify_interval: Duration,
     signals: &[Signalled],
-) -> anyhow::Result<Vec<Moved>> {
+) -> Result<Vec<Moved>> {
     let mut ids: Vec<Uuid> = signals.iter().map(|s| s.subscription_id).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -129,7 +127,7 @@ async fn apply_group(
 
 /// Locks the subscriptions' rows, in id order (so two groups cannot deadlock), and reads
 /// their breakers.
-async fn lock(client: &impl GenericClient, ids: &[Uuid]) -> anyhow::Result<HashMap<Uuid, Folding>> {
+async fn lock(client: &impl GenericClient, ids: &[Uuid]) -> Result<HashMap<Uuid, Folding>> {
     let statement = client
         .prepare_cached(
             "SELECT id, circuit_state, circuit_opened_at, consecutive_failures, consecutive_successes
@@ -168,10 +166,7 @@ fn step(folding: Option<&mut Folding>, signal: &Signalled, thresholds: &Threshol
 }
 
 /// Stores the breakers that changed, in one statement.
-async fn store(
-    client: &impl GenericClient,
-    folding: &HashMap<Uuid, Folding>,
-) -> anyhow::Result<()> {
+async fn store(client: &impl GenericClient, folding: &HashMap<Uuid, Folding>) -> Result<()> {
     let changed: Vec<(&Uuid, &Folding)> = folding.iter().filter(|(_, f)| f.changed).collect();
     if changed.is_empty() {
         return Ok(());

@@ -12,6 +12,8 @@ use std::time::Duration;
 use deadpool_postgres::Pool;
 use uuid::Uuid;
 
+use crate::error::{Error, Result};
+
 /// How long a throttle signal keeps a subscription slowed down.
 pub const THROTTLE_FOR: Duration = Duration::from_secs(30);
 
@@ -31,7 +33,7 @@ pub struct Lease {
 /// `rate` per second, times the throttle factor while throttled, capped at one second's
 /// worth) and takes up to `want` whole tokens from it. The first lease of a subscription
 /// creates its bucket, full.
-pub async fn lease(pool: &Pool, subscription: Uuid, rate: u32, want: u32) -> anyhow::Result<Lease> {
+pub async fn lease(pool: &Pool, subscription: Uuid, rate: u32, want: u32) -> Result<Lease> {
     let client = pool.get().await?;
     let rate = f64::from(rate.max(1));
     let want = i32::try_from(want.max(1)).unwrap_or(i32::MAX);
@@ -51,7 +53,7 @@ pub async fn lease(pool: &Pool, subscription: Uuid, rate: u32, want: u32) -> any
             .query_opt(&statement, &[&subscription, &rate, &want])
             .await?;
     }
-    let row = row.ok_or_else(|| anyhow::anyhow!("no rate budget for {subscription}"))?;
+    let row = row.ok_or(Error::NoRateBudget(subscription))?;
     let granted: i32 = row.get("granted");
     let left: f64 = row.get("left");
     let current_rate: f64 = row.get("rate");
@@ -91,7 +93,7 @@ pub fn empty_for(left: f64, rate: f64) -> Option<Duration> {
 /// The target said it is overloaded: halve the subscription's rate (for every worker) for
 /// [`THROTTLE_FOR`], down to [`MIN_FACTOR`]. A throttle that has lapsed starts again from
 /// the full rate.
-pub async fn throttle(pool: &Pool, subscription: Uuid) -> anyhow::Result<()> {
+pub async fn throttle(pool: &Pool, subscription: Uuid) -> Result<()> {
     let client = pool.get().await?;
     client
         .execute(

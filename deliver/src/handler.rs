@@ -14,6 +14,7 @@ use warren_shared::{
 use crate::{
     context::Context,
     decision::{Decision, decide},
+    error::Result,
     http::AttemptResult,
     notices, outbound,
     protection::{self, Admission, Park},
@@ -58,7 +59,7 @@ impl Outcome {
 /// statement, then publishes the follow-up (the next attempt to its wait queue, or a
 /// graveyard copy). An `Err` means nothing was recorded (the database is unavailable): the
 /// caller parks the envelope and tries again later.
-pub async fn handle_delivery(ctx: &Context, envelope: &DeliverV1) -> anyhow::Result<Outcome> {
+pub async fn handle_delivery(ctx: &Context, envelope: &DeliverV1) -> Result<Outcome> {
     handle_in_line(ctx, envelope, None).await
 }
 
@@ -68,7 +69,7 @@ pub async fn handle_in_line(
     ctx: &Context,
     envelope: &DeliverV1,
     in_line: Option<InLine>,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome> {
     match prepare(ctx, envelope).await? {
         Prepared::Done(outcome) => Ok(outcome),
         Prepared::Ready(job) => attempt_job(ctx, envelope, &job, in_line).await,
@@ -76,11 +77,7 @@ pub async fn handle_in_line(
 }
 
 /// Attempts a delivery [`prepare`] found ready, alone (not in a FIFO line).
-pub async fn attempt_prepared(
-    ctx: &Context,
-    envelope: &DeliverV1,
-    job: &Job,
-) -> anyhow::Result<Outcome> {
+pub async fn attempt_prepared(ctx: &Context, envelope: &DeliverV1, job: &Job) -> Result<Outcome> {
     attempt_job(ctx, envelope, job, None).await
 }
 
@@ -94,7 +91,7 @@ pub enum Prepared {
 
 /// Loads the envelope's delivery and settles what needs no attempt: gone, finished, stale,
 /// or held because its subscription is not active.
-pub async fn prepare(ctx: &Context, envelope: &DeliverV1) -> anyhow::Result<Prepared> {
+pub async fn prepare(ctx: &Context, envelope: &DeliverV1) -> Result<Prepared> {
     let Some(job) = ctx.loader.load(envelope.delivery_id).await? else {
         return Ok(Prepared::Done(Outcome::Skipped(Skip::Gone)));
     };
@@ -110,7 +107,7 @@ pub async fn prepare(ctx: &Context, envelope: &DeliverV1) -> anyhow::Result<Prep
 }
 
 /// Holds a delivery of a subscription that is not active, and tells the owner.
-async fn hold(ctx: &Context, job: &Job) -> anyhow::Result<Outcome> {
+async fn hold(ctx: &Context, job: &Job) -> Result<Outcome> {
     if !store::hold(&ctx.pool, job).await? {
         return Ok(Outcome::Skipped(Skip::Stale));
     }
@@ -131,7 +128,7 @@ async fn attempt_job(
     envelope: &DeliverV1,
     job: &Job,
     in_line: Option<InLine>,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome> {
     let slot = match protection::admit(ctx, envelope, job).await? {
         Admission::Go(slot) => slot,
         Admission::Park(park) => {
@@ -287,7 +284,7 @@ async fn follow_up(ctx: &Context, envelope: &DeliverV1, decision: Decision) {
                             .await;
                     if let Err(error) = marked {
                         tracing::warn!(
-                            error = format!("{error:#}"),
+                            error = error.chain(),
                             "retry published but not marked; the outbox may publish it again"
                         );
                     }

@@ -14,7 +14,10 @@ use warren_shared::{
     ssrf::{Blocked, GuardedResolver, SsrfGuard, check_literal},
 };
 
-use crate::outbound::Outbound;
+use crate::{
+    error::{self, Result},
+    outbound::Outbound,
+};
 
 /// The most of an answer's body read and kept.
 pub const EXCERPT_LIMIT: usize = 16 * 1024;
@@ -57,7 +60,7 @@ pub struct HttpClient {
 
 impl HttpClient {
     /// A client guarded by `guard`.
-    pub fn new(guard: SsrfGuard) -> anyhow::Result<Self> {
+    pub fn new(guard: SsrfGuard) -> Result<Self> {
         let client = Client::builder()
             .redirect(redirect::Policy::none())
             .no_proxy()
@@ -199,7 +202,7 @@ fn classify(error: &reqwest::Error) -> (ErrorKind, String) {
     if let Some(blocked) = find_cause::<Blocked>(error) {
         return (ErrorKind::SsrfBlocked, blocked.to_string());
     }
-    let chain = error_chain(error);
+    let chain = error::chain(error);
     let kind = if error.is_timeout() {
         ErrorKind::Timeout
     } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
@@ -223,17 +226,6 @@ fn find_cause<'e, T: std::error::Error + 'static>(
         source = current.source();
     }
     None
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(current) = source {
-        text.push_str(": ");
-        text.push_str(&current.to_string());
-        source = current.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod circuit;
 pub mod config;
 pub mod context;
 pub mod decision;
+pub mod error;
 pub mod handler;
 pub mod http;
 pub mod limits;

@@ -18,7 +18,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::budget;
+use crate::{budget, error::Result};
 
 /// How long leased tokens may be spent: what is left after this goes unspent (the bucket
 /// is not refunded), so tokens leased ahead and not needed cannot join a later burst.
@@ -137,11 +137,7 @@ impl RateLimiter {
     /// Takes a token for `subscription` (limited to `rate` per second), or says how long
     /// until one is due. Touches PostgreSQL only when the tokens in hand are spent; an `Err`
     /// means it could not be reached.
-    pub async fn take(
-        &self,
-        subscription: Uuid,
-        rate: u32,
-    ) -> anyhow::Result<Result<(), Duration>> {
+    pub async fn take(&self, subscription: Uuid, rate: u32) -> Result<Result<(), Duration>> {
         let local = self.local(subscription);
         {
             let mut leased = local.leased.lock().expect("the lease lock");
@@ -169,7 +165,7 @@ impl RateLimiter {
 
     /// The target said it is overloaded: halve the subscription's rate for a while, for
     /// every worker, and drop the tokens this one holds.
-    pub async fn throttle(&self, subscription: Uuid) -> anyhow::Result<()> {
+    pub async fn throttle(&self, subscription: Uuid) -> Result<()> {
         {
             let local = self.local(subscription);
             let mut leased = local.leased.lock().expect("the lease lock");

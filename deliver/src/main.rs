@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
-use warren_deliver::{config::Settings, startup::Worker};
+use warren_deliver::{config::Settings, error::Result, startup::Worker};
 use warren_shared::{db, health, shutdown, telemetry};
 
 /// mimalloc: the services allocate and free small buffers for every request and message,
@@ -46,19 +46,20 @@ async fn main() -> ExitCode {
         eprintln!("error: {reason}");
         return ExitCode::from(2);
     }
-    warren_shared::cli::exit_code(run(cli).await)
+    warren_shared::cli::exit_code(run(cli).await.map_err(Into::into))
 }
 
 /// What the command line asked for.
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.settings).await,
-        Command::Migrate => db::migrate(&cli.settings.database).await,
-        Command::Healthcheck { url } => health::probe(&url).await,
+        // The command itself says what it was doing: its error is the migration's own.
+        Command::Migrate => Ok(db::migrate(&cli.settings.database).await?),
+        Command::Healthcheck { url } => Ok(health::probe(&url).await?),
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(settings: Settings) -> Result<()> {
     let cancel = CancellationToken::new();
     shutdown::cancel_on_signal(cancel.clone());
     Worker::build(settings, cancel)

@@ -13,7 +13,7 @@ use warren_shared::{
     envelope::{DeliverV1, Envelope},
 };
 
-use crate::{acks::Acks, context::Context, handler::Outcome, store::Skip};
+use crate::{acks::Acks, context::Context, error::Result, handler::Outcome, store::Skip};
 
 /// A consumed message and how it is settled: through its channel's acker, or by itself.
 pub struct Message {
@@ -40,12 +40,14 @@ impl Message {
 
     /// Rejects poison to the graveyard.
     pub async fn reject(&self) {
-        // A reject that fails means the channel is gone, and the broker redelivers the
-        // message to be rejected again.
-        let _ = self
+        let rejected = self
             .delivery
             .reject(BasicRejectOptions { requeue: false })
             .await;
+        if let Err(error) = rejected {
+            // The channel is gone: the broker redelivers the message, to be rejected again.
+            tracing::warn!(%error, "reject failed; the poison message comes back");
+        }
         self.settled();
     }
 
@@ -53,14 +55,17 @@ impl Message {
     /// loop).
     pub async fn hand_back_later(&self) {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        // A nack that fails means the channel is gone, which hands the message back too.
-        let _ = self
+        let handed_back = self
             .delivery
             .nack(BasicNackOptions {
                 multiple: false,
                 requeue: true,
             })
             .await;
+        if let Err(error) = handed_back {
+            // The channel is gone, which hands the message back too.
+            tracing::warn!(%error, "nack failed; the broker hands the message back anyway");
+        }
         self.settled();
     }
 
@@ -77,7 +82,7 @@ pub async fn settle(
     ctx: &Context,
     envelope: &DeliverV1,
     message: &Message,
-    handled: anyhow::Result<Outcome>,
+    handled: Result<Outcome>,
 ) {
     match handled {
         Ok(outcome) => {
@@ -93,10 +98,19 @@ pub async fn settle(
             message.ack().await;
         }
         Err(error) => {
-            tracing::error!(
-                error = format!("{error:#}"),
-                "could not handle the delivery; parking it"
-            );
+            // An outage (the database or the broker away, the worker stopping) is a
+            // warning: the park retries it. Anything else is a fault to look at.
+            if error.is_transient() {
+                tracing::warn!(
+                    error = error.chain(),
+                    "could not handle the delivery; parking it"
+                );
+            } else {
+                tracing::error!(
+                    error = error.chain(),
+                    "could not handle the delivery; parking it"
+                );
+            }
             ctx.metrics.count("parked");
             park(ctx, envelope, message).await;
         }

@@ -94,13 +94,10 @@ pub async fn delivery_dead(
     let raised = async {
         let client = pool.get().await?;
         notify::raise(&client, &occurrence, min_interval).await?;
-        anyhow::Ok(())
+        Ok::<_, crate::error::Error>(())
     };
     if let Err(error) = raised.await {
-        tracing::warn!(
-            error = format!("{error:#}"),
-            "delivery.dead could not be raised"
-        );
+        tracing::warn!(error = error.chain(), "delivery.dead could not be raised");
     }
 }
 

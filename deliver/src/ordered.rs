@@ -18,6 +18,7 @@ use warren_shared::{envelope::DeliverV1, live::SubscriptionUpdated};
 
 use crate::{
     context::Context,
+    error::Result,
     handler::{Outcome, handle_delivery, handle_in_line},
     rings::{InLine, ring_next},
     store::Skip,
@@ -45,7 +46,7 @@ pub async fn handle_doorbell(
     ctx: &Context,
     envelope: &DeliverV1,
     redelivered: bool,
-) -> anyhow::Result<Outcome> {
+) -> Result<Outcome> {
     let attempting = ctx.lines.attempting(envelope.subscription_id);
     if waits_behind(&ctx.pool, envelope, attempting).await? {
         // Most doorbells are for deliveries queued behind the head: answered without
@@ -118,11 +119,7 @@ impl Line {
 /// before it is recorded, and its ring must wait for the record, not be taken for one
 /// behind. A replay only puts an earlier delivery back in line. A subscription that left
 /// FIFO has no line: its doorbells are all answered by attempts.
-async fn waits_behind(
-    pool: &Pool,
-    envelope: &DeliverV1,
-    attempting: Option<Uuid>,
-) -> anyhow::Result<bool> {
+async fn waits_behind(pool: &Pool, envelope: &DeliverV1, attempting: Option<Uuid>) -> Result<bool> {
     let client = pool.get().await?;
     let row = client
         .query_one(
@@ -143,7 +140,7 @@ async fn waits_behind(
     Ok(row.get(0))
 }
 
-async fn load_line(pool: &Pool, envelope: &DeliverV1) -> anyhow::Result<Option<Line>> {
+async fn load_line(pool: &Pool, envelope: &DeliverV1) -> Result<Option<Line>> {
     let client = pool.get().await?;
     let row = client
         .query_opt(
@@ -184,7 +181,7 @@ async fn load_line(pool: &Pool, envelope: &DeliverV1) -> anyhow::Result<Option<L
 }
 
 /// Stops a line whose head went dead under `on_dead: pause`, and tells the owner.
-async fn pause(ctx: &Context, envelope: &DeliverV1, line: &Line) -> anyhow::Result<()> {
+async fn pause(ctx: &Context, envelope: &DeliverV1, line: &Line) -> Result<()> {
     let client = ctx.pool.get().await?;
     client
         .execute(

@@ -15,6 +15,7 @@ use warren_shared::{
 use crate::{
     circuit::{self, Breaker, Gate, Signal, Transition},
     context::Context,
+    error::Result,
     http::AttemptResult,
     limits::Slot,
     store::{self, Job},
@@ -62,7 +63,7 @@ pub enum Admission {
 
 /// Checks the bulkhead, then the circuit (claiming the probe of a half-open one), then the
 /// rate limit.
-pub async fn admit(ctx: &Context, envelope: &DeliverV1, job: &Job) -> anyhow::Result<Admission> {
+pub async fn admit(ctx: &Context, envelope: &DeliverV1, job: &Job) -> Result<Admission> {
     let subscription = envelope.subscription_id;
     let Some(slot) = ctx.bulkhead.enter_within(subscription, SLOT_PATIENCE).await else {
         return Ok(Admission::Park(Park::Bulkhead));
@@ -107,7 +108,7 @@ pub async fn admit(ctx: &Context, envelope: &DeliverV1, job: &Job) -> anyhow::Re
 /// Sends the envelope, attempt unchanged, to the wait queue that holds it for `park`'s wait.
 /// A delivery held by an open circuit records when it is due, so the outbox's sweep for
 /// lost envelopes does not take a long-open circuit for a loss.
-pub async fn park(ctx: &Context, envelope: &DeliverV1, park: Park) -> anyhow::Result<()> {
+pub async fn park(ctx: &Context, envelope: &DeliverV1, park: Park) -> Result<()> {
     if let Park::CircuitOpen(wait) = park {
         store::postpone(&ctx.pool, envelope.delivery_id, wait).await?;
     }
@@ -138,7 +139,7 @@ pub async fn after_attempt(ctx: &Context, envelope: &DeliverV1, job: &Job, resul
         && let Err(error) = ctx.limiter.throttle(envelope.subscription_id).await
     {
         tracing::warn!(
-            error = format!("{error:#}"),
+            error = error.chain(),
             "the subscription could not be slowed down"
         );
     }
@@ -156,7 +157,7 @@ pub async fn after_attempt(ctx: &Context, envelope: &DeliverV1, job: &Job, resul
         Ok(Some((before, transition))) => report(ctx, job, &before, &transition),
         Ok(None) => {}
         Err(error) => tracing::warn!(
-            error = format!("{error:#}"),
+            error = error.chain(),
             "the circuit breaker could not be updated"
         ),
     }

@@ -3,18 +3,22 @@
 //! deliveries moved on and the attempt rows inserted together), so a busy worker pays one
 //! round trip and one statement per group instead of one per attempt.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use deadpool_postgres::Pool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use warren_shared::{
-    db,
-    group::{Grouping, Queue},
+    group::{Grouping, Queue, each_failed},
     model::DeliveryStatus,
 };
 
-use crate::{decision::Decision, http::AttemptResult, store::Job};
+use crate::{
+    decision::Decision,
+    error::{Error, Result},
+    http::AttemptResult,
+    store::Job,
+};
 
 /// Most attempts recorded in one statement.
 const MAX_GROUP: usize = 128;
@@ -50,7 +54,7 @@ struct Row {
 }
 
 impl Row {
-    fn new(job: &Job, attempt: &Attempt<'_>, decision: Decision) -> anyhow::Result<Self> {
+    fn new(job: &Job, attempt: &Attempt<'_>, decision: Decision) -> Result<Self> {
         let result = attempt.result;
         let status = match decision {
             Decision::Succeeded => DeliveryStatus::Succeeded,
@@ -76,7 +80,7 @@ impl Row {
 /// Where handlers queue their attempts; cheap to clone.
 #[derive(Clone)]
 pub struct Recorder {
-    queue: Queue<Row, anyhow::Result<bool>>,
+    queue: Queue<Row, Result<bool, Arc<Error>>>,
 }
 
 impl Recorder {
@@ -98,24 +102,24 @@ impl Recorder {
         job: &Job,
         attempt: &Attempt<'_>,
         decision: Decision,
-    ) -> anyhow::Result<bool> {
+    ) -> Result<bool> {
         let row = Row::new(job, attempt, decision)?;
-        self.queue.submit(row).await?
+        self.queue.submit(row).await?.map_err(Error::Grouped)
     }
 }
 
 /// Records a group in one statement; one answer per row, in order. If the statement fails
 /// (nothing of the group was written) and the group has several rows, each is tried again
 /// alone, so one row the database refuses cannot fail the others.
-async fn record_group(pool: &Pool, rows: &[Row]) -> Vec<anyhow::Result<bool>> {
+async fn record_group(pool: &Pool, rows: &[Row]) -> Vec<Result<bool, Arc<Error>>> {
     match write(pool, rows).await {
         Ok(recorded) => rows
             .iter()
             .map(|row| Ok(recorded.contains(&row.attempt_id)))
             .collect(),
-        Err(error) if rows.len() > 1 && refused_by_the_statement(&error) => {
+        Err(error) if rows.len() > 1 && error.refused_by_the_database() => {
             tracing::warn!(
-                error = format!("{error:#}"),
+                error = error.chain(),
                 attempts = rows.len(),
                 "a group of attempts failed; recording them one by one"
             );
@@ -125,26 +129,18 @@ async fn record_group(pool: &Pool, rows: &[Row]) -> Vec<anyhow::Result<bool>> {
                 answers.push(
                     write(pool, alone)
                         .await
-                        .map(|recorded| recorded.contains(&row.attempt_id)),
+                        .map(|recorded| recorded.contains(&row.attempt_id))
+                        .map_err(Error::grouped),
                 );
             }
             answers
         }
-        Err(error) => vec![Err(error)],
+        Err(error) => each_failed(rows.len(), error),
     }
 }
 
-/// Whether PostgreSQL refused the statement itself (a row it cannot take), rather than
-/// being away ([`db::unavailable`]) or the pool giving none, when trying the rows one by
-/// one would only fail slower.
-fn refused_by_the_statement(error: &anyhow::Error) -> bool {
-    error
-        .downcast_ref::<tokio_postgres::Error>()
-        .is_some_and(|e| !db::unavailable(e))
-}
-
 /// The attempt ids recorded.
-async fn write(pool: &Pool, rows: &[Row]) -> anyhow::Result<std::collections::HashSet<Uuid>> {
+async fn write(pool: &Pool, rows: &[Row]) -> Result<std::collections::HashSet<Uuid>> {
     match rows {
         [row] => write_one(pool, row).await,
         _ => write_group(pool, rows).await,
@@ -235,7 +231,7 @@ static RECORD_GROUP: LazyLock<String> = LazyLock::new(|| {
 /// A lone attempt (the common case below saturation), by the cached statement: its
 /// delivery is found by primary-key equality, which plans well whatever the table's
 /// statistics, and it spares a group's parse and plan (about 0.2 ms of PostgreSQL CPU).
-async fn write_one(pool: &Pool, row: &Row) -> anyhow::Result<std::collections::HashSet<Uuid>> {
+async fn write_one(pool: &Pool, row: &Row) -> Result<std::collections::HashSet<Uuid>> {
     let client = pool.get().await?;
     let statement = client.prepare_cached(&RECORD_ONE).await?;
     let recorded = client
@@ -260,7 +256,7 @@ async fn write_one(pool: &Pool, row: &Row) -> anyhow::Result<std::collections::H
 }
 
 /// Several attempts in one statement.
-async fn write_group(pool: &Pool, rows: &[Row]) -> anyhow::Result<std::collections::HashSet<Uuid>> {
+async fn write_group(pool: &Pool, rows: &[Row]) -> Result<std::collections::HashSet<Uuid>> {
     let column = |pick: &dyn Fn(&Row) -> Uuid| rows.iter().map(pick).collect::<Vec<Uuid>>();
     let deliveries = column(&|r| r.delivery_id);
     let attempt_ids = column(&|r| r.attempt_id);

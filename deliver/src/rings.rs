@@ -8,7 +8,11 @@ use warren_shared::{
     envelope::{DeliverV1, Envelope},
 };
 
-use crate::{context::Context, decision::Decision};
+use crate::{
+    context::Context,
+    decision::Decision,
+    error::{Error, Result},
+};
 
 /// What the handler needs to know of the line its delivery heads.
 #[derive(Debug, Clone, Copy)]
@@ -28,7 +32,7 @@ impl InLine {
         ctx: &Context,
         envelope: &DeliverV1,
         decision: Decision,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         let moves_on = match decision {
             Decision::Succeeded => true,
             Decision::Dead => !self.pause_on_dead,
@@ -45,7 +49,7 @@ impl InLine {
 /// and that delivery's next attempt (held in a wait queue until that attempt is due). If the
 /// broker does not take it, even after waiting for a link, this is an error (see
 /// [`publish_ring`]).
-pub async fn ring_next(ctx: &Context, envelope: &DeliverV1) -> anyhow::Result<()> {
+pub async fn ring_next(ctx: &Context, envelope: &DeliverV1) -> Result<()> {
     let subscription_id = envelope.subscription_id;
     let client = ctx.pool.get().await?;
     let Some(row) = client
@@ -98,7 +102,7 @@ const RING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 /// `enqueued` flag: ingest's mark for the next delivery's first doorbell may land after it
 /// and set the flag again, though that doorbell is gone (answered as one behind the head),
 /// which left the line without a doorbell at all.
-async fn publish_ring(ctx: &Context, message: Outgoing) -> anyhow::Result<()> {
+async fn publish_ring(ctx: &Context, message: Outgoing) -> Result<()> {
     let mut tries = 1;
     loop {
         match ctx.publisher.publish(message.clone()).await {
@@ -109,8 +113,7 @@ async fn publish_ring(ctx: &Context, message: Outgoing) -> anyhow::Result<()> {
                 tries += 1;
             }
             Err(error) => {
-                return Err(anyhow::Error::new(error)
-                    .context("the ring for the next head was not published"));
+                return Err(Error::Ring(error));
             }
         }
     }

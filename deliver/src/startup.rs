@@ -6,7 +6,6 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use anyhow::Context as _;
 use axum::{
     Json, Router,
     extract::State,
@@ -24,6 +23,7 @@ use crate::{
     breakers::Breakers,
     config::Settings,
     context::Context,
+    error::{Error, Result},
     http::HttpClient,
     limits::{Bulkhead, RateLimiter},
     lines::Lines,
@@ -47,12 +47,12 @@ pub struct Worker {
 
 impl Worker {
     /// Migrates the database, starts the publisher and binds the health listener.
-    pub async fn build(settings: Settings, cancel: CancellationToken) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings, cancel: CancellationToken) -> Result<Self> {
         // AMQP_URL and its CA file first: a typo there would only show as endless reconnects.
-        amqp::BrokerLink::from_settings(&settings.broker).context("the RabbitMQ settings")?;
+        amqp::BrokerLink::from_settings(&settings.broker).map_err(Error::BrokerSettings)?;
         db::migrate(&settings.database)
             .await
-            .context("migrating the database")?;
+            .map_err(Error::Migrate)?;
         warren_shared::partitions::ensure_at_start(&settings.database).await;
         let pool = db::pool_with(
             &settings.database,
@@ -67,11 +67,13 @@ impl Worker {
             metrics.publisher.clone(),
             publishing_until(cancel.clone(), consumed.clone()),
         );
-        let http = HttpClient::new(settings.allow_target_cidrs.clone())
-            .context("building the HTTP client")?;
+        let http = HttpClient::new(settings.allow_target_cidrs.clone())?;
         let listener = TcpListener::bind(settings.http_addr)
             .await
-            .with_context(|| format!("binding {}", settings.http_addr))?;
+            .map_err(|source| Error::Bind {
+                addr: settings.http_addr,
+                source,
+            })?;
         let context = Arc::new(Context {
             loader: Loader::start(pool.clone()),
             recorder: Recorder::start(pool.clone()),
@@ -115,7 +117,7 @@ impl Worker {
     }
 
     /// Consumes until the token trips, then drains in-flight deliveries and exits.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(self) -> Result<()> {
         let Self {
             settings,
             context,
@@ -141,7 +143,7 @@ impl Worker {
             .publisher
             .closed(std::time::Duration::from_secs(2))
             .await;
-        health.await.context("the health server panicked")??;
+        health.await?.map_err(Error::HealthServer)?;
         tracing::info!("warren-deliver stopped");
         Ok(())
     }

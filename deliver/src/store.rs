@@ -18,7 +18,10 @@ use warren_shared::{
     model::DeliveryStatus,
 };
 
-use crate::circuit::Breaker;
+use crate::{
+    circuit::Breaker,
+    error::{Error, Result},
+};
 
 /// One delivery with everything needed to attempt it.
 #[derive(Debug, Clone)]
@@ -100,7 +103,7 @@ pub struct BatchSettings {
 }
 
 impl BatchSettings {
-    fn from_row(row: &Row) -> anyhow::Result<Option<Self>> {
+    fn from_row(row: &Row) -> Result<Option<Self>> {
         let max_events: Option<i32> = row.get("batch_max_events");
         let max_wait_ms: Option<i32> = row.get("batch_max_wait_ms");
         let (Some(max_events), Some(max_wait_ms)) = (max_events, max_wait_ms) else {
@@ -148,7 +151,7 @@ impl Job {
         }
     }
 
-    fn from_row(row: &Row) -> anyhow::Result<Self> {
+    fn from_row(row: &Row) -> Result<Self> {
         let status: String = row.get("status");
         let headers: Value = row.get("headers");
         Ok(Self {
@@ -196,7 +199,7 @@ const LOAD_WRITERS: usize = 4;
 /// delivery. Cheap to clone.
 #[derive(Clone)]
 pub struct Loader {
-    queue: Queue<Uuid, Result<Option<Job>, Arc<anyhow::Error>>>,
+    queue: Queue<Uuid, Result<Option<Job>, Arc<Error>>>,
 }
 
 impl Loader {
@@ -211,17 +214,17 @@ impl Loader {
     }
 
     /// Loads a delivery with its event and subscription; `None` when it no longer exists.
-    pub async fn load(&self, delivery_id: Uuid) -> anyhow::Result<Option<Job>> {
+    pub async fn load(&self, delivery_id: Uuid) -> Result<Option<Job>> {
         self.queue
             .submit(delivery_id)
             .await?
-            .map_err(|error| anyhow::anyhow!("{error:#}"))
+            .map_err(Error::Grouped)
     }
 }
 
 /// One answer per id, in order (an id asked twice, a redelivered envelope beside its
 /// original, gets the job twice); the group's statement failing fails each of them.
-async fn load_group(pool: &Pool, ids: &[Uuid]) -> Vec<Result<Option<Job>, Arc<anyhow::Error>>> {
+async fn load_group(pool: &Pool, ids: &[Uuid]) -> Vec<Result<Option<Job>, Arc<Error>>> {
     let mut jobs = match load_rows(pool, ids).await {
         Ok(jobs) => jobs,
         Err(error) => return each_failed(ids.len(), error),
@@ -240,10 +243,7 @@ async fn load_group(pool: &Pool, ids: &[Uuid]) -> Vec<Result<Option<Job>, Arc<an
 }
 
 /// The jobs found among `ids`, by delivery.
-async fn load_rows(
-    pool: &Pool,
-    ids: &[Uuid],
-) -> anyhow::Result<HashMap<Uuid, Result<Job, Arc<anyhow::Error>>>> {
+async fn load_rows(pool: &Pool, ids: &[Uuid]) -> Result<HashMap<Uuid, Result<Job, Arc<Error>>>> {
     let client = pool.get().await?;
     let rows = match ids {
         // A lone delivery (the common case below saturation) takes the cached statement:
@@ -291,7 +291,7 @@ const JOB_COLUMNS: &str = "SELECT d.id, d.event_id, d.subscription_id, d.user_id
 /// Holds a delivery without an attempt: its subscription is not active (paused, or disabled
 /// since the delivery was made). Enabling the subscription releases it. Returns whether it
 /// was still waiting for this attempt.
-pub async fn hold(pool: &Pool, job: &Job) -> anyhow::Result<bool> {
+pub async fn hold(pool: &Pool, job: &Job) -> Result<bool> {
     let client = pool.get().await?;
     let moved = client
         .execute(
@@ -305,7 +305,7 @@ pub async fn hold(pool: &Pool, job: &Job) -> anyhow::Result<bool> {
 
 /// Marks the envelope for `attempt` as confirmed by the broker, unless the delivery has moved
 /// on since.
-pub async fn mark_enqueued(pool: &Pool, delivery_id: Uuid, attempt: u32) -> anyhow::Result<()> {
+pub async fn mark_enqueued(pool: &Pool, delivery_id: Uuid, attempt: u32) -> Result<()> {
     let client = pool.get().await?;
     client
         .execute(
@@ -322,7 +322,7 @@ pub async fn mark_enqueued(pool: &Pool, delivery_id: Uuid, attempt: u32) -> anyh
 }
 
 /// A breaker as a row of `subscriptions` holds it.
-pub fn breaker_from_row(row: &Row) -> anyhow::Result<Breaker> {
+pub fn breaker_from_row(row: &Row) -> Result<Breaker> {
     let state: String = row.get("circuit_state");
     Ok(Breaker {
         state: state.parse()?,
@@ -340,7 +340,7 @@ pub async fn claim_probe(
     subscription_id: Uuid,
     recovery: std::time::Duration,
     probe_ttl: std::time::Duration,
-) -> anyhow::Result<Option<Breaker>> {
+) -> Result<Option<Breaker>> {
     let client = pool.get().await?;
     let row = client
         .query_opt(
@@ -362,11 +362,7 @@ pub async fn claim_probe(
 }
 
 /// Records that a delivery held back (not attempted) is due again after `wait`.
-pub async fn postpone(
-    pool: &Pool,
-    delivery_id: Uuid,
-    wait: std::time::Duration,
-) -> anyhow::Result<()> {
+pub async fn postpone(pool: &Pool, delivery_id: Uuid, wait: std::time::Duration) -> Result<()> {
     let client = pool.get().await?;
     client
         .execute(

@@ -14,7 +14,6 @@ use std::{
     time::Duration,
 };
 
-use anyhow::Context as _;
 use futures_util::StreamExt;
 use lapin::{
     Channel, Connection, Consumer,
@@ -28,12 +27,14 @@ use warren_shared::{
     amqp::{self, Outgoing},
     config::BrokerSettings,
     envelope::{DeliverV1, Envelope},
+    shutdown,
 };
 
 use crate::{
     acks::Acks,
     batch::{Batcher, Pending},
     context::Context,
+    error::{Error, Result},
     handler::{self, Prepared},
     messages::{Message, settle},
     ordered::handle_doorbell,
@@ -86,8 +87,9 @@ pub async fn consume(
                 ctx.consuming.store(false, Ordering::Relaxed);
                 if stopping {
                     drain(&tags, &tracker, grace).await;
-                    // Every delivery that finished is acked before the link goes.
-                    let _ = tokio::time::timeout(MAX_BACKOFF, acking).await;
+                    // Every delivery that finished is acked before the link goes; acks not
+                    // sent by then are redeliveries, which their recorded attempts answer.
+                    shutdown::join_within("the main queue's acker", MAX_BACKOFF, acking).await;
                     amqp::close(&connection, "shutting down").await;
                     // Only now do the channels' last handles go (see `amqp::close`).
                     drop(tags);
@@ -110,7 +112,7 @@ pub async fn consume(
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
     tracker.close();
-    let _ = tokio::time::timeout(grace, tracker.wait()).await;
+    wait_for_in_flight(&tracker, grace).await;
 }
 
 /// Where a message was consumed from.
@@ -137,15 +139,12 @@ struct Feed {
 async fn attach(
     broker: &BrokerSettings,
     prefetch: u16,
-) -> anyhow::Result<(Connection, Vec<Feed>, JoinHandle<()>)> {
+) -> Result<(Connection, Vec<Feed>, JoinHandle<()>)> {
     let topology = broker.topology();
     let connection =
         amqp::connect(broker, "warren-deliver consumer", broker.confirm_timeout()).await?;
     let main = connection.create_channel().await?;
-    topology
-        .declare(&main)
-        .await
-        .context("declaring the topology")?;
+    topology.declare(&main).await.map_err(Error::Declare)?;
     // Prefetch bounds each consumer's unacknowledged messages, hence the deliveries running
     // at once.
     main.basic_qos(prefetch, BasicQosOptions { global: false })
@@ -176,7 +175,7 @@ async fn consume_from(
     source: Source,
     queue: String,
     acks: Option<Acks>,
-) -> anyhow::Result<Feed> {
+) -> Result<Feed> {
     let consumer = channel
         .basic_consume(
             queue.as_str().into(),
@@ -256,9 +255,13 @@ async fn drain(
     // close, and the deliveries in flight get their grace either way.
     let cancels = async {
         for (channel, tag) in consumers {
-            let _ = channel
+            let cancelled = channel
                 .basic_cancel(tag.clone(), BasicCancelOptions { nowait: false })
                 .await;
+            if let Err(error) = cancelled {
+                // The channel is gone, and its consumer with it.
+                tracing::warn!(%error, "a consumer's cancel failed");
+            }
         }
     };
     if amqp::answered(cancels).await.is_none() {
@@ -271,6 +274,11 @@ async fn drain(
         grace_secs = grace.as_secs(),
         "draining in-flight deliveries"
     );
+    wait_for_in_flight(tracker, grace).await;
+}
+
+/// Gives the deliveries in flight (and batches gathering) the grace period to finish.
+async fn wait_for_in_flight(tracker: &TaskTracker, grace: Duration) {
     if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
         tracing::warn!(
             unfinished = tracker.len(),

@@ -155,7 +155,16 @@ impl Marker {
     /// broker confirmed reaches the marker before it stops.
     pub async fn settle(&self, limit: Duration) {
         self.confirming.close();
-        let _ = tokio::time::timeout(limit, self.confirming.wait()).await;
+        if tokio::time::timeout(limit, self.confirming.wait())
+            .await
+            .is_err()
+        {
+            // Not marked, their envelopes are published again by the outbox relay.
+            tracing::warn!(
+                awaited = self.confirming.len(),
+                "confirms still awaited at the stop; the outbox relay publishes those again"
+            );
+        }
     }
 
     /// How long marks wait, given the outbox relay's grace: a quarter of it, at most a

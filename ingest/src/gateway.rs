@@ -168,8 +168,12 @@ async fn on_connect(socket: SocketRef, State(state): State<GatewayState>) {
     };
     socket.join(user_key(user));
     state.app.metrics.gateway.sockets.inc();
-    if state.bindings.add(user).await {
-        let _ = socket.emit(READY, &ready());
+    if state.bindings.add(user).await
+        && let Err(error) = socket.emit(READY, &ready())
+    {
+        // The socket left already, or its buffer is full: it hears `live.ready` on the
+        // gateway's next reconnect, or when it connects again.
+        tracing::warn!(%error, "live.ready not sent to a new socket");
     }
     socket.on_disconnect(async move |State(state): State<GatewayState>| {
         state.app.metrics.gateway.sockets.dec();
@@ -190,7 +194,14 @@ impl Bindings {
         };
         match self.current() {
             Some((channel, queue)) if first => {
-                self.bind(&channel, &queue, user, true).await.is_ok()
+                match self.bind(&channel, &queue, user, true).await {
+                    Ok(()) => true,
+                    Err(error) => {
+                        // The channel failed: the relay reattaches and binds every user.
+                        tracing::warn!(%error, "a user's live key not bound");
+                        false
+                    }
+                }
             }
             Some(_) => true,
             None => false,
@@ -209,8 +220,12 @@ impl Bindings {
             }
             last
         };
-        if last && let Some((channel, queue)) = self.current() {
-            let _ = self.bind(&channel, &queue, user, false).await;
+        if last
+            && let Some((channel, queue)) = self.current()
+            && let Err(error) = self.bind(&channel, &queue, user, false).await
+        {
+            // The channel failed, and its server-named queue goes with it.
+            tracing::warn!(%error, "a user's live key not unbound");
         }
     }
 
@@ -339,7 +354,9 @@ async fn attach(
     let name = queue.name().as_str().to_owned();
     bindings.attach(channel.clone(), name.clone()).await?;
     // Every socket connected now has its key bound: lines flow from here on.
-    let _ = io.emit(READY, &ready()).await;
+    if let Err(error) = io.emit(READY, &ready()).await {
+        tracing::warn!(%error, "live.ready not sent to the connected sockets");
+    }
     // No acks: a live line lost with a crashed gateway is not worth a redelivery.
     let consumer = channel
         .basic_consume(

@@ -1,7 +1,7 @@
 //! Building and running the server: a function of its settings, its listener and a shutdown
 //! token, so tests start it on port 0 with their own database and topology prefix.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
 use axum::{
@@ -20,7 +20,7 @@ use tower_http::{
 };
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use warren_shared::{amqp, db, publisher::Publisher};
+use warren_shared::{amqp, db, publisher::Publisher, shutdown};
 
 use crate::{
     admin, alerts, auth,
@@ -176,22 +176,26 @@ impl Application {
         let app = router(state).layer(live).layer(nosniff());
         serve::serve(listener, app, limits, cancel.clone()).await;
         cancel.cancel();
-        // The background tasks end with the token; one that panicked has said so already,
-        // and stopping goes on either way.
-        let _ = relay.await;
-        let _ = retention.await;
-        let _ = held_sweeper.await;
-        let _ = alerting.await;
-        // Each ends when the token trips; a panic in one was already reported by its task.
-        let _ = tokio::join!(notifying, failing, pruning, forgetting);
+        // The background tasks end with the token; one that panicked is logged, and stopping
+        // goes on either way.
+        shutdown::joined("the outbox relay", relay.await);
+        shutdown::joined("the retention sweep", retention.await);
+        shutdown::joined("the held sweeper", held_sweeper.await);
+        shutdown::joined("alerting", alerting.await);
+        let (notifying, failing, pruning, forgetting) =
+            tokio::join!(notifying, failing, pruning, forgetting);
+        shutdown::joined("sending notifications", notifying);
+        shutdown::joined("the failing-channel check", failing);
+        shutdown::joined("notifications' retention", pruning);
+        shutdown::joined("forgetting throttles", forgetting);
         // Every request has been answered: what the broker confirms is marked now.
         dispatched.settle(confirm_timeout).await;
         let (marker, marker_stop) = marker;
         marker_stop.cancel();
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), marker).await;
+        shutdown::join_within("the enqueued marker", Duration::from_secs(5), marker).await;
         // Close the broker connections cleanly before the process exits.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), live_relay).await;
-        publisher.closed(std::time::Duration::from_secs(2)).await;
+        shutdown::join_within("the live relay", Duration::from_secs(2), live_relay).await;
+        publisher.closed(Duration::from_secs(2)).await;
         Ok(())
     }
 }

@@ -152,10 +152,14 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Sets up a link with `setup`, giving up after [`SETUP_TIMEOUT`]: an AMQP call waits for the
 /// broker's answer without a limit of its own, and one made on a link that died under it
 /// can wait forever (see [`close`]).
-pub async fn set_up<T>(setup: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::time::timeout(SETUP_TIMEOUT, setup)
+pub async fn set_up<T, E>(setup: impl Future<Output = Result<T, E>>) -> anyhow::Result<T>
+where
+    anyhow::Error: From<E>,
+{
+    let set_up = tokio::time::timeout(SETUP_TIMEOUT, setup)
         .await
-        .context("setting up the link to RabbitMQ timed out")?
+        .context("setting up the link to RabbitMQ timed out")?;
+    Ok(set_up?)
 }
 
 /// Makes one AMQP call, waiting at most [`ANSWER_TIMEOUT`] for its answer: `None` when none
@@ -178,7 +182,13 @@ pub async fn answered<T>(call: impl Future<Output = T>) -> Option<T> {
 /// invalid channel state: Closing (channel.close)"), on every clean stop. Once the connection
 /// is closed, dropping a handle sends nothing.
 pub async fn close(connection: &Connection, reason: &str) {
-    let _ = answered(connection.close(200, reason.into())).await;
+    // A close that fails or goes unanswered leaves the connection gone all the same, which is
+    // what was asked: only worth a line for someone following the link closely.
+    match answered(connection.close(200, reason.into())).await {
+        Some(Ok(())) => {}
+        Some(Err(error)) => tracing::debug!(%error, reason, "closing the RabbitMQ link failed"),
+        None => tracing::debug!(reason, "RabbitMQ did not answer the close in time"),
+    }
 }
 
 /// One message ready to publish: where it goes, what it carries, and for how long it may wait.

@@ -206,7 +206,10 @@ pub async fn migrate_up_to(
         .context("applying migrations");
     // Closing the connection releases the advisory lock whatever happened above.
     drop(client);
-    let _ = driver.await;
+    // The driver's own error is the failure `report` already carries (a broken link).
+    if let Some(Err(error)) = crate::shutdown::joined("the migration connection", driver.await) {
+        tracing::debug!(%error, "the migration connection ended with an error");
+    }
     let report = report?;
     for migration in report.applied_migrations() {
         tracing::info!(

@@ -40,7 +40,7 @@ impl Grouping {
 
 /// The answers of a group whose one statement failed: the same error for each of its
 /// `items`.
-pub fn each_failed<R>(items: usize, error: anyhow::Error) -> Vec<Result<R, Arc<anyhow::Error>>> {
+pub fn each_failed<R, E>(items: usize, error: E) -> Vec<Result<R, Arc<E>>> {
     let error = Arc::new(error);
     (0..items).map(|_| Err(error.clone())).collect()
 }
@@ -193,6 +193,7 @@ where
         // An answer missing from `handle`'s result drops its sender: that caller gets
         // `Stopped`.
         for (answer, outcome) in answers.into_iter().zip(handle(items).await) {
+            // A caller that stopped waiting (its task ended) wants no answer.
             let _ = answer.send(outcome);
         }
     }

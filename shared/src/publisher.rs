@@ -141,7 +141,7 @@ impl Publisher {
             .expect("the supervisor lock")
             .take();
         if let Some(supervisor) = supervisor {
-            let _ = tokio::time::timeout(limit, supervisor).await;
+            crate::shutdown::join_within("the publisher's supervisor", limit, supervisor).await;
         }
     }
 
@@ -242,7 +242,8 @@ impl Publisher {
     pub fn tell(&self, user_id: uuid::Uuid, event: &str, data: &impl serde::Serialize) {
         match live::encode(event, data) {
             Ok(line) => {
-                // A full queue drops the line: see `MAX_WAITING_LINES`.
+                // A full queue drops the line (see `MAX_WAITING_LINES`), as does a publisher
+                // that stopped: a live line lost costs nothing.
                 let _ = self.inner.lines.try_send((user_id, line));
             }
             Err(error) => tracing::warn!(error = %error, event, "live line not encoded"),
@@ -259,6 +260,8 @@ impl Publisher {
         tokio::spawn(async move {
             // Not mandatory: a line for a user with no browser open is simply dropped.
             let publish = send(&link.channel, &message, false);
+            // A live line not sent in time, or on a channel that failed, is lost, which
+            // costs nothing (see above); the link's own failures are the supervisor's.
             let _ = tokio::time::timeout(Duration::from_secs(1), publish).await;
         });
     }

@@ -23,7 +23,10 @@ pub struct Stack {
     pub receiver: TestReceiver,
     pub ingest_url: String,
     cancel: CancellationToken,
-    workers: Vec<(CancellationToken, JoinHandle<anyhow::Result<()>>)>,
+    workers: Vec<(
+        CancellationToken,
+        JoinHandle<warren_deliver::error::Result<()>>,
+    )>,
     pub broker: TestBroker,
     pub db: TestDatabase,
 }

@@ -201,9 +201,10 @@ async fn a_lease_for_a_subscription_that_does_not_exist_is_an_error_and_creates_
     let error = budget::lease(&pool, Uuid::now_v7(), 10, 1)
         .await
         .expect_err("no such subscription");
+    let error = error.chain();
     assert!(
-        format!("{error:#}").contains("rate_budgets_subscription_id_fkey"),
-        "{error:#}"
+        error.contains("rate_budgets_subscription_id_fkey"),
+        "{error}"
     );
     let client = stack.db.client().await;
     let rows: i64 = client
