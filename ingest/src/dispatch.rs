@@ -228,11 +228,20 @@ async fn mark_enqueued_relaxed(pool: &Pool, envelopes: &[Envelope]) -> anyhow::R
     let tx = client.transaction().await?;
     tx.batch_execute("SET LOCAL synchronous_commit = off")
         .await?;
-    // Planned on tables never analysed (a young database, today's partition), the mark
-    // otherwise walked every delivery not yet enqueued to find a few.
-    tx.batch_execute(&db::BY_KEY_LOCAL).await?;
+    plan_marks(&tx).await?;
     mark_enqueued(&tx, envelopes).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Sets the marker's transaction to plan [`MARK_ENQUEUED`] by key, at each execution with the
+/// tables' sizes of the moment: a plan kept from when today's partition was empty would
+/// scan it whole once it is not. A mark runs a few times a second at most; planning it is
+/// cheap.
+pub async fn plan_marks(tx: &impl GenericClient) -> anyhow::Result<()> {
+    tx.batch_execute(&db::BY_KEY_LOCAL).await?;
+    tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        .await?;
     Ok(())
 }
 
@@ -263,14 +272,20 @@ pub async fn mark_enqueued(
     Ok(())
 }
 
-/// [`mark_enqueued`]'s statement. The status is tested as "none of the others" (the same,
-/// by the table's check), not as `IN ('pending', 'retrying')`, so that the outbox's partial
-/// index (`NOT enqueued AND status IN ('pending', 'retrying')`) cannot serve it: on tables
-/// never analysed the planner took that index, every waiting delivery, over the key.
+/// [`mark_enqueued`]'s statement, shaped so that however the tables' statistics stand
+/// (never analysed, a young database or today's partition; or a long analysed history) the
+/// only way to run it is one primary-key lookup per envelope: each id drives a `LATERAL`
+/// lookup of its own row, and the status is tested as "none of the others" (the same, by
+/// the table's check) rather than `IN ('pending', 'retrying')`, which would let the
+/// outbox's partial index (`NOT enqueued AND status IN ('pending', 'retrying')`), every
+/// delivery not yet enqueued, serve it. Measured before: 50 ms and 13,000 buffers a mark on
+/// a database begun minutes ago, 900 ms and 23,000 blocks read with a million deliveries
+/// stored.
 pub const MARK_ENQUEUED: &str = "UPDATE deliveries AS d SET enqueued = true
-     FROM (SELECT w.id FROM deliveries AS w
-           JOIN unnest($1::uuid[], $2::int[]) AS x(id, attempt) ON w.id = x.id
-           WHERE w.attempt_count = x.attempt - 1
-             AND w.status NOT IN ('succeeded', 'dead', 'held', 'discarded') AND NOT w.enqueued
-           FOR NO KEY UPDATE OF w SKIP LOCKED) AS waiting
+     FROM unnest($1::uuid[], $2::int[]) AS x(id, attempt),
+          LATERAL (SELECT w.id FROM deliveries AS w
+                   WHERE w.id = x.id AND w.attempt_count = x.attempt - 1
+                     AND w.status NOT IN ('succeeded', 'dead', 'held', 'discarded')
+                     AND NOT w.enqueued
+                   FOR NO KEY UPDATE SKIP LOCKED) AS waiting
      WHERE d.id = waiting.id";
