@@ -1,6 +1,7 @@
 //! Maintenance of the history tables (`events`, `deliveries`, `delivery_attempts`), which
 //! are partitioned by time (`warren_shared::partitions`): every tick, the partitions ahead
-//! are created and a new index's piece the legacy partition lacks is built; every
+//! are created, a new index's piece the legacy partition lacks is built, and the partitions
+//! that changed by a tenth are analysed (`warren_shared::statistics`); every
 //! `WARREN_RETENTION_INTERVAL_SECS`, retention runs.
 //!
 //! Retention drops whole partitions past the window (keeping what is in flight or held,
@@ -21,7 +22,10 @@ use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-use warren_shared::partitions::{self, first_id_at};
+use warren_shared::{
+    partitions::{self, first_id_at},
+    statistics,
+};
 
 use crate::state::AppState;
 
@@ -74,7 +78,8 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
     }
 }
 
-/// Creates the partitions ahead and completes the indexes partitions lack.
+/// Creates the partitions ahead, completes the indexes partitions lack and analyses the
+/// partitions that changed.
 async fn maintain_partitions(state: &AppState, width: Duration) -> anyhow::Result<()> {
     let mut client = state.pool.get().await?;
     partitions::ensure_ahead(
@@ -85,6 +90,10 @@ async fn maintain_partitions(state: &AppState, width: Duration) -> anyhow::Resul
     )
     .await?;
     partitions::complete_indexes(&client).await?;
+    let analysed = statistics::analyze_changed(&client).await?;
+    if !analysed.is_empty() {
+        tracing::debug!(?analysed, "analysed the partitions that changed");
+    }
     Ok(())
 }
 

@@ -22,6 +22,7 @@ pub mod retry;
 pub mod shutdown;
 pub mod signing;
 pub mod ssrf;
+pub mod statistics;
 pub mod telemetry;
 pub mod template;
 pub mod tokens;

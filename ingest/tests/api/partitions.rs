@@ -331,3 +331,74 @@ async fn a_drop_that_cannot_take_its_locks_at_once_waits_for_the_next_call() {
         .get::<_, i64>(0);
     assert_eq!(present, 0, "gone");
 }
+
+#[tokio::test]
+async fn a_partition_that_changed_by_a_tenth_is_analysed_once_until_it_changes_again() {
+    let app = spawn_app_with(|_| {}).await;
+    let (_, url) = app.source_with_subscriber().await;
+    let (_, first) = ingest_with_key(&app, &url, "first", r#"{"n": 1}"#).await;
+    let client = app.db.client().await;
+    // Many more events of today, as a busy source sends them.
+    let ids: Vec<Uuid> = (0..600).map(|_| Uuid::now_v7()).collect();
+    client
+        .execute(
+            "INSERT INTO events (id, user_id, source_id, event_type, content_type, raw_body,
+                 payload, headers, idempotency_scope, body_sha256, initial_deliveries)
+             SELECT x, user_id, source_id, event_type, content_type, raw_body, payload,
+                 headers, idempotency_scope, body_sha256, 0
+             FROM events, unnest($1::uuid[]) x WHERE events.id = $2",
+            &[&ids, &first],
+        )
+        .await
+        .expect("events of today");
+    client
+        .batch_execute("SELECT pg_stat_force_next_flush()")
+        .await
+        .expect("counted");
+    let today: String = client
+        .query_one(
+            "SELECT tableoid::regclass::text FROM events WHERE id = $1",
+            &[&first],
+        )
+        .await
+        .expect("its partition")
+        .get(0);
+
+    let analysed = eventually(
+        "today's partition analysed",
+        Duration::from_secs(10),
+        || {
+            let client = &client;
+            let today = &today;
+            async move {
+                let analysed = analyze_changed(client).await;
+                analysed
+                    .iter()
+                    .any(|name| name.ends_with(today.as_str()))
+                    .then_some(analysed)
+            }
+        },
+    )
+    .await;
+    assert!(analysed.len() <= 3, "a few per call: {analysed:?}");
+    let stats: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_stats WHERE tablename = $1 AND attname = 'payload'",
+            &[&today],
+        )
+        .await
+        .expect("statistics")
+        .get(0);
+    assert_eq!(stats, 1, "the planner has statistics of today's payloads");
+    let again = analyze_changed(&client).await;
+    assert!(
+        !again.iter().any(|name| name.ends_with(today.as_str())),
+        "unchanged since: not analysed again ({again:?})"
+    );
+}
+
+async fn analyze_changed(client: &tokio_postgres::Client) -> Vec<String> {
+    warren_shared::statistics::analyze_changed(client)
+        .await
+        .expect("analysed")
+}
