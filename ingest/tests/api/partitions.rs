@@ -352,6 +352,10 @@ async fn a_partition_that_changed_by_a_tenth_is_analysed_once_until_it_changes_a
         .await
         .expect("events of today");
     client
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+        .await
+        .expect("pgstattuple");
+    client
         .batch_execute("SELECT pg_stat_force_next_flush()")
         .await
         .expect("counted");
@@ -364,6 +368,10 @@ async fn a_partition_that_changed_by_a_tenth_is_analysed_once_until_it_changes_a
         .expect("its partition")
         .get(0);
 
+    assert!(
+        pending_pages(&client, &today).await > 0,
+        "new entries wait in the GIN index's pending list"
+    );
     let analysed = eventually(
         "today's partition analysed",
         Duration::from_secs(10),
@@ -381,6 +389,8 @@ async fn a_partition_that_changed_by_a_tenth_is_analysed_once_until_it_changes_a
     )
     .await;
     assert!(analysed.len() <= 3, "a few per call: {analysed:?}");
+    let pending = pending_pages(&client, &today).await;
+    assert_eq!(pending, 0, "its GIN pending list merged");
     let stats: i64 = client
         .query_one(
             "SELECT count(*) FROM pg_stats WHERE tablename = $1 AND attname = 'payload'",
@@ -401,4 +411,17 @@ async fn analyze_changed(client: &tokio_postgres::Client) -> Vec<String> {
     warren_shared::statistics::analyze_changed(client)
         .await
         .expect("analysed")
+}
+
+/// Pages of the GIN pending list of a partition's payload index.
+async fn pending_pages(client: &tokio_postgres::Client, partition: &str) -> i64 {
+    client
+        .query_one(
+            "SELECT (pgstatginindex(format('%s_payload_idx', $1::text)::regclass))
+                 .pending_pages::bigint",
+            &[&partition],
+        )
+        .await
+        .expect("the GIN index's pending list")
+        .get(0)
 }
