@@ -26,6 +26,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod origin;
 pub mod outbox;
+pub mod owned;
 pub mod pagination;
 pub mod queues;
 pub mod quotas;

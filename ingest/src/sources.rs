@@ -16,8 +16,9 @@ pub use crate::context::source_lookup::{IngestSource, SourceLookup};
 use crate::{
     auth::AuthUser,
     config::Settings,
-    error::{ApiError, Problem, Result, found, stored_word, violated_constraint},
+    error::{ApiError, Problem, Result, stored_word, violated_constraint},
     extract::{ApiJson, ApiPath, ApiQuery},
+    owned::Owned,
     pagination::{Page, PageQuery, Paginated, paginate},
     quotas::{self, Quota},
     state::AppState,
@@ -94,6 +95,12 @@ pub struct SourceBody {
 }
 
 const COLUMNS: &str = "id, name, provider, token, verification_secret IS NOT NULL AS has_secret, rate_limit_per_sec, created_at, updated_at";
+
+/// The user's sources, as listings and deletes find them.
+const SOURCES: Owned = Owned {
+    table: "sources",
+    columns: COLUMNS,
+};
 
 impl SourceBody {
     fn from_row(row: &Row, public_url: &str) -> Result<Self> {
@@ -191,12 +198,7 @@ async fn list(
 ) -> Result<Json<Paginated<SourceBody>>> {
     let page = Page::try_from(&query)?;
     let client = state.pool.get().await?;
-    let rows = client
-        .query(
-            &format!("SELECT {COLUMNS} FROM sources WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"),
-            &[&user.user_id, &page.before_or_max(), &page.fetch()],
-        )
-        .await?;
+    let rows = SOURCES.page(&client, user.user_id, &page).await?;
     let sources = rows
         .iter()
         .map(|row| SourceBody::from_row(row, &state.settings.public_url))
@@ -297,19 +299,16 @@ async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
-    let deleted = client
-        .execute(
-            "DELETE FROM sources WHERE id = $1 AND user_id = $2",
-            &[&id, &user.user_id],
-        )
-        .await
-        .map_err(|e| match violated_constraint(&e) {
-            Some("subscriptions_source_id_fkey") => ApiError::Conflict(
-                "subscriptions still take events from this source; delete or move them first"
-                    .into(),
-            ),
-            _ => e.into(),
-        })?;
-    found(deleted)?;
+    SOURCES
+        .delete(&client, user.user_id, id, |e| {
+            match violated_constraint(&e) {
+                Some("subscriptions_source_id_fkey") => ApiError::Conflict(
+                    "subscriptions still take events from this source; delete or move them first"
+                        .into(),
+                ),
+                _ => e.into(),
+            }
+        })
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

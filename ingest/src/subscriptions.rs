@@ -28,9 +28,10 @@ use warren_shared::{
 use crate::{
     auth::AuthUser,
     config::Settings,
-    error::{ApiError, Problem, Result, found, stored_word},
+    error::{ApiError, Problem, Result, stored_word},
     extract::{ApiJson, ApiPath, ApiQuery, OptionalJson, parse_json},
     lines::{self, LineChange},
+    owned::Owned,
     pagination::{Page, PageQuery, Paginated, paginate},
     quotas::{self, Quota},
     state::AppState,
@@ -166,6 +167,12 @@ pub const COLUMNS: &str = "id, name, target_url, source_id, event_types, timeout
      batch_max_wait_ms, signing_secret, is_active, disabled_reason, circuit_state, created_at, updated_at, \
      (SELECT count(*) FROM deliveries d \
       WHERE d.subscription_id = subscriptions.id AND d.status = 'held') AS held_count";
+
+/// The user's subscriptions, as listings, checks and deletes find them.
+pub const SUBSCRIPTIONS: Owned = Owned {
+    table: "subscriptions",
+    columns: COLUMNS,
+};
 
 impl SubscriptionInput {
     /// Reads the settings among a row's [`COLUMNS`] (the signing algorithm is not one).
@@ -322,12 +329,7 @@ async fn list(
 ) -> Result<Json<Paginated<SubscriptionBody>>> {
     let page = Page::try_from(&query)?;
     let client = state.pool.get().await?;
-    let rows = client
-        .query(
-            &format!("SELECT {COLUMNS} FROM subscriptions WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"),
-            &[&user.user_id, &page.before_or_max(), &page.fetch()],
-        )
-        .await?;
+    let rows = SUBSCRIPTIONS.page(&client, user.user_id, &page).await?;
     let subscriptions = rows
         .iter()
         .map(SubscriptionBody::from_row)
@@ -499,13 +501,9 @@ async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
-    let deleted = client
-        .execute(
-            "DELETE FROM subscriptions WHERE id = $1 AND user_id = $2",
-            &[&id, &user.user_id],
-        )
+    SUBSCRIPTIONS
+        .delete(&client, user.user_id, id, ApiError::from)
         .await?;
-    found(deleted)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,8 +13,9 @@ use warren_shared::tokens::{random_token, token_hash};
 
 use super::AuthUser;
 use crate::{
-    error::{Problem, Result, found},
+    error::{ApiError, Problem, Result},
     extract::{ApiJson, ApiPath, ApiQuery},
+    owned::Owned,
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
     validation::validate,
@@ -22,6 +23,12 @@ use crate::{
 
 /// The prefix of every API key (session tokens start `wrn_sess_`).
 pub const PREFIX: &str = "wrn_key_";
+
+/// The user's API keys, as listings and deletes find them.
+const API_KEYS: Owned = Owned {
+    table: "api_keys",
+    columns: "id, name, key_prefix, created_at, last_used_at",
+};
 
 /// How many leading characters of a key are kept to tell keys apart.
 const SHOWN_PREFIX: usize = 12;
@@ -107,13 +114,7 @@ async fn list(
 ) -> Result<Json<Paginated<ApiKeyBody>>> {
     let page = Page::try_from(&query)?;
     let client = state.pool.get().await?;
-    let rows = client
-        .query(
-            "SELECT id, name, key_prefix, created_at, last_used_at FROM api_keys
-             WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-            &[&user.user_id, &page.before_or_max(), &page.fetch()],
-        )
-        .await?;
+    let rows = API_KEYS.page(&client, user.user_id, &page).await?;
     let keys = rows
         .iter()
         .map(|row| ApiKeyBody {
@@ -138,13 +139,9 @@ async fn delete(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
-    let deleted = client
-        .execute(
-            "DELETE FROM api_keys WHERE id = $1 AND user_id = $2",
-            &[&id, &user.user_id],
-        )
+    API_KEYS
+        .delete(&client, user.user_id, id, ApiError::from)
         .await?;
-    found(deleted)?;
     state.revocations.revoked();
     Ok(StatusCode::NO_CONTENT)
 }

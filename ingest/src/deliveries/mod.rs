@@ -21,6 +21,7 @@ use crate::{
     extract::{ApiPath, ApiQuery},
     pagination::{Page, PageQuery, Paginated, TimeRange, paginate},
     state::AppState,
+    subscriptions::SUBSCRIPTIONS,
 };
 
 /// The delivery routes.
@@ -227,15 +228,7 @@ async fn list_for_subscription(
     let page = Page::try_from(&page)?;
     let range = range.checked()?;
     let client = state.pool.get().await?;
-    let owned = client
-        .query_opt(
-            "SELECT 1 FROM subscriptions WHERE id = $1 AND user_id = $2",
-            &[&id, &user.user_id],
-        )
-        .await?;
-    if owned.is_none() {
-        return Err(ApiError::NotFound);
-    }
+    SUBSCRIPTIONS.check(&client, user.user_id, id).await?;
     let status = filters.status.map(DeliveryStatus::as_str);
     let rows = client
         .query(

@@ -20,8 +20,9 @@ use warren_shared::{
 use crate::{
     auth::AuthUser,
     config::Settings,
-    error::{ApiError, FieldError, Problem, Result, found, stored_word},
+    error::{ApiError, FieldError, Problem, Result, stored_word},
     extract::{ApiJson, ApiPath, ApiQuery},
+    owned::Owned,
     pagination::{Page, PageQuery, Paginated, paginate},
     state::AppState,
     validation::{self, validate_with},
@@ -151,6 +152,12 @@ pub struct ChannelBody {
 
 const COLUMNS: &str = "id, name, kind, target_url, email, types, signing_secret, created_at";
 
+/// The user's channels, as listings and deletes find them.
+const CHANNELS: Owned = Owned {
+    table: "notification_channels",
+    columns: COLUMNS,
+};
+
 impl ChannelBody {
     fn from_row(row: &Row) -> Result<Self> {
         Ok(Self {
@@ -224,15 +231,7 @@ async fn list_channels(
 ) -> Result<Json<Paginated<ChannelBody>>> {
     let page = Page::try_from(&query)?;
     let client = state.pool.get().await?;
-    let rows = client
-        .query(
-            &format!(
-                "SELECT {COLUMNS} FROM notification_channels WHERE user_id = $1 AND id < $2
-                 ORDER BY id DESC LIMIT $3"
-            ),
-            &[&user.user_id, &page.before_or_max(), &page.fetch()],
-        )
-        .await?;
+    let rows = CHANNELS.page(&client, user.user_id, &page).await?;
     let channels = rows
         .iter()
         .map(ChannelBody::from_row)
@@ -249,13 +248,9 @@ async fn delete_channel(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
     let client = state.pool.get().await?;
-    let deleted = client
-        .execute(
-            "DELETE FROM notification_channels WHERE id = $1 AND user_id = $2",
-            &[&id, &user.user_id],
-        )
+    CHANNELS
+        .delete(&client, user.user_id, id, ApiError::from)
         .await?;
-    found(deleted)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -22,9 +22,10 @@ use uuid::Uuid;
 
 use crate::{
     auth::AuthUser,
-    error::{ApiError, Problem, Result},
+    error::{Problem, Result},
     extract::{ApiPath, ApiQuery},
     state::AppState,
+    subscriptions::SUBSCRIPTIONS,
 };
 use rollups::Totals;
 
@@ -139,15 +140,7 @@ async fn stats(
 ) -> Result<Json<Stats>> {
     let window = query.window.unwrap_or_default();
     let client = state.pool.get().await?;
-    let owned = client
-        .query_opt(
-            "SELECT 1 FROM subscriptions WHERE id = $1 AND user_id = $2",
-            &[&id, &user.user_id],
-        )
-        .await?;
-    if owned.is_none() {
-        return Err(ApiError::NotFound);
-    }
+    SUBSCRIPTIONS.check(&client, user.user_id, id).await?;
     Ok(Json(
         compute(&client, id, window, OffsetDateTime::now_utc()).await?,
     ))
