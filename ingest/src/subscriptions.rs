@@ -282,6 +282,7 @@ pub async fn insert(
     check_input(client, &settings.allow_target_cidrs, user_id, input).await?;
     quotas::admit(client, settings, user_id, Quota::Subscriptions).await?;
     let (batch_max_events, batch_max_wait_ms) = batch::columns(input.batch);
+    let (headers, words) = (headers_json(&input.headers), words_of(input));
     let row = client
         .query_one(
             &format!(
@@ -291,25 +292,11 @@ pub async fn insert(
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                  RETURNING {COLUMNS}"
             ),
-            &[
-                &Uuid::now_v7(),
-                &user_id,
-                &input.name,
-                &input.target_url,
-                &input.source_id,
-                &input.event_types,
-                &input.timeout_ms,
-                &input.max_attempts,
-                &input.rate_limit_per_sec,
-                &input.payload_template,
-                &headers_json(&input.headers),
-                &input.ordering.as_str(),
-                &input.on_dead.as_str(),
-                &secret.expose(),
-                &input.filter,
-                &batch_max_events,
-                &batch_max_wait_ms,
-            ],
+            &params(
+                [&Uuid::now_v7(), &user_id],
+                &settings_of(input, &headers, &words),
+                &[&secret.expose(), &input.filter, &batch_max_events, &batch_max_wait_ms],
+            ),
         )
         .await?;
     Ok(row)
@@ -317,6 +304,47 @@ pub async fn insert(
 
 fn headers_json(headers: &BTreeMap<String, String>) -> Value {
     serde_json::to_value(headers).expect("a map of strings is JSON")
+}
+
+/// The ordering and on-dead words, as stored.
+fn words_of(input: &SubscriptionInput) -> [&'static str; 2] {
+    [input.ordering.as_str(), input.on_dead.as_str()]
+}
+
+/// A query parameter.
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
+/// `$3`..`$13` of the insert and the update: the settings both write, in the same order.
+fn settings_of<'a>(
+    input: &'a SubscriptionInput,
+    headers: &'a Value,
+    [ordering, on_dead]: &'a [&'static str; 2],
+) -> [Param<'a>; 11] {
+    [
+        &input.name,
+        &input.target_url,
+        &input.source_id,
+        &input.event_types,
+        &input.timeout_ms,
+        &input.max_attempts,
+        &input.rate_limit_per_sec,
+        &input.payload_template,
+        headers,
+        ordering,
+        on_dead,
+    ]
+}
+
+/// The row's key (`$1`, `$2`), the settings, then what the statement adds.
+fn params<'a>(
+    key: [Param<'a>; 2],
+    settings: &[Param<'a>; 11],
+    rest: &[Param<'a>],
+) -> Vec<Param<'a>> {
+    key.into_iter()
+        .chain(settings.iter().copied())
+        .chain(rest.iter().copied())
+        .collect()
 }
 
 /// Lists the user's subscriptions, newest first.
@@ -446,6 +474,7 @@ pub async fn replace_row(
 ) -> Result<(Row, LineChange)> {
     check_input(client, guard, user_id, input).await?;
     let (batch_max_events, batch_max_wait_ms) = batch::columns(input.batch);
+    let (headers, words) = (headers_json(&input.headers), words_of(input));
     // A line stays paused only while the subscription is FIFO with `on_dead: pause`.
     let row = client
         .query_opt(
@@ -463,24 +492,11 @@ pub async fn replace_row(
                  RETURNING {COLUMNS}, old.old_ordering = 'fifo' AS was_fifo,
                      old.old_paused_at IS NOT NULL AS was_paused"
             ),
-            &[
-                &id,
-                &user_id,
-                &input.name,
-                &input.target_url,
-                &input.source_id,
-                &input.event_types,
-                &input.timeout_ms,
-                &input.max_attempts,
-                &input.rate_limit_per_sec,
-                &input.payload_template,
-                &headers_json(&input.headers),
-                &input.ordering.as_str(),
-                &input.on_dead.as_str(),
-                &input.filter,
-                &batch_max_events,
-                &batch_max_wait_ms,
-            ],
+            &params(
+                [&id, &user_id],
+                &settings_of(input, &headers, &words),
+                &[&input.filter, &batch_max_events, &batch_max_wait_ms],
+            ),
         )
         .await?
         .ok_or(ApiError::NotFound)?;
