@@ -37,18 +37,6 @@ impl Owned {
             .await?)
     }
 
-    /// 404 unless the user owns row `id`.
-    pub async fn check(&self, client: &impl GenericClient, user_id: Uuid, id: Uuid) -> Result<()> {
-        let sql = format!(
-            "SELECT 1 FROM {} WHERE id = $1 AND user_id = $2",
-            self.table
-        );
-        match client.query_opt(&sql, &[&id, &user_id]).await? {
-            Some(_) => Ok(()),
-            None => Err(ApiError::NotFound),
-        }
-    }
-
     /// Deletes the user's row `id` (404 when they have none by that id); a database refusal
     /// becomes the answer `refused` makes of it.
     pub async fn delete(
@@ -64,5 +52,20 @@ impl Owned {
             .await
             .map_err(refused)?;
         found(deleted)
+    }
+}
+
+/// 404 unless the user owns row `id` of `table` (a table of [`Owned`] rows; by name, so that
+/// a module checking another's rows need not import it).
+pub async fn check(
+    client: &impl GenericClient,
+    table: &'static str,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<()> {
+    let sql = format!("SELECT 1 FROM {table} WHERE id = $1 AND user_id = $2");
+    match client.query_opt(&sql, &[&id, &user_id]).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::NotFound),
     }
 }

@@ -168,7 +168,7 @@ pub const COLUMNS: &str = "id, name, target_url, source_id, event_types, timeout
      (SELECT count(*) FROM deliveries d \
       WHERE d.subscription_id = subscriptions.id AND d.status = 'held') AS held_count";
 
-/// The user's subscriptions, as listings, checks and deletes find them.
+/// The user's subscriptions, as listings and deletes find them.
 pub const SUBSCRIPTIONS: Owned = Owned {
     table: "subscriptions",
     columns: COLUMNS,

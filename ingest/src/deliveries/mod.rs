@@ -19,9 +19,9 @@ use crate::{
     dispatch,
     error::{ApiError, Problem, Result, stored_word},
     extract::{ApiPath, ApiQuery},
+    owned,
     pagination::{Page, PageQuery, Paginated, TimeRange, paginate},
     state::AppState,
-    subscriptions::SUBSCRIPTIONS,
 };
 
 /// The delivery routes.
@@ -228,7 +228,7 @@ async fn list_for_subscription(
     let page = Page::try_from(&page)?;
     let range = range.checked()?;
     let client = state.pool.get().await?;
-    SUBSCRIPTIONS.check(&client, user.user_id, id).await?;
+    owned::check(&client, "subscriptions", user.user_id, id).await?;
     let status = filters.status.map(DeliveryStatus::as_str);
     let rows = client
         .query(

@@ -24,8 +24,8 @@ use crate::{
     auth::AuthUser,
     error::{Problem, Result},
     extract::{ApiPath, ApiQuery},
+    owned,
     state::AppState,
-    subscriptions::SUBSCRIPTIONS,
 };
 use rollups::Totals;
 
@@ -140,7 +140,7 @@ async fn stats(
 ) -> Result<Json<Stats>> {
     let window = query.window.unwrap_or_default();
     let client = state.pool.get().await?;
-    SUBSCRIPTIONS.check(&client, user.user_id, id).await?;
+    owned::check(&client, "subscriptions", user.user_id, id).await?;
     Ok(Json(
         compute(&client, id, window, OffsetDateTime::now_utc()).await?,
     ))
