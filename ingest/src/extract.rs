@@ -41,7 +41,8 @@ where
     }
 }
 
-/// A JSON body that may be left out: an empty (or blank) body, or `null`, is `T::default()`.
+/// A JSON body that may be left out: an empty body, or `null`, is `T::default()`; a body of
+/// only whitespace is not JSON, so it is a 400 like any other.
 /// 413 when too large; otherwise as [`ApiJson`], whatever the content type says.
 pub struct OptionalJson<T>(pub T);
 
@@ -54,7 +55,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let body = Bytes::from_request(req, state).await.map_err(body_error)?;
-        if body.iter().all(u8::is_ascii_whitespace) {
+        if body.is_empty() {
             return Ok(OptionalJson(T::default()));
         }
         parse_json::<Option<T>>(&body).map(|value| OptionalJson(value.unwrap_or_default()))

@@ -295,6 +295,36 @@ async fn an_optional_body_may_be_null() {
 }
 
 #[tokio::test]
+async fn an_optional_body_of_only_whitespace_is_a_400_and_changes_nothing() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let sub = api
+        .create_subscription("http://127.0.0.1:9/hook", json!({}))
+        .await;
+    let id = sub["id"].as_str().expect("id");
+    for path in [
+        format!("/api/v1/subscriptions/{id}/enable"),
+        format!("/api/v1/subscriptions/{id}/rotate-secret"),
+        "/api/v1/notifications/read".to_owned(),
+        "/api/v1/dead-letters/replay".to_owned(),
+    ] {
+        let response = api
+            .authorized(api.http.post(format!("{}{path}", app.address)))
+            .header("content-type", "application/json")
+            .body("\t")
+            .send()
+            .await
+            .expect("sent");
+        assert_problem(response, 400).await;
+    }
+    let unchanged = api.get_json(&format!("/api/v1/subscriptions/{id}")).await;
+    assert_eq!(
+        unchanged["signing_secret"], sub["signing_secret"],
+        "the secret not rotated"
+    );
+}
+
+#[tokio::test]
 async fn an_empty_cursor_is_the_first_page() {
     let app = spawn_app().await;
     let api = app.user().await;
