@@ -41,9 +41,10 @@ const LOCK: i64 = 0x7772_7061_7274;
 const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '300ms'";
 
 /// The same for a drop, which runs every retention tick once a window is due and may try
-/// many times: ingest waits at most this long behind one try. A detach also takes SHARE ROW
-/// EXCLUSIVE on the tables the foreign keys point at (users, sources, subscriptions); the
-/// drop of a detached table ACCESS EXCLUSIVE on them.
+/// many times: ingest waits at most this long behind one try. A drop first tries to take
+/// the three parents at once without waiting ([`LOCK_ALL_NOWAIT`]); a detach also takes
+/// SHARE ROW EXCLUSIVE on the tables the foreign keys point at (users, sources,
+/// subscriptions), the drop of a detached table ACCESS EXCLUSIVE on them.
 const DROP_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '50ms'";
 
 /// The smallest UUIDv7 of the millisecond `at`: every id taken before `at` sorts below it.
@@ -310,63 +311,128 @@ async fn drop_window(client: &mut Client, window: &Partition) -> anyhow::Result<
     else {
         return Ok(());
     };
-    let tx = client.transaction().await?;
-    tx.batch_execute(DROP_LOCK_TIMEOUT).await?;
-    tx.batch_execute(&format!("ALTER TABLE events DETACH PARTITION {events}"))
-        .await?;
-    if let Some(deliveries) = &deliveries {
-        tx.batch_execute(&format!(
-            "ALTER TABLE deliveries DETACH PARTITION {deliveries}"
-        ))
-        .await?;
+    let detached = Detached {
+        events: &events,
+        deliveries: deliveries.as_deref(),
+        attempts: attempts.as_deref(),
+        lower,
+        upper,
+    };
+    for attempt in 1..=UNQUEUED_TRIES + 1 {
+        let queue = attempt > UNQUEUED_TRIES;
+        let tx = client.transaction().await?;
+        tx.batch_execute(DROP_LOCK_TIMEOUT).await?;
+        match tx
+            .batch_execute(if queue { LOCK_ALL } else { LOCK_ALL_NOWAIT })
+            .await
+        {
+            Ok(()) => {
+                detached.detach(&tx).await?;
+                tx.commit().await?;
+                tracing::debug!(partition = %events, attempt, "took the parents' locks");
+                break;
+            }
+            Err(e) if !queue && e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                tx.rollback().await?;
+                tokio::time::sleep(UNQUEUED_PAUSE).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    if let Some(attempts) = &attempts {
-        tx.batch_execute(&format!(
-            "ALTER TABLE delivery_attempts DETACH PARTITION {attempts}"
-        ))
-        .await?;
-    }
-    if let (Some(deliveries), Some(attempts)) = (&deliveries, &attempts) {
-        tx.batch_execute(&format!(
-            "WITH kept AS (
-                 INSERT INTO deliveries
-                 SELECT * FROM {deliveries} WHERE status = 'held'
-                 UNION ALL SELECT * FROM {deliveries}
-                     WHERE enqueued AND status IN ('pending', 'retrying')
-                 UNION ALL SELECT * FROM {deliveries}
-                     WHERE NOT enqueued AND status IN ('pending', 'retrying')
-                 RETURNING id)
-             INSERT INTO delivery_attempts
-             SELECT * FROM {attempts} WHERE delivery_id IN (SELECT id FROM kept)"
-        ))
-        .await?;
-    }
-    tx.execute(
-        &format!("INSERT INTO events SELECT * FROM {events} WHERE id IN ({LIVE_EVENTS})"),
-        &[&lower, &upper],
-    )
-    .await?;
-    // Finished deliveries (replays, and those made just past the window's end) of events
-    // that are gone now; the `deliveries_deleted` trigger takes their attempts.
-    tx.execute(
-        "DELETE FROM deliveries d WHERE d.event_id >= $1 AND d.event_id < $2
-             AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id)",
-        &[&lower, &upper],
-    )
-    .await?;
-    tx.execute(
-        "DELETE FROM event_idempotency_keys k WHERE k.event_id >= $1 AND k.event_id < $2
-             AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = k.event_id)",
-        &[&lower, &upper],
-    )
-    .await?;
-    tx.commit().await?;
     // Dropped after the commit, not in it: removing a large table's files takes PostgreSQL
     // a while at commit, with the transaction's locks (the parents') still held. Detached,
     // they are no one's: a process that dies before this leaves them to the next call.
     drop_detached(client).await?;
     tracing::info!(partition = %events, "dropped a window past retention");
     Ok(())
+}
+
+/// The three parents' locks, all or none, without waiting: a lock request that waits
+/// queues every later statement on its table behind it, and one taken table by table would
+/// hold the first while it waited for the next.
+const LOCK_ALL_NOWAIT: &str =
+    "LOCK TABLE events, deliveries, delivery_attempts IN ACCESS EXCLUSIVE MODE NOWAIT";
+
+/// The same, waiting (at most [`DROP_LOCK_TIMEOUT`] a table): the last try, for a database
+/// so busy that its tables are never all free at once.
+const LOCK_ALL: &str = "LOCK TABLE events, deliveries, delivery_attempts IN ACCESS EXCLUSIVE MODE";
+
+/// Tries of [`LOCK_ALL_NOWAIT`] before the drop queues for the locks ([`LOCK_ALL`]).
+const UNQUEUED_TRIES: u32 = 20;
+
+/// The pause between two of those tries: about a group commit's length.
+const UNQUEUED_PAUSE: Duration = Duration::from_millis(5);
+
+/// One window's partitions, about to be detached.
+struct Detached<'a> {
+    events: &'a str,
+    deliveries: Option<&'a str>,
+    attempts: Option<&'a str>,
+    lower: Uuid,
+    upper: Uuid,
+}
+
+impl Detached<'_> {
+    /// In `tx`, which holds the parents' locks: detaches the partitions and moves back
+    /// through the parents what must outlive them; deletes what pointed at what goes.
+    async fn detach(&self, tx: &tokio_postgres::Transaction<'_>) -> anyhow::Result<()> {
+        let Self {
+            events,
+            deliveries,
+            attempts,
+            lower,
+            upper,
+        } = self;
+        tx.batch_execute(&format!("ALTER TABLE events DETACH PARTITION {events}"))
+            .await?;
+        if let Some(deliveries) = deliveries {
+            tx.batch_execute(&format!(
+                "ALTER TABLE deliveries DETACH PARTITION {deliveries}"
+            ))
+            .await?;
+        }
+        if let Some(attempts) = attempts {
+            tx.batch_execute(&format!(
+                "ALTER TABLE delivery_attempts DETACH PARTITION {attempts}"
+            ))
+            .await?;
+        }
+        if let (Some(deliveries), Some(attempts)) = (deliveries, attempts) {
+            tx.batch_execute(&format!(
+                "WITH kept AS (
+                     INSERT INTO deliveries
+                     SELECT * FROM {deliveries} WHERE status = 'held'
+                     UNION ALL SELECT * FROM {deliveries}
+                         WHERE enqueued AND status IN ('pending', 'retrying')
+                     UNION ALL SELECT * FROM {deliveries}
+                         WHERE NOT enqueued AND status IN ('pending', 'retrying')
+                     RETURNING id)
+                 INSERT INTO delivery_attempts
+                 SELECT * FROM {attempts} WHERE delivery_id IN (SELECT id FROM kept)"
+            ))
+            .await?;
+        }
+        tx.execute(
+            &format!("INSERT INTO events SELECT * FROM {events} WHERE id IN ({LIVE_EVENTS})"),
+            &[lower, upper],
+        )
+        .await?;
+        // Finished deliveries (replays, and those made just past the window's end) of
+        // events that are gone now; the `deliveries_deleted` trigger takes their attempts.
+        tx.execute(
+            "DELETE FROM deliveries d WHERE d.event_id >= $1 AND d.event_id < $2
+                 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id)",
+            &[lower, upper],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM event_idempotency_keys k WHERE k.event_id >= $1 AND k.event_id < $2
+                 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = k.event_id)",
+            &[lower, upper],
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// Drops the window partitions that were detached but not dropped yet. Each is emptied

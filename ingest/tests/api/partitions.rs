@@ -332,6 +332,60 @@ async fn a_drop_that_cannot_take_its_locks_at_once_waits_for_the_next_call() {
     assert_eq!(present, 0, "gone");
 }
 
+/// A drop never holds one table while it waits for another: while a writer holds
+/// `delivery_attempts`, readers of `events` go on unhindered (a waiting lock would queue
+/// them), and the drop goes through once the writer commits.
+#[tokio::test]
+async fn a_drop_takes_its_three_tables_at_once_or_not_at_all() {
+    let db = TestDatabase::create().await;
+    let mut client = db.client().await;
+    let width = Duration::from_secs(1);
+    partitions::ensure_ahead(&mut client, width, OffsetDateTime::now_utc(), 1)
+        .await
+        .expect("windows");
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let window = partitions::list(&client, "events")
+        .await
+        .expect("listed")
+        .into_iter()
+        .find(|p| p.name.starts_with("events_p"))
+        .expect("the past window");
+    let writer = db.client().await;
+    writer
+        .batch_execute("BEGIN; LOCK TABLE delivery_attempts IN ROW EXCLUSIVE MODE")
+        .await
+        .expect("a writer");
+    let reader = db.client().await;
+    reader
+        .batch_execute("SET lock_timeout = '10ms'")
+        .await
+        .expect("set");
+
+    let upper = window.upper;
+    let dropping =
+        tokio::spawn(async move { partitions::drop_older_than(&mut client, upper).await });
+    // The drop tries without queueing for longer than this (20 tries, 5 ms apart).
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(80) {
+        reader
+            .query_one("SELECT count(*) FROM events", &[])
+            .await
+            .expect("events readable: the drop holds no table while it waits");
+    }
+    let dropped = dropping
+        .await
+        .expect("joined")
+        .expect("a busy drop is no error");
+    assert!(dropped.is_empty(), "{dropped:?}");
+
+    writer.batch_execute("COMMIT").await.expect("committed");
+    let mut client = db.client().await;
+    let dropped = partitions::drop_older_than(&mut client, window.upper)
+        .await
+        .expect("dropped");
+    assert!(dropped.contains(&window.name), "{dropped:?}");
+}
+
 #[tokio::test]
 async fn a_partition_that_changed_by_a_tenth_is_analysed_once_until_it_changes_again() {
     let app = spawn_app_with(|_| {}).await;
