@@ -74,20 +74,23 @@ pub async fn list(
     client: &impl tokio_postgres::GenericClient,
     table: &str,
 ) -> anyhow::Result<Vec<Partition>> {
-    let rows = client
-        .query(
-            "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid)
-             FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = $1::text::regclass",
-            &[&table],
-        )
-        .await?;
+    Ok(from_rows(&client.query(LIST, &[&table]).await?))
+}
+
+/// The partitions of the table named by `$1`, for [`from_rows`]: for a caller whose client
+/// is not a `tokio_postgres` one.
+pub const LIST: &str = "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid)
+     FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = $1::text::regclass";
+
+/// The range partitions among [`LIST`]'s rows, by lower bound.
+pub fn from_rows(rows: &[tokio_postgres::Row]) -> Vec<Partition> {
     let mut partitions: Vec<Partition> = rows
         .iter()
         .filter_map(|row| parse_bound(row.get(0), row.get(1)))
         .collect();
     partitions.sort_by_key(|p| p.lower);
-    Ok(partitions)
+    partitions
 }
 
 /// A partition from its name and `FOR VALUES FROM (…) TO (…)`; `None` for DEFAULT.

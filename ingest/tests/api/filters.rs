@@ -528,3 +528,77 @@ async fn contains_pages_through_a_long_history_newest_first() {
     assert_eq!(ids(&everyone), ids(&newest));
     assert_eq!(ids(&everyone).len(), 50);
 }
+
+/// A rare object behind a burst and a quiet stretch: 2,100 events in the last seconds (none
+/// holding it), nothing for hours before them, then 2,500 events over three days. The walk
+/// sees only the burst; the spans after it skip the quiet hours and reach back through the
+/// partitions. Every page holds exactly the matching events, newest first.
+#[tokio::test]
+async fn contains_finds_rare_objects_behind_a_burst_and_a_quiet_stretch() {
+    let app = spawn_app().await;
+    let api = app.user().await;
+    let me = api.get_json("/api/v1/me").await;
+    let user: uuid::Uuid = me["id"].as_str().expect("id").parse().expect("uuid");
+    let client = app.db.client().await;
+    let write = |first: &'static str, step: &'static str, count: i32, customers: i32| {
+        let client = &client;
+        let sql = format!(
+            "INSERT INTO events (id, user_id, event_type, content_type, raw_body, payload,
+                                 idempotency_scope, body_sha256, initial_deliveries, received_at)
+             SELECT warren_first_id_at(t)::text::uuid, $1, 'order.paid', 'application/json',
+                    convert_to(p::text, 'UTF8'), p, $1, '\\x00', 0, t
+             FROM (SELECT now() - interval '{first}' + interval '{step}' * i AS t,
+                          jsonb_build_object('n', i,
+                              'customer', jsonb_build_object('id', 'cus_' || i % $3)) AS p
+                   FROM generate_series(0, $2 - 1) i) rows"
+        );
+        async move {
+            client
+                .execute(&sql, &[&user, &count, &customers])
+                .await
+                .expect("written");
+        }
+    };
+    write("3 days", "90 seconds", 2_500, 100).await;
+    write("3 seconds", "1 millisecond", 2_100, 100_000).await;
+    let expected = |filter: &'static str| {
+        let client = &client;
+        async move {
+            let rows = client
+                .query(
+                    "SELECT id::text FROM events WHERE payload @> $1::text::jsonb
+                     ORDER BY id DESC",
+                    &[&filter],
+                )
+                .await
+                .expect("expected");
+            rows.iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    for filter in [
+        r#"{"customer": {"id": "cus_7"}}"#,
+        r#"{"n": 5, "customer": {"id": "cus_5"}}"#,
+    ] {
+        let mut seen = Vec::new();
+        let mut page = api
+            .get_json(&format!("{}&limit=10", contains_query(filter)))
+            .await;
+        loop {
+            seen.extend(ids(&page));
+            let Some(cursor) = page["next_cursor"].as_str() else {
+                break;
+            };
+            page = api
+                .get_json(&format!(
+                    "{}&limit=10&cursor={cursor}",
+                    contains_query(filter)
+                ))
+                .await;
+        }
+        let wanted = expected(filter).await;
+        assert!(!wanted.is_empty(), "{filter}");
+        assert_eq!(seen, wanted, "{filter}");
+    }
+}
