@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use time::OffsetDateTime;
-use tokio_postgres::{Client, error::SqlState};
+use tokio_postgres::{Client, Transaction, error::SqlState};
 use uuid::Uuid;
 
 /// The partitioned tables, with the column each is partitioned by, in the order every
@@ -42,7 +42,7 @@ const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '300ms'";
 
 /// The same for a drop, which runs every retention tick once a window is due and may try
 /// many times: ingest waits at most this long behind one try. A drop first tries to take
-/// the three parents at once without waiting ([`LOCK_ALL_NOWAIT`]); a detach also takes
+/// the three parents at once without waiting ([`at_once`]); a detach also takes
 /// SHARE ROW EXCLUSIVE on the tables the foreign keys point at (users, sources,
 /// subscriptions), the drop of a detached table ACCESS EXCLUSIVE on them.
 const DROP_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '50ms'";
@@ -321,27 +321,7 @@ async fn drop_window(client: &mut Client, window: &Partition) -> anyhow::Result<
         lower,
         upper,
     };
-    for attempt in 1..=UNQUEUED_TRIES + 1 {
-        let queue = attempt > UNQUEUED_TRIES;
-        let tx = client.transaction().await?;
-        tx.batch_execute(DROP_LOCK_TIMEOUT).await?;
-        match tx
-            .batch_execute(if queue { LOCK_ALL } else { LOCK_ALL_NOWAIT })
-            .await
-        {
-            Ok(()) => {
-                detached.detach(&tx).await?;
-                tx.commit().await?;
-                tracing::debug!(partition = %events, attempt, "took the parents' locks");
-                break;
-            }
-            Err(e) if !queue && e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
-                tx.rollback().await?;
-                tokio::time::sleep(UNQUEUED_PAUSE).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    at_once(client, &detached).await?;
     // Dropped after the commit, not in it: removing a large table's files takes PostgreSQL
     // a while at commit, with the transaction's locks (the parents') still held. Detached,
     // they are no one's: a process that dies before this leaves them to the next call.
@@ -350,21 +330,52 @@ async fn drop_window(client: &mut Client, window: &Partition) -> anyhow::Result<
     Ok(())
 }
 
-/// The three parents' locks, all or none, without waiting: a lock request that waits
-/// queues every later statement on its table behind it, and one taken table by table would
-/// hold the first while it waited for the next.
-const LOCK_ALL_NOWAIT: &str =
-    "LOCK TABLE events, deliveries, delivery_attempts IN ACCESS EXCLUSIVE MODE NOWAIT";
-
-/// The same, waiting (at most [`DROP_LOCK_TIMEOUT`] a table): the last try, for a database
-/// so busy that its tables are never all free at once.
-const LOCK_ALL: &str = "LOCK TABLE events, deliveries, delivery_attempts IN ACCESS EXCLUSIVE MODE";
-
-/// Tries of [`LOCK_ALL_NOWAIT`] before the drop queues for the locks ([`LOCK_ALL`]).
+/// Tries of taking the locks without waiting before a drop queues for them.
 const UNQUEUED_TRIES: u32 = 20;
 
 /// The pause between two of those tries: about a group commit's length.
 const UNQUEUED_PAUSE: Duration = Duration::from_millis(5);
+
+/// Work done in a transaction that holds some tables' `ACCESS EXCLUSIVE` locks.
+trait UnderLocks {
+    /// The tables, as `LOCK TABLE` lists them.
+    fn tables(&self) -> String;
+
+    /// The work, in `tx`, which holds the locks.
+    async fn run(&self, tx: &Transaction<'_>) -> anyhow::Result<()>;
+}
+
+/// Runs `work` in a transaction that takes its tables' locks all at once, and only when
+/// they are all free: a lock request that waits queues every later statement on its table
+/// behind it, and locks taken table by table would hold the first while waiting for the
+/// next. `LOCK TABLE … NOWAIT` up to [`UNQUEUED_TRIES`] times, [`UNQUEUED_PAUSE`] apart;
+/// then, for a database so busy that the tables are never all free at once, once waiting
+/// (at most [`DROP_LOCK_TIMEOUT`] a table; `LOCK_NOT_AVAILABLE` if that passes).
+async fn at_once(client: &mut Client, work: &impl UnderLocks) -> anyhow::Result<()> {
+    let tables = work.tables();
+    let mut attempt = 1;
+    loop {
+        let queue = attempt > UNQUEUED_TRIES;
+        let tx = client.transaction().await?;
+        tx.batch_execute(DROP_LOCK_TIMEOUT).await?;
+        let nowait = if queue { "" } else { " NOWAIT" };
+        let lock = format!("LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE{nowait}");
+        match tx.batch_execute(&lock).await {
+            Ok(()) => {
+                work.run(&tx).await?;
+                tx.commit().await?;
+                tracing::debug!(%tables, attempt, "took the locks at once");
+                return Ok(());
+            }
+            Err(e) if !queue && e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                tx.rollback().await?;
+                tokio::time::sleep(UNQUEUED_PAUSE).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
 
 /// One window's partitions, about to be detached.
 struct Detached<'a> {
@@ -375,10 +386,14 @@ struct Detached<'a> {
     upper: Uuid,
 }
 
-impl Detached<'_> {
-    /// In `tx`, which holds the parents' locks: detaches the partitions and moves back
-    /// through the parents what must outlive them; deletes what pointed at what goes.
-    async fn detach(&self, tx: &tokio_postgres::Transaction<'_>) -> anyhow::Result<()> {
+impl UnderLocks for Detached<'_> {
+    fn tables(&self) -> String {
+        "events, deliveries, delivery_attempts".into()
+    }
+
+    /// Detaches the partitions and moves back through the parents what must outlive them;
+    /// deletes what pointed at what goes.
+    async fn run(&self, tx: &Transaction<'_>) -> anyhow::Result<()> {
         let Self {
             events,
             deliveries,
@@ -440,36 +455,60 @@ impl Detached<'_> {
 
 /// Drops the window partitions that were detached but not dropped yet. Each is emptied
 /// first (`TRUNCATE`, which locks nothing but the detached table, and whose commit removes
-/// the files, a while for a large table); the `DROP` of the empty table then holds the locks
-/// it takes on the tables its foreign keys point at for a few milliseconds, and gives up
-/// after [`DROP_LOCK_TIMEOUT`] (the next call drops it: a detached table is no one's).
+/// the files, a while for a large table); the `DROP` of the empty table then takes
+/// `ACCESS EXCLUSIVE` on the tables its foreign keys point at (users, sources,
+/// subscriptions: it removes their triggers), [`at_once`], for a few milliseconds. If they
+/// stay busy, the next call drops it: a detached table is no one's.
 async fn drop_detached(client: &mut Client) -> anyhow::Result<()> {
     let detached = client
         .query(
-            "SELECT relname::text FROM pg_class
-             WHERE relkind = 'r' AND NOT relispartition
-               AND relnamespace = 'public'::regnamespace
-               AND relname ~ '^(events|deliveries|delivery_attempts)_(p[0-9]+|legacy)$'",
+            "SELECT c.relname::text,
+                    (SELECT string_agg(DISTINCT f.confrelid::regclass::text, ', ')
+                     FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f')
+             FROM pg_class c
+             WHERE c.relkind = 'r' AND NOT c.relispartition
+               AND c.relnamespace = 'public'::regnamespace
+               AND c.relname ~ '^(events|deliveries|delivery_attempts)_(p[0-9]+|legacy)$'",
             &[],
         )
         .await?;
     for row in detached {
         let name: String = row.get(0);
         client.batch_execute(&format!("TRUNCATE {name}")).await?;
-        let tx = client.transaction().await?;
-        tx.batch_execute(DROP_LOCK_TIMEOUT).await?;
-        match tx
-            .batch_execute(&format!("DROP TABLE IF EXISTS {name}"))
-            .await
-        {
-            Ok(()) => tx.commit().await?,
-            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+        let dropped = DropTable {
+            name: &name,
+            referenced: row.get(1),
+        };
+        match at_once(client, &dropped).await {
+            Ok(()) => {}
+            Err(e) if busy(&e) => {
                 tracing::info!(table = %name, "busy: dropping the detached table at the next tick");
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
     Ok(())
+}
+
+/// A detached, emptied partition to drop, and the tables its foreign keys point at.
+struct DropTable<'a> {
+    name: &'a str,
+    referenced: Option<String>,
+}
+
+impl UnderLocks for DropTable<'_> {
+    fn tables(&self) -> String {
+        match &self.referenced {
+            Some(referenced) => format!("{}, {referenced}", self.name),
+            None => self.name.to_owned(),
+        }
+    }
+
+    async fn run(&self, tx: &Transaction<'_>) -> anyhow::Result<()> {
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", self.name))
+            .await?;
+        Ok(())
+    }
 }
 
 /// Builds, without locking writes, the pieces that partitions lack of a parent index made

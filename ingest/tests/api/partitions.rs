@@ -386,6 +386,78 @@ async fn a_drop_takes_its_three_tables_at_once_or_not_at_all() {
     assert!(dropped.contains(&window.name), "{dropped:?}");
 }
 
+/// Dropping a detached partition removes its foreign keys' triggers from `users` and
+/// `sources`, which takes them exclusively: while a transaction reads `sources`, the drop
+/// waits without queueing anyone (other readers go on), and goes through once it ends.
+#[tokio::test]
+async fn the_drop_of_a_detached_partition_never_queues_readers_of_the_tables_it_points_at() {
+    let db = TestDatabase::create().await;
+    let mut client = db.client().await;
+    let width = Duration::from_secs(1);
+    partitions::ensure_ahead(&mut client, width, OffsetDateTime::now_utc(), 1)
+        .await
+        .expect("windows");
+    let window = partitions::list(&client, "events")
+        .await
+        .expect("listed")
+        .into_iter()
+        .find(|p| p.name.starts_with("events_p"))
+        .expect("a window");
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE events DETACH PARTITION {}",
+            window.name
+        ))
+        .await
+        .expect("detached, as a drop cut short leaves it");
+    let holder = db.client().await;
+    holder
+        .batch_execute("BEGIN; SELECT count(*) FROM sources")
+        .await
+        .expect("a long read of sources");
+    let reader = db.client().await;
+    reader
+        .batch_execute("SET lock_timeout = '10ms'")
+        .await
+        .expect("set");
+
+    let dropping =
+        tokio::spawn(async move { partitions::drop_older_than(&mut client, Uuid::nil()).await });
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(80) {
+        reader
+            .query_one("SELECT count(*) FROM sources", &[])
+            .await
+            .expect("sources readable: the drop holds nothing while it waits");
+    }
+    dropping
+        .await
+        .expect("joined")
+        .expect("a busy drop is no error");
+    let count = format!(
+        "SELECT count(*) FROM pg_class WHERE relname = '{}'",
+        window.name
+    );
+    let present = || {
+        let (reader, count) = (&reader, &count);
+        async move {
+            reader
+                .query_one(count, &[])
+                .await
+                .expect("count")
+                .get::<_, i64>(0)
+        }
+    };
+    assert_eq!(present().await, 1, "still there");
+
+    holder.batch_execute("COMMIT").await.expect("committed");
+    let mut client = db.client().await;
+    partitions::drop_older_than(&mut client, Uuid::nil())
+        .await
+        .expect("dropped");
+    assert_eq!(present().await, 0, "gone");
+}
+
 #[tokio::test]
 async fn a_partition_that_changed_by_a_tenth_is_analysed_once_until_it_changes_again() {
     let app = spawn_app_with(|_| {}).await;
