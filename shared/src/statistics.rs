@@ -3,8 +3,9 @@
 //! A partition begins empty and fills through its window; PostgreSQL plans from statistics
 //! that `ANALYZE` takes, which autovacuum runs once a table changed by a tenth (when it runs
 //! at all: it may be off, or behind on a busy database). Without them the planner prices
-//! today's partition as a few pages: a `contains` search walked a minute of dense events
-//! row by row instead of through the GIN index (60–140 ms against 3–5 ms once analysed).
+//! today's partition as a few pages: the worker's grouped load hashed every stored event
+//! (9.5 ms a load against 0.5 by key), a `contains` search walked a minute of dense events
+//! row by row (it now names its partitions and bounds so that only the GIN index serves).
 //! So the maintenance tick analyses the partitions of `events`, `deliveries` and
 //! `delivery_attempts` that changed by more than [`CHANGED`] since their last analysis, the
 //! most changed first, a few per tick, skipping any that another process is analysing; and
