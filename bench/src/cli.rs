@@ -107,6 +107,10 @@ pub struct Cli {
     /// Where to create (and drop) the bench database.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     pub admin_database_url: String,
+    /// Leave the bench database in place after the run (its name is printed), to look at
+    /// its tables or time statements on it; drop it by hand afterwards.
+    #[arg(long)]
+    pub keep_database: bool,
     /// RabbitMQ, for Warren and for parking the backlog.
     #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
     pub amqp_url: String,

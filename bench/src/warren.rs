@@ -43,6 +43,8 @@ struct Started {
     run_id: String,
     database: String,
     admin_url: String,
+    /// `--keep-database`: not dropped at the stop.
+    keep_database: bool,
     management: Management,
     /// Logs written so far (each respawn starts a new one).
     logs: usize,
@@ -140,6 +142,7 @@ impl Warren {
                 run_id: options.run_id.to_owned(),
                 database,
                 admin_url,
+                keep_database: options.cli.keep_database,
                 management: Management::new(
                     &options.cli.rabbitmq_management_url,
                     &options.cli.amqp_url,
@@ -333,7 +336,9 @@ impl Warren {
         {
             eprintln!("warren-bench: deleting topology {prefix}: {error:#}");
         }
-        if let Err(error) = database::drop(&started.admin_url, &started.database).await {
+        if started.keep_database {
+            eprintln!("warren-bench: kept database {}", started.database);
+        } else if let Err(error) = database::drop(&started.admin_url, &started.database).await {
             eprintln!("warren-bench: {error:#}");
         }
     }
