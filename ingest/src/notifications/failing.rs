@@ -5,7 +5,8 @@
 //!
 //! Kept cheap: only subscriptions whose row changed in the window are looked at (the breaker
 //! writes the row on every failure, so a subscription with no write in 15 minutes had no
-//! failure in them), their attempts counted from `delivery_attempts_stats_idx`. One ingest
+//! failure in them), their attempts counted from the minute rollups the worker keeps as it
+//! records them (the window's first minute whole: up to a minute more than the window). One ingest
 //! process checks per round: the others find the advisory lock taken and skip it. A
 //! subscription that is not active is left out: its owner was told it was disabled.
 
@@ -69,11 +70,12 @@ pub async fn check(state: &AppState) -> anyhow::Result<Vec<Uuid>> {
                  SELECT s.id, a.attempts, a.succeeded
                  FROM subscriptions s
                  CROSS JOIN LATERAL (
-                     SELECT count(*) AS attempts,
-                            count(*) FILTER (WHERE error_kind IS NULL) AS succeeded
-                     FROM delivery_attempts
+                     SELECT coalesce(sum(attempts), 0) AS attempts,
+                            coalesce(sum(succeeded), 0) AS succeeded
+                     FROM subscription_rollups_minute
                      WHERE subscription_id = s.id
-                       AND started_at > now() - make_interval(secs => $1)
+                       AND bucket >= date_bin('1 minute', now() - make_interval(secs => $1),
+                                              TIMESTAMPTZ 'epoch')
                  ) a
                  WHERE s.updated_at > now() - make_interval(secs => $1) AND s.is_active
                    AND a.attempts >= $2 AND a.succeeded * 2 < a.attempts

@@ -312,25 +312,29 @@ async fn a_subscription_failing_most_of_its_attempts_is_reported_once_while_it_g
     let api = app.user().await;
     let (subscription, _) = subscription_and_pool(&app, &api).await;
     let client = app.db.client().await;
-    let record_attempts = |failed: i64, succeeded: i64| {
+    // Attempts counted as the worker counts those it records: into the minute's rollup.
+    let record_attempts = |failed: i32, succeeded: i32, ago_secs: f64| {
         let client = &client;
         async move {
             client
                 .execute(
-                    "INSERT INTO delivery_attempts (id, user_id, delivery_id, attempt, started_at,
-                         duration_ms, status_code, error_kind, subscription_id)
-                     SELECT gen_random_uuid(), s.user_id, gen_random_uuid(), 1, now(), 12,
-                         CASE WHEN n <= $2 THEN 500 ELSE 200 END,
-                         CASE WHEN n <= $2 THEN 'http_status' END, s.id
-                     FROM subscriptions s, generate_series(1, $2::bigint + $3::bigint) n
-                     WHERE s.id = $1",
-                    &[&subscription, &failed, &succeeded],
+                    "INSERT INTO subscription_rollups_minute AS r (subscription_id, bucket,
+                         attempts, succeeded, timeouts, dead, duration_ms_sum, latency)
+                     VALUES ($1, date_bin('1 minute', now() - make_interval(secs => $4),
+                                          TIMESTAMPTZ 'epoch'),
+                             $2::int + $3::int, $3::int, 0, 0, 12 * ($2::int + $3::int), '{}')
+                     ON CONFLICT (subscription_id, bucket) DO UPDATE SET
+                         attempts = r.attempts + excluded.attempts,
+                         succeeded = r.succeeded + excluded.succeeded",
+                    &[&subscription, &failed, &succeeded, &ago_secs],
                 )
                 .await
                 .expect("attempts recorded");
         }
     };
-    record_attempts(5, 5).await;
+    // Failures older than the window do not count.
+    record_attempts(40, 0, 17.0 * 60.0).await;
+    record_attempts(5, 5, 0.0).await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     assert_eq!(
         notifications(&api).await["data"],
@@ -338,7 +342,7 @@ async fn a_subscription_failing_most_of_its_attempts_is_reported_once_while_it_g
         "half succeeded: not failing"
     );
 
-    record_attempts(6, 0).await;
+    record_attempts(6, 0, 0.0).await;
 
     let failing = eventually("subscription.failing", WAIT, || async {
         let listed = notifications(&api).await;
