@@ -3,11 +3,12 @@
 //! sorts by the millisecond it was taken: `events` and `deliveries` by their own id,
 //! `delivery_attempts` by `delivery_id` (attempts live with their delivery). A partition
 //! holds the ids of one window of `WARREN_PARTITION_SECS` seconds, aligned to the Unix epoch,
-//! and is named `<table>_p<the window's start in Unix seconds>`; the three tables' partitions
-//! of a window are made and dropped together. Besides them: `<table>_legacy` (the rows from
-//! before partitioning, below the bound V18 set) and the DEFAULT partition `<table>_kept`
-//! (rows retention keeps when it drops their partition, and any row whose partition is
-//! missing).
+//! and is named `<table>_p<the window's start in Unix seconds>` (a second part of a window
+//! another partition holds part of is `…_p<start>_<its end in Unix milliseconds>`); the
+//! three tables' partitions of a window are made and dropped together. Besides them:
+//! `<table>_legacy` (the rows from before partitioning, below the bound V18 set) and the
+//! DEFAULT partition `<table>_kept` (rows retention keeps when it drops their partition, and
+//! any row whose partition is missing).
 //!
 //! This module owns them: [`ensure_ahead`] creates the windows ahead of time (both services
 //! at start-up, warren-ingest every tick of its maintenance), [`drop_older_than`] drops whole
@@ -181,8 +182,9 @@ async fn create_window(
     ) else {
         return Ok(None);
     };
+    let suffix = name_suffix(&existing, start, upper);
     for (table, _) in TABLES {
-        let name = format!("{table}_p{start}");
+        let name = format!("{table}_{suffix}");
         let made = tx
             .batch_execute(&format!(
                 "CREATE TABLE {name} (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS
@@ -204,7 +206,22 @@ async fn create_window(
     }
     tx.commit().await?;
     tracing::info!(partition = %format!("p{start}"), "created the partitions of a window");
-    Ok(Some(format!("events_p{start}")))
+    Ok(Some(format!("events_{suffix}")))
+}
+
+/// The suffix of the partitions made for the part of the window starting at `start` (Unix
+/// seconds) that ends at `upper`: `p<start>`, or, when a partition of that name holds
+/// another part of the window already (the legacy bound fell inside it, and the legacy
+/// partition was dropped since), `p<start>_<upper's Unix milliseconds>`.
+fn name_suffix(existing: &[Partition], start: i64, upper: Uuid) -> String {
+    let plain = format!("p{start}");
+    if !existing.iter().any(|p| p.name == format!("events_{plain}")) {
+        return plain;
+    }
+    // A UUIDv7's first 48 bits are its Unix milliseconds (`first_id_at`).
+    let b = upper.as_bytes();
+    let millis = u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]]);
+    format!("{plain}_{millis}")
 }
 
 /// What a service does at start-up, after migrating: the current window and [`AHEAD`] more,
@@ -468,7 +485,7 @@ async fn drop_detached(client: &mut Client) -> anyhow::Result<()> {
              FROM pg_class c
              WHERE c.relkind = 'r' AND NOT c.relispartition
                AND c.relnamespace = 'public'::regnamespace
-               AND c.relname ~ '^(events|deliveries|delivery_attempts)_(p[0-9]+|legacy)$'",
+               AND c.relname ~ '^(events|deliveries|delivery_attempts)_(p[0-9]+(_[0-9]+)?|legacy)$'",
             &[],
         )
         .await?;
@@ -666,5 +683,18 @@ mod tests {
         assert_eq!(uncovered(&existing, id(10), id(20)), Some((id(15), id(20))));
         assert_eq!(uncovered(&existing, id(20), id(30)), Some((id(20), id(25))));
         assert_eq!(uncovered(&existing, id(30), id(40)), Some((id(30), id(40))));
+    }
+
+    #[test]
+    fn a_second_part_of_a_window_is_named_by_its_end_too() {
+        let id = |s: i64| first_id_at(at_secs(s));
+        let part = Partition {
+            name: "events_p20".into(),
+            lower: id(25),
+            upper: id(30),
+        };
+        assert_eq!(name_suffix(&[], 20, id(30)), "p20");
+        assert_eq!(name_suffix(std::slice::from_ref(&part), 30, id(40)), "p30");
+        assert_eq!(name_suffix(&[part], 20, id(25)), "p20_25000");
     }
 }

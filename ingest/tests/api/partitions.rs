@@ -47,10 +47,50 @@ async fn partitions_are_created_ahead_at_start_up_and_concurrent_ensures_agree()
 }
 
 #[tokio::test]
+async fn the_part_of_a_window_a_dropped_legacy_partition_held_is_made_when_asked_for() {
+    // Migrated mid-window: the window's partitions start at the legacy bound. Once the
+    // legacy partitions are gone (retention dropped them), the window's first part is made.
+    let db = TestDatabase::create().await;
+    let mut client = db.client().await;
+    let width = Duration::from_secs(86_400);
+    let now = OffsetDateTime::now_utc();
+    partitions::ensure_ahead(&mut client, width, now, 0)
+        .await
+        .expect("the current window");
+    for (table, _) in partitions::TABLES {
+        client
+            .batch_execute(&format!(
+                "ALTER TABLE {table} DETACH PARTITION {table}_legacy; DROP TABLE {table}_legacy"
+            ))
+            .await
+            .expect("the legacy partition dropped");
+    }
+    let start = now.replace_time(time::Time::MIDNIGHT);
+    let created = partitions::ensure_ahead(&mut client, width, now, 0)
+        .await
+        .expect("the window's first part is made, not an error");
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert!(created[0].starts_with(&format!("events_p{}_", start.unix_timestamp())));
+    let again = partitions::ensure_ahead(&mut client, width, now, 0)
+        .await
+        .expect("nothing left to make");
+    assert!(again.is_empty(), "{again:?}");
+
+    let early = partitions::first_id_at(start + time::Duration::milliseconds(1));
+    assert_eq!(event_lands_in(&client, early).await, created[0]);
+}
+
+#[tokio::test]
 async fn a_row_whose_partition_is_missing_lands_in_the_kept_partition() {
     // Migrated, but no service ever ran: no range partition covers now.
     let db = TestDatabase::create().await;
     let client = db.client().await;
+    assert_eq!(event_lands_in(&client, Uuid::now_v7()).await, "events_kept");
+}
+
+/// Stores an event of the id `event` (and a user owning it) as a bare insert; returns the
+/// partition it landed in.
+async fn event_lands_in(client: &tokio_postgres::Client, event: Uuid) -> String {
     let user = Uuid::now_v7();
     client
         .execute(
@@ -59,8 +99,7 @@ async fn a_row_whose_partition_is_missing_lands_in_the_kept_partition() {
         )
         .await
         .expect("a user");
-    let event = Uuid::now_v7();
-    let table: String = client
+    client
         .query_one(
             "INSERT INTO events (id, user_id, event_type, raw_body, idempotency_scope,
                  body_sha256, initial_deliveries)
@@ -69,8 +108,7 @@ async fn a_row_whose_partition_is_missing_lands_in_the_kept_partition() {
         )
         .await
         .expect("the insert succeeds")
-        .get(0);
-    assert_eq!(table, "events_kept");
+        .get(0)
 }
 
 #[tokio::test]
