@@ -220,24 +220,79 @@ async fn the_mark_finds_its_deliveries_by_key_before_and_after_the_tables_are_an
             assert!(!plan.contains(walk), "no {walk}: {plan}");
         }
     }
+
+    // The marker plans once per connection and keeps the plan: planning over every
+    // partition at every mark is what a long history made it pay.
+    let unmarked: Vec<Envelope> = waiting
+        .iter()
+        .map(|id| {
+            // The mark reads the delivery and the attempt alone.
+            Envelope::DeliverV1(DeliverV1 {
+                delivery_id: *id,
+                event_id: Uuid::nil(),
+                subscription_id: Uuid::nil(),
+                user_id: Uuid::nil(),
+                attempt: 1,
+                ordered: false,
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        let tx = pooled.transaction().await.expect("a transaction");
+        warren_ingest::dispatch::plan_marks(&tx)
+            .await
+            .expect("planned");
+        warren_ingest::dispatch::mark_enqueued(&tx, &unmarked)
+            .await
+            .expect("marked");
+        tx.rollback().await.expect("rolled back");
+    }
+    let plans = pooled
+        .query_one(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements
+             WHERE statement = $1",
+            &[&warren_ingest::dispatch::MARK_ENQUEUED],
+        )
+        .await
+        .expect("the marker's prepared statement");
+    let (generic, custom): (i64, i64) = (plans.get(0), plans.get(1));
+    assert_eq!((generic, custom), (3, 0));
 }
 
-/// The plan the marker's transaction runs its statement with, for these deliveries.
+/// The plan the marker's transaction runs its statement with (kept, as the marker's
+/// prepared statement keeps it), for these deliveries.
 async fn mark_plan(client: &mut deadpool_postgres::Client, ids: &[Uuid]) -> String {
     let tx = client.transaction().await.expect("a transaction");
     warren_ingest::dispatch::plan_marks(&tx)
         .await
         .expect("planned as the marker plans");
-    let attempts = vec![1_i32; ids.len()];
-    let statement = format!("EXPLAIN {}", warren_ingest::dispatch::MARK_ENQUEUED);
+    let mark = warren_ingest::dispatch::MARK_ENQUEUED
+        .replace("$1::uuid[]", "$1")
+        .replace("$2::int[]", "$2");
+    tx.batch_execute(&format!("PREPARE mark(uuid[], int[]) AS {mark}"))
+        .await
+        .expect("prepared");
+    let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    let attempts = vec!["1"; ids.len()];
     let plan = tx
-        .query(&statement, &[&ids, &attempts])
+        .query(
+            &format!(
+                "EXPLAIN EXECUTE mark('{{{}}}', '{{{}}}')",
+                ids.join(","),
+                attempts.join(",")
+            ),
+            &[],
+        )
         .await
         .expect("explained")
         .iter()
         .map(|row| row.get::<_, String>(0))
         .collect::<Vec<_>>()
         .join("\n");
+    // A prepared statement outlives its transaction.
+    tx.batch_execute("DEALLOCATE mark")
+        .await
+        .expect("deallocated");
     tx.rollback().await.expect("rolled back");
     plan
 }
