@@ -179,16 +179,47 @@ async fn read(
 }
 
 /// Attempts a delivery again now. A dead or succeeded one starts a new round of attempts
-/// (its log keeps the old ones); a waiting one skips the rest of its wait.
+/// (its log keeps the old ones); a waiting one skips the rest of its wait. A held one goes
+/// when its subscription is enabled, and a discarded one never: both are a 409.
 #[utoipa::path(post, path = "/api/v1/deliveries/{id}/retry", tag = "deliveries", params(("id" = Uuid, Path)),
-    responses((status = 202, body = DeliverySummary), (status = 404, body = Problem)), security(("bearer" = [])))]
+    responses((status = 202, body = DeliverySummary), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
 async fn retry(
     State(state): State<AppState>,
     user: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<DeliverySummary>)> {
-    let summary = requeue_one(&state, &user, id, recovery::ATTEMPT_NOW, "true").await?;
-    Ok((StatusCode::ACCEPTED, Json(summary)))
+    let retryable = "d.status NOT IN ('held', 'discarded')";
+    match requeue_one(&state, &user, id, recovery::ATTEMPT_NOW, retryable).await {
+        Ok(summary) => Ok((StatusCode::ACCEPTED, Json(summary))),
+        Err(ApiError::NotFound) => Err(not_retryable(&state, &user, id).await),
+        Err(e) => Err(e),
+    }
+}
+
+/// Why a delivery of this user's was not retried: it is held or discarded (409), or it is
+/// not theirs or not there at all (404).
+async fn not_retryable(state: &AppState, user: &AuthUser, id: Uuid) -> ApiError {
+    let status = async {
+        let client = state.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT status FROM deliveries WHERE id = $1 AND user_id = $2",
+                &[&id, &user.user_id],
+            )
+            .await?;
+        Ok::<_, ApiError>(row.map(|row| row.get::<_, String>(0)))
+    };
+    match status.await {
+        Ok(Some(status)) if status == "held" => ApiError::Conflict(
+            "this delivery is held: it goes when its subscription is enabled".into(),
+        ),
+        Ok(Some(status)) if status == "discarded" => {
+            ApiError::Conflict("this delivery was discarded: it is never attempted".into())
+        }
+        Ok(_) => ApiError::NotFound,
+        Err(e) => e,
+    }
 }
 
 /// One delivery's summary (its owner already checked).

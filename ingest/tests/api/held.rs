@@ -2,8 +2,10 @@
 //! API answers them: the happy paths that need no worker, and every refusal, with nothing
 //! changed after one.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
-use warren_testkit::api::ApiClient;
+use warren_testkit::{api::ApiClient, eventually};
 
 use crate::helpers::{TestApp, assert_problem, error_fields, spawn_app};
 
@@ -254,4 +256,80 @@ async fn a_bad_range_replay_is_refused_and_makes_nothing() {
         deliveries,
         "nothing was made"
     );
+}
+
+#[tokio::test]
+async fn a_held_or_discarded_delivery_is_not_retried_by_hand() {
+    let app = spawn_app().await;
+    let (api, source, sub) = subscribed(&app, json!({})).await;
+    send(&api, &source, "a", 1).await;
+    let sub_path = format!("/api/v1/subscriptions/{}", id_of(&sub));
+    let paused = api.post(&format!("{sub_path}/pause"), &json!({})).await;
+    assert_eq!(paused.status(), 200);
+    // Its delivery waits, as if its envelope had come while the subscription was paused.
+    app.db
+        .client()
+        .await
+        .execute("UPDATE deliveries SET status = 'held'", &[])
+        .await
+        .expect("held");
+    let held = api
+        .get_json(&format!("{sub_path}/deliveries?status=held"))
+        .await;
+    let delivery = held["data"][0]["id"].as_str().expect("a held delivery");
+    let retry = format!("/api/v1/deliveries/{delivery}/retry");
+
+    let refused = api.post(&retry, &json!({})).await;
+    let problem = assert_problem(refused, 409).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("held")),
+        "{problem}"
+    );
+    let still = api
+        .get_json(&format!("/api/v1/deliveries/{delivery}"))
+        .await;
+    assert_eq!(still["status"], "held", "a refused retry changes nothing");
+
+    let enabled = api
+        .post(&format!("{sub_path}/enable"), &json!({"held": "discard"}))
+        .await;
+    assert_eq!(enabled.status(), 200);
+    // The held sweep discards it soon after.
+    let delivery_path = format!("/api/v1/deliveries/{delivery}");
+    eventually(
+        "the held delivery discarded",
+        Duration::from_secs(10),
+        || async {
+            let now = api.get_json(&delivery_path).await;
+            (now["status"] == "discarded").then_some(())
+        },
+    )
+    .await;
+    let refused = api.post(&retry, &json!({})).await;
+    let problem = assert_problem(refused, 409).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("discarded")),
+        "{problem}"
+    );
+    let still = api
+        .get_json(&format!("/api/v1/deliveries/{delivery}"))
+        .await;
+    assert_eq!(still["status"], "discarded");
+    let discarded_at: Option<time::OffsetDateTime> = app
+        .db
+        .client()
+        .await
+        .query_one("SELECT discarded_at FROM deliveries", &[])
+        .await
+        .expect("the delivery")
+        .get(0);
+    assert!(discarded_at.is_some(), "its discard time is kept");
+
+    let stranger = app.user().await;
+    let hidden = stranger.post(&retry, &json!({})).await;
+    assert_problem(hidden, 404).await;
 }
