@@ -92,7 +92,11 @@ pub enum Prepared {
 /// Loads the envelope's delivery and settles what needs no attempt: gone, finished, stale,
 /// or held because its subscription is not active.
 pub async fn prepare(ctx: &Context, envelope: &DeliverV1) -> Result<Prepared> {
-    let Some(job) = ctx.loader.load(envelope.delivery_id).await? else {
+    let Some(job) = ctx
+        .loader
+        .load(envelope.delivery_id, envelope.event_id)
+        .await?
+    else {
         return Ok(Prepared::Done(Outcome::Skipped(Skip::Gone)));
     };
     if let Some(skip) = job.skip_reason(envelope.attempt) {

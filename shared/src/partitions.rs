@@ -58,6 +58,17 @@ pub fn first_id_at(at: OffsetDateTime) -> Uuid {
     Uuid::from_bytes(bytes)
 }
 
+/// The least and the greatest of `ids` (`Uuid::max()` and nil when there are none), for a
+/// statement that finds rows by an array of ids to name as a range too: PostgreSQL prunes
+/// the partitions of a kept (generic) plan by a range of parameters as the statement starts,
+/// but not by an array's elements.
+pub fn id_range(ids: impl IntoIterator<Item = Uuid>) -> (Uuid, Uuid) {
+    ids.into_iter()
+        .fold((Uuid::max(), Uuid::nil()), |(least, greatest), id| {
+            (least.min(id), greatest.max(id))
+        })
+}
+
 /// A range partition: ids in `[lower, upper)`; `lower` is nil for the legacy partition
 /// (`FROM (MINVALUE)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -683,6 +694,15 @@ mod tests {
         assert_eq!(uncovered(&existing, id(10), id(20)), Some((id(15), id(20))));
         assert_eq!(uncovered(&existing, id(20), id(30)), Some((id(20), id(25))));
         assert_eq!(uncovered(&existing, id(30), id(40)), Some((id(30), id(40))));
+    }
+
+    #[test]
+    fn an_id_range_spans_its_ids_and_nothing_when_there_are_none() {
+        let id = |s: i64| first_id_at(at_secs(s));
+        assert_eq!(id_range([id(20), id(5), id(30), id(10)]), (id(5), id(30)));
+        assert_eq!(id_range([id(7)]), (id(7), id(7)));
+        let (least, greatest) = id_range([]);
+        assert!(least > greatest, "an empty range holds no id");
     }
 
     #[test]

@@ -119,3 +119,15 @@ impl Drop for TestDatabase {
         });
     }
 }
+
+/// The plan an `EXPLAIN …` statement answers, its lines joined into one text.
+pub async fn explained(client: &impl tokio_postgres::GenericClient, explain: &str) -> String {
+    client
+        .query(explain, &[])
+        .await
+        .expect("explained")
+        .iter()
+        .map(|row| row.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -4,6 +4,7 @@
 use uuid::Uuid;
 use warren_deliver::store::Loader;
 use warren_shared::db;
+use warren_testkit::database::explained;
 
 use crate::helpers::{no_extras, spawn_ingest};
 
@@ -28,7 +29,14 @@ async fn loads_asked_together_are_each_answered_with_their_own_delivery() {
         deliveries[1].0,
         deliveries[2].0,
     ];
-    let answers = futures_util::future::join_all(asked.iter().map(|id| loader.load(*id))).await;
+    let event_of = |id: &Uuid| {
+        deliveries
+            .iter()
+            .find(|(d, _)| d == id)
+            .map_or(Uuid::now_v7(), |(_, e)| e.parse().expect("a uuid"))
+    };
+    let answers =
+        futures_util::future::join_all(asked.iter().map(|id| loader.load(*id, event_of(id)))).await;
     let answers: Vec<_> = answers
         .into_iter()
         .map(|answer| answer.expect("loaded"))
@@ -47,12 +55,101 @@ async fn loads_asked_together_are_each_answered_with_their_own_delivery() {
 }
 
 #[tokio::test]
+async fn a_load_naming_another_event_still_finds_its_delivery_and_its_own_event() {
+    let stack = spawn_ingest(warren_testkit::broker::TEST_SCHEDULE).await;
+    stack.subscribe(no_extras()).await;
+    let event = stack.send(r#"{"n": 1}"#).await;
+    let delivery: Uuid = stack.delivery_of(&event).await.parse().expect("a uuid");
+    let other = stack.send(r#"{"n": 2}"#).await;
+    let other_delivery: Uuid = stack.delivery_of(&other).await.parse().expect("a uuid");
+    let pool = db::pool(&stack.db.settings(), db::Commits::Durable).expect("a pool");
+    let loader = Loader::start(pool);
+    // Alone, and in a group beside a delivery asked for rightly.
+    let wrong = Uuid::now_v7();
+    let alone = loader.load(delivery, wrong).await.expect("loaded");
+    let (grouped, beside) = tokio::join!(
+        loader.load(delivery, wrong),
+        loader.load(other_delivery, other.parse().expect("a uuid")),
+    );
+    for job in [alone, grouped.expect("loaded")] {
+        let job = job.expect("found by its delivery, not lost as gone");
+        assert_eq!(job.event_id.to_string(), event);
+        assert_eq!(&job.event.raw_body[..], br#"{"n": 1}"#);
+    }
+    let beside = beside.expect("loaded").expect("the other delivery");
+    assert_eq!(beside.event_id.to_string(), other);
+}
+
+#[tokio::test]
+async fn a_grouped_load_opens_only_the_partitions_of_its_rows_and_finds_each_by_key() {
+    let stack = spawn_ingest(warren_testkit::broker::TEST_SCHEDULE).await;
+    stack.subscribe(no_extras()).await;
+    let event: Uuid = stack.send("{}").await.parse().expect("a uuid");
+    let delivery = stack.delivery_of(&event.to_string()).await;
+    let pool = db::pool_with(
+        &stack.db.settings(),
+        db::Commits::Relaxed,
+        db::Plans::KeyLookups,
+    )
+    .expect("a pool");
+    let client = pool.get().await.expect("a connection");
+    // Prepared on nearly empty tables, as a worker's first load is, and kept.
+    client
+        .batch_execute(&format!(
+            "PREPARE grouped AS {}",
+            *warren_deliver::store::LOAD_GROUP
+        ))
+        .await
+        .expect("prepared");
+    // A group spanning every partition there is (an old event replayed beside a fresh one)
+    // and one spanning a moment: the plan is the same, only the partitions opened differ.
+    let min = Uuid::nil();
+    let max = Uuid::max();
+    for (bounds, removed) in [
+        (format!("'{min}', '{max}', '{min}', '{max}'"), false),
+        (
+            format!("'{delivery}', '{delivery}', '{event}', '{event}'"),
+            true,
+        ),
+    ] {
+        let explain = format!("EXPLAIN EXECUTE grouped('{{{delivery}}}', {bounds})");
+        let plan = explained(&**client, &explain).await;
+        for scan in [
+            "Seq Scan",
+            "Bitmap",
+            "Materialize",
+            "Hash Join",
+            "Merge Join",
+        ] {
+            assert!(!plan.contains(scan), "no {scan}: {plan}");
+        }
+        // Each delivery by its key, each event and subscription by its delivery's: never a
+        // scan of the range alone.
+        let keys = [
+            "(id = x.id))",
+            "(id = w.event_id))",
+            "(id = w.subscription_id)",
+        ];
+        for condition in plan.lines().filter(|l| l.contains("Index Cond:")) {
+            assert!(
+                keys.iter().any(|key| condition.ends_with(key)),
+                "{condition}: {plan}"
+            );
+        }
+        assert!(keys.iter().all(|key| plan.contains(key)), "{plan}");
+        assert_eq!(plan.contains("Subplans Removed"), removed, "{plan}");
+    }
+}
+
+#[tokio::test]
 async fn a_database_that_cannot_answer_fails_every_load_of_the_group() {
     let stack = spawn_ingest(warren_testkit::broker::TEST_SCHEDULE).await;
     let mut settings = stack.db.settings();
     settings.url = format!("{}_missing", settings.url);
     let loader = Loader::start(db::pool(&settings, db::Commits::Durable).expect("a pool"));
-    let answers = futures_util::future::join_all((0..3).map(|_| loader.load(Uuid::now_v7()))).await;
+    let answers =
+        futures_util::future::join_all((0..3).map(|_| loader.load(Uuid::now_v7(), Uuid::now_v7())))
+            .await;
     for answer in answers {
         let error = answer.expect_err("no database to load from");
         assert!(

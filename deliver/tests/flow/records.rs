@@ -40,7 +40,7 @@ async fn pending(n: usize) -> (Stack, Pool, Vec<Job>) {
         let delivery: Uuid = stack.delivery_of(&event).await.parse().expect("a uuid");
         jobs.push(
             loader
-                .load(delivery)
+                .load(delivery, event.parse().expect("a uuid"))
                 .await
                 .expect("loaded")
                 .expect("a delivery"),

@@ -132,7 +132,7 @@ async fn a_raced_duplicate_is_not_counted() {
     let event = stack.send("{}").await;
     let delivery: Uuid = stack.delivery_of(&event).await.parse().expect("a uuid");
     let job = Loader::start(pool.clone())
-        .load(delivery)
+        .load(delivery, event.parse().expect("a uuid"))
         .await
         .expect("loaded")
         .expect("a delivery");

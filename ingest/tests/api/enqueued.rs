@@ -274,21 +274,12 @@ async fn mark_plan(client: &mut deadpool_postgres::Client, ids: &[Uuid]) -> Stri
         .expect("prepared");
     let ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
     let attempts = vec!["1"; ids.len()];
-    let plan = tx
-        .query(
-            &format!(
-                "EXPLAIN EXECUTE mark('{{{}}}', '{{{}}}')",
-                ids.join(","),
-                attempts.join(",")
-            ),
-            &[],
-        )
-        .await
-        .expect("explained")
-        .iter()
-        .map(|row| row.get::<_, String>(0))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let explain = format!(
+        "EXPLAIN EXECUTE mark('{{{}}}', '{{{}}}')",
+        ids.join(","),
+        attempts.join(",")
+    );
+    let plan = warren_testkit::database::explained(&*tx, &explain).await;
     // A prepared statement outlives its transaction.
     tx.batch_execute("DEALLOCATE mark")
         .await
