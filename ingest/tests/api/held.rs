@@ -277,20 +277,8 @@ async fn a_held_or_discarded_delivery_is_not_retried_by_hand() {
         .get_json(&format!("{sub_path}/deliveries?status=held"))
         .await;
     let delivery = held["data"][0]["id"].as_str().expect("a held delivery");
-    let retry = format!("/api/v1/deliveries/{delivery}/retry");
 
-    let refused = api.post(&retry, &json!({})).await;
-    let problem = assert_problem(refused, 409).await;
-    assert!(
-        problem["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("held")),
-        "{problem}"
-    );
-    let still = api
-        .get_json(&format!("/api/v1/deliveries/{delivery}"))
-        .await;
-    assert_eq!(still["status"], "held", "a refused retry changes nothing");
+    retry_is_refused(&api, delivery, "held").await;
 
     let enabled = api
         .post(&format!("{sub_path}/enable"), &json!({"held": "discard"}))
@@ -307,18 +295,7 @@ async fn a_held_or_discarded_delivery_is_not_retried_by_hand() {
         },
     )
     .await;
-    let refused = api.post(&retry, &json!({})).await;
-    let problem = assert_problem(refused, 409).await;
-    assert!(
-        problem["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("discarded")),
-        "{problem}"
-    );
-    let still = api
-        .get_json(&format!("/api/v1/deliveries/{delivery}"))
-        .await;
-    assert_eq!(still["status"], "discarded");
+    retry_is_refused(&api, delivery, "discarded").await;
     let discarded_at: Option<time::OffsetDateTime> = app
         .db
         .client()
@@ -330,6 +307,25 @@ async fn a_held_or_discarded_delivery_is_not_retried_by_hand() {
     assert!(discarded_at.is_some(), "its discard time is kept");
 
     let stranger = app.user().await;
+    let retry = format!("/api/v1/deliveries/{delivery}/retry");
     let hidden = stranger.post(&retry, &json!({})).await;
     assert_problem(hidden, 404).await;
+}
+
+/// Asks to retry `delivery` by hand: a 409 naming its `status`, and the delivery unchanged.
+async fn retry_is_refused(api: &ApiClient, delivery: &str, status: &str) {
+    let refused = api
+        .post(&format!("/api/v1/deliveries/{delivery}/retry"), &json!({}))
+        .await;
+    let problem = assert_problem(refused, 409).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(status)),
+        "{problem}"
+    );
+    let still = api
+        .get_json(&format!("/api/v1/deliveries/{delivery}"))
+        .await;
+    assert_eq!(still["status"], status, "a refused retry changes nothing");
 }
