@@ -20,6 +20,11 @@ const BIN: &str = "/usr/lib/rabbitmq/bin";
 /// The machine's Erlang cookie, which every node and `rabbitmqctl` call here shares.
 const MACHINE_COOKIE: &str = "/var/lib/rabbitmq/.erlang.cookie";
 
+/// The longest any one CLI call may take (`wait` itself gives up after 120 s): a tool stuck
+/// on a node that will never answer is killed, so a test or the fault suite fails with the
+/// call named instead of hanging until CI's own limit.
+const TOOL_LIMIT: Duration = Duration::from_secs(180);
+
 /// rabbitmq.conf's line for a plain AMQP listener on the node's port.
 pub const PLAIN_LISTENER: &str = "listeners.tcp.default = {port}";
 
@@ -118,9 +123,13 @@ impl RabbitNode {
         self.tool("rabbitmqctl", args)
     }
 
-    /// Runs a RabbitMQ CLI tool (`rabbitmqctl`, `rabbitmq-queues`, ...) against this node.
+    /// Runs a RabbitMQ CLI tool (`rabbitmqctl`, `rabbitmq-queues`, ...) against this node,
+    /// killed (coreutils `timeout`) if it takes longer than [`TOOL_LIMIT`].
     pub fn tool(&self, tool: &str, args: &[&str]) -> anyhow::Result<String> {
-        let output = Command::new(script(tool))
+        let output = Command::new("timeout")
+            .arg("--kill-after=10")
+            .arg(TOOL_LIMIT.as_secs().to_string())
+            .arg(script(tool))
             .env("HOME", &self.dir)
             .arg("-n")
             .arg(&self.node)
@@ -128,6 +137,15 @@ impl RabbitNode {
             .stdin(Stdio::null())
             .output()
             .with_context(|| format!("running {tool}"))?;
+        // `timeout`'s own status when it had to stop the tool (124, or 137 after the kill).
+        if matches!(output.status.code(), Some(124) | Some(137) | None) {
+            bail!(
+                "{tool} -n {} {}: no answer within {} s, stopped",
+                self.node,
+                args.join(" "),
+                TOOL_LIMIT.as_secs()
+            );
+        }
         if !output.status.success() {
             bail!(
                 "{tool} -n {} {}: {}",

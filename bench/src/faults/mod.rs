@@ -21,7 +21,7 @@ mod post_mortem;
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use warren_testkit::proxy::TcpProxy;
@@ -60,10 +60,17 @@ pub async fn run_suite(
     cancel: &CancellationToken,
 ) -> anyhow::Result<Vec<FaultResult>> {
     let mut results = Vec::new();
+    let started = std::time::Instant::now();
     for &fault in &options.faults {
         if cancel.is_cancelled() {
             bail!("interrupted");
         }
+        // Where the suite is, should a fault hang or fail before it has a line to print.
+        eprintln!(
+            "warren-faults: {} starting, {} s into the suite",
+            fault.name(),
+            started.elapsed().as_secs()
+        );
         let result = run_one(options, fault, cancel).await?;
         println!("{}", result.line());
         if let Some(post_mortem) = &result.post_mortem {
@@ -76,6 +83,11 @@ pub async fn run_suite(
 
 /// Senders (one stream each) of the ordered faults.
 const ORDERED_STREAMS: usize = 4;
+
+/// What a fault may take beyond its load and drain (signing up, a subscription, moving a
+/// queue's leader, a node killed and started again) before the suite gives up on it rather
+/// than hang.
+const SETUP_LIMIT: Duration = Duration::from_secs(300);
 
 /// Short waits, so a delivery failed by the fault is retried within the drain.
 const SCHEDULE: &str = "1s,2s,5s,10s";
@@ -124,15 +136,25 @@ async fn run_one(
             return Err(error);
         }
     };
-    let mut outcome = measure(
+    let limit = options.duration + options.drain_timeout + SETUP_LIMIT;
+    let measured = measure(
         options,
         fault,
         &mut warren,
         &receiver,
         (proxy.as_ref(), cluster.as_ref()),
         cancel,
-    )
-    .await;
+    );
+    let mut outcome = tokio::time::timeout(limit, measured)
+        .await
+        .unwrap_or_else(|_| {
+            Err(anyhow!(
+                "{}: no outcome within {} s (load, fault and drain should take at most {} s)",
+                fault.name(),
+                limit.as_secs(),
+                (options.duration + options.drain_timeout).as_secs()
+            ))
+        });
     if let Ok(result) = &mut outcome
         && !result.passed()
     {
