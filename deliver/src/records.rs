@@ -11,6 +11,7 @@ use uuid::Uuid;
 use warren_shared::{
     group::{Grouping, Queue, each_failed},
     model::DeliveryStatus,
+    partitions,
 };
 
 use crate::{
@@ -153,8 +154,9 @@ async fn write(pool: &Pool, rows: &[Row]) -> Result<std::collections::HashSet<Uu
 /// (that insert has no `ON CONFLICT`, so a clash fails the whole statement, rollups
 /// included), and a raced duplicate moves nothing, so each recorded attempt is counted once.
 /// Grouped per key (an upsert may touch a row once per statement) and ordered, so two
-/// writers lock the rows of a subscription's minute and hour in the same order.
-fn record() -> String {
+/// writers lock the rows of a subscription's minute and hour in the same order. `among`
+/// adds conditions on `d` (the group's array and range of ids).
+fn record(among: &str) -> String {
     let per_minute = rollup("per_minute", "subscription_rollups_minute", "1 minute");
     let per_hour = rollup("per_hour", "subscription_rollups_hour", "1 hour");
     format!(
@@ -166,7 +168,7 @@ fn record() -> String {
                 succeeded_at = CASE WHEN x.status = 'succeeded' THEN now() END,
                 dead_at = CASE WHEN x.status = 'dead' THEN now() END
          FROM x
-         WHERE d.id = x.delivery_id AND d.attempt_count = x.attempt - 1
+         WHERE d.id = x.delivery_id{among} AND d.attempt_count = x.attempt - 1
            AND d.status IN ('pending', 'retrying')
          RETURNING d.id, d.user_id, d.subscription_id, x.status, x.attempt, x.status_code,
              x.error_kind, x.attempt_id, x.started_at, x.duration_ms, x.excerpt, x.batch_id),
@@ -212,12 +214,18 @@ static RECORD_ONE: LazyLock<String> = LazyLock::new(|| {
                      $8::timestamptz AS started_at, $9::int AS duration_ms, $10::text AS excerpt,
                      $11::uuid AS batch_id),
              {}",
-        record()
+        record("")
     )
 });
 
-/// Records a group of attempts.
-static RECORD_GROUP: LazyLock<String> = LazyLock::new(|| {
+/// Records a group of attempts: `$1`..`$11` the group's columns, `$12`..`$13` the least
+/// and greatest of its deliveries' ids (`partitions::id_range`). Joined to an array, the
+/// update of `deliveries` would open every partition at every execution (the worker's
+/// busiest statement at `max` over eight days of history); the range prunes them as the kept
+/// plan starts, as the grouped load's do. Each partition is still read by the array itself
+/// (`d.id = ANY($1)`), never by the range alone, which a plan made on nearly empty tables
+/// would otherwise take and keep: days of rows when a group holds a replay of an old event.
+pub static RECORD_GROUP: LazyLock<String> = LazyLock::new(|| {
     format!("WITH x AS (
                      SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[],
                          $5::int[], $6::text[], $7::uuid[], $8::timestamptz[], $9::int[], $10::text[],
@@ -225,7 +233,7 @@ static RECORD_GROUP: LazyLock<String> = LazyLock::new(|| {
                      AS x(delivery_id, status, attempt, next_attempt_at, status_code, error_kind,
                           attempt_id, started_at, duration_ms, excerpt, batch_id)
                      ORDER BY delivery_id),
-                 {}", record())
+                 {}", record(" AND d.id = ANY($1) AND d.id BETWEEN $12 AND $13"))
 });
 
 /// A lone attempt (the common case below saturation), by the cached statement: its
@@ -270,6 +278,7 @@ async fn write_group(pool: &Pool, rows: &[Row]) -> Result<std::collections::Hash
     let durations: Vec<i32> = rows.iter().map(|r| r.duration_ms).collect();
     let excerpts: Vec<Option<&str>> = rows.iter().map(|r| r.excerpt.as_deref()).collect();
     let batches: Vec<Option<Uuid>> = rows.iter().map(|r| r.batch_id).collect();
+    let (first, last) = partitions::id_range(deliveries.iter().copied());
     let client = pool.get().await?;
     // Cached, and planned once per connection: the worker's pool prices sequential scans
     // out (`db::Plans::KeyLookups`), so the plan finds the group's deliveries by key even
@@ -292,6 +301,8 @@ async fn write_group(pool: &Pool, rows: &[Row]) -> Result<std::collections::Hash
                 &durations,
                 &excerpts,
                 &batches,
+                &first,
+                &last,
             ],
         )
         .await?;

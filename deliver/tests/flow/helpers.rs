@@ -321,6 +321,24 @@ impl Stack {
         )
         .await
     }
+
+    /// A connection of the worker's kind (kept plans that find rows by key) with
+    /// `statement` prepared as `name` on the tables as they are now: nearly empty, as a
+    /// worker's first use finds them.
+    pub async fn worker_prepared(&self, name: &str, statement: &str) -> deadpool_postgres::Object {
+        let pool = warren_shared::db::pool_with(
+            &self.db.settings(),
+            warren_shared::db::Commits::Relaxed,
+            warren_shared::db::Plans::KeyLookups,
+        )
+        .expect("a pool");
+        let client = pool.get().await.expect("a connection");
+        client
+            .batch_execute(&format!("PREPARE {name} AS {statement}"))
+            .await
+            .expect("prepared");
+        client
+    }
 }
 
 /// A `warren-deliver` child process, killed when dropped.

@@ -86,21 +86,10 @@ async fn a_grouped_load_opens_only_the_partitions_of_its_rows_and_finds_each_by_
     stack.subscribe(no_extras()).await;
     let event: Uuid = stack.send("{}").await.parse().expect("a uuid");
     let delivery = stack.delivery_of(&event.to_string()).await;
-    let pool = db::pool_with(
-        &stack.db.settings(),
-        db::Commits::Relaxed,
-        db::Plans::KeyLookups,
-    )
-    .expect("a pool");
-    let client = pool.get().await.expect("a connection");
     // Prepared on nearly empty tables, as a worker's first load is, and kept.
-    client
-        .batch_execute(&format!(
-            "PREPARE grouped AS {}",
-            *warren_deliver::store::LOAD_GROUP
-        ))
-        .await
-        .expect("prepared");
+    let client = stack
+        .worker_prepared("grouped", &warren_deliver::store::LOAD_GROUP)
+        .await;
     // A group spanning every partition there is (an old event replayed beside a fresh one)
     // and one spanning a moment: the plan is the same, only the partitions opened differ.
     let min = Uuid::nil();

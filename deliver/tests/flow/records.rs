@@ -14,6 +14,7 @@ use warren_deliver::{
     store::{Job, Loader},
 };
 use warren_shared::db;
+use warren_testkit::database::explained;
 
 use crate::helpers::{Stack, no_extras, spawn_ingest};
 
@@ -155,4 +156,37 @@ async fn an_attempt_the_database_refuses_fails_alone() {
         .map(|row| row.get(0))
         .collect();
     assert_eq!(statuses, ["succeeded", "pending"]);
+}
+
+#[tokio::test]
+async fn a_recorded_group_opens_only_the_partitions_of_its_deliveries_and_finds_each_by_key() {
+    let (stack, _, jobs) = pending(1).await;
+    let delivery = jobs[0].delivery_id;
+    // Prepared on nearly empty tables, as a worker's first group is, and kept.
+    let client = stack
+        .worker_prepared("recorded", &warren_deliver::records::RECORD_GROUP)
+        .await;
+    let (min, max) = (Uuid::nil(), Uuid::max());
+    // A group spanning every partition there is (a replay of an old event beside a fresh
+    // one) and one spanning a moment: the plan is the same, only the partitions opened differ.
+    for (first, last, removed) in [(min, max, false), (delivery, delivery, true)] {
+        let explain = format!(
+            "EXPLAIN EXECUTE recorded('{{{delivery}}}', '{{succeeded}}', '{{1}}', '{{NULL}}',
+                 '{{200}}', '{{NULL}}', '{{{}}}', '{{2026-01-01T00:00:00Z}}', '{{3}}', '{{ok}}',
+                 '{{NULL}}', '{first}', '{last}')",
+            Uuid::now_v7()
+        );
+        let plan = explained(&**client, &explain).await;
+        for scan in ["Seq Scan", "Bitmap", "Hash Join", "Merge Join"] {
+            assert!(!plan.contains(scan), "no {scan}: {plan}");
+        }
+        // Every partition of `deliveries` read by the group's array of keys, never by the
+        // range alone.
+        let conditions: Vec<&str> = plan.lines().filter(|l| l.contains("Index Cond:")).collect();
+        assert!(!conditions.is_empty(), "{plan}");
+        for condition in conditions {
+            assert!(condition.contains("(id = ANY ($1))"), "{condition}: {plan}");
+        }
+        assert_eq!(plan.contains("Subplans Removed"), removed, "{plan}");
+    }
 }
