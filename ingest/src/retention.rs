@@ -57,9 +57,7 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
             _ = cancel.cancelled() => return,
             _ = tick.tick() => {}
         }
-        if let Err(error) = maintain_partitions(&state, width).await {
-            tracing::warn!(error = format!("{error:#}"), "partition maintenance failed");
-        }
+        maintain_partitions(&state, width).await;
         let Some(keep) = state.settings.retention() else {
             continue;
         };
@@ -79,22 +77,42 @@ pub async fn run(state: AppState, cancel: CancellationToken) {
 }
 
 /// Creates the partitions ahead, completes the indexes partitions lack and analyses the
-/// partitions that changed.
-async fn maintain_partitions(state: &AppState, width: Duration) -> anyhow::Result<()> {
-    let mut client = state.pool.get().await?;
-    partitions::ensure_ahead(
-        &mut client,
-        width,
-        OffsetDateTime::now_utc(),
-        partitions::AHEAD,
-    )
-    .await?;
-    partitions::complete_indexes(&client).await?;
-    let analysed = statistics::analyze_changed(&client).await?;
-    if !analysed.is_empty() {
-        tracing::debug!(?analysed, "analysed the partitions that changed");
+/// partitions that changed: three steps, each tried whatever became of the others (a window
+/// not created while its table is busy must not leave today's partition unanalysed), each
+/// failure logged.
+async fn maintain_partitions(state: &AppState, width: Duration) {
+    let mut client = match state.pool.get().await {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(error = %error, "partition maintenance has no connection");
+            return;
+        }
+    };
+    let now = OffsetDateTime::now_utc();
+    if let Err(error) = partitions::ensure_ahead(&mut client, width, now, partitions::AHEAD).await {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "creating the partitions ahead failed"
+        );
     }
-    Ok(())
+    if let Err(error) = partitions::complete_indexes(&client).await {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "completing the partitions' indexes failed"
+        );
+    }
+    match statistics::analyze_changed(&client).await {
+        Ok(analysed) if !analysed.is_empty() => {
+            tracing::debug!(?analysed, "analysed the partitions that changed")
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "analysing the partitions failed"
+            )
+        }
+    }
 }
 
 /// Removes everything received before `cutoff` that nothing still needs: whole partitions
