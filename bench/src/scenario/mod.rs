@@ -142,8 +142,12 @@ fn describe(cli: &Cli, plan: &Plan, warren: &Warren, run_id: &str) -> String {
             "subscriptions batched: up to {events} events, {wait_ms} ms"
         ));
     }
+    let from = cli
+        .bin_dir
+        .as_ref()
+        .map_or_else(|| "target/release".into(), |dir| dir.display().to_string());
     format!(
-        "started here from target/release at {} ({})",
+        "started here from {from} at {} ({})",
         warren.base_url,
         settings.join(", ")
     )
