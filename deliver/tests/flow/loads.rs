@@ -162,14 +162,7 @@ async fn the_workers_sessions_find_rows_by_index_even_when_planned_on_empty_tabl
                 )
                 .await
                 .expect("prepared");
-            let rows = client
-                .query("EXPLAIN EXECUTE grouped('{}')", &[])
-                .await
-                .expect("explained");
-            rows.iter()
-                .map(|row| row.get::<_, String>(0))
-                .collect::<Vec<_>>()
-                .join("\n")
+            explained(&**client, "EXPLAIN EXECUTE grouped('{}')").await
         }
     };
     let planned = plan_of(db::Plans::KeyLookups).await;
