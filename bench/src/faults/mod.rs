@@ -71,7 +71,20 @@ pub async fn run_suite(
             fault.name(),
             started.elapsed().as_secs()
         );
-        let result = run_one(options, fault, cancel).await?;
+        let result = match run_one(options, fault, cancel).await {
+            Ok(result) => result,
+            // The harness failed (a cluster node that would not start, a CLI call stopped
+            // at its limit), not Warren: a fault that ran and lost something is a result,
+            // never an error, and is never run again.
+            Err(error) if !cancel.is_cancelled() => {
+                eprintln!(
+                    "warren-faults: {} could not be run ({error:#}); running it once more",
+                    fault.name()
+                );
+                run_one(options, fault, cancel).await?
+            }
+            Err(error) => return Err(error),
+        };
         println!("{}", result.line());
         if let Some(post_mortem) = &result.post_mortem {
             print!("{post_mortem}");
