@@ -263,13 +263,10 @@ async fn a_burst_of_requests_shares_transactions_and_each_gets_its_own_event() {
     assert_eq!(ids.len(), 100, "one event per request");
     assert_eq!(app.count("events").await, 100);
     assert_eq!(app.count("deliveries").await, 100);
-    let metrics = app.metrics().await;
-    let commits: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("warren_event_commits_total "))
-        .expect("the commits counter")
-        .parse()
-        .expect("a number");
+    let commits = app
+        .metric("warren_event_commits_total")
+        .await
+        .expect("the commits counter");
     assert!(
         commits < 100.0,
         "100 events in {commits} transactions: no group formed"

@@ -151,6 +151,17 @@ impl TestApp {
         response.text().await.expect("text")
     }
 
+    /// The value of the sample `sample` (a metric's name, with its labels if it has any)
+    /// in `GET /metrics`; `None` when it is not there.
+    pub async fn metric(&self, sample: &str) -> Option<f64> {
+        let prefix = format!("{sample} ");
+        self.metrics()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse().ok())
+    }
+
     /// Asserts that nothing of a refused request was kept: no event, no delivery, nothing
     /// in the main queue.
     pub async fn assert_nothing_stored(&self) {

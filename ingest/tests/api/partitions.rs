@@ -227,13 +227,11 @@ async fn retention_drops_whole_partitions_and_keeps_what_is_in_flight_or_held() 
         "warren_retention_partitions_dropped_total to count the drop",
         Duration::from_secs(10),
         || async {
-            let metrics = app.metrics().await;
-            let dropped = metrics
-                .lines()
-                .find_map(|l| l.strip_prefix("warren_retention_partitions_dropped_total "))
-                .and_then(|n| n.parse::<u64>().ok())
+            let dropped = app
+                .metric("warren_retention_partitions_dropped_total")
+                .await
                 .expect("the counter");
-            (dropped >= 1).then_some(())
+            (dropped >= 1.0).then_some(())
         },
     )
     .await;
@@ -592,7 +590,7 @@ async fn the_changed_partitions_are_analysed_even_while_a_window_ahead_cannot_be
     let app = spawn_app_with(|s| s.database.partition_secs = 2).await;
     let (_, url) = app.source_with_subscriber().await;
     let (_, first) = ingest_with_key(&app, &url, "first", r#"{"n": 1}"#).await;
-    let client = app.db.client().await;
+    let mut client = app.db.client().await;
     // Tables in the way of every window not made yet, for a minute on: from the next tick
     // that needs a new window, each tick's creation of the partitions ahead fails.
     let now = OffsetDateTime::now_utc().unix_timestamp();
@@ -605,11 +603,9 @@ async fn the_changed_partitions_are_analysed_even_while_a_window_ahead_cannot_be
             .expect("a table in the way");
     }
     tokio::time::sleep(Duration::from_millis(2_600)).await;
-    let mut other = app.db.client().await;
-    let width = Duration::from_secs(2);
     let ensured = partitions::ensure_ahead(
-        &mut other,
-        width,
+        &mut client,
+        Duration::from_secs(2),
         OffsetDateTime::now_utc(),
         partitions::AHEAD,
     )
