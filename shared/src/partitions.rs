@@ -15,7 +15,8 @@
 //! windows past retention, keeping what is still in flight, and [`complete_indexes`] builds a
 //! new parent index's piece on a partition that lacks it without locking writes.
 
-use std::time::Duration;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use time::OffsetDateTime;
@@ -270,14 +271,14 @@ pub async fn ensure_at_start(settings: &crate::config::DatabaseSettings) {
 /// the dropped events' idempotency keys. The detached tables are dropped once that
 /// transaction commits. Stops without error at a window whose tables are
 /// busy: the next call goes on from there.
-pub async fn drop_older_than(client: &mut Client, bound: Uuid) -> anyhow::Result<Vec<String>> {
+pub async fn drop_older_than(client: &mut Client, bound: Uuid) -> anyhow::Result<Vec<Dropped>> {
     let mut dropped = Vec::new();
     drop_detached(client).await?;
     let events = list(client, "events").await?;
     for window in events.iter().filter(|p| p.upper <= bound) {
         free_keys(client, window).await?;
         match drop_window(client, window).await {
-            Ok(()) => dropped.push(window.name.clone()),
+            Ok(done) => dropped.push(done),
             Err(e) if busy(&e) => {
                 tracing::info!(partition = %window.name, "its tables are busy: dropping it at the next tick");
                 break;
@@ -326,8 +327,21 @@ async fn free_keys(client: &Client, window: &Partition) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A window [`drop_older_than`] dropped: its `events` partition's name, and how long the
+/// two parts of its drop took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// The `events` partition's name (the others' differ only by the table's).
+    pub name: String,
+    /// Taking the parents' locks, detaching the three partitions and moving back what must
+    /// be kept: the part that holds (or waits for) the parents.
+    pub detach: Duration,
+    /// Emptying and dropping the detached tables: most of it is removing their files.
+    pub removal: Duration,
+}
+
 /// Detaches the window's three partitions, moves back what must be kept, and drops them.
-async fn drop_window(client: &mut Client, window: &Partition) -> anyhow::Result<()> {
+async fn drop_window(client: &mut Client, window: &Partition) -> anyhow::Result<Dropped> {
     let (lower, upper) = (window.lower, window.upper);
     let mut names = Vec::new();
     for (table, _) in TABLES {
@@ -340,7 +354,12 @@ async fn drop_window(client: &mut Client, window: &Partition) -> anyhow::Result<
     let [Some(events), deliveries, attempts] =
         <[Option<String>; 3]>::try_from(names).map_err(|_| anyhow::anyhow!("three tables"))?
     else {
-        return Ok(());
+        // Gone since the list was read: another process dropped it.
+        return Ok(Dropped {
+            name: window.name.clone(),
+            detach: Duration::ZERO,
+            removal: Duration::ZERO,
+        });
     };
     let detached = Detached {
         events: &events,
@@ -349,13 +368,26 @@ async fn drop_window(client: &mut Client, window: &Partition) -> anyhow::Result<
         lower,
         upper,
     };
+    detached.warm(client).await?;
+    let started = Instant::now();
     at_once(client, &detached).await?;
+    let detach = started.elapsed();
     // Dropped after the commit, not in it: removing a large table's files takes PostgreSQL
     // a while at commit, with the transaction's locks (the parents') still held. Detached,
     // they are no one's: a process that dies before this leaves them to the next call.
     drop_detached(client).await?;
-    tracing::info!(partition = %events, "dropped a window past retention");
-    Ok(())
+    let removal = started.elapsed() - detach;
+    tracing::info!(
+        partition = %events,
+        detach_ms = detach.as_millis() as u64,
+        removal_ms = removal.as_millis() as u64,
+        "dropped a window past retention"
+    );
+    Ok(Dropped {
+        name: events,
+        detach,
+        removal,
+    })
 }
 
 /// Tries of taking the locks without waiting before a drop queues for them.
@@ -443,50 +475,83 @@ impl UnderLocks for Detached<'_> {
             ))
             .await?;
         }
-        if let (Some(deliveries), Some(attempts)) = (deliveries, attempts) {
-            tx.batch_execute(&format!(
-                "WITH kept AS (
-                     INSERT INTO deliveries
-                     SELECT * FROM {deliveries} WHERE status = 'held'
-                     UNION ALL SELECT * FROM {deliveries}
-                         WHERE enqueued AND status IN ('pending', 'retrying')
-                     UNION ALL SELECT * FROM {deliveries}
-                         WHERE NOT enqueued AND status IN ('pending', 'retrying')
-                     RETURNING id)
-                 INSERT INTO delivery_attempts
-                 SELECT * FROM {attempts} WHERE delivery_id IN (SELECT id FROM kept)"
-            ))
-            .await?;
+        if let Some(kept) = self.kept_deliveries() {
+            tx.batch_execute(&kept).await?;
         }
-        tx.execute(
-            &format!("INSERT INTO events SELECT * FROM {events} WHERE id IN ({LIVE_EVENTS})"),
-            &[lower, upper],
-        )
-        .await?;
-        // Finished deliveries (replays, and those made just past the window's end) of
-        // events that are gone now; the `deliveries_deleted` trigger takes their attempts.
-        tx.execute(
-            "DELETE FROM deliveries d WHERE d.event_id >= $1 AND d.event_id < $2
-                 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id)",
-            &[lower, upper],
-        )
-        .await?;
-        tx.execute(
-            "DELETE FROM event_idempotency_keys k WHERE k.event_id >= $1 AND k.event_id < $2
-                 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = k.event_id)",
-            &[lower, upper],
-        )
-        .await?;
+        tx.execute(&self.kept_events(), &[lower, upper]).await?;
+        tx.execute(GONE_DELIVERIES, &[lower, upper]).await?;
+        tx.execute(GONE_KEYS, &[lower, upper]).await?;
         Ok(())
     }
 }
 
-/// Drops the window partitions that were detached but not dropped yet. Each is emptied
-/// first (`TRUNCATE`, which locks nothing but the detached table, and whose commit removes
-/// the files, a while for a large table); the `DROP` of the empty table then takes
-/// `ACCESS EXCLUSIVE` on the tables its foreign keys point at (users, sources,
-/// subscriptions: it removes their triggers), [`at_once`], for a few milliseconds. If they
-/// stay busy, the next call drops it: a detached table is no one's.
+impl Detached<'_> {
+    /// Moves back the deliveries still held, pending or retrying, with their attempts.
+    fn kept_deliveries(&self) -> Option<String> {
+        let (Some(deliveries), Some(attempts)) = (self.deliveries, self.attempts) else {
+            return None;
+        };
+        Some(format!(
+            "WITH kept AS (
+                 INSERT INTO deliveries
+                 SELECT * FROM {deliveries} WHERE status = 'held'
+                 UNION ALL SELECT * FROM {deliveries}
+                     WHERE enqueued AND status IN ('pending', 'retrying')
+                 UNION ALL SELECT * FROM {deliveries}
+                     WHERE NOT enqueued AND status IN ('pending', 'retrying')
+                 RETURNING id)
+             INSERT INTO delivery_attempts
+             SELECT * FROM {attempts} WHERE delivery_id IN (SELECT id FROM kept)"
+        ))
+    }
+
+    /// Moves back the events a delivery still in flight or held points at (`$1`, `$2`: the
+    /// window).
+    fn kept_events(&self) -> String {
+        format!(
+            "INSERT INTO events SELECT * FROM {} WHERE id IN ({LIVE_EVENTS})",
+            self.events
+        )
+    }
+
+    /// Plans, before the locks are taken, what [`UnderLocks::run`] will run under them, so
+    /// that it finds the catalog entries of every partition and index it plans over already
+    /// read: a connection that never planned over the older partitions reads them first,
+    /// tens of milliseconds that would otherwise hold the parents. `EXPLAIN` plans without
+    /// running, and an empty `DELETE` plans the `deliveries_deleted` trigger's statement.
+    async fn warm(&self, client: &Client) -> anyhow::Result<()> {
+        let (lower, upper) = (self.lower, self.upper);
+        if let Some(kept) = self.kept_deliveries() {
+            client.batch_execute(&format!("EXPLAIN {kept}")).await?;
+        }
+        for statement in [self.kept_events(), GONE_DELIVERIES.into(), GONE_KEYS.into()] {
+            client
+                .execute(&format!("EXPLAIN {statement}"), &[&lower, &upper])
+                .await?;
+        }
+        client
+            .batch_execute("DELETE FROM deliveries WHERE false")
+            .await?;
+        Ok(())
+    }
+}
+
+/// Deletes the finished deliveries (replays, and those made just past the window's end) of
+/// events in `[$1, $2)` that are gone now; the `deliveries_deleted` trigger takes their
+/// attempts.
+const GONE_DELIVERIES: &str = "DELETE FROM deliveries d WHERE d.event_id >= $1 AND d.event_id < $2
+     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id)";
+
+/// Deletes the idempotency keys of the events in `[$1, $2)` that are gone now.
+const GONE_KEYS: &str = "DELETE FROM event_idempotency_keys k WHERE k.event_id >= $1 AND k.event_id < $2
+     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = k.event_id)";
+
+/// Drops the window partitions that were detached but not dropped yet. They are emptied
+/// first, all in one `TRUNCATE` (which locks nothing but the detached tables, and whose
+/// commit removes their files, a while for large tables); one `DROP` of the empty tables
+/// then takes `ACCESS EXCLUSIVE` on the tables their foreign keys point at (users, sources,
+/// subscriptions: it removes their triggers), [`at_once`], for a few milliseconds, once for
+/// them all. If those stay busy, the next call drops them: a detached table is no one's.
 async fn drop_detached(client: &mut Client) -> anyhow::Result<()> {
     let detached = client
         .query(
@@ -500,40 +565,51 @@ async fn drop_detached(client: &mut Client) -> anyhow::Result<()> {
             &[],
         )
         .await?;
-    for row in detached {
-        let name: String = row.get(0);
-        client.batch_execute(&format!("TRUNCATE {name}")).await?;
-        let dropped = DropTable {
-            name: &name,
-            referenced: row.get(1),
-        };
-        match at_once(client, &dropped).await {
-            Ok(()) => {}
-            Err(e) if busy(&e) => {
-                tracing::info!(table = %name, "busy: dropping the detached table at the next tick");
-            }
-            Err(e) => return Err(e),
-        }
+    if detached.is_empty() {
+        return Ok(());
     }
-    Ok(())
-}
-
-/// A detached, emptied partition to drop, and the tables its foreign keys point at.
-struct DropTable<'a> {
-    name: &'a str,
-    referenced: Option<String>,
-}
-
-impl UnderLocks for DropTable<'_> {
-    fn tables(&self) -> String {
-        match &self.referenced {
-            Some(referenced) => format!("{}, {referenced}", self.name),
-            None => self.name.to_owned(),
+    let names: Vec<String> = detached.iter().map(|row| row.get(0)).collect();
+    let referenced: BTreeSet<String> = detached
+        .iter()
+        .filter_map(|row| row.get::<_, Option<String>>(1))
+        .flat_map(|list| list.split(", ").map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    client
+        .batch_execute(&format!("TRUNCATE {}", names.join(", ")))
+        .await?;
+    let dropped = DropTables {
+        names: &names,
+        referenced,
+    };
+    match at_once(client, &dropped).await {
+        Ok(()) => Ok(()),
+        Err(e) if busy(&e) => {
+            tracing::info!(tables = ?names, "busy: dropping the detached tables at the next tick");
+            Ok(())
         }
+        Err(e) => Err(e),
+    }
+}
+
+/// Detached, emptied partitions to drop, and the tables their foreign keys point at.
+struct DropTables<'a> {
+    names: &'a [String],
+    referenced: BTreeSet<String>,
+}
+
+impl UnderLocks for DropTables<'_> {
+    fn tables(&self) -> String {
+        let referenced = self.referenced.iter().filter(|r| !self.names.contains(r));
+        self.names
+            .iter()
+            .chain(referenced)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     async fn run(&self, tx: &Transaction<'_>) -> anyhow::Result<()> {
-        tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", self.name))
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", self.names.join(", ")))
             .await?;
         Ok(())
     }

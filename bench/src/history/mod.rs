@@ -65,6 +65,10 @@ pub struct DropFigures {
     pub partitions: Vec<String>,
     /// Seconds the call that dropped them took (its statements, commit and files).
     pub seconds: f64,
+    /// Of those, the detach: taking the parents' locks and the work done holding them.
+    pub detach_seconds: f64,
+    /// Of those, emptying and dropping the detached tables (mostly removing their files).
+    pub removal_seconds: f64,
     /// Calls it took: one gives up when the tables stay locked past its lock timeout.
     pub tries: u32,
 }
@@ -215,10 +219,12 @@ impl HistoryRun<'_> {
     async fn drop_oldest(&self, spec: &PhaseSpec) -> anyhow::Result<DropFigures> {
         tokio::time::sleep(spec.warmup + spec.duration / 3).await;
         let mut client = database::connect(self.database_url).await?;
-        let (partitions, seconds, tries) = drop_oldest_day(&mut client).await?;
+        let (dropped, seconds, tries) = drop_oldest_day(&mut client).await?;
         Ok(DropFigures {
-            partitions,
+            partitions: dropped.iter().map(|d| d.name.clone()).collect(),
             seconds,
+            detach_seconds: dropped.iter().map(|d| d.detach.as_secs_f64()).sum(),
+            removal_seconds: dropped.iter().map(|d| d.removal.as_secs_f64()).sum(),
             tries,
         })
     }
@@ -280,8 +286,11 @@ async fn rollups(client: &Client, from: OffsetDateTime) -> anyhow::Result<()> {
 const DROP_TRIES: u32 = 50;
 
 /// Drops the oldest window's partitions, as retention does: tries until a call drops it;
-/// returns its names, how long the call that dropped it took, and how many calls it took.
-async fn drop_oldest_day(client: &mut Client) -> anyhow::Result<(Vec<String>, f64, u32)> {
+/// returns what it dropped, how long the call that dropped it took, and how many calls it
+/// took.
+async fn drop_oldest_day(
+    client: &mut Client,
+) -> anyhow::Result<(Vec<partitions::Dropped>, f64, u32)> {
     let events = partitions::list(&*client, "events").await?;
     let oldest = events
         .iter()
@@ -344,8 +353,10 @@ impl HistoryFigures {
                 out,
                 "oldest day dropped in",
                 format!(
-                    "{:.3} s ({}; call {} of those made)",
+                    "{:.3} s: detach {:.3} s, files {:.3} s ({}; call {} of those made)",
                     drop.seconds,
+                    drop.detach_seconds,
+                    drop.removal_seconds,
                     drop.partitions.join(", "),
                     drop.tries
                 ),

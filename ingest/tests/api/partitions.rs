@@ -367,7 +367,7 @@ async fn a_drop_that_cannot_take_its_locks_at_once_waits_for_the_next_call() {
     let dropped = partitions::drop_older_than(&mut client, window.upper)
         .await
         .expect("dropped");
-    assert!(dropped.contains(&window.name), "{dropped:?}");
+    assert!(dropped.iter().any(|d| d.name == window.name), "{dropped:?}");
     let present = client
         .query_one(&count, &[])
         .await
@@ -427,7 +427,7 @@ async fn a_drop_takes_its_three_tables_at_once_or_not_at_all() {
     let dropped = partitions::drop_older_than(&mut client, window.upper)
         .await
         .expect("dropped");
-    assert!(dropped.contains(&window.name), "{dropped:?}");
+    assert!(dropped.iter().any(|d| d.name == window.name), "{dropped:?}");
 }
 
 /// Dropping a detached partition removes its foreign keys' triggers from `users` and
@@ -614,6 +614,21 @@ async fn the_changed_partitions_are_analysed_even_while_a_window_ahead_cannot_be
         ensured.is_err(),
         "the windows ahead cannot be made: {ensured:?}"
     );
+    // Autovacuum may not analyse them first: it visits every database in turn, a test run
+    // makes many, and its analysis would leave the tick nothing to do.
+    for row in client
+        .query(partitions::LIST, &[&"events"])
+        .await
+        .expect("the partitions")
+    {
+        let name: String = row.get(0);
+        client
+            .batch_execute(&format!(
+                "ALTER TABLE {name} SET (autovacuum_enabled = false)"
+            ))
+            .await
+            .expect("autovacuum off");
+    }
     // Many more events of now.
     let ids = copies_of(&client, first, 600).await;
     let landed: String = client
