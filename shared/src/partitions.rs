@@ -538,13 +538,17 @@ impl Detached<'_> {
 
 /// Deletes the finished deliveries (replays, and those made just past the window's end) of
 /// events in `[$1, $2)` that are gone now; the `deliveries_deleted` trigger takes their
-/// attempts.
+/// attempts (the events' range is named again so that the planner opens only the
+/// partitions that can hold them, not every partition of `events`).
 const GONE_DELIVERIES: &str = "DELETE FROM deliveries d WHERE d.event_id >= $1 AND d.event_id < $2
-     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id)";
+     AND NOT EXISTS (SELECT 1 FROM events e
+                     WHERE e.id = d.event_id AND e.id >= $1 AND e.id < $2)";
 
 /// Deletes the idempotency keys of the events in `[$1, $2)` that are gone now.
-const GONE_KEYS: &str = "DELETE FROM event_idempotency_keys k WHERE k.event_id >= $1 AND k.event_id < $2
-     AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = k.event_id)";
+const GONE_KEYS: &str =
+    "DELETE FROM event_idempotency_keys k WHERE k.event_id >= $1 AND k.event_id < $2
+     AND NOT EXISTS (SELECT 1 FROM events e
+                     WHERE e.id = k.event_id AND e.id >= $1 AND e.id < $2)";
 
 /// Drops the window partitions that were detached but not dropped yet. They are emptied
 /// first, all in one `TRUNCATE` (which locks nothing but the detached tables, and whose
