@@ -264,13 +264,13 @@ pub async fn ensure_at_start(settings: &crate::config::DatabaseSettings) {
 
 /// Drops, oldest first, every window whose partitions end at or below `bound` (the first id
 /// past retention), each in a transaction of its own; returns what it dropped (each
-/// window's `events` partition and how long its drop took). What must outlive its window is
-/// moved back through the parent (into the `_kept` partitions): deliveries still pending, retrying or held, with their attempts,
-/// and the events any such delivery (in any partition: replays make new ones) points at.
-/// Finished deliveries of the dropped events in later partitions (replays) go too, and so do
-/// the dropped events' idempotency keys. The detached tables are dropped once that
-/// transaction commits. Stops without error at a window whose tables are
-/// busy: the next call goes on from there.
+/// window's `events` partition and how long its drop took). What must outlive its window
+/// is moved back through the parent (into the `_kept` partitions): deliveries still
+/// pending, retrying or held, with their attempts, and the events any such delivery (in any
+/// partition: replays make new ones) points at. Finished deliveries of the dropped events
+/// in later partitions (replays) go too, and so do the dropped events' idempotency keys.
+/// The detached tables are dropped once that transaction commits. Stops without error at a
+/// window whose tables are busy: the next call goes on from there.
 pub async fn drop_older_than(client: &mut Client, bound: Uuid) -> anyhow::Result<Vec<Dropped>> {
     let mut dropped = Vec::new();
     drop_detached(client).await?;
