@@ -46,7 +46,7 @@ const LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '300ms'";
 /// many times: ingest waits at most this long behind one try. A drop first tries to take
 /// the three parents at once without waiting ([`at_once`]); a detach also takes
 /// SHARE ROW EXCLUSIVE on the tables the foreign keys point at (users, sources,
-/// subscriptions), the drop of a detached table ACCESS EXCLUSIVE on them.
+/// subscriptions), dropping a detached table's foreign keys ACCESS EXCLUSIVE on them.
 const DROP_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '50ms'";
 
 /// The smallest UUIDv7 of the millisecond `at`: every id taken before `at` sorts below it.
@@ -336,7 +336,8 @@ pub struct Dropped {
     /// Taking the parents' locks, detaching the three partitions and moving back what must
     /// be kept: the part that holds (or waits for) the parents.
     pub detach: Duration,
-    /// Emptying and dropping the detached tables: most of it is removing their files.
+    /// Dropping the detached tables' foreign keys, then the tables: most of it is removing
+    /// their files.
     pub removal: Duration,
 }
 
@@ -550,18 +551,23 @@ const GONE_KEYS: &str =
      AND NOT EXISTS (SELECT 1 FROM events e
                      WHERE e.id = k.event_id AND e.id >= $1 AND e.id < $2)";
 
-/// Drops the window partitions that were detached but not dropped yet. They are emptied
-/// first, all in one `TRUNCATE` (which locks nothing but the detached tables, and whose
-/// commit removes their files, a while for large tables); one `DROP` of the empty tables
-/// then takes `ACCESS EXCLUSIVE` on the tables their foreign keys point at (users, sources,
-/// subscriptions: it removes their triggers), [`at_once`], for a few milliseconds, once for
-/// them all. If those stay busy, the next call drops them: a detached table is no one's.
+/// Drops the window partitions that were detached but not dropped yet. Their foreign keys
+/// go first, in one transaction that takes `ACCESS EXCLUSIVE` on the tables the keys point
+/// at (users, sources, subscriptions: dropping a key removes its triggers there)
+/// [`at_once`], for the milliseconds the catalog changes take. The tables are then dropped
+/// in one `DROP`, which locks nothing but them: its commit removes their files, a while for
+/// large tables, while no one waits. (A `TRUNCATE` would rebuild and sync every index
+/// first, and a `DROP` of tables that still had their keys would remove the files holding
+/// the tables ingest reads.) If the keys' tables stay busy, the next call drops them: a
+/// detached table is no one's.
 async fn drop_detached(client: &mut Client) -> anyhow::Result<()> {
-    let detached = client
+    let rows = client
         .query(
             "SELECT c.relname::text,
-                    (SELECT string_agg(DISTINCT f.confrelid::regclass::text, ', ')
-                     FROM pg_constraint f WHERE f.conrelid = c.oid AND f.contype = 'f')
+                    ARRAY(SELECT quote_ident(f.conname) FROM pg_constraint f
+                          WHERE f.conrelid = c.oid AND f.contype = 'f' ORDER BY 1),
+                    ARRAY(SELECT DISTINCT f.confrelid::regclass::text FROM pg_constraint f
+                          WHERE f.conrelid = c.oid AND f.contype = 'f' ORDER BY 1)
              FROM pg_class c
              WHERE c.relkind = 'r' AND NOT c.relispartition
                AND c.relnamespace = 'public'::regnamespace
@@ -569,52 +575,83 @@ async fn drop_detached(client: &mut Client) -> anyhow::Result<()> {
             &[],
         )
         .await?;
-    if detached.is_empty() {
+    if rows.is_empty() {
         return Ok(());
     }
-    let names: Vec<String> = detached.iter().map(|row| row.get(0)).collect();
-    let referenced: BTreeSet<String> = detached
+    let detached: Vec<KeyedTable> = rows
         .iter()
-        .filter_map(|row| row.get::<_, Option<String>>(1))
-        .flat_map(|list| list.split(", ").map(str::to_owned).collect::<Vec<_>>())
+        .map(|row| KeyedTable {
+            name: row.get(0),
+            keys: row.get(1),
+            referenced: row.get(2),
+        })
         .collect();
-    client
-        .batch_execute(&format!("TRUNCATE {}", names.join(", ")))
-        .await?;
-    let dropped = DropTables {
-        names: &names,
-        referenced,
+    let keys = DropKeys(detached.iter().filter(|t| !t.keys.is_empty()).collect());
+    let tables = DropTables(&detached);
+    let done = async {
+        if !keys.0.is_empty() {
+            at_once(client, &keys).await?;
+        }
+        at_once(client, &tables).await
     };
-    match at_once(client, &dropped).await {
-        Ok(()) => Ok(()),
+    match done.await {
         Err(e) if busy(&e) => {
-            tracing::info!(tables = ?names, "busy: dropping the detached tables at the next tick");
+            tracing::info!(tables = %tables.tables(), "busy: dropping the detached tables at the next tick");
             Ok(())
         }
-        Err(e) => Err(e),
+        done => done,
     }
 }
 
-/// Detached, emptied partitions to drop, and the tables their foreign keys point at.
-struct DropTables<'a> {
-    names: &'a [String],
-    referenced: BTreeSet<String>,
+/// A detached partition, with its foreign keys and the tables they point at.
+struct KeyedTable {
+    name: String,
+    keys: Vec<String>,
+    referenced: Vec<String>,
 }
+
+/// Detached partitions without their foreign keys, to drop: locks nothing but them.
+struct DropTables<'a>(&'a [KeyedTable]);
 
 impl UnderLocks for DropTables<'_> {
     fn tables(&self) -> String {
-        let referenced = self.referenced.iter().filter(|r| !self.names.contains(r));
-        self.names
-            .iter()
-            .chain(referenced)
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(", ")
+        let names: Vec<&str> = self.0.iter().map(|t| t.name.as_str()).collect();
+        names.join(", ")
     }
 
     async fn run(&self, tx: &Transaction<'_>) -> anyhow::Result<()> {
-        tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", self.names.join(", ")))
+        tx.batch_execute(&format!("DROP TABLE IF EXISTS {}", self.tables()))
             .await?;
+        Ok(())
+    }
+}
+
+/// Detached partitions whose foreign keys to drop.
+struct DropKeys<'a>(Vec<&'a KeyedTable>);
+
+impl UnderLocks for DropKeys<'_> {
+    /// The detached tables and, once each, the tables their keys point at.
+    fn tables(&self) -> String {
+        let mut tables: Vec<&str> = self.0.iter().map(|t| t.name.as_str()).collect();
+        let referenced: BTreeSet<&str> = self
+            .0
+            .iter()
+            .flat_map(|t| t.referenced.iter().map(String::as_str))
+            .collect();
+        tables.extend(referenced);
+        tables.join(", ")
+    }
+
+    async fn run(&self, tx: &Transaction<'_>) -> anyhow::Result<()> {
+        for table in &self.0 {
+            let drops: Vec<String> = table
+                .keys
+                .iter()
+                .map(|key| format!("DROP CONSTRAINT IF EXISTS {key}"))
+                .collect();
+            tx.batch_execute(&format!("ALTER TABLE {} {}", table.name, drops.join(", ")))
+                .await?;
+        }
         Ok(())
     }
 }

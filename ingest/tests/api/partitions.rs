@@ -317,6 +317,20 @@ async fn migrating_a_database_with_rows_keeps_every_row() {
     );
 }
 
+/// Makes one-second windows (the current and the next) and returns the first: past after
+/// two seconds.
+async fn second_windows(client: &mut tokio_postgres::Client) -> partitions::Partition {
+    partitions::ensure_ahead(client, Duration::from_secs(1), OffsetDateTime::now_utc(), 1)
+        .await
+        .expect("windows");
+    partitions::list(&*client, "events")
+        .await
+        .expect("listed")
+        .into_iter()
+        .find(|p| p.name.starts_with("events_p"))
+        .expect("a window")
+}
+
 /// A drop never queues writers for long: while another transaction writes `users` (the
 /// table the detached partitions' foreign keys point at, on which their drop needs an
 /// exclusive lock), the window is left for the next call, with nothing lost; once the
@@ -325,17 +339,8 @@ async fn migrating_a_database_with_rows_keeps_every_row() {
 async fn a_drop_that_cannot_take_its_locks_at_once_waits_for_the_next_call() {
     let db = TestDatabase::create().await;
     let mut client = db.client().await;
-    let width = Duration::from_secs(1);
-    partitions::ensure_ahead(&mut client, width, OffsetDateTime::now_utc(), 1)
-        .await
-        .expect("windows");
+    let window = second_windows(&mut client).await;
     tokio::time::sleep(Duration::from_millis(2_100)).await;
-    let window = partitions::list(&client, "events")
-        .await
-        .expect("listed")
-        .into_iter()
-        .find(|p| p.name.starts_with("events_p"))
-        .expect("the past window");
 
     let writer = db.client().await;
     writer
@@ -383,17 +388,8 @@ async fn a_drop_that_cannot_take_its_locks_at_once_waits_for_the_next_call() {
 async fn a_drop_takes_its_three_tables_at_once_or_not_at_all() {
     let db = TestDatabase::create().await;
     let mut client = db.client().await;
-    let width = Duration::from_secs(1);
-    partitions::ensure_ahead(&mut client, width, OffsetDateTime::now_utc(), 1)
-        .await
-        .expect("windows");
+    let window = second_windows(&mut client).await;
     tokio::time::sleep(Duration::from_millis(2_100)).await;
-    let window = partitions::list(&client, "events")
-        .await
-        .expect("listed")
-        .into_iter()
-        .find(|p| p.name.starts_with("events_p"))
-        .expect("the past window");
     let writer = db.client().await;
     writer
         .batch_execute("BEGIN; LOCK TABLE delivery_attempts IN ROW EXCLUSIVE MODE")
@@ -437,16 +433,7 @@ async fn a_drop_takes_its_three_tables_at_once_or_not_at_all() {
 async fn the_drop_of_a_detached_partition_never_queues_readers_of_the_tables_it_points_at() {
     let db = TestDatabase::create().await;
     let mut client = db.client().await;
-    let width = Duration::from_secs(1);
-    partitions::ensure_ahead(&mut client, width, OffsetDateTime::now_utc(), 1)
-        .await
-        .expect("windows");
-    let window = partitions::list(&client, "events")
-        .await
-        .expect("listed")
-        .into_iter()
-        .find(|p| p.name.starts_with("events_p"))
-        .expect("a window");
+    let window = second_windows(&mut client).await;
     client
         .batch_execute(&format!(
             "ALTER TABLE events DETACH PARTITION {}",
@@ -500,6 +487,45 @@ async fn the_drop_of_a_detached_partition_never_queues_readers_of_the_tables_it_
         .await
         .expect("dropped");
     assert_eq!(present().await, 0, "gone");
+}
+
+/// A detached partition's files are removed by a `DROP` that locks nothing but the
+/// detached tables: once its foreign keys are gone (the first step of dropping it, the one
+/// that takes `users`, `sources` and `subscriptions`), it goes even while a transaction
+/// writes all three.
+#[tokio::test]
+async fn a_detached_partition_without_its_keys_goes_while_the_tables_it_pointed_at_are_written() {
+    let db = TestDatabase::create().await;
+    let mut client = db.client().await;
+    let window = second_windows(&mut client).await;
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE events DETACH PARTITION {0};
+             ALTER TABLE {0} DROP CONSTRAINT events_user_id_fkey,
+                 DROP CONSTRAINT events_source_id_fkey",
+            window.name
+        ))
+        .await
+        .expect("detached without its keys, as a drop cut short between its steps leaves it");
+    let writer = db.client().await;
+    writer
+        .batch_execute("BEGIN; LOCK TABLE users, sources, subscriptions IN ROW EXCLUSIVE MODE")
+        .await
+        .expect("a writer");
+
+    partitions::drop_older_than(&mut client, Uuid::nil())
+        .await
+        .expect("dropped");
+    let present: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relname = $1",
+            &[&window.name],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(present, 0, "gone while the writer still holds its tables");
+    writer.batch_execute("COMMIT").await.expect("committed");
 }
 
 #[tokio::test]
