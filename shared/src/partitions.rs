@@ -557,8 +557,8 @@ const GONE_KEYS: &str =
 /// [`at_once`], for the milliseconds the catalog changes take. The tables are then dropped
 /// in one `DROP`, which locks nothing but them: its commit removes their files, a while for
 /// large tables, while no one waits. (A `TRUNCATE` would rebuild and sync every index
-/// first, and a `DROP` of tables that still had their keys would remove the files holding
-/// the tables ingest reads.) If the keys' tables stay busy, the next call drops them: a
+/// first, and a `DROP` of tables that still had their keys would remove the files while it
+/// holds the tables ingest reads.) If the keys' tables stay busy, the next call drops them: a
 /// detached table is no one's.
 async fn drop_detached(client: &mut Client) -> anyhow::Result<()> {
     let rows = client
